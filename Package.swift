@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "srtool",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "srtool", targets: ["srtool"]),
+        .library(name: "SRKit", targets: ["SRCore", "SRFormats", "SRRuntime", "SRRender"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
+        .target(name: "SRCore"),
+        .target(name: "SRFormats", dependencies: [
+            "SRCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
+        .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS"]),
+        .target(name: "SRRender", dependencies: ["SRCore", "CPNG", "CJPEG"]),
+        .executableTarget(name: "srtool", dependencies: [
+            "SRCore", "SRFormats", "SRRuntime", "SRRender",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "SRTestSupport", dependencies: ["SRCore", "SRFormats"], path: "Tests/SRTestSupport"),
+        .testTarget(name: "SRCoreTests", dependencies: ["SRCore", "SRTestSupport"]),
+        .testTarget(name: "SRFormatsTests", dependencies: ["SRFormats", "SRRuntime", "SRTestSupport"]),
+        .testTarget(name: "SRRuntimeTests", dependencies: ["SRRuntime", "SRFormats", "SRTestSupport"]),
+        .testTarget(name: "SRRenderTests", dependencies: ["SRRender", "SRFormats", "SRTestSupport"]),
+        .testTarget(name: "SRToolTests", dependencies: ["SRTestSupport", "SRFormats"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

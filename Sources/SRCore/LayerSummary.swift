@@ -1,0 +1,40 @@
+/// One row of `srtool inspect`: a node with its shapes, parameter count and
+/// multiply-accumulate count for one image.
+public struct LayerSummary: Sendable, Equatable {
+    public var index: Int
+    public var node: Node
+    public var inputShapes: [[Int]]
+    public var outputShape: [Int]
+    public var parameters: Int
+    public var macs: Int
+}
+
+extension Graph {
+    /// Per-node summaries for batch 1.
+    public func summaries() throws -> [LayerSummary] {
+        let shapes = try inferShapes(batch: 1)
+        return nodes.enumerated().map { i, node in
+            let ins = node.inputs.map { shapes[$0] ?? [] }
+            let out = shapes[node.output] ?? []
+            return LayerSummary(index: i, node: node, inputShapes: ins, outputShape: out,
+                                parameters: parameterCount(node), macs: macs(node, inputs: ins, output: out))
+        }
+    }
+
+    /// Multiply-accumulates of a conv or linear node (one per weight use); element-wise
+    /// work elsewhere is not counted.
+    func macs(_ node: Node, inputs: [[Int]], output: [Int]) -> Int {
+        let outCount = output.dropFirst().reduce(1, *)
+        switch node.op {
+        case .conv2d(let a):
+            guard let w = weight(node, "weight"), w.rank == 4 else { return 0 }
+            return outCount * w.shape[1] * a.kernel[0] * a.kernel[1]
+        case .linear:
+            guard let w = weight(node, "weight") else { return 0 }
+            return w.count
+        case .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm, .scale,
+             .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .clip, .pad, .identity:
+            return 0
+        }
+    }
+}

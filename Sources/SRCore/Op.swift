@@ -1,0 +1,138 @@
+/// Attributes of a 2-D convolution. Weights `OIHW` with `I = C / group`.
+public struct Conv2DAttributes: Codable, Equatable, Sendable {
+    public var kernel: [Int]     // [kh, kw]
+    public var stride: [Int]     // [sh, sw]
+    public var pads: [Int]       // [top, left, bottom, right]
+    public var dilation: [Int]   // [dh, dw]
+    public var group: Int
+
+    public init(kernel: [Int], stride: [Int] = [1, 1], pads: [Int] = [0, 0, 0, 0],
+                dilation: [Int] = [1, 1], group: Int = 1) {
+        self.kernel = kernel; self.stride = stride; self.pads = pads
+        self.dilation = dilation; self.group = group
+    }
+}
+
+/// Attributes of max and average pooling.
+public struct Pool2DAttributes: Codable, Equatable, Sendable {
+    public var kernel: [Int]     // [kh, kw]
+    public var stride: [Int]     // [sh, sw]
+    public var pads: [Int]       // [top, left, bottom, right]
+    /// Round the output size up (Caffe always, ONNX `ceil_mode = 1`).
+    public var ceilMode: Bool
+    /// Average pooling only: divide by the window clipped to the padded input
+    /// (`true`: ONNX `count_include_pad = 1`, Caffe) or by the valid elements (`false`).
+    public var countIncludePad: Bool
+
+    public init(kernel: [Int], stride: [Int], pads: [Int] = [0, 0, 0, 0],
+                ceilMode: Bool = false, countIncludePad: Bool = false) {
+        self.kernel = kernel; self.stride = stride; self.pads = pads
+        self.ceilMode = ceilMode; self.countIncludePad = countIncludePad
+    }
+}
+
+/// Local response normalisation: `y = x / (k + α/n · Σ x²)^β` over `size` neighbouring
+/// channels (across) or a `size × size` spatial window (within channel).
+public struct LRNAttributes: Codable, Equatable, Sendable {
+    public var size: Int
+    public var alpha: Float
+    public var beta: Float
+    public var k: Float
+    public var acrossChannels: Bool
+
+    public init(size: Int = 5, alpha: Float = 1e-4, beta: Float = 0.75, k: Float = 1,
+                acrossChannels: Bool = true) {
+        self.size = size; self.alpha = alpha; self.beta = beta; self.k = k
+        self.acrossChannels = acrossChannels
+    }
+}
+
+/// The closed set of canonical ops every importer lowers onto. Every `switch` over it is
+/// exhaustive, so a new op does not compile until every consumer handles it.
+/// Parameter roles (`Node.params` keys) are listed in `paramRoles`.
+public enum Op: Equatable, Sendable {
+    case conv2d(Conv2DAttributes)
+    /// `y = x·Wᵀ + b`, W `[out, in]`; the input is `[N, in]`.
+    case linear
+    case relu(slope: Float)
+    /// Per-channel slope (`[C]`) or one shared slope (`[1]`).
+    case prelu
+    case maxPool2d(Pool2DAttributes)
+    case avgPool2d(Pool2DAttributes)
+    case globalAvgPool
+    case globalMaxPool
+    case lrn(LRNAttributes)
+    /// Inference batch norm: `(x − mean)/√(var + ε)·scale + bias` per channel.
+    case batchNorm(epsilon: Float)
+    /// Per-channel affine `w·x + b` (`[C]`), or one scalar (`[1]`).
+    case scale
+    /// Element-wise sum of two or more inputs with numpy broadcasting.
+    case add
+    case mul
+    case max
+    case concat(axis: Int)
+    /// `[N, …] → [N, ∏…]`.
+    case flatten
+    /// Per-sample target shape (the batch axis is kept).
+    case reshape(shape: [Int])
+    case softmax(axis: Int)
+    case sigmoid
+    case tanh
+    case clip(min: Float, max: Float)
+    /// Constant spatial padding, pads `[top, left, bottom, right]`.
+    case pad(pads: [Int], value: Float)
+    case identity
+
+    /// The op's name in the IR, the `.srm` graph JSON and `inspect`.
+    public var name: String {
+        switch self {
+        case .conv2d: "conv2d"
+        case .linear: "linear"
+        case .relu: "relu"
+        case .prelu: "prelu"
+        case .maxPool2d: "maxPool2d"
+        case .avgPool2d: "avgPool2d"
+        case .globalAvgPool: "globalAvgPool"
+        case .globalMaxPool: "globalMaxPool"
+        case .lrn: "lrn"
+        case .batchNorm: "batchNorm"
+        case .scale: "scale"
+        case .add: "add"
+        case .mul: "mul"
+        case .max: "max"
+        case .concat: "concat"
+        case .flatten: "flatten"
+        case .reshape: "reshape"
+        case .softmax: "softmax"
+        case .sigmoid: "sigmoid"
+        case .tanh: "tanh"
+        case .clip: "clip"
+        case .pad: "pad"
+        case .identity: "identity"
+        }
+    }
+
+    /// Parameter roles: required first, then optional.
+    public var paramRoles: (required: [String], optional: [String]) {
+        switch self {
+        case .conv2d, .linear: (["weight"], ["bias"])
+        case .prelu: (["slope"], [])
+        case .batchNorm: (["mean", "variance"], ["scale", "bias"])
+        case .scale: (["weight"], ["bias"])
+        case .relu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .add, .mul,
+             .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .clip, .pad, .identity:
+            ([], [])
+        }
+    }
+
+    /// How many data inputs the op takes (`nil`: two or more).
+    public var inputArity: Int? {
+        switch self {
+        case .add, .mul, .max, .concat: nil
+        case .conv2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool,
+             .globalMaxPool, .lrn, .batchNorm, .scale, .flatten, .reshape, .softmax, .sigmoid,
+             .tanh, .clip, .pad, .identity:
+            1
+        }
+    }
+}

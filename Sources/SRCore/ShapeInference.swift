@@ -1,0 +1,158 @@
+extension Op {
+    /// Output shape of the op for the given input shapes and parameter shapes; checks
+    /// that the parameters fit. `node` names the layer in errors.
+    public func outputShape(inputs: [[Int]], params: [String: [Int]], node: String) throws -> [Int] {
+        func fail(_ why: String) -> SRError { .malformed("node '\(node)' (\(name)): \(why)") }
+        guard let x = inputs.first else { throw fail("has no input") }
+        if let arity = inputArity, inputs.count != arity {
+            throw fail("takes \(arity) input(s), got \(inputs.count)")
+        }
+        if inputArity == nil && inputs.count < 1 { throw fail("needs at least one input") }
+        func needRank(_ r: Int) throws {
+            guard x.count == r else { throw fail("expects a rank-\(r) input, got shape \(x)") }
+        }
+        func perChannel(_ role: String, _ c: Int, allowScalar: Bool) throws {
+            guard let p = params[role] else { return }
+            let n = Shape.elementCount(p) ?? -1
+            guard n == c || (allowScalar && n == 1) else {
+                throw fail("parameter '\(role)' has shape \(p), expected \(c) value(s)")
+            }
+        }
+        switch self {
+        case .conv2d(let a):
+            try needRank(4)
+            guard a.kernel.count == 2, a.stride.count == 2, a.pads.count == 4, a.dilation.count == 2,
+                  a.group >= 1, a.kernel.allSatisfy({ $0 >= 1 }), a.stride.allSatisfy({ $0 >= 1 }),
+                  a.dilation.allSatisfy({ $0 >= 1 }), a.pads.allSatisfy({ $0 >= 0 }) else {
+                throw fail("invalid attributes \(a)")
+            }
+            guard let w = params["weight"], w.count == 4 else { throw fail("weight must be OIHW") }
+            guard x[1] % a.group == 0, w[0] % a.group == 0, w[1] * a.group == x[1] else {
+                throw fail("weight \(w) does not fit input \(x) with group \(a.group)")
+            }
+            guard w[2] == a.kernel[0], w[3] == a.kernel[1] else {
+                throw fail("weight \(w) does not match kernel \(a.kernel)")
+            }
+            try perChannel("bias", w[0], allowScalar: false)
+            guard let h = Shape.convOutput(x[2], kernel: a.kernel[0], stride: a.stride[0],
+                                           padBegin: a.pads[0], padEnd: a.pads[2], dilation: a.dilation[0]),
+                  let ww = Shape.convOutput(x[3], kernel: a.kernel[1], stride: a.stride[1],
+                                            padBegin: a.pads[1], padEnd: a.pads[3], dilation: a.dilation[1]),
+                  h >= 1, ww >= 1 else {
+                throw fail("kernel \(a.kernel) does not fit input \(x)")
+            }
+            return [x[0], w[0], h, ww]
+        case .linear:
+            try needRank(2)
+            guard let w = params["weight"], w.count == 2, w[1] == x[1] else {
+                throw fail("weight \(params["weight"] ?? []) does not fit input \(x) (want [out, \(x[1])])")
+            }
+            try perChannel("bias", w[0], allowScalar: false)
+            return [x[0], w[0]]
+        case .maxPool2d(let a), .avgPool2d(let a):
+            try needRank(4)
+            guard a.kernel.count == 2, a.stride.count == 2, a.pads.count == 4,
+                  a.kernel.allSatisfy({ $0 >= 1 }), a.stride.allSatisfy({ $0 >= 1 }),
+                  a.pads.allSatisfy({ $0 >= 0 }), a.pads[0] < a.kernel[0], a.pads[1] < a.kernel[1],
+                  a.pads[2] < a.kernel[0], a.pads[3] < a.kernel[1] else {
+                throw fail("invalid attributes \(a)")
+            }
+            guard let h = Shape.poolOutput(x[2], kernel: a.kernel[0], stride: a.stride[0], padBegin: a.pads[0],
+                                           padEnd: a.pads[2], ceil: a.ceilMode),
+                  let w = Shape.poolOutput(x[3], kernel: a.kernel[1], stride: a.stride[1], padBegin: a.pads[1],
+                                           padEnd: a.pads[3], ceil: a.ceilMode),
+                  h >= 1, w >= 1 else {
+                throw fail("window \(a.kernel) does not fit input \(x)")
+            }
+            return [x[0], x[1], h, w]
+        case .globalAvgPool, .globalMaxPool:
+            try needRank(4)
+            return [x[0], x[1], 1, 1]
+        case .lrn(let a):
+            try needRank(4)
+            guard a.size >= 1 else { throw fail("size must be positive") }
+            return x
+        case .batchNorm:
+            guard x.count >= 2 else { throw fail("needs a channel axis, got \(x)") }
+            for role in ["mean", "variance", "scale", "bias"] { try perChannel(role, x[1], allowScalar: false) }
+            return x
+        case .scale:
+            guard x.count >= 2 else { throw fail("needs a channel axis, got \(x)") }
+            try perChannel("weight", x[1], allowScalar: true)
+            try perChannel("bias", x[1], allowScalar: true)
+            return x
+        case .prelu:
+            guard x.count >= 2 else { throw fail("needs a channel axis, got \(x)") }
+            try perChannel("slope", x[1], allowScalar: true)
+            return x
+        case .add, .mul, .max:
+            guard let out = Shape.broadcast(inputs), out.first == x.first else {
+                throw fail("inputs of shapes \(inputs) do not broadcast")
+            }
+            return out
+        case .concat(let axis):
+            guard axis >= 0, axis < x.count else { throw fail("axis \(axis) out of range for \(x)") }
+            var out = x
+            for s in inputs.dropFirst() {
+                guard s.count == x.count,
+                      s.indices.allSatisfy({ $0 == axis || s[$0] == x[$0] }) else {
+                    throw fail("cannot concatenate shapes \(inputs) along axis \(axis)")
+                }
+                out[axis] += s[axis]
+            }
+            return out
+        case .flatten:
+            guard x.count >= 1, let n = Shape.elementCount(Array(x.dropFirst())) else { throw fail("bad input \(x)") }
+            return [x[0], n]
+        case .reshape(let shape):
+            guard Shape.elementCount(shape) == Shape.elementCount(Array(x.dropFirst())) else {
+                throw fail("cannot reshape \(x) to [N] + \(shape)")
+            }
+            return [x[0]] + shape
+        case .softmax(let axis):
+            guard axis >= 1, axis < x.count else { throw fail("axis \(axis) out of range for \(x)") }
+            return x
+        case .pad(let pads, _):
+            try needRank(4)
+            guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else { throw fail("invalid pads \(pads)") }
+            return [x[0], x[1], x[2] + pads[0] + pads[2], x[3] + pads[1] + pads[3]]
+        case .clip(let lo, let hi):
+            guard !(lo > hi) else { throw fail("min \(lo) > max \(hi)") }
+            return x
+        case .relu, .sigmoid, .tanh, .identity:
+            return x
+        }
+    }
+}
+
+extension Graph {
+    /// Shapes of every activation tensor for the declared input shapes, with the batch
+    /// size replaced by `batch` when given. Also checks that every node's inputs exist
+    /// before it (topological order) and that its parameters fit.
+    public func inferShapes(batch: Int? = nil) throws -> [String: [Int]] {
+        var shapes: [String: [Int]] = [:]
+        for input in inputs {
+            var s = input.shape
+            if let batch, !s.isEmpty { s[0] = batch }
+            shapes[input.name] = s
+        }
+        for node in nodes {
+            let ins = try node.inputs.map { name -> [Int] in
+                guard let s = shapes[name] else {
+                    throw SRError.malformed("node '\(node.name)' (\(node.op.name)): input '\(name)' is not produced by any earlier node")
+                }
+                return s
+            }
+            var params: [String: [Int]] = [:]
+            for (role, w) in node.params {
+                guard let t = weights[w] else {
+                    throw SRError.malformed("node '\(node.name)' (\(node.op.name)): missing weight '\(w)' for '\(role)'")
+                }
+                params[role] = t.shape
+            }
+            let out = try node.op.outputShape(inputs: ins, params: params, node: node.name)
+            for o in node.outputs { shapes[o] = out }
+        }
+        return shapes
+    }
+}

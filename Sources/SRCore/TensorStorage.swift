@@ -1,0 +1,34 @@
+import Foundation
+
+/// Contiguous float32 memory behind a `Tensor`: either owned (64-byte aligned, freed on
+/// deinit) or borrowed from an owner that keeps it alive (a memory-mapped file).
+/// Borrowed memory may be read-only: kernels never write to their inputs.
+public final class TensorStorage: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<Float>
+    public let count: Int
+    private let owner: AnyObject?
+
+    /// Zero-filled owned storage of `count` floats.
+    public init(count: Int) {
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            fatalError("out of memory allocating \(bytes) bytes")
+        }
+        memset(raw, 0, bytes)
+        self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+        self.owner = nil
+    }
+
+    /// Storage living inside `owner` (which must stay valid while this object lives).
+    public init(borrowing base: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        self.base = base
+        self.count = count
+        self.owner = owner
+    }
+
+    deinit {
+        if owner == nil { free(base) }
+    }
+}

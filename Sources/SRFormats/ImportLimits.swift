@@ -1,0 +1,30 @@
+import SRCore
+
+/// Caps applied while importing, before anything is allocated: a hostile file cannot make
+/// srtool allocate without bound. Defaults fit every real CNN (VGG-16's largest tensor
+/// has 103 M elements).
+public struct ImportLimits: Sendable {
+    /// Largest element count of one tensor.
+    public var maxTensorElements: Int
+    /// Largest number of nodes in a graph.
+    public var maxNodes: Int
+
+    public init(maxTensorElements: Int = 1 << 31, maxNodes: Int = 100_000) {
+        self.maxTensorElements = maxTensorElements
+        self.maxNodes = maxNodes
+    }
+
+    public static let `default` = ImportLimits()
+
+    func check(elements: Int, what: String) throws {
+        guard elements <= maxTensorElements else {
+            throw SRError.malformed("\(what): \(elements) elements exceed the limit of \(maxTensorElements)")
+        }
+    }
+
+    func check(nodes: Int) throws {
+        guard nodes <= maxNodes else {
+            throw SRError.malformed("graph has \(nodes) nodes, more than the limit of \(maxNodes)")
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import SRCore
+
+/// The graph as JSON, stored in a `.srm` header's `__metadata__.graph`:
+/// `{"inputs": [{name, shape}], "outputs": [..], "nodes": [{name, op, attributes,
+/// inputs, outputs, params}], "metadata": {sourceFormat, sourceFiles, preprocess, labels}}`.
+/// Weights are named by `params` and stored as the file's tensors.
+struct GraphRecord: Codable {
+    var inputs: [GraphInput]
+    var outputs: [String]
+    var nodes: [NodeRecord]
+    var metadata: GraphMetadata
+}
+
+struct NodeRecord: Codable {
+    var name: String
+    var op: String
+    var attributes: OpAttributes?
+    var inputs: [String]
+    var outputs: [String]
+    var params: [String: String]
+}
+
+/// Union of every op's attributes; each op reads the fields it owns.
+struct OpAttributes: Codable {
+    var conv: Conv2DAttributes?
+    var pool: Pool2DAttributes?
+    var lrn: LRNAttributes?
+    var slope: Float?
+    var epsilon: Float?
+    var axis: Int?
+    var shape: [Int]?
+    var min: Float?
+    var max: Float?
+    var pads: [Int]?
+    var value: Float?
+}
+
+extension NodeRecord {
+    init(_ node: Node) {
+        var a = OpAttributes()
+        switch node.op {
+        case .conv2d(let c): a.conv = c
+        case .maxPool2d(let p), .avgPool2d(let p): a.pool = p
+        case .lrn(let l): a.lrn = l
+        case .relu(let s): a.slope = s
+        case .batchNorm(let e): a.epsilon = e
+        case .concat(let axis), .softmax(let axis): a.axis = axis
+        case .reshape(let s): a.shape = s
+        case .clip(let lo, let hi): a.min = lo; a.max = hi
+        case .pad(let p, let v): a.pads = p; a.value = v
+        case .linear, .prelu, .globalAvgPool, .globalMaxPool, .scale, .add, .mul, .max, .flatten,
+             .sigmoid, .tanh, .identity:
+            break
+        }
+        let empty = a.conv == nil && a.pool == nil && a.lrn == nil && a.slope == nil && a.epsilon == nil
+            && a.axis == nil && a.shape == nil && a.min == nil && a.pads == nil
+        self.init(name: node.name, op: node.op.name, attributes: empty ? nil : a, inputs: node.inputs,
+                  outputs: node.outputs, params: node.params)
+    }
+
+    func node() throws -> Node {
+        let a = attributes ?? OpAttributes()
+        func need<T>(_ v: T?, _ field: String) throws -> T {
+            guard let v else { throw SRError.malformed("node '\(name)' (\(op)): missing attribute '\(field)'") }
+            return v
+        }
+        let o: Op
+        switch op {
+        case "conv2d": o = .conv2d(try need(a.conv, "conv"))
+        case "linear": o = .linear
+        case "relu": o = .relu(slope: a.slope ?? 0)
+        case "prelu": o = .prelu
+        case "maxPool2d": o = .maxPool2d(try need(a.pool, "pool"))
+        case "avgPool2d": o = .avgPool2d(try need(a.pool, "pool"))
+        case "globalAvgPool": o = .globalAvgPool
+        case "globalMaxPool": o = .globalMaxPool
+        case "lrn": o = .lrn(try need(a.lrn, "lrn"))
+        case "batchNorm": o = .batchNorm(epsilon: try need(a.epsilon, "epsilon"))
+        case "scale": o = .scale
+        case "add": o = .add
+        case "mul": o = .mul
+        case "max": o = .max
+        case "concat": o = .concat(axis: try need(a.axis, "axis"))
+        case "flatten": o = .flatten
+        case "reshape": o = .reshape(shape: try need(a.shape, "shape"))
+        case "softmax": o = .softmax(axis: try need(a.axis, "axis"))
+        case "sigmoid": o = .sigmoid
+        case "tanh": o = .tanh
+        case "clip": o = .clip(min: try need(a.min, "min"), max: try need(a.max, "max"))
+        case "pad": o = .pad(pads: try need(a.pads, "pads"), value: a.value ?? 0)
+        case "identity": o = .identity
+        default: throw SRError.unsupported("node '\(name)': op '\(op)' is not known to this srtool")
+        }
+        return Node(name: name, op: o, inputs: inputs, outputs: outputs, params: params)
+    }
+}

@@ -1,0 +1,237 @@
+import SRCore
+
+/// Constant folding at import: `Constant`, `ConstantOfShape`, `Shape` of an activation
+/// (its shape is known), and shape arithmetic (`Gather`, `Unsqueeze`, `Squeeze`,
+/// `Concat`, `Cast`, `Slice`, `Reshape`, `Flatten`, `Identity`, `Transpose`, `Add`, `Sub`,
+/// `Mul`, `Div`, `Neg`) whose inputs are all constant.
+extension ONNXGraphBuilder {
+    /// Folds the node if it can be; returns false when it must be lowered instead.
+    func fold(_ proto: Onnx_NodeProto, attributes a: ONNXAttributes) throws -> Bool {
+        let op = proto.opType
+        let ins = proto.input
+        guard let out = proto.output.first, !out.isEmpty else { return false }
+        if op == "Shape", let first = ins.first, let s = shape(first) {
+            let n = s.count
+            var start = try a.int("start", 0), end = try a.int("end", n)
+            if start < 0 { start += n }
+            if end < 0 { end += n }
+            start = min(max(start, 0), n); end = min(max(end, start), n)
+            constants[out] = .ints(shape: [end - start], values: Array(s[start..<end]))
+            return true
+        }
+        if op == "Constant" {
+            constants[out] = try constantAttribute(a)
+            return true
+        }
+        let foldable: Set<String> = ["ConstantOfShape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Slice",
+                                     "Reshape", "Flatten", "Identity", "Transpose", "Add", "Sub", "Mul", "Div", "Neg"]
+        let present = ins.filter { !$0.isEmpty }
+        guard foldable.contains(op), !present.isEmpty, present.allSatisfy({ constant($0) != nil }) else { return false }
+        let values = present.compactMap { constant($0) }.map(FoldValue.init)
+        guard let x = values.first else { return false }
+        let result: FoldValue
+        switch op {
+        case "ConstantOfShape":
+            let dims = x.values.map { Int($0) }
+            guard let n = Shape.elementCount(dims), n <= 1 << 24 else { throw a.fail("bad shape \(dims)") }
+            let fill = try a.tensor("value").map { FoldValue(try $0.constant(modelDirectory: nil, limits: .default)) }
+            result = FoldValue(shape: dims, values: [Double](repeating: fill?.values.first ?? 0, count: n),
+                               isFloat: fill?.isFloat ?? true)
+        case "Gather":
+            guard values.count == 2 else { throw a.fail("needs data and indices") }
+            result = try x.gather(values[1], axis: try a.int("axis", 0), node: a)
+        case "Unsqueeze", "Squeeze":
+            var axes = try a.ints("axes") ?? (values.count > 1 ? values[1].values.map { Int($0) } : [])
+            if op == "Unsqueeze" {
+                let rank = x.shape.count + axes.count
+                axes = axes.map { $0 < 0 ? $0 + rank : $0 }
+                var dims = x.shape.makeIterator()
+                result = FoldValue(shape: (0..<rank).map { axes.contains($0) ? 1 : (dims.next() ?? 1) },
+                                   values: x.values, isFloat: x.isFloat)
+            } else {
+                axes = axes.map { $0 < 0 ? $0 + x.shape.count : $0 }
+                let dims = x.shape.enumerated().filter { axes.isEmpty ? $0.1 != 1 : !axes.contains($0.0) }.map(\.1)
+                result = FoldValue(shape: dims, values: x.values, isFloat: x.isFloat)
+            }
+        case "Concat":
+            var axis = try a.int("axis", 0)
+            if axis < 0 { axis += x.shape.count }
+            result = try FoldValue.concat(values, axis: axis, node: a)
+        case "Cast":
+            let to = try a.int("to", 1)
+            let isFloat = [1, 10, 11, 16].contains(to)
+            result = FoldValue(shape: x.shape, values: isFloat ? x.values : x.values.map { $0.rounded(.towardZero) },
+                               isFloat: isFloat)
+        case "Slice":
+            result = try x.slice(values, attributes: a, opset: opset)
+        case "Reshape":
+            guard values.count == 2 else { throw a.fail("needs a shape") }
+            var dims = values[1].values.map { Int($0) }
+            for (i, d) in dims.enumerated() where d == 0 && i < x.shape.count { dims[i] = x.shape[i] }
+            if let m = dims.firstIndex(of: -1) {
+                let known = dims.enumerated().filter { $0.0 != m }.reduce(1) { $0 * $1.1 }
+                guard known > 0 else { throw a.fail("bad shape \(dims)") }
+                dims[m] = x.values.count / known
+            }
+            guard Shape.elementCount(dims) == x.values.count else { throw a.fail("cannot reshape \(x.shape) to \(dims)") }
+            result = FoldValue(shape: dims, values: x.values, isFloat: x.isFloat)
+        case "Flatten":
+            var axis = try a.int("axis", 1)
+            if axis < 0 { axis += x.shape.count }
+            let lead = x.shape.prefix(axis).reduce(1, *)
+            result = FoldValue(shape: [lead, lead == 0 ? 0 : x.values.count / lead], values: x.values, isFloat: x.isFloat)
+        case "Identity":
+            result = x
+        case "Transpose":
+            guard x.shape.count <= 2 else { throw SRError.unsupported("node '\(a.node)' (Transpose): folding a rank-\(x.shape.count) constant is not supported") }
+            let perm = try a.ints("perm")
+            if x.shape.count < 2 || perm == [0, 1] { result = x } else {
+                let r = x.shape[0], c = x.shape[1]
+                var v = [Double](repeating: 0, count: r * c)
+                for i in 0..<r { for j in 0..<c { v[j * r + i] = x.values[i * c + j] } }
+                result = FoldValue(shape: [c, r], values: v, isFloat: x.isFloat)
+            }
+        case "Neg":
+            result = FoldValue(shape: x.shape, values: x.values.map { -$0 }, isFloat: x.isFloat)
+        default: // Add, Sub, Mul, Div
+            guard values.count == 2 else { throw a.fail("needs two inputs") }
+            result = try FoldValue.binary(x, values[1], op: op, node: a)
+        }
+        constants[out] = try result.constant()
+        return true
+    }
+
+    private func constantAttribute(_ a: ONNXAttributes) throws -> ONNXConstant {
+        if let t = try a.tensor("value") { return try t.constant(modelDirectory: nil, limits: .default) }
+        if a.has("value_float") { return .floats(try Tensor(shape: [], values: [try a.float("value_float", 0)])) }
+        if let v = try a.floats("value_floats") { return .floats(try Tensor(shape: [v.count], values: v)) }
+        if a.has("value_int") { return .ints(shape: [], values: [try a.int("value_int", 0)]) }
+        if let v = try a.ints("value_ints") { return .ints(shape: [v.count], values: v) }
+        throw SRError.unsupported("node '\(a.node)' (Constant): only tensor, float and int values are supported")
+    }
+}
+
+/// A small constant during folding: values as doubles, which hold every int64 shape
+/// value and every float32 exactly.
+private struct FoldValue {
+    var shape: [Int]
+    var values: [Double]
+    var isFloat: Bool
+
+    init(shape: [Int], values: [Double], isFloat: Bool) {
+        self.shape = shape; self.values = values; self.isFloat = isFloat
+    }
+
+    init(_ c: ONNXConstant) {
+        switch c {
+        case .floats(let t): self.init(shape: t.shape, values: t.values.map(Double.init), isFloat: true)
+        case .ints(let s, let v): self.init(shape: s, values: v.map(Double.init), isFloat: false)
+        }
+    }
+
+    func constant() throws -> ONNXConstant {
+        guard Shape.elementCount(shape) == values.count else {
+            throw SRError.malformed("folded constant of shape \(shape) has \(values.count) values")
+        }
+        if isFloat { return .floats(try Tensor(shape: shape, values: values.map { Float($0) })) }
+        return .ints(shape: shape, values: values.map { v in v.isFinite && abs(v) < 9.2e18 ? Int(v) : 0 })
+    }
+
+    private static func strides(_ s: [Int]) -> [Int] {
+        var st = [Int](repeating: 1, count: s.count)
+        for i in stride(from: s.count - 2, through: 0, by: -1) { st[i] = st[i + 1] * s[i + 1] }
+        return st
+    }
+
+    func gather(_ idx: FoldValue, axis rawAxis: Int, node a: ONNXAttributes) throws -> FoldValue {
+        let axis = rawAxis < 0 ? rawAxis + shape.count : rawAxis
+        guard axis >= 0, axis < shape.count else { throw a.fail("gather axis \(rawAxis) out of range") }
+        let n = shape[axis]
+        let outer = shape.prefix(axis).reduce(1, *), inner = shape.suffix(from: axis + 1).reduce(1, *)
+        var out: [Double] = []
+        for o in 0..<outer {
+            for i in idx.values {
+                var k = Int(i)
+                if k < 0 { k += n }
+                guard k >= 0, k < n else { throw a.fail("gather index \(Int(i)) out of range") }
+                out.append(contentsOf: values[(o * n + k) * inner ..< (o * n + k + 1) * inner])
+            }
+        }
+        return FoldValue(shape: Array(shape.prefix(axis)) + idx.shape + Array(shape.suffix(from: axis + 1)),
+                         values: out, isFloat: isFloat)
+    }
+
+    static func concat(_ parts: [FoldValue], axis: Int, node a: ONNXAttributes) throws -> FoldValue {
+        guard let first = parts.first, axis >= 0, axis < first.shape.count else { throw a.fail("bad concat axis \(axis)") }
+        let outer = first.shape.prefix(axis).reduce(1, *)
+        var shape = first.shape
+        shape[axis] = 0
+        for p in parts {
+            guard p.shape.count == first.shape.count else { throw a.fail("concat of ranks \(parts.map(\.shape))") }
+            shape[axis] += p.shape[axis]
+        }
+        var out: [Double] = []
+        for o in 0..<outer {
+            for p in parts {
+                let chunk = p.shape.suffix(from: axis).reduce(1, *)
+                out.append(contentsOf: p.values[o * chunk ..< (o + 1) * chunk])
+            }
+        }
+        return FoldValue(shape: shape, values: out, isFloat: parts.contains { $0.isFloat })
+    }
+
+    func slice(_ inputs: [FoldValue], attributes a: ONNXAttributes, opset: Int) throws -> FoldValue {
+        let starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?
+        if opset < 10 {
+            starts = try a.ints("starts") ?? []; ends = try a.ints("ends") ?? []; axes = try a.ints("axes"); steps = nil
+        } else {
+            guard inputs.count >= 3 else { throw a.fail("needs starts and ends") }
+            starts = inputs[1].values.map { Int(max(min($0, 9e18), -9e18)) }
+            ends = inputs[2].values.map { Int(max(min($0, 9e18), -9e18)) }
+            axes = inputs.count > 3 ? inputs[3].values.map { Int($0) } : nil
+            steps = inputs.count > 4 ? inputs[4].values.map { Int($0) } : nil
+        }
+        guard shape.count == 1, starts.count == 1, ends.count == 1, (axes ?? [0]).map({ $0 < 0 ? $0 + 1 : $0 }) == [0],
+              (steps ?? [1]) == [1] else {
+            throw SRError.unsupported("node '\(a.node)' (Slice): only 1-D constant slices with step 1 are folded")
+        }
+        let n = shape[0]
+        func clampIndex(_ i: Int) -> Int { min(max(i < 0 ? i + n : i, 0), n) }
+        let s = clampIndex(starts[0]), e = max(clampIndex(ends[0]), s)
+        return FoldValue(shape: [e - s], values: Array(values[s..<e]), isFloat: isFloat)
+    }
+
+    static func binary(_ x: FoldValue, _ y: FoldValue, op: String, node a: ONNXAttributes) throws -> FoldValue {
+        guard let shape = Shape.broadcast([x.shape, y.shape]), let n = Shape.elementCount(shape) else {
+            throw a.fail("constants of shapes \(x.shape) and \(y.shape) do not broadcast")
+        }
+        let isFloat = x.isFloat || y.isFloat
+        let ox = strides(shape), sx = broadcastStrides(x.shape, to: shape), sy = broadcastStrides(y.shape, to: shape)
+        var out = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var r = i, ix = 0, iy = 0
+            for d in 0..<shape.count {
+                let q = r / ox[d]; r -= q * ox[d]
+                ix += q * sx[d]; iy += q * sy[d]
+            }
+            let u = x.values[ix], v = y.values[iy]
+            switch op {
+            case "Add": out[i] = u + v
+            case "Sub": out[i] = u - v
+            case "Mul": out[i] = u * v
+            default:
+                if isFloat { out[i] = u / v } else {
+                    guard v != 0 else { throw a.fail("integer division by zero") }
+                    out[i] = (u / v).rounded(.down)
+                }
+            }
+        }
+        return FoldValue(shape: shape, values: out, isFloat: isFloat)
+    }
+
+    private static func broadcastStrides(_ s: [Int], to shape: [Int]) -> [Int] {
+        let own = strides(s)
+        let off = shape.count - s.count
+        return (0..<shape.count).map { d in d < off || s[d - off] == 1 ? 0 : own[d - off] }
+    }
+}

@@ -1,0 +1,272 @@
+import Foundation
+import SRCore
+import SwiftProtobuf
+
+/// ONNX → Graph. Reads the `ModelProto`, orders the nodes, folds constant sub-graphs and
+/// lowers every node onto the canonical ops (`ONNXLowering.swift`).
+public enum ONNXImporter {
+    /// True when `bytes` (the head of a file) look like an ONNX model: a protobuf whose
+    /// top-level fields all are `ModelProto` fields with their wire types, starting with
+    /// `ir_version` (field 1, varint).
+    public static func sniff(_ bytes: Data) -> Bool {
+        let b = [UInt8](bytes.prefix(4096))
+        guard b.first == 0x08 else { return false }
+        let varintFields: Set<UInt64> = [1, 5]
+        let lengthFields: Set<UInt64> = [2, 3, 4, 6, 7, 8, 14, 20, 25]
+        var i = 0
+        func varint() -> UInt64? {
+            var v: UInt64 = 0, shift: UInt64 = 0
+            while i < b.count, shift < 64 {
+                let byte = b[i]; i += 1
+                v |= UInt64(byte & 0x7f) << shift
+                if byte & 0x80 == 0 { return v }
+                shift += 7
+            }
+            return nil
+        }
+        var fields = 0
+        while i < b.count {
+            guard let tag = varint() else { return fields > 0 }
+            let (field, wire) = (tag >> 3, tag & 7)
+            if wire == 0 && varintFields.contains(field) {
+                guard varint() != nil else { return fields > 0 }
+            } else if wire == 2 && lengthFields.contains(field) {
+                guard let n = varint() else { return fields > 0 }
+                if n >= UInt64(b.count - i) { return true }
+                i += Int(n)
+            } else {
+                return false
+            }
+            fields += 1
+        }
+        return fields > 0
+    }
+
+    public static func load(path: String, inputShape: [Int]? = nil,
+                            limits: ImportLimits = .default) throws -> Graph {
+        let url = URL(fileURLWithPath: path)
+        var model: Onnx_ModelProto
+        do {
+            let bytes = try Data(contentsOf: url, options: .alwaysMapped)
+            var options = BinaryDecodingOptions()
+            options.messageDepthLimit = 64
+            model = try Onnx_ModelProto(serializedBytes: bytes, options: options)
+        } catch let e as SwiftProtobuf.BinaryDecodingError {
+            throw SRError.malformed("\(path): not a valid ONNX model (protobuf: \(e))")
+        } catch {
+            throw SRError.missing("\(path): cannot read (\(error.localizedDescription))")
+        }
+        guard model.hasGraph else { throw SRError.malformed("\(path): ONNX model has no graph") }
+        let importer = try ONNXGraphBuilder(model: &model, directory: url.deletingLastPathComponent(),
+                                            inputShape: inputShape, limits: limits)
+        var graph = try importer.build()
+        graph.metadata.sourceFiles = [url.lastPathComponent]
+        return graph
+    }
+}
+
+/// The state of one import: activation shapes, folded constants, emitted nodes.
+final class ONNXGraphBuilder {
+    let opset: Int
+    private let protoGraph: Onnx_GraphProto
+    private let limits: ImportLimits
+    private let inputShape: [Int]?
+    var constants: [String: ONNXConstant] = [:]
+    var shapes: [String: [Int]] = [:]
+    private var alias: [String: String] = [:]
+    private var nodes: [Node] = []
+    private var weights: [String: Tensor] = [:]
+    private var nodeNames = Set<String>()
+    /// How many node inputs and graph outputs read each ONNX tensor.
+    private var consumerCount: [String: Int] = [:]
+
+    init(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]?, limits: ImportLimits) throws {
+        opset = Int(model.opsetImport.first { $0.domain == "" || $0.domain == "ai.onnx" }?.version ?? 1)
+        self.limits = limits
+        self.inputShape = inputShape
+        try limits.check(nodes: model.graph.node.count)
+        // Decode the initializers one by one and drop each protobuf copy as we go, so a
+        // large model is not held twice.
+        for i in model.graph.initializer.indices {
+            let t = model.graph.initializer[i]
+            guard !t.name.isEmpty else { throw SRError.malformed("an initializer has no name") }
+            constants[t.name] = try t.constant(modelDirectory: directory, limits: limits)
+            model.graph.initializer[i].rawData = Data()
+            model.graph.initializer[i].floatData = []
+        }
+        protoGraph = model.graph
+        for n in protoGraph.node { for i in n.input where !i.isEmpty { consumerCount[i, default: 0] += 1 } }
+        for o in protoGraph.output { consumerCount[o.name, default: 0] += 1 }
+    }
+
+    func build() throws -> Graph {
+        var inputs: [GraphInput] = []
+        for vi in protoGraph.input where constants[vi.name] == nil {
+            let shape = try declaredShape(vi)
+            inputs.append(GraphInput(name: vi.name, shape: shape))
+            shapes[vi.name] = shape
+        }
+        guard !inputs.isEmpty else { throw SRError.malformed("ONNX graph has no non-constant input") }
+        if inputShape != nil && inputs.count > 1 {
+            throw SRError.usage("--input-shape given but the model has \(inputs.count) inputs")
+        }
+        for (index, proto) in try sortedNodes().enumerated() {
+            try lower(proto, index: index)
+        }
+        var outputs: [String] = []
+        for vi in protoGraph.output {
+            let name = resolve(vi.name)
+            guard shapes[name] != nil else {
+                throw SRError.unsupported("graph output '\(vi.name)' is a constant, not computed from the input")
+            }
+            outputs.append(name)
+        }
+        // An output renamed by a removed identity keeps its ONNX name through an identity node.
+        for (i, vi) in protoGraph.output.enumerated() where outputs[i] != vi.name && shapes[vi.name] == nil {
+            try emit(Node(name: vi.name, op: .identity, inputs: [outputs[i]], outputs: [vi.name]))
+            outputs[i] = vi.name
+        }
+        let graph = Graph(inputs: inputs, outputs: outputs, nodes: nodes, weights: weights,
+                          metadata: GraphMetadata(sourceFormat: "onnx"))
+        try graph.validate()
+        return graph
+    }
+
+    private func declaredShape(_ vi: Onnx_ValueInfoProto) throws -> [Int] {
+        if let inputShape { return inputShape }
+        guard case .tensorType(let t)? = vi.type.value, t.hasShape else {
+            throw SRError.usage("input '\(vi.name)' has no declared shape: give --input-shape N,C,H,W")
+        }
+        guard t.elemType == 1 || t.elemType == 0 else {
+            throw SRError.unsupported("input '\(vi.name)' has element type \(t.elemType); only float32 inputs are supported")
+        }
+        return try t.shape.dim.enumerated().map { i, d in
+            switch d.value {
+            case .dimValue(let v)?:
+                guard v >= 1, v < 1 << 31 else { throw SRError.malformed("input '\(vi.name)' has dimension \(v)") }
+                return Int(v)
+            case .dimParam?, nil:
+                // A symbolic dimension: the batch becomes 1; any other needs --input-shape.
+                guard i == 0 else { throw SRError.usage("input '\(vi.name)' has a symbolic dimension \(i): give --input-shape N,C,H,W") }
+                return 1
+            }
+        }
+    }
+
+    /// Kahn's algorithm over tensor dependencies; a cycle or dangling input names a node.
+    private func sortedNodes() throws -> [Onnx_NodeProto] {
+        let all = protoGraph.node
+        var producer: [String: Int] = [:]
+        for (i, n) in all.enumerated() {
+            for o in n.output where !o.isEmpty {
+                guard producer[o] == nil else { throw SRError.malformed("tensor '\(o)' is produced by two nodes") }
+                producer[o] = i
+            }
+        }
+        var pending = [Int](repeating: 0, count: all.count)
+        var consumers = [[Int]](repeating: [], count: all.count)
+        for (i, n) in all.enumerated() {
+            for input in n.input where !input.isEmpty {
+                if let p = producer[input] {
+                    pending[i] += 1
+                    consumers[p].append(i)
+                } else if constants[input] == nil && shapes[input] == nil {
+                    throw SRError.malformed("node '\(nodeName(n, i))' (\(n.opType)): input '\(input)' is not produced by any node, initializer or graph input")
+                }
+            }
+        }
+        var ready = (0..<all.count).filter { pending[$0] == 0 }
+        var order: [Onnx_NodeProto] = []
+        var head = 0
+        while head < ready.count {
+            let i = ready[head]; head += 1
+            order.append(all[i])
+            for c in consumers[i] {
+                pending[c] -= 1
+                if pending[c] == 0 { ready.append(c) }
+            }
+        }
+        if let stuck = pending.firstIndex(where: { $0 > 0 }) {
+            throw SRError.malformed("node '\(nodeName(all[stuck], stuck))' (\(all[stuck].opType)) is part of a cycle")
+        }
+        return order
+    }
+
+    func nodeName(_ n: Onnx_NodeProto, _ index: Int) -> String {
+        if !n.name.isEmpty { return n.name }
+        if let o = n.output.first, !o.isEmpty { return o }
+        return "\(n.opType)_\(index)"
+    }
+
+    // MARK: helpers for the lowering table
+
+    func resolve(_ tensor: String) -> String { alias[tensor] ?? tensor }
+
+    /// Makes `output` another name of `input` (identity-like nodes are removed).
+    func alias(_ output: String, to input: String) {
+        alias[output] = resolve(input)
+        if let c = constants[resolve(input)] { constants[output] = c }
+    }
+
+    func constant(_ tensor: String) -> ONNXConstant? { constants[resolve(tensor)] }
+
+    func isConsumed(_ tensor: String) -> Bool { consumerCount[tensor, default: 0] > 0 }
+
+    /// Makes `bias` the bias of the bias-free conv/linear node that produced `tensor`, when
+    /// nothing else reads that output; returns the tensor then, nil otherwise.
+    func fuseBias(into tensor: String, bias: [Float]) throws -> String? {
+        let t = resolve(tensor)
+        guard consumerCount[t, default: 0] == 1, let i = nodes.lastIndex(where: { $0.outputs == [t] }),
+              nodes[i].params["bias"] == nil, let w = weights[nodes[i].params["weight"] ?? ""] else { return nil }
+        switch nodes[i].op {
+        case .linear, .conv2d:
+            let b = bias.count == 1 ? [Float](repeating: bias[0], count: w.shape[0]) : bias
+            guard b.count == w.shape[0] else { return nil }
+            nodes[i].params["bias"] = addWeight(try Tensor(shape: [b.count], values: b), name: "\(nodes[i].name).bias")
+            return t
+        default:
+            return nil
+        }
+    }
+
+    func shape(_ tensor: String) -> [Int]? { shapes[resolve(tensor)] }
+
+    /// Adds a weight under a unique name and returns the name.
+    func addWeight(_ t: Tensor, name: String) -> String {
+        var key = name
+        var i = 1
+        while let existing = weights[key], existing.storage !== t.storage || existing.shape != t.shape {
+            key = "\(name)_\(i)"; i += 1
+        }
+        weights[key] = t
+        return key
+    }
+
+    func uniqueNodeName(_ base: String) -> String {
+        var name = base
+        var i = 1
+        while nodeNames.contains(name) { name = "\(base)_\(i)"; i += 1 }
+        return name
+    }
+
+    /// Appends a node, inferring its output shape now so later lowerings can use it.
+    func emit(_ node: Node) throws {
+        var node = node
+        node.name = uniqueNodeName(node.name)
+        nodeNames.insert(node.name)
+        node.inputs = node.inputs.map(resolve)
+        let ins = try node.inputs.map { name -> [Int] in
+            guard let s = shapes[name] else {
+                throw SRError.unsupported("node '\(node.name)' (\(node.op.name)): input '\(name)' is a constant; srtool needs it computed from the graph input")
+            }
+            return s
+        }
+        var params: [String: [Int]] = [:]
+        for (role, w) in node.params { params[role] = weights[w]?.shape }
+        let out = try node.op.outputShape(inputs: ins, params: params, node: node.name)
+        guard let n = Shape.elementCount(out) else { throw SRError.malformed("node '\(node.name)': output shape \(out) overflows") }
+        try limits.check(elements: n, what: "node '\(node.name)' output")
+        for o in node.outputs { shapes[o] = out }
+        nodes.append(node)
+    }
+}

@@ -1,0 +1,56 @@
+import SRCore
+
+extension Preprocessing {
+    /// Image → `[1, C, H, W]` tensor for an input of `height × width`: resize (Pillow
+    /// bilinear) so the shorter side is `resize` (or so the image covers the input), crop
+    /// the centre as torchvision's `CenterCrop` does, then convert and normalise.
+    public func tensor(from image: RGBImage, height: Int, width: Int, channels: Int) throws -> Tensor {
+        let want = grayscale ? 1 : 3
+        guard channels == want else {
+            throw SRError.usage("the model takes \(channels) input channel(s) but the preprocessing gives \(want) (try --preprocess \(channels == 1 ? "grayscale" : "imagenet"))")
+        }
+        guard mean.count == want, std.count == want, std.allSatisfy({ $0 != 0 }) else {
+            throw SRError.usage("--mean and --std need \(want) value(s) each, std non-zero")
+        }
+        let (rw, rh) = resizedSize(image.width, image.height, height: height, width: width)
+        guard rw >= width, rh >= height else {
+            throw SRError.usage("resizing to \(rw)×\(rh) is smaller than the \(width)×\(height) input")
+        }
+        let resized = Resize.bilinear(image, width: rw, height: rh)
+        // torchvision CenterCrop: offsets round half to even (Python's round).
+        let top = Int((Double(rh - height) / 2).rounded(.toNearestOrEven))
+        let left = Int((Double(rw - width) / 2).rounded(.toNearestOrEven))
+        let img = resized.cropped(x: left, y: top, width: width, height: height)
+        let t = Tensor(zeros: [1, want, height, width])
+        let plane = height * width
+        for i in 0..<plane {
+            let (r, g, b) = (img.pixels[i * 3], img.pixels[i * 3 + 1], img.pixels[i * 3 + 2])
+            if grayscale {
+                // PIL convert("L"): L = (R·19595 + G·38470 + B·7471 + 2^15) >> 16
+                let l = (Int(r) * 19595 + Int(g) * 38470 + Int(b) * 7471 + 0x8000) >> 16
+                t.pointer[i] = (Float(l) * scale - mean[0]) / std[0]
+            } else {
+                let v = bgr ? [b, g, r] : [r, g, b]
+                for c in 0..<3 { t.pointer[c * plane + i] = (Float(v[c]) * scale - mean[c]) / std[c] }
+            }
+        }
+        return t
+    }
+
+    /// Size after the resize step: torchvision `Resize(r)` keeps the aspect ratio with the
+    /// shorter side `r` and the longer side truncated; without `resize`, the smallest size
+    /// with that rule that covers `height × width`.
+    func resizedSize(_ w: Int, _ h: Int, height: Int, width: Int) -> (Int, Int) {
+        func shorterSide(_ r: Int) -> (Int, Int) {
+            w <= h ? (r, Int(Double(r) * Double(h) / Double(w))) : (Int(Double(r) * Double(w) / Double(h)), r)
+        }
+        if let resize { return shorterSide(resize) }
+        if w == width && h == height { return (w, h) }
+        var r = min(height, width)
+        while true {
+            let (rw, rh) = shorterSide(r)
+            if rw >= width && rh >= height { return (rw, rh) }
+            r += 1
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import SRCore
+
+/// Every activation of one forward pass, by tensor name (graph inputs included).
+public struct Activations: @unchecked Sendable {
+    public var tensors: [String: Tensor]
+    public init(tensors: [String: Tensor]) { self.tensors = tensors }
+    public subscript(_ name: String) -> Tensor? { tensors[name] }
+}
+
+/// Runs a graph on the CPU. Keeps every activation the backward engine or `--dump` may
+/// need, or (with `keepAll: false`) frees each one after its last reader.
+public final class Executor {
+    public let graph: Graph
+    private let shapesByBatch: NSCache<NSNumber, ShapeTable> = NSCache()
+
+    public init(graph: Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+        try graph.validate()
+        self.graph = graph
+        Parallel.threads = max(threads, 1)
+        BLAS.setThreads(threads)
+    }
+
+    /// One input tensor per graph input (NCHW, any batch size, other dims as declared).
+    public func run(_ inputs: [String: Tensor], keepAll: Bool = true) throws -> Activations {
+        var values: [String: Tensor] = [:]
+        var batch: Int?
+        for input in graph.inputs {
+            guard let t = inputs[input.name] else { throw SRError.usage("no value for input '\(input.name)'") }
+            guard t.shape.count == input.shape.count, t.shape.dropFirst() == input.shape.dropFirst(), t.shape.first ?? 0 >= 1 else {
+                throw SRError.malformed("input '\(input.name)' has shape \(t.shape); the model expects [N, \(input.shape.dropFirst().map(String.init).joined(separator: ", "))]")
+            }
+            if let b = batch, b != t.shape[0] { throw SRError.malformed("inputs have different batch sizes") }
+            batch = t.shape[0]
+            values[input.name] = t
+        }
+        let shapes = try shapeTable(batch: batch ?? 1)
+        var remaining = keepAll ? [:] : lastUse()
+        for node in graph.nodes {
+            let ins = try node.inputs.map { name -> Tensor in
+                guard let t = values[name] else { throw SRError.internalError("activation '\(name)' missing") }
+                return t
+            }
+            guard let outShape = shapes.shapes[node.output] else { throw SRError.internalError("no shape for '\(node.output)'") }
+            let y = try evaluate(node, ins, outShape: outShape)
+            for o in node.outputs { values[o] = y }
+            if !keepAll {
+                for name in node.inputs {
+                    remaining[name, default: 1] -= 1
+                    if remaining[name] == 0 && !graph.outputs.contains(name) { values[name] = nil }
+                }
+            }
+        }
+        return Activations(tensors: values)
+    }
+
+    /// The graph outputs for one input (the common single-input case).
+    public func outputs(_ input: Tensor) throws -> [Tensor] {
+        guard let name = graph.inputs.first?.name else { throw SRError.malformed("graph has no inputs") }
+        let acts = try run([name: input], keepAll: false)
+        return try graph.outputs.map { o in
+            guard let t = acts[o] else { throw SRError.internalError("output '\(o)' not computed") }
+            return t
+        }
+    }
+
+    /// Computes one node's output from its inputs.
+    public func evaluate(_ node: Node, _ ins: [Tensor], outShape: [Int]) throws -> Tensor {
+        let x = ins[0]
+        func w(_ role: String) throws -> Tensor {
+            guard let t = graph.weight(node, role) else { throw SRError.internalError("node '\(node.name)' lacks '\(role)'") }
+            return t
+        }
+        switch node.op {
+        case .conv2d(let a): return Kernels.conv2d(x, weight: try w("weight"), bias: graph.weight(node, "bias"), a, outShape: outShape)
+        case .linear: return Kernels.linear(x, weight: try w("weight"), bias: graph.weight(node, "bias"))
+        case .relu(let slope): return Kernels.relu(x, slope: slope)
+        case .prelu: return Kernels.prelu(x, slope: try w("slope"))
+        case .maxPool2d(let a): return Kernels.maxPool2d(x, a, outShape: outShape)
+        case .avgPool2d(let a): return Kernels.avgPool2d(x, a, outShape: outShape)
+        case .globalAvgPool: return Kernels.globalAvgPool(x)
+        case .globalMaxPool: return Kernels.globalMaxPool(x)
+        case .lrn(let a): return Kernels.lrn(x, a)
+        case .batchNorm(let eps):
+            return Kernels.batchNorm(x, mean: try w("mean"), variance: try w("variance"), scale: graph.weight(node, "scale"),
+                                     bias: graph.weight(node, "bias"), epsilon: eps)
+        case .scale:
+            return Kernels.channelAffine(x, weight: try w("weight").values, bias: graph.weight(node, "bias")?.values ?? [])
+        case .add: return Kernels.combine(ins, outShape: outShape, +)
+        case .mul: return Kernels.combine(ins, outShape: outShape, *)
+        case .max: return Kernels.combine(ins, outShape: outShape) { Swift.max($0, $1) }
+        case .concat(let axis): return Kernels.concat(ins, axis: axis, outShape: outShape)
+        case .flatten, .reshape, .identity: return try x.reshaped(outShape)
+        case .softmax(let axis): return Kernels.softmax(x, axis: axis)
+        case .sigmoid: return Kernels.sigmoid(x)
+        case .tanh: return Kernels.tanh(x)
+        case .clip(let lo, let hi): return Kernels.clip(x, min: lo, max: hi)
+        case .pad(let pads, let value): return Kernels.pad(x, pads: pads, value: value, outShape: outShape)
+        }
+    }
+
+    /// Activation shapes for a batch size (cached).
+    public func shapeTable(batch: Int) throws -> ShapeTable {
+        if let t = shapesByBatch.object(forKey: NSNumber(value: batch)) { return t }
+        let t = ShapeTable(shapes: try graph.inferShapes(batch: batch))
+        shapesByBatch.setObject(t, forKey: NSNumber(value: batch))
+        return t
+    }
+
+    private func lastUse() -> [String: Int] {
+        var count: [String: Int] = [:]
+        for node in graph.nodes { for i in node.inputs { count[i, default: 0] += 1 } }
+        return count
+    }
+}
+
+/// Activation shapes of a graph for one batch size.
+public final class ShapeTable {
+    public let shapes: [String: [Int]]
+    init(shapes: [String: [Int]]) { self.shapes = shapes }
+}

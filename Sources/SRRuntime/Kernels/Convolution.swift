@@ -1,0 +1,102 @@
+import SRCore
+
+extension Kernels {
+    /// 2-D convolution, NCHW input, OIHW weight, via im2col + sgemm per image and group
+    /// (a 1×1 stride-1 unpadded convolution multiplies the input directly).
+    public static func conv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int]) -> Tensor {
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
+        let g = a.group, cg = c / g, og = o / g
+        let (kh, kw) = (a.kernel[0], a.kernel[1])
+        let k = cg * kh * kw, p = ho * wo
+        let out = Tensor(zeros: outShape)
+        let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
+        let col = direct ? nil : TensorStorage(count: k * p)
+        for img in 0..<n {
+            for grp in 0..<g {
+                let src = x.pointer + (img * c + grp * cg) * h * wd
+                let b: UnsafePointer<Float>
+                if let col {
+                    im2col(src, channels: cg, height: h, width: wd, a, outHeight: ho, outWidth: wo, into: col.base)
+                    b = UnsafePointer(col.base)
+                } else {
+                    b = UnsafePointer(src)
+                }
+                BLAS.sgemm(m: og, n: p, k: k, a: w.pointer + grp * og * k, lda: k, b: b, ldb: p,
+                           c: out.pointer + (img * o + grp * og) * p, ldc: p)
+            }
+        }
+        if let bias { addChannelBias(out, bias) }
+        return out
+    }
+
+    /// Unfolds image patches: row `(c·kh + i)·kw + j` holds input pixel
+    /// `(c, oy·sh − pt + i·dh, ox·sw − pl + j·dw)` for every output position (0 outside).
+    static func im2col(_ src: UnsafeMutablePointer<Float>, channels: Int, height h: Int, width w: Int,
+                       _ a: Conv2DAttributes, outHeight ho: Int, outWidth wo: Int,
+                       into dst: UnsafeMutablePointer<Float>) {
+        let (kh, kw) = (a.kernel[0], a.kernel[1])
+        let (sh, sw, dh, dw, pt, pl) = (a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], a.pads[0], a.pads[1])
+        let rows = channels * kh * kw
+        Parallel.forEach(rows, minChunk: 8) { range in
+            for r in range {
+                let ch = r / (kh * kw), i = (r / kw) % kh, j = r % kw
+                let plane = src + ch * h * w
+                var row = dst + r * ho * wo
+                for oy in 0..<ho {
+                    let iy = oy * sh - pt + i * dh
+                    if iy < 0 || iy >= h {
+                        row.update(repeating: 0, count: wo)
+                    } else {
+                        let line = plane + iy * w
+                        let x0 = j * dw - pl
+                        if sw == 1 {
+                            // valid ox: 0 ≤ ox + x0 < w
+                            let lo = min(max(-x0, 0), wo), hi = max(min(w - x0, wo), lo)
+                            if lo > 0 { row.update(repeating: 0, count: lo) }
+                            if hi > lo { (row + lo).update(from: line + lo + x0, count: hi - lo) }
+                            if hi < wo { (row + hi).update(repeating: 0, count: wo - hi) }
+                        } else {
+                            for ox in 0..<wo {
+                                let ix = ox * sw + x0
+                                row[ox] = ix >= 0 && ix < w ? line[ix] : 0
+                            }
+                        }
+                    }
+                    row += wo
+                }
+            }
+        }
+    }
+
+    /// Adds `bias[c]` to every element of channel c of an NCHW (or NC) tensor.
+    static func addChannelBias(_ t: Tensor, _ bias: Tensor) {
+        let n = t.shape[0], c = t.shape[1], plane = t.count / max(n * c, 1)
+        Parallel.forEach(n * c, minChunk: 16) { range in
+            for nc in range {
+                let b = bias.pointer[nc % c]
+                let p = t.pointer + nc * plane
+                for i in 0..<plane { p[i] += b }
+            }
+        }
+    }
+
+    /// `y = x·Wᵀ + b`, x `[N, in]`, W `[out, in]`: sgemv at batch 1 (sgemm with N = 1 is
+    /// several times slower), sgemm otherwise.
+    public static func linear(_ x: Tensor, weight w: Tensor, bias: Tensor?) -> Tensor {
+        let n = x.shape[0], fin = x.shape[1], fout = w.shape[0]
+        let out = Tensor(zeros: [n, fout])
+        if n == 1 {
+            BLAS.sgemv(m: fout, n: fin, a: w.pointer, lda: fin, x: x.pointer, y: out.pointer)
+        } else {
+            BLAS.sgemm(transB: true, m: n, n: fout, k: fin, a: x.pointer, lda: fin, b: w.pointer, ldb: fin,
+                       c: out.pointer, ldc: fout)
+        }
+        if let bias { addChannelBias(out, bias) }
+        return out
+    }
+}
+
+/// The CPU kernels: one static function per canonical op, each reading NCHW tensors and
+/// returning a new one. `NaiveKernels` holds slow twins of the fast paths for tests.
+public enum Kernels {}

@@ -1,0 +1,76 @@
+import Foundation
+import SRCore
+
+extension Kernels {
+    /// Applies `f` to every element.
+    public static func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
+        let out = Tensor(zeros: x.shape)
+        let n = x.count
+        Parallel.forEach(n, minChunk: 1 << 16) { r in
+            for i in r { out.pointer[i] = f(x.pointer[i]) }
+        }
+        return out
+    }
+
+    /// `max(x, 0) + slope·min(x, 0)`.
+    public static func relu(_ x: Tensor, slope: Float) -> Tensor {
+        slope == 0 ? map(x) { $0 > 0 ? $0 : 0 } : map(x) { $0 > 0 ? $0 : $0 * slope }
+    }
+
+    /// PReLU with a slope per channel (or one shared).
+    public static func prelu(_ x: Tensor, slope: Tensor) -> Tensor {
+        let n = x.shape[0], c = x.shape[1], plane = x.count / max(n * c, 1)
+        let out = Tensor(zeros: x.shape)
+        for nc in 0..<n * c {
+            let s = slope.count == 1 ? slope.pointer[0] : slope.pointer[nc % c]
+            let src = x.pointer + nc * plane, dst = out.pointer + nc * plane
+            for i in 0..<plane { dst[i] = src[i] > 0 ? src[i] : src[i] * s }
+        }
+        return out
+    }
+
+    public static func sigmoid(_ x: Tensor) -> Tensor { map(x) { 1 / (1 + expf(-$0)) } }
+    public static func tanh(_ x: Tensor) -> Tensor { map(x) { tanhf($0) } }
+    public static func clip(_ x: Tensor, min lo: Float, max hi: Float) -> Tensor { map(x) { Swift.min(Swift.max($0, lo), hi) } }
+
+    /// Element-wise reduction of two or more inputs with numpy broadcasting into `outShape`.
+    public static func combine(_ inputs: [Tensor], outShape: [Int], _ f: (Float, Float) -> Float) -> Tensor {
+        let out = Tensor(zeros: outShape)
+        let n = out.count
+        for (k, t) in inputs.enumerated() {
+            if t.shape == outShape {
+                Parallel.forEach(n, minChunk: 1 << 16) { r in
+                    if k == 0 {
+                        for i in r { out.pointer[i] = t.pointer[i] }
+                    } else {
+                        for i in r { out.pointer[i] = f(out.pointer[i], t.pointer[i]) }
+                    }
+                }
+                continue
+            }
+            let rank = outShape.count
+            let padded = [Int](repeating: 1, count: rank - t.shape.count) + t.shape
+            var stride = [Int](repeating: 0, count: rank), acc = 1
+            for d in stride.indices.reversed() {
+                stride[d] = padded[d] == 1 ? 0 : acc
+                acc *= padded[d]
+            }
+            var index = [Int](repeating: 0, count: rank)
+            var src = 0
+            for i in 0..<n {
+                let v = t.pointer[src]
+                out.pointer[i] = k == 0 ? v : f(out.pointer[i], v)
+                var d = rank - 1
+                while d >= 0 {
+                    index[d] += 1
+                    src += stride[d]
+                    if index[d] < outShape[d] { break }
+                    src -= stride[d] * index[d]
+                    index[d] = 0
+                    d -= 1
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,75 @@
+import SRCore
+
+extension Kernels {
+    /// Max pooling over windows clipped to the input (padding never wins).
+    public static func maxPool2d(_ x: Tensor, _ a: Pool2DAttributes, outShape: [Int]) -> Tensor {
+        pool(x, a, outShape: outShape) { p, w, y0, y1, x0, x1, _ in
+            var m = -Float.infinity
+            for y in y0..<y1 { for xx in x0..<x1 { m = max(m, p[y * w + xx]) } }
+            return m
+        }
+    }
+
+    /// Average pooling. The divisor is the number of valid elements, or with
+    /// `countIncludePad` the window clipped to the padded input `[−pad_begin, H + pad_end)`
+    /// (padding counted, a ceil-mode overhang beyond it not), as Caffe and onnxruntime do.
+    public static func avgPool2d(_ x: Tensor, _ a: Pool2DAttributes, outShape: [Int]) -> Tensor {
+        pool(x, a, outShape: outShape) { p, w, y0, y1, x0, x1, padded in
+            var s: Float = 0
+            for y in y0..<y1 { for xx in x0..<x1 { s += p[y * w + xx] } }
+            let count = a.countIncludePad ? padded : (y1 - y0) * (x1 - x0)
+            return count > 0 ? s / Float(count) : 0
+        }
+    }
+
+    /// Walks every output window; `reduce` gets the plane, its width, the window clipped to
+    /// the input and the size of the window clipped to the padded input.
+    private static func pool(_ x: Tensor, _ a: Pool2DAttributes, outShape: [Int],
+                             reduce: (UnsafeMutablePointer<Float>, Int, Int, Int, Int, Int, Int) -> Float) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = (outShape[2], outShape[3])
+        let (kh, kw, sh, sw) = (a.kernel[0], a.kernel[1], a.stride[0], a.stride[1])
+        let (pt, pl, pb, pr) = (a.pads[0], a.pads[1], a.pads[2], a.pads[3])
+        let out = Tensor(zeros: outShape)
+        Parallel.forEach(n * c, minChunk: 4) { range in
+            for nc in range {
+                let p = x.pointer + nc * h * w
+                let q = out.pointer + nc * ho * wo
+                for oy in 0..<ho {
+                    let ys = oy * sh - pt, ye = min(ys + kh, h + pb)
+                    let y0 = max(ys, 0), y1 = min(ye, h)
+                    for ox in 0..<wo {
+                        let xs = ox * sw - pl, xe = min(xs + kw, w + pr)
+                        let x0 = max(xs, 0), x1 = min(xe, w)
+                        q[oy * wo + ox] = reduce(p, w, y0, y1, x0, x1, (ye - ys) * (xe - xs))
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    public static func globalAvgPool(_ x: Tensor) -> Tensor {
+        globalPool(x) { p, n in
+            var s: Float = 0
+            for i in 0..<n { s += p[i] }
+            return s / Float(n)
+        }
+    }
+
+    public static func globalMaxPool(_ x: Tensor) -> Tensor {
+        globalPool(x) { p, n in
+            var m = -Float.infinity
+            for i in 0..<n { m = max(m, p[i]) }
+            return m
+        }
+    }
+
+    private static func globalPool(_ x: Tensor, _ reduce: (UnsafeMutablePointer<Float>, Int) -> Float) -> Tensor {
+        let (n, c) = (x.shape[0], x.shape[1])
+        let plane = x.shape[2] * x.shape[3]
+        let out = Tensor(zeros: [n, c, 1, 1])
+        for i in 0..<n * c { out.pointer[i] = reduce(x.pointer + i * plane, plane) }
+        return out
+    }
+}

@@ -1,0 +1,15 @@
+import Dispatch
+
+/// Splits `0..<count` into contiguous chunks run on up to `Parallel.threads` cores.
+public enum Parallel {
+    nonisolated(unsafe) public static var threads = 2
+
+    public static func forEach(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        let workers = min(threads, max(1, count / max(minChunk, 1)))
+        if workers <= 1 { body(0..<count); return }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = count * w / workers, hi = count * (w + 1) / workers
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}

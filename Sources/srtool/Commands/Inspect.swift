@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import SRCore
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model's layers: shapes, parameters, MACs; or one layer in full.")
+
+    @OptionGroup var modelArguments: ModelArguments
+
+    @Option(help: "Show one layer in full (node name or the name of the tensor it outputs).")
+    var layer: String?
+
+    @Flag(help: "Print stable JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        let graph = try modelArguments.load()
+        let rows = try graph.summaries()
+        if let layer {
+            guard let row = rows.first(where: { $0.node.name == layer || $0.node.outputs.contains(layer) }) else {
+                throw SRError.usage("no layer named '\(layer)' (see srtool inspect \(modelArguments.model))")
+            }
+            let report = LayerReport(row, graph: graph)
+            if json { emit(try jsonText(report)) } else { emit(report.text) }
+            return
+        }
+        let report = ModelReport(model: modelArguments.model, graph: graph, rows: rows)
+        if json { emit(try jsonText(report)) } else { emit(report.text) }
+    }
+}
+
+/// `inspect --json` (whole model). Field names are part of the CLI contract.
+struct ModelReport: Encodable {
+    struct IO: Encodable { var name: String; var shape: [Int] }
+    struct Layer: Encodable {
+        var index: Int
+        var name: String
+        var op: String
+        var inputs: [String]
+        var outputs: [String]
+        var input_shapes: [[Int]]
+        var output_shape: [Int]
+        var parameters: Int
+        var macs: Int
+    }
+    struct Totals: Encodable { var layers: Int; var parameters: Int; var macs: Int }
+
+    var model: String
+    var format: String
+    var preprocess: String?
+    var labels: Int?
+    var inputs: [IO]
+    var outputs: [IO]
+    var layers: [Layer]
+    var totals: Totals
+
+    init(model: String, graph: Graph, rows: [LayerSummary]) {
+        let shapes = (try? graph.inferShapes(batch: 1)) ?? [:]
+        self.model = model
+        format = graph.metadata.sourceFormat
+        preprocess = graph.metadata.preprocess
+        labels = graph.metadata.labels?.count
+        inputs = graph.inputs.map { IO(name: $0.name, shape: $0.shape) }
+        outputs = graph.outputs.map { IO(name: $0, shape: shapes[$0] ?? []) }
+        layers = rows.map {
+            Layer(index: $0.index, name: $0.node.name, op: $0.node.op.name, inputs: $0.node.inputs, outputs: $0.node.outputs,
+                  input_shapes: $0.inputShapes, output_shape: $0.outputShape, parameters: $0.parameters, macs: $0.macs)
+        }
+        totals = Totals(layers: rows.count, parameters: graph.weights.values.reduce(0) { $0 + $1.count },
+                        macs: rows.reduce(0) { $0 + $1.macs })
+    }
+
+    var text: String {
+        var lines = ["model: \(model) (\(format)\(preprocess.map { ", preprocess \($0)" } ?? "")\(labels.map { ", \($0) labels" } ?? ""))"]
+        for i in inputs { lines.append("input:  \(i.name) \(shapeText(i.shape))") }
+        for o in outputs { lines.append("output: \(o.name) \(shapeText(o.shape))") }
+        lines.append("")
+        var table = [["#", "name", "op", "input → output", "params", "MACs"]]
+        for l in layers {
+            let ins = l.input_shapes.map(shapeText).joined(separator: " ")
+            table.append(["\(l.index)", l.name, l.op, "\(ins) → \(shapeText(l.output_shape))",
+                          grouped(l.parameters), grouped(l.macs)])
+        }
+        lines.append(contentsOf: formatTable(table, rightAligned: [0, 4, 5]))
+        lines.append("")
+        lines.append("total: \(totals.layers) layers, \(grouped(totals.parameters)) parameters, \(grouped(totals.macs)) MACs")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `inspect --layer NAME [--json]`.
+struct LayerReport: Encodable {
+    struct Weight: Encodable {
+        var role: String
+        var name: String
+        var shape: [Int]
+        var stats: TensorStatistics
+    }
+    var index: Int
+    var name: String
+    var op: String
+    var inputs: [String]
+    var outputs: [String]
+    var input_shapes: [[Int]]
+    var output_shape: [Int]
+    var attributes: [String: AttributeValue]
+    var attribute_order: [String]
+    var parameters: Int
+    var macs: Int
+    var weights: [Weight]
+
+    init(_ row: LayerSummary, graph: Graph) {
+        let node = row.node
+        index = row.index; name = node.name; op = node.op.name
+        inputs = node.inputs; outputs = node.outputs
+        input_shapes = row.inputShapes; output_shape = row.outputShape
+        let attrs = node.op.attributes
+        attributes = Dictionary(attrs, uniquingKeysWith: { a, _ in a })
+        attribute_order = attrs.map(\.0)
+        parameters = row.parameters; macs = row.macs
+        let roles = node.op.paramRoles
+        weights = (roles.required + roles.optional).compactMap { role in
+            guard let w = node.params[role], let t = graph.weights[w] else { return nil }
+            return Weight(role: role, name: w, shape: t.shape, stats: TensorStatistics(t))
+        }
+    }
+
+    var text: String {
+        var lines = ["layer \(index): \(name) (\(op))",
+                     "  inputs:  " + zip(inputs, input_shapes).map { "\($0) \(shapeText($1))" }.joined(separator: ", "),
+                     "  outputs: " + outputs.map { "\($0) \(shapeText(output_shape))" }.joined(separator: ", ")]
+        for key in attribute_order {
+            if let v = attributes[key] { lines.append("  \(key): \(v)") }
+        }
+        lines.append("  parameters: \(grouped(parameters)), MACs: \(grouped(macs))")
+        if !weights.isEmpty {
+            lines.append("")
+            var table = [["weight", "name", "shape", "min", "max", "mean", "std", "zeros"]]
+            for w in weights {
+                let s = w.stats
+                table.append([w.role, w.name, shapeText(w.shape), number(s.min), number(s.max), number(Float(s.mean)),
+                              number(Float(s.std)), String(format: "%.1f%%", s.zeros * 100)])
+            }
+            lines.append(contentsOf: formatTable(table, rightAligned: [3, 4, 5, 6, 7]))
+            for w in weights where w.stats.nonFinite > 0 {
+                lines.append("  warning: \(w.name) holds \(w.stats.nonFinite) NaN/Inf value(s)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import SRCore
+import SRFormats
+import SRRuntime
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a model forward; write its output and, with --dump, every layer's output.")
+
+    @OptionGroup var modelArguments: ModelArguments
+    @OptionGroup var inputArguments: InputArguments
+
+    @Option(name: .short, help: "Write the (first) output as .npy.")
+    var output: String?
+
+    @Option(help: "Write every layer's output as <tensor>.npy into this folder.")
+    var dump: String?
+
+    @OptionGroup var runtime: RuntimeArguments
+
+    func run() throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let graph = try modelArguments.load()
+        let loaded = clock.now
+        let (x, _) = try inputArguments.tensor(for: graph)
+        let executor = try Executor(graph: graph, threads: runtime.threads)
+        guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }
+        var times: [Duration] = []
+        var acts = Activations(tensors: [:])
+        for _ in 0..<max(runtime.repeatCount, 1) {
+            let t0 = clock.now
+            acts = try executor.run([inputName: x], keepAll: dump != nil)
+            times.append(clock.now - t0)
+        }
+        if runtime.repeatCount > 0 { runtime.report(load: loaded - start, runs: times) }
+        guard let first = graph.outputs.first, let y = acts[first] else { throw SRError.internalError("no output computed") }
+        if let dump {
+            try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
+            for name in acts.tensors.keys.sorted() {
+                guard let t = acts[name] else { continue }
+                try NPY.write(t, to: (dump as NSString).appendingPathComponent(fileName(name) + ".npy"))
+            }
+        }
+        if let output {
+            try NPY.write(y, to: output)
+        } else {
+            for name in graph.outputs {
+                guard let t = acts[name] else { continue }
+                let head = t.buffer.prefix(10).map { number($0) }.joined(separator: " ")
+                emit("\(name) \(shapeText(t.shape)): \(head)\(t.count > 10 ? " …" : "")")
+            }
+        }
+    }
+}
+
+/// A tensor name as a file name: `/` and `:` become `_`.
+func fileName(_ tensor: String) -> String {
+    String(tensor.map { $0 == "/" || $0 == ":" || $0 == "\\" ? "_" : $0 })
+}
+
+/// Threading and timing options of commands that run the network.
+struct RuntimeArguments: ParsableArguments {
+    @Option(help: "CPU threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .customLong("repeat"), help: "Run the forward pass N times and print timings on stderr.")
+    var repeatCount: Int = 0
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard repeatCount >= 0 else { throw ValidationError("--repeat must not be negative") }
+    }
+
+    func report(load: Duration, runs: [Duration]) {
+        let s = runs.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }.sorted()
+        let l = Double(load.components.seconds) + Double(load.components.attoseconds) * 1e-18
+        Log.info(String(format: "timing: load %.3f s, forward best %.3f s, median %.3f s (%d runs)",
+                        l, s.first ?? 0, s[s.count / 2], s.count))
+    }
+}

@@ -1,0 +1,16 @@
+import SRCore
+
+/// The one place errors become exit codes (DESIGN.md, "The CLI contract").
+extension SRError {
+    var exitCode: Int32 {
+        switch self {
+        case .checkFailed: 1
+        case .usage: 64
+        case .malformed: 65
+        case .missing: 66
+        case .unsupported: 69
+        case .internalError: 70
+        case .cannotWrite: 73
+        }
+    }
+}

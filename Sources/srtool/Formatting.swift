@@ -1,0 +1,44 @@
+import Foundation
+
+func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+
+/// 1234567 → "1,234,567".
+func grouped(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    var out = ""
+    for (i, ch) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+        out.append(ch)
+    }
+    return (n < 0 ? "-" : "") + out
+}
+
+/// Four significant digits, compact.
+func number(_ v: Float) -> String {
+    if v.isNaN { return "nan" }
+    return String(format: "%.4g", Double(v))
+}
+
+/// Left- or right-aligned columns separated by two spaces.
+func formatTable(_ rows: [[String]], rightAligned: Set<Int>) -> [String] {
+    let widths = rows.reduce(into: [Int]()) { w, row in
+        for (i, cell) in row.enumerated() {
+            if i >= w.count { w.append(0) }
+            w[i] = max(w[i], cell.count)
+        }
+    }
+    return rows.map { row in
+        row.enumerated().map { i, cell in
+            let pad = String(repeating: " ", count: widths[i] - cell.count)
+            return rightAligned.contains(i) ? pad + cell : cell + (i == row.count - 1 ? "" : pad)
+        }.joined(separator: "  ")
+    }
+}
+
+/// Stable JSON: sorted keys, pretty-printed.
+func jsonText<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+struct SRTool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "srtool",
+        abstract: "Read trained CNNs (ONNX, .srm), run them on the CPU and explain their decisions.",
+        version: "0.1.0",
+        subcommands: [Inspect.self, Run.self, Predict.self, Convert.self, Presets.self]
+    )
+}
