@@ -60,10 +60,10 @@ SEED_TORCH = 1234
 SEED_TRAIN = 1
 SEED_TEST = 2
 SEED_SAMPLES = 3
-N_TRAIN = 9600
+N_TRAIN = 12000
 N_TEST = 2000
-EPOCHS = 14
-BATCH = 64
+EPOCHS = int(os.environ.get('SHAPES_EPOCHS', 10))
+BATCH = 32
 LR = 2e-3
 
 _YY, _XX = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5
@@ -108,29 +108,30 @@ def _colour_far_from(rng, others, min_dist=110.0):
     return c
 
 
+def _segment_dist(x0, y0, x1, y1):
+    vx, vy = x1 - x0, y1 - y0
+    L2 = vx * vx + vy * vy + 1e-6
+    t = np.clip(((_XX - x0) * vx + (_YY - y0) * vy) / L2, 0.0, 1.0)
+    return np.hypot(_XX - (x0 + t * vx), _YY - (y0 + t * vy))
+
+
 def make_image(rng, cls):
     """Returns (uint8 [64,64,3] image, uint8 [64,64] mask 0/1)."""
     bg = rng.integers(0, 256, size=3).astype(np.float32)
     img = np.broadcast_to(bg, (SIZE, SIZE, 3)).copy()
-    img += rng.normal(0.0, rng.uniform(6.0, 22.0), size=img.shape).astype(np.float32)
+    img += rng.normal(0.0, rng.uniform(3.0, 14.0), size=img.shape).astype(np.float32)
 
-    obj_col = _colour_far_from(rng, [bg])
+    obj_col = _colour_far_from(rng, [bg], 120.0)
 
     # Clutter: thin lines and small elliptic blobs in colours other than the object's.
-    n_lines = int(rng.integers(1, 5))
-    n_blobs = int(rng.integers(1, 5))
-    for _ in range(n_lines):
+    for _ in range(int(rng.integers(1, 4))):
         col = _colour_far_from(rng, [bg, obj_col], 60.0)
-        x0, y0, x1, y1 = rng.uniform(0, SIZE, size=4)
-        vx, vy = x1 - x0, y1 - y0
-        L2 = vx * vx + vy * vy + 1e-6
-        t = np.clip(((_XX - x0) * vx + (_YY - y0) * vy) / L2, 0.0, 1.0)
-        d = np.hypot(_XX - (x0 + t * vx), _YY - (y0 + t * vy))
-        img[d <= rng.uniform(0.5, 1.3)] = col
-    for _ in range(n_blobs):
+        d = _segment_dist(*rng.uniform(0, SIZE, size=4))
+        img[d <= rng.uniform(0.5, 1.0)] = col
+    for _ in range(int(rng.integers(1, 4))):
         col = _colour_far_from(rng, [bg, obj_col], 60.0)
         bx, by = rng.uniform(0, SIZE, size=2)
-        ax, ay = rng.uniform(1.5, 4.5, size=2)
+        ax, ay = rng.uniform(1.5, 3.5, size=2)
         dx, dy = _rotate(_XX - bx, _YY - by, rng.uniform(0, math.pi))
         img[(dx / ax) ** 2 + (dy / ay) ** 2 <= 1.0] = col
 
@@ -140,18 +141,8 @@ def make_image(rng, cls):
     cy = rng.uniform(margin, SIZE - margin)
     theta = 0.0 if cls == 0 else rng.uniform(0.0, 2 * math.pi)
     mask = shape_mask(cls, cx, cy, size, theta)
-    shade = obj_col + rng.normal(0.0, 6.0, size=(SIZE, SIZE, 3)).astype(np.float32)
+    shade = obj_col + rng.normal(0.0, 5.0, size=(SIZE, SIZE, 3)).astype(np.float32)
     img[mask] = shade[mask]
-
-    # A little clutter may cross the object too (one line in front, sometimes).
-    if rng.uniform() < 0.3:
-        col = _colour_far_from(rng, [bg, obj_col], 60.0)
-        x0, y0, x1, y1 = rng.uniform(0, SIZE, size=4)
-        vx, vy = x1 - x0, y1 - y0
-        L2 = vx * vx + vy * vy + 1e-6
-        t = np.clip(((_XX - x0) * vx + (_YY - y0) * vy) / L2, 0.0, 1.0)
-        d = np.hypot(_XX - (x0 + t * vx), _YY - (y0 + t * vy))
-        img[d <= 0.6] = col
 
     return np.clip(np.rint(img), 0, 255).astype(np.uint8), mask.astype(np.uint8)
 
@@ -185,16 +176,23 @@ class ShapesNet(nn.Module):
         self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
         self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
         self.conv3 = nn.Conv2d(32, 32, 3, padding=1)
-        self.conv4 = nn.Conv2d(32, 32, 3, padding=1)
-        self.fc1 = nn.Linear(32 * 4 * 4, 64)
-        self.drop = nn.Dropout(0.3)
+        self.conv4 = nn.Conv2d(32, 96, 3, padding=1)
+        self.fc1 = nn.Linear(96, 64)
+        self.drop = nn.Dropout(0.2)
         self.fc2 = nn.Linear(64, n_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
 
     def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv3(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv4(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)   # 16 x 32 x 32
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)   # 32 x 16 x 16
+        x = F.max_pool2d(F.relu(self.conv3(x)), 2)   # 32 x 8 x 8
+        x = F.max_pool2d(F.relu(self.conv4(x)), 8)   # 96 x 1 x 1 (global max)
         x = torch.flatten(x, 1)
         x = self.drop(F.relu(self.fc1(x)))
         return self.fc2(x)
@@ -210,13 +208,14 @@ def evaluate(model, x, y):
 
 
 def augment(xb, gen):
-    """Random horizontal / vertical flips (every class is flip-invariant)."""
+    """Random flips and transposes (the 8 symmetries of the square); every class
+    is invariant under them since shapes are drawn at random angles anyway."""
     n = xb.shape[0]
-    fh = torch.rand(n, generator=gen) < 0.5
-    fv = torch.rand(n, generator=gen) < 0.5
     xb = xb.clone()
-    xb[fh] = xb[fh].flip(3)
-    xb[fv] = xb[fv].flip(2)
+    for flag, op in ((torch.rand(n, generator=gen) < 0.5, lambda t: t.flip(3)),
+                     (torch.rand(n, generator=gen) < 0.5, lambda t: t.flip(2)),
+                     (torch.rand(n, generator=gen) < 0.5, lambda t: t.transpose(2, 3))):
+        xb[flag] = op(xb[flag])
     return xb
 
 
@@ -234,7 +233,9 @@ def train(log):
     model = ShapesNet(len(CLASSES))
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     steps = EPOCHS * math.ceil(N_TRAIN / BATCH)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps)
+    warm = steps // 20
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: min(1.0, (k + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps)))
     gen = torch.Generator().manual_seed(SEED_TORCH)
     for epoch in range(EPOCHS):
         model.train()

@@ -116,10 +116,7 @@ extension Op {
             try needRank(4)
             guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else { throw fail("invalid pads \(pads)") }
             return [x[0], x[1], x[2] + pads[0] + pads[2], x[3] + pads[1] + pads[3]]
-        case .clip(let lo, let hi):
-            guard !(lo > hi) else { throw fail("min \(lo) > max \(hi)") }
-            return x
-        case .relu, .sigmoid, .tanh, .identity:
+        case .relu, .clip, .sigmoid, .tanh, .identity:
             return x
         }
     }

@@ -1,7 +1,7 @@
 import Foundation
 import SRCore
 
-/// NumPy `.npy` files (format versions 1–3): read float32/float64 little-endian C-order
+/// NumPy `.npy` files (format versions 1–3): read float32, float64 and uint8 C-order
 /// arrays as float32 tensors; write float32.
 public enum NPY {
     public static func read(path: String, limits: ImportLimits = .default) throws -> Tensor {
@@ -42,7 +42,8 @@ public enum NPY {
         switch dtype {
         case "<f4", "|f4", "=f4": size = 4
         case "<f8", "=f8": size = 8
-        default: throw SRError.unsupported("\(name): dtype \(dtype) is not supported (float32 or float64 little-endian)")
+        case "|u1": size = 1
+        default: throw SRError.unsupported("\(name): dtype \(dtype) is not supported (float32, float64 or uint8, little-endian)")
         }
         guard let count = Shape.elementCount(shape), let byteCount = Shape.byteCount(shape, elementSize: size) else {
             throw bad("shape \(shape) overflows")
@@ -57,6 +58,8 @@ public enum NPY {
             let src = UnsafeRawBufferPointer(rebasing: raw[start...])
             if size == 4 {
                 UnsafeMutableRawBufferPointer(start: t.pointer, count: byteCount).copyMemory(from: src)
+            } else if size == 1 {
+                for i in 0..<count { t.pointer[i] = Float(src[i]) }
             } else {
                 for i in 0..<count { t.pointer[i] = Float(src.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
             }

@@ -56,12 +56,18 @@ public enum ONNXImporter {
         } catch {
             throw SRError.missing("\(path): cannot read (\(error.localizedDescription))")
         }
-        guard model.hasGraph else { throw SRError.malformed("\(path): ONNX model has no graph") }
-        let importer = try ONNXGraphBuilder(model: &model, directory: url.deletingLastPathComponent(),
-                                            inputShape: inputShape, limits: limits)
-        var graph = try importer.build()
+        var graph = try load(model: &model, directory: url.deletingLastPathComponent(), inputShape: inputShape,
+                             limits: limits, name: path)
         graph.metadata.sourceFiles = [url.lastPathComponent]
         return graph
+    }
+
+    /// Imports a decoded model; external data is looked up in `directory`.
+    static func load(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]? = nil,
+                     limits: ImportLimits = .default, name: String) throws -> Graph {
+        guard model.hasGraph else { throw SRError.malformed("\(name): ONNX model has no graph") }
+        let importer = try ONNXGraphBuilder(model: &model, directory: directory, inputShape: inputShape, limits: limits)
+        return try importer.build()
     }
 }
 
@@ -143,7 +149,8 @@ final class ONNXGraphBuilder {
         return try t.shape.dim.enumerated().map { i, d in
             switch d.value {
             case .dimValue(let v)?:
-                guard v >= 1, v < 1 << 31 else { throw SRError.malformed("input '\(vi.name)' has dimension \(v)") }
+                guard v >= 0, v < 1 << 31 else { throw SRError.malformed("input '\(vi.name)' has dimension \(v)") }
+                guard v >= 1 else { throw SRError.unsupported("input '\(vi.name)' has an empty dimension") }
                 return Int(v)
             case .dimParam?, nil:
                 // A symbolic dimension: the batch becomes 1; any other needs --input-shape.
@@ -213,19 +220,24 @@ final class ONNXGraphBuilder {
     func isConsumed(_ tensor: String) -> Bool { consumerCount[tensor, default: 0] > 0 }
 
     /// Makes `bias` the bias of the bias-free conv/linear node that produced `tensor`, when
-    /// nothing else reads that output; returns the tensor then, nil otherwise.
-    func fuseBias(into tensor: String, bias: [Float]) throws -> String? {
+    /// nothing else reads that output; the node then outputs `output` instead. Returns
+    /// false when it cannot fuse.
+    func fuseBias(into tensor: String, bias: [Float], output: String) throws -> Bool {
         let t = resolve(tensor)
-        guard consumerCount[t, default: 0] == 1, let i = nodes.lastIndex(where: { $0.outputs == [t] }),
-              nodes[i].params["bias"] == nil, let w = weights[nodes[i].params["weight"] ?? ""] else { return nil }
+        guard consumerCount[t, default: 0] == 1, !protoGraph.output.contains(where: { $0.name == t }),
+              let i = nodes.lastIndex(where: { $0.outputs == [t] }),
+              nodes[i].params["bias"] == nil, let w = weights[nodes[i].params["weight"] ?? ""] else { return false }
         switch nodes[i].op {
         case .linear, .conv2d:
             let b = bias.count == 1 ? [Float](repeating: bias[0], count: w.shape[0]) : bias
-            guard b.count == w.shape[0] else { return nil }
+            guard b.count == w.shape[0] else { return false }
             nodes[i].params["bias"] = addWeight(try Tensor(shape: [b.count], values: b), name: "\(nodes[i].name).bias")
-            return t
+            nodes[i].outputs = [output]
+            shapes[output] = shapes[t]
+            shapes[t] = nil
+            return true
         default:
-            return nil
+            return false
         }
     }
 

@@ -180,10 +180,16 @@ extension ONNXGraphBuilder {
             if opset < 13 && !trailing && axis != xShape.count - 1 {
                 throw SRError.unsupported("node '\(name)' (Softmax): opset-\(opset) softmax over flattened axes \(axis)… of \(xShape) is not supported")
             }
-            guard axis >= 1, axis < xShape.count else { throw a.fail("axis \(axis) out of range") }
+            guard axis >= 0, axis < xShape.count else { throw a.fail("axis \(axis) out of range") }
+            guard axis >= 1 else { throw SRError.unsupported("node '\(name)' (Softmax): softmax across the batch axis is not supported") }
             try emit(.softmax(axis: axis))
         case "Dropout", "Identity":
             try onlyFirstOutputUsed()
+            if op == "Dropout", inputs.count > 2, !inputs[2].isEmpty {
+                guard let mode = constant(inputs[2]), mode.floatValues().allSatisfy({ $0 == 0 }) else {
+                    throw SRError.unsupported("node '\(name)' (Dropout): training mode is not supported")
+                }
+            }
             alias(out, to: x)
         default:
             throw SRError.unsupported("node '\(name)': op '\(op)' is not supported")
@@ -233,10 +239,7 @@ extension ONNXGraphBuilder {
             params["bias"] = addWeight(try Tensor(shape: [b.count], values: b), name: "\(name).bias")
         }
         // x·1 + b after a bias-free linear layer is that layer's bias (MatMul + Add).
-        if w.allSatisfy({ $0 == 1 }), let fused = try fuseBias(into: activations[0], bias: b) {
-            alias(out, to: fused)
-            return
-        }
+        if w.allSatisfy({ $0 == 1 }), try fuseBias(into: activations[0], bias: b, output: out) { return }
         try emit(Node(name: name, op: .scale, inputs: [activations[0]], outputs: [out], params: params))
     }
 

@@ -31,6 +31,7 @@ extension Kernels {
 
     public static func sigmoid(_ x: Tensor) -> Tensor { map(x) { 1 / (1 + expf(-$0)) } }
     public static func tanh(_ x: Tensor) -> Tensor { map(x) { tanhf($0) } }
+    /// `min(max(x, lo), hi)`: with lo > hi every value becomes hi, as ONNX specifies.
     public static func clip(_ x: Tensor, min lo: Float, max hi: Float) -> Tensor { map(x) { Swift.min(Swift.max($0, lo), hi) } }
 
     /// Element-wise reduction of two or more inputs with numpy broadcasting into `outShape`.
