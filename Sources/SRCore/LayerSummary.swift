@@ -10,9 +10,9 @@ public struct LayerSummary: Sendable, Equatable {
 }
 
 extension Graph {
-    /// Per-node summaries for batch 1.
+    /// Per-node summaries at the declared input shapes; MACs are per image.
     public func summaries() throws -> [LayerSummary] {
-        let shapes = try inferShapes(batch: 1)
+        let shapes = try inferShapes()
         return nodes.enumerated().map { i, node in
             let ins = node.inputs.map { shapes[$0] ?? [] }
             let out = shapes[node.output] ?? []

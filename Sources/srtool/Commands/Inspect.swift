@@ -56,7 +56,7 @@ struct ModelReport: Encodable {
     var totals: Totals
 
     init(model: String, graph: Graph, rows: [LayerSummary]) {
-        let shapes = (try? graph.inferShapes(batch: 1)) ?? [:]
+        let shapes = (try? graph.inferShapes()) ?? [:]
         self.model = model
         format = graph.metadata.sourceFormat
         preprocess = graph.metadata.preprocess
@@ -84,7 +84,7 @@ struct ModelReport: Encodable {
         }
         lines.append(contentsOf: formatTable(table, rightAligned: [0, 4, 5]))
         lines.append("")
-        lines.append("total: \(totals.layers) layers, \(grouped(totals.parameters)) parameters, \(grouped(totals.macs)) MACs")
+        lines.append("total: \(totals.layers) layers, \(grouped(totals.parameters)) parameters, \(grouped(totals.macs)) MACs per image")
         return lines.joined(separator: "\n")
     }
 }

@@ -1,0 +1,66 @@
+import SRCore
+import SRRuntime
+import SRTestSupport
+import XCTest
+
+/// The fast kernels against their naive twins on random small shapes (fixed seeds).
+final class NaiveTwinTests: XCTestCase {
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state
+        }
+    }
+
+    func random(_ shape: [Int], _ rng: inout Seeded) -> Tensor {
+        let t = Tensor(zeros: shape)
+        for i in 0..<t.count { t.pointer[i] = Float.random(in: -1...1, using: &rng) }
+        return t
+    }
+
+    func testConvolutionMatchesNaive() throws {
+        var rng = Seeded(state: 42)
+        let cases: [(c: Int, o: Int, h: Int, w: Int, a: Conv2DAttributes)] = [
+            (3, 4, 9, 7, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1])),
+            (4, 6, 8, 8, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [0, 1, 1, 0])),
+            (4, 4, 9, 9, Conv2DAttributes(kernel: [3, 2], stride: [1, 2], dilation: [2, 1])),
+            (6, 6, 5, 5, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 3)),
+            (4, 8, 6, 6, Conv2DAttributes(kernel: [3, 3], pads: [2, 2, 2, 2], group: 4)),
+            (5, 7, 6, 4, Conv2DAttributes(kernel: [1, 1])),
+            (5, 7, 6, 4, Conv2DAttributes(kernel: [1, 1], stride: [2, 2])),
+            (2, 3, 11, 13, Conv2DAttributes(kernel: [5, 5], stride: [3, 2], pads: [2, 1, 0, 2])),
+        ]
+        for (i, k) in cases.enumerated() {
+            let x = random([2, k.c, k.h, k.w], &rng)
+            let w = random([k.o, k.c / k.a.group] + k.a.kernel, &rng)
+            let b = random([k.o], &rng)
+            let out = try Op.conv2d(k.a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
+            let fast = Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
+            let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
+            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i): \(why)") }
+        }
+    }
+
+    func testLinearMatchesNaiveAtBatchOneAndMore() {
+        var rng = Seeded(state: 7)
+        for n in [1, 3] {
+            let x = random([n, 37], &rng), w = random([11, 37], &rng), b = random([11], &rng)
+            let fast = Kernels.linear(x, weight: w, bias: b)
+            let slow = NaiveKernels.linear(x, weight: w, bias: b)
+            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("batch \(n): \(why)") }
+        }
+    }
+
+    /// The executor frees activations after their last reader when asked, with the same result.
+    func testKeepAllAndFreeingAgree() throws {
+        let folder = Fixtures.path("onnx/resnet_mini")
+        let graph = try SRFormatsTestHook.load(folder + "/model.onnx")
+        let x = try SRFormatsTestHook.npy(folder + "/input.npy")
+        let e = try Executor(graph: graph)
+        let all = try e.run([graph.inputs[0].name: x], keepAll: true)
+        let few = try e.run([graph.inputs[0].name: x], keepAll: false)
+        XCTAssertLessThan(few.tensors.count, all.tensors.count)
+        XCTAssertEqual(all[graph.outputs[0]]?.values, few[graph.outputs[0]]?.values)
+    }
+}

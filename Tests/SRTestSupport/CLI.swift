@@ -1,0 +1,77 @@
+import Foundation
+
+/// Runs the built `srtool` binary from the repository root, as a user would.
+public enum CLI {
+    public struct Result {
+        public var stdout: String
+        public var stderr: String
+        public var code: Int32
+        /// The stderr lines (no trailing empty line).
+        public var errorLines: [String] { stderr.split(separator: "\n").map(String.init) }
+    }
+
+    public static var binary: URL {
+        // The test bundle sits beside the products of the same build.
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("srtool")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return Fixtures.root.deletingLastPathComponent().appendingPathComponent(".build/debug/srtool")
+    }
+
+    public static func run(_ arguments: [String], timeout: TimeInterval = 60) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = Fixtures.root.deletingLastPathComponent()
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_NUM_THREADS"] = "1"
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = Future { out.fileHandleForReading.readDataToEndOfFile() }
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return Result(stdout: String(decoding: outData.value, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self), code: process.terminationStatus)
+    }
+
+    /// Reads a pipe on another thread so neither pipe fills up.
+    final class Future: @unchecked Sendable {
+        private var result = Data()
+        private let done = DispatchSemaphore(value: 0)
+        init(_ body: @escaping @Sendable () -> Data) {
+            Thread.detachNewThread { [self] in
+                result = body()
+                done.signal()
+            }
+        }
+        var value: Data {
+            done.wait()
+            done.signal()
+            return result
+        }
+    }
+}
+
+/// Text snapshots under Tests/<target>/Snapshots; `SRTOOL_RECORD_SNAPSHOTS=1` rewrites them.
+public func assertSnapshot(_ text: String, named name: String, file: StaticString = #filePath, line: UInt = #line) -> String? {
+    let dir = URL(fileURLWithPath: "\(file)").deletingLastPathComponent().appendingPathComponent("Snapshots")
+    let url = dir.appendingPathComponent(name)
+    if ProcessInfo.processInfo.environment["SRTOOL_RECORD_SNAPSHOTS"] != nil {
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try? Data(text.utf8).write(to: url)
+        return nil
+    }
+    guard let data = try? Data(contentsOf: url) else { return "no snapshot \(name) (record with SRTOOL_RECORD_SNAPSHOTS=1)" }
+    let want = String(decoding: data, as: UTF8.self)
+    guard want != text else { return nil }
+    return "snapshot \(name) differs:\n--- want\n\(want)\n--- got\n\(text)"
+}

@@ -1,0 +1,110 @@
+import Foundation
+import SRCore
+import SRFormats
+import SRTestSupport
+import XCTest
+
+/// End-to-end: the built binary on the bundled model, fixtures and malformed files.
+final class CLITests: XCTestCase {
+    struct Expected: Decodable {
+        struct Sample: Decodable { var name: String; var image: String; var logits: [Float]; var argmax: Int }
+        var samples: [Sample]
+    }
+
+    func testPredictMatchesOnnxruntimeOnBundledSamples() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("bundled/expected.json")))
+        let expected = try JSONDecoder().decode(Expected.self, from: data)
+        let labels = try String(contentsOfFile: Fixtures.path("bundled/labels.txt"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        for sample in expected.samples {
+            let r = try CLI.run(["predict", "Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/" + sample.image,
+                                 "--preprocess", "imagenet", "--labels", "Fixtures/bundled/labels.txt",
+                                 "--top", "\(sample.logits.count)", "--json"])
+            XCTAssertEqual(r.code, 0, r.stderr)
+            let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let results = try XCTUnwrap(json["results"] as? [[String: Any]])
+            let preds = try XCTUnwrap(results.first?["predictions"] as? [[String: Any]])
+            XCTAssertEqual(preds.first?["index"] as? Int, sample.argmax, sample.name)
+            XCTAssertEqual(preds.first?["label"] as? String, labels[sample.argmax])
+            var logits = [Float](repeating: .nan, count: sample.logits.count)
+            for p in preds { if let i = p["index"] as? Int, let s = p["score"] as? Double { logits[i] = Float(s) } }
+            if let why = closeness(logits, sample.logits, atol: 1e-4, rtol: 1e-4) { XCTFail("\(sample.name): \(why)") }
+        }
+    }
+
+    func testMalformedCorpusGivesOneLineAndTheDocumentedCode() throws {
+        struct Manifest: Decodable {
+            struct Case: Decodable { var file: String; var exit_code: Int32; var stderr: String? }
+            var cases: [Case]
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("malformed/manifest.json")))
+        let manifest = try JSONDecoder().decode(Manifest.self, from: data)
+        XCTAssertGreaterThanOrEqual(manifest.cases.count, 10)
+        for c in manifest.cases {
+            for command in [["inspect"], ["run", "--input", "Fixtures/onnx/conv_basic/input.npy"]] {
+                let start = Date()
+                let r = try CLI.run([command[0], "Fixtures/malformed/" + c.file] + command.dropFirst(), timeout: 10)
+                XCTAssertLessThan(Date().timeIntervalSince(start), 10, c.file)
+                XCTAssertEqual(r.code, c.exit_code, "\(command[0]) \(c.file): \(r.stderr)")
+                XCTAssertEqual(r.errorLines.count, 1, "\(c.file): \(r.stderr)")
+                XCTAssertTrue(r.errorLines.first?.hasPrefix("srtool: error: ") ?? false, r.stderr)
+                if let line = c.stderr { XCTAssertEqual(r.errorLines.first, line) }
+                XCTAssertEqual(r.stdout, "", c.file)
+            }
+        }
+    }
+
+    func testExitCodes() throws {
+        XCTAssertEqual(try CLI.run(["inspect", "Fixtures/nothing-here.onnx"]).code, 66)
+        XCTAssertEqual(try CLI.run(["inspect"]).code, 64)
+        XCTAssertEqual(try CLI.run(["inspect", "Fixtures/onnx/head/model.onnx", "--layer", "nope"]).code, 64)
+        XCTAssertEqual(try CLI.run(["run", "Fixtures/onnx/head/model.onnx"]).code, 64)
+        let wrongShape = try CLI.run(["run", "Fixtures/onnx/head/model.onnx", "--input", "Fixtures/onnx/conv_basic/input.npy"])
+        XCTAssertEqual(wrongShape.code, 65, wrongShape.stderr)
+        let cannotWrite = try CLI.run(["run", "Fixtures/onnx/head/model.onnx", "--input", "Fixtures/onnx/head/input.npy",
+                                       "-o", "/nonexistent-dir/y.npy"])
+        XCTAssertEqual(cannotWrite.code, 73, cannotWrite.stderr)
+        XCTAssertEqual(cannotWrite.errorLines.count, 1)
+    }
+
+    func testRunWritesOutputAndDump() throws {
+        let dir = NSTemporaryDirectory() + "srtool-run-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CLI.run(["run", "Fixtures/onnx/vgg_mini/model.onnx", "--input", "Fixtures/onnx/vgg_mini/input.npy",
+                             "-o", dir + "/y.npy", "--dump", dir + "/layers"])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let y = try NPY.read(path: dir + "/y.npy")
+        let want = try NPY.read(path: Fixtures.path("onnx/vgg_mini/output.npy"))
+        if let why = closeness(y, want, atol: 1e-5, rtol: 1e-4) { XCTFail(why) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/layers")
+        XCTAssertGreaterThan(files.count, 8)
+        XCTAssertFalse(files.contains { $0.hasPrefix(".") }, "temporary files left behind: \(files)")
+    }
+
+    func testConvertToSRMThenRun() throws {
+        let path = NSTemporaryDirectory() + "srtool-convert-\(getpid()).srm"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let c = try CLI.run(["convert", "Fixtures/bundled/shapes.onnx", "-o", path, "--labels", "Fixtures/bundled/labels.txt",
+                             "--preprocess", "imagenet"])
+        XCTAssertEqual(c.code, 0, c.stderr)
+        let direct = try CLI.run(["predict", "Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/samples/square_0.png",
+                                  "--preprocess", "imagenet", "--labels", "Fixtures/bundled/labels.txt"])
+        let viaSRM = try CLI.run(["predict", path, "--image", "Fixtures/bundled/samples/square_0.png"])
+        XCTAssertEqual(viaSRM.code, 0, viaSRM.stderr)
+        XCTAssertEqual(viaSRM.stdout.split(separator: "\n").dropFirst(), direct.stdout.split(separator: "\n").dropFirst())
+        XCTAssertEqual(viaSRM.stderr, "", "a model carrying its preset needs no warning")
+    }
+
+    func testInspectSnapshots() throws {
+        let text = try CLI.run(["inspect", "Fixtures/onnx/resnet_mini/model.onnx"])
+        XCTAssertEqual(text.code, 0)
+        if let why = assertSnapshot(text.stdout, named: "inspect-resnet_mini.txt") { XCTFail(why) }
+        let json = try CLI.run(["inspect", "Fixtures/onnx/resnet_mini/model.onnx", "--json"])
+        if let why = assertSnapshot(json.stdout, named: "inspect-resnet_mini.json") { XCTFail(why) }
+        let layer = try CLI.run(["inspect", "Fixtures/onnx/resnet_mini/model.onnx", "--layer", "conv1", "--json"])
+        XCTAssertEqual(layer.code, 0, layer.stderr)
+        if let why = assertSnapshot(layer.stdout, named: "inspect-resnet_mini-conv1.json") { XCTFail(why) }
+        let help = try CLI.run(["--help"])
+        if let why = assertSnapshot(help.stdout, named: "help.txt") { XCTFail(why) }
+    }
+}
