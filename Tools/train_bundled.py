@@ -116,34 +116,37 @@ def _segment_dist(x0, y0, x1, y1):
 
 
 def make_image(rng, cls):
-    """Returns (uint8 [64,64,3] image, uint8 [64,64] mask 0/1)."""
-    bg = rng.integers(0, 256, size=3).astype(np.float32)
-    img = np.broadcast_to(bg, (SIZE, SIZE, 3)).copy()
-    img += rng.normal(0.0, rng.uniform(3.0, 14.0), size=img.shape).astype(np.float32)
+    """Returns (uint8 [64,64,3] image, uint8 [64,64] mask 0/1).
 
-    obj_col = _colour_far_from(rng, [bg], 120.0)
-
-    # Clutter: thin lines and small elliptic blobs in colours other than the object's.
-    for _ in range(int(rng.integers(1, 4))):
-        col = _colour_far_from(rng, [bg, obj_col], 60.0)
-        d = _segment_dist(*rng.uniform(0, SIZE, size=4))
-        img[d <= rng.uniform(0.5, 1.0)] = col
-    for _ in range(int(rng.integers(1, 4))):
-        col = _colour_far_from(rng, [bg, obj_col], 60.0)
-        bx, by = rng.uniform(0, SIZE, size=2)
-        ax, ay = rng.uniform(1.5, 3.5, size=2)
-        dx, dy = _rotate(_XX - bx, _YY - by, rng.uniform(0, math.pi))
-        img[(dx / ax) ** 2 + (dy / ay) ** 2 <= 1.0] = col
-
+    Clutter never touches the object: it is kept out of a band ~2.5 px wide around
+    it, so the object's silhouette is intact and the mask is exactly the object."""
     size = rng.uniform(14.0, 28.0)
     margin = size / 2.0 + 1.0
     cx = rng.uniform(margin, SIZE - margin)
     cy = rng.uniform(margin, SIZE - margin)
     theta = 0.0 if cls == 0 else rng.uniform(0.0, 2 * math.pi)
     mask = shape_mask(cls, cx, cy, size, theta)
-    shade = obj_col + rng.normal(0.0, 5.0, size=(SIZE, SIZE, 3)).astype(np.float32)
-    img[mask] = shade[mask]
+    free = ~shape_mask(cls, cx, cy, size + 5.0, theta)
 
+    bg = rng.integers(0, 256, size=3).astype(np.float32)
+    img = np.broadcast_to(bg, (SIZE, SIZE, 3)).copy()
+    img += rng.normal(0.0, rng.uniform(2.0, 10.0), size=img.shape).astype(np.float32)
+    obj_col = _colour_far_from(rng, [bg], 120.0)
+
+    # Clutter: thin lines and small elliptic blobs in colours other than the object's.
+    for _ in range(int(rng.integers(1, 4))):
+        col = _colour_far_from(rng, [bg, obj_col], 60.0)
+        d = _segment_dist(*rng.uniform(0, SIZE, size=4))
+        img[(d <= rng.uniform(0.5, 1.0)) & free] = col
+    for _ in range(int(rng.integers(1, 4))):
+        col = _colour_far_from(rng, [bg, obj_col], 60.0)
+        bx, by = rng.uniform(0, SIZE, size=2)
+        ax, ay = rng.uniform(1.5, 3.5, size=2)
+        dx, dy = _rotate(_XX - bx, _YY - by, rng.uniform(0, math.pi))
+        img[((dx / ax) ** 2 + (dy / ay) ** 2 <= 1.0) & free] = col
+
+    shade = obj_col + rng.normal(0.0, 4.0, size=(SIZE, SIZE, 3)).astype(np.float32)
+    img[mask] = shade[mask]
     return np.clip(np.rint(img), 0, 255).astype(np.uint8), mask.astype(np.uint8)
 
 

@@ -11,6 +11,12 @@ public struct Tensor: @unchecked Sendable {
         self.storage = TensorStorage(count: shape.reduce(1, *))
     }
 
+    /// A tensor with undefined contents, for kernels that write every element.
+    public init(uninitialized shape: [Int]) {
+        self.shape = shape
+        self.storage = TensorStorage(uninitializedCount: shape.reduce(1, *))
+    }
+
     public init(shape: [Int], values: [Float]) throws {
         guard let n = Shape.elementCount(shape), n == values.count else {
             throw SRError.usage("tensor of shape \(shape) cannot hold \(values.count) values")

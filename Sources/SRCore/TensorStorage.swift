@@ -9,13 +9,18 @@ public final class TensorStorage: @unchecked Sendable {
     private let owner: AnyObject?
 
     /// Zero-filled owned storage of `count` floats.
-    public init(count: Int) {
+    public convenience init(count: Int) {
+        self.init(uninitializedCount: count)
+        memset(base, 0, max(count, 1) * MemoryLayout<Float>.stride)
+    }
+
+    /// Owned storage whose contents are undefined: for outputs a kernel writes in full.
+    public init(uninitializedCount count: Int) {
         var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
             fatalError("out of memory allocating \(bytes) bytes")
         }
-        memset(raw, 0, bytes)
         self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         self.owner = nil

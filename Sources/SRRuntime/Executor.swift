@@ -12,11 +12,20 @@ public struct Activations: @unchecked Sendable {
 /// need, or (with `keepAll: false`) frees each one after its last reader.
 public final class Executor {
     public let graph: Graph
+    /// Called after each node with its wall-clock seconds (`run --profile`).
+    public var observer: ((Node, Double) -> Void)?
     private let shapesByBatch: NSCache<NSNumber, ShapeTable> = NSCache()
+    private let scratch = Scratch()
+    /// How many node inputs read each tensor.
+    private let readers: [String: Int]
 
     public init(graph: Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         try graph.validate()
         self.graph = graph
+        var readers: [String: Int] = [:]
+        for node in graph.nodes { for i in node.inputs { readers[i, default: 0] += 1 } }
+        for o in graph.outputs { readers[o, default: 0] += 1 }
+        self.readers = readers
         Parallel.threads = max(threads, 1)
         BLAS.setThreads(threads)
     }
@@ -35,14 +44,23 @@ public final class Executor {
             values[input.name] = t
         }
         let shapes = try shapeTable(batch: batch ?? 1)
-        var remaining = keepAll ? [:] : lastUse()
+        var remaining = keepAll ? [:] : readers
         for node in graph.nodes {
             let ins = try node.inputs.map { name -> Tensor in
                 guard let t = values[name] else { throw SRError.internalError("activation '\(name)' missing") }
                 return t
             }
             guard let outShape = shapes.shapes[node.output] else { throw SRError.internalError("no shape for '\(node.output)'") }
-            let y = try evaluate(node, ins, outShape: outShape)
+            let started = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            let y: Tensor
+            if !keepAll, case .relu(let slope) = node.op, readers[node.inputs[0]] == 1, isFreshOutput(node.inputs[0]) {
+                // Nothing else reads the input: rectify it in place instead of copying.
+                Kernels.reluInPlace(ins[0], slope: slope)
+                y = ins[0]
+            } else {
+                y = try evaluate(node, ins, outShape: outShape)
+            }
+            if let observer { observer(node, Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9) }
             for o in node.outputs { values[o] = y }
             if !keepAll {
                 for name in node.inputs {
@@ -72,7 +90,8 @@ public final class Executor {
             return t
         }
         switch node.op {
-        case .conv2d(let a): return Kernels.conv2d(x, weight: try w("weight"), bias: graph.weight(node, "bias"), a, outShape: outShape)
+        case .conv2d(let a):
+            return Kernels.conv2d(x, weight: try w("weight"), bias: graph.weight(node, "bias"), a, outShape: outShape, scratch: scratch)
         case .linear: return Kernels.linear(x, weight: try w("weight"), bias: graph.weight(node, "bias"))
         case .relu(let slope): return Kernels.relu(x, slope: slope)
         case .prelu: return Kernels.prelu(x, slope: try w("slope"))
@@ -107,10 +126,16 @@ public final class Executor {
         return t
     }
 
-    private func lastUse() -> [String: Int] {
-        var count: [String: Int] = [:]
-        for node in graph.nodes { for i in node.inputs { count[i, default: 0] += 1 } }
-        return count
+    /// True when `tensor` is a kernel's own output (not a graph input, weight view or
+    /// reshape sharing storage with another tensor), so it may be overwritten.
+    private func isFreshOutput(_ tensor: String) -> Bool {
+        guard let producer = graph.producer(of: tensor) else { return false }
+        switch producer.op {
+        case .conv2d, .linear, .batchNorm, .scale, .add, .mul, .max, .concat, .avgPool2d, .maxPool2d, .lrn, .pad, .prelu:
+            return true
+        case .relu, .globalAvgPool, .globalMaxPool, .flatten, .reshape, .identity, .softmax, .sigmoid, .tanh, .clip:
+            return false
+        }
     }
 }
 

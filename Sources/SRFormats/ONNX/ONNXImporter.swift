@@ -66,8 +66,13 @@ public enum ONNXImporter {
     static func load(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]? = nil,
                      limits: ImportLimits = .default, name: String) throws -> Graph {
         guard model.hasGraph else { throw SRError.malformed("\(name): ONNX model has no graph") }
+        let props = Dictionary(model.metadataProps.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         let importer = try ONNXGraphBuilder(model: &model, directory: directory, inputShape: inputShape, limits: limits)
-        return try importer.build()
+        var graph = try importer.build()
+        // srtool's own metadata_props keys: how to feed the model and what its classes are.
+        graph.metadata.preprocess = props["srtool.preprocess"]
+        graph.metadata.labels = props["srtool.labels"].map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
+        return graph
     }
 }
 

@@ -3,22 +3,23 @@ import SRCore
 extension Kernels {
     /// 2-D convolution, NCHW input, OIHW weight, via im2col + sgemm per image and group
     /// (a 1×1 stride-1 unpadded convolution multiplies the input directly).
-    public static func conv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int]) -> Tensor {
+    public static func conv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
+                              scratch: Scratch = Scratch()) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
         let g = a.group, cg = c / g, og = o / g
         let (kh, kw) = (a.kernel[0], a.kernel[1])
         let k = cg * kh * kw, p = ho * wo
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)
         let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
-        let col = direct ? nil : TensorStorage(count: k * p)
+        let col = direct ? nil : scratch.buffer(k * p)
         for img in 0..<n {
             for grp in 0..<g {
                 let src = x.pointer + (img * c + grp * cg) * h * wd
                 let b: UnsafePointer<Float>
                 if let col {
-                    im2col(src, channels: cg, height: h, width: wd, a, outHeight: ho, outWidth: wo, into: col.base)
-                    b = UnsafePointer(col.base)
+                    im2col(src, channels: cg, height: h, width: wd, a, outHeight: ho, outWidth: wo, into: col)
+                    b = UnsafePointer(col)
                 } else {
                     b = UnsafePointer(src)
                 }
@@ -85,7 +86,7 @@ extension Kernels {
     /// several times slower), sgemm otherwise.
     public static func linear(_ x: Tensor, weight w: Tensor, bias: Tensor?) -> Tensor {
         let n = x.shape[0], fin = x.shape[1], fout = w.shape[0]
-        let out = Tensor(zeros: [n, fout])
+        let out = Tensor(uninitialized: [n, fout])
         if n == 1 {
             BLAS.sgemv(m: fout, n: fin, a: w.pointer, lda: fin, x: x.pointer, y: out.pointer)
         } else {
@@ -94,6 +95,18 @@ extension Kernels {
         }
         if let bias { addChannelBias(out, bias) }
         return out
+    }
+}
+
+/// A reusable work buffer (the im2col matrix), grown on demand and kept between calls so
+/// large convolutions do not pay for fresh pages every time.
+public final class Scratch {
+    private var storage = TensorStorage(uninitializedCount: 0)
+    public init() {}
+
+    func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if storage.count < count { storage = TensorStorage(uninitializedCount: count) }
+        return storage.base
     }
 }
 

@@ -4,7 +4,7 @@ import SRCore
 extension Kernels {
     /// Applies `f` to every element.
     public static func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         let n = x.count
         Parallel.forEach(n, minChunk: 1 << 16) { r in
             for i in r { out.pointer[i] = f(x.pointer[i]) }
@@ -17,10 +17,18 @@ extension Kernels {
         slope == 0 ? map(x) { $0 > 0 ? $0 : 0 } : map(x) { $0 > 0 ? $0 : $0 * slope }
     }
 
+    /// ReLU applied to `x`'s own storage (the executor's fusion of conv/linear → ReLU).
+    public static func reluInPlace(_ x: Tensor, slope: Float) {
+        let p = x.pointer
+        Parallel.forEach(x.count, minChunk: 1 << 16) { r in
+            for i in r { let v = p[i]; p[i] = v > 0 ? v : v * slope }
+        }
+    }
+
     /// PReLU with a slope per channel (or one shared).
     public static func prelu(_ x: Tensor, slope: Tensor) -> Tensor {
         let n = x.shape[0], c = x.shape[1], plane = x.count / max(n * c, 1)
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         for nc in 0..<n * c {
             let s = slope.count == 1 ? slope.pointer[0] : slope.pointer[nc % c]
             let src = x.pointer + nc * plane, dst = out.pointer + nc * plane
@@ -36,7 +44,7 @@ extension Kernels {
 
     /// Element-wise reduction of two or more inputs with numpy broadcasting into `outShape`.
     public static func combine(_ inputs: [Tensor], outShape: [Int], _ f: (Float, Float) -> Float) -> Tensor {
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)
         let n = out.count
         for (k, t) in inputs.enumerated() {
             if t.shape == outShape {

@@ -4,7 +4,7 @@ import SRCore
 extension Kernels {
     /// Concatenation along `axis` (NCHW: 1 = channels).
     public static func concat(_ inputs: [Tensor], axis: Int, outShape: [Int]) -> Tensor {
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)
         let outer = outShape.prefix(axis).reduce(1, *)
         let outChunk = outShape.suffix(from: axis).reduce(1, *)
         var offset = 0
@@ -20,7 +20,7 @@ extension Kernels {
 
     /// Softmax along `axis`, max-subtracted.
     public static func softmax(_ x: Tensor, axis: Int) -> Tensor {
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         let outer = x.shape.prefix(axis).reduce(1, *), len = x.shape[axis]
         let inner = x.shape.suffix(from: axis + 1).reduce(1, *)
         for o in 0..<outer {

@@ -8,7 +8,7 @@ extension Kernels {
     public static func lrn(_ x: Tensor, _ a: LRNAttributes) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let plane = h * w
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         let before = (a.size - 1) / 2, after = a.size - 1 - before
         Parallel.forEach(n * c, minChunk: 2) { range in
             var acc = [Float](repeating: 0, count: plane)
@@ -46,7 +46,7 @@ extension Kernels {
     /// Per-channel affine `y = w[c]·x + b[c]` (w, b of length C or 1) over an N×C×… tensor.
     public static func channelAffine(_ x: Tensor, weight: [Float], bias: [Float]) -> Tensor {
         let n = x.shape[0], c = x.shape[1], plane = x.count / max(n * c, 1)
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         Parallel.forEach(n * c, minChunk: 16) { range in
             for nc in range {
                 let ch = nc % c

@@ -30,7 +30,7 @@ extension Kernels {
         let (ho, wo) = (outShape[2], outShape[3])
         let (kh, kw, sh, sw) = (a.kernel[0], a.kernel[1], a.stride[0], a.stride[1])
         let (pt, pl, pb, pr) = (a.pads[0], a.pads[1], a.pads[2], a.pads[3])
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)
         Parallel.forEach(n * c, minChunk: 4) { range in
             for nc in range {
                 let p = x.pointer + nc * h * w
@@ -68,7 +68,7 @@ extension Kernels {
     private static func globalPool(_ x: Tensor, _ reduce: (UnsafeMutablePointer<Float>, Int) -> Float) -> Tensor {
         let (n, c) = (x.shape[0], x.shape[1])
         let plane = x.shape[2] * x.shape[3]
-        let out = Tensor(zeros: [n, c, 1, 1])
+        let out = Tensor(uninitialized: [n, c, 1, 1])
         for i in 0..<n * c { out.pointer[i] = reduce(x.pointer + i * plane, plane) }
         return out
     }

@@ -26,6 +26,8 @@ struct Run: ParsableCommand {
         let loaded = clock.now
         let (x, _) = try inputArguments.tensor(for: graph)
         let executor = try Executor(graph: graph, threads: runtime.threads)
+        var profile: [(String, String, Double)] = []
+        if runtime.profile { executor.observer = { node, seconds in profile.append((node.name, node.op.name, seconds)) } }
         guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }
         var times: [Duration] = []
         var acts = Activations(tensors: [:])
@@ -35,6 +37,7 @@ struct Run: ParsableCommand {
             times.append(clock.now - t0)
         }
         if runtime.repeatCount > 0 { runtime.report(load: loaded - start, runs: times) }
+        if runtime.profile { runtime.report(profile: profile, runs: times.count) }
         guard let first = graph.outputs.first, let y = acts[first] else { throw SRError.internalError("no output computed") }
         if let dump {
             try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
@@ -67,6 +70,25 @@ struct RuntimeArguments: ParsableArguments {
 
     @Option(name: .customLong("repeat"), help: "Run the forward pass N times and print timings on stderr.")
     var repeatCount: Int = 0
+
+    @Flag(help: "Print each layer's forward time on stderr.")
+    var profile = false
+
+    func report(profile: [(String, String, Double)], runs: Int) {
+        var total: [String: Double] = [:], order: [(String, String)] = []
+        for (name, op, s) in profile {
+            if total[name] == nil { order.append((name, op)) }
+            total[name, default: 0] += s / Double(max(runs, 1))
+        }
+        let sum = total.values.reduce(0, +)
+        var rows = [["layer", "op", "ms", "share"]]
+        for (name, op) in order {
+            let t = total[name] ?? 0
+            rows.append([name, op, String(format: "%.2f", t * 1000), String(format: "%.1f%%", sum > 0 ? t / sum * 100 : 0)])
+        }
+        rows.append(["total", "", String(format: "%.2f", sum * 1000), "100%"])
+        for line in formatTable(rows, rightAligned: [2, 3]) { Log.info(line) }
+    }
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
