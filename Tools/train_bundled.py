@@ -65,6 +65,7 @@ N_TEST = 2000
 EPOCHS = int(os.environ.get('SHAPES_EPOCHS', 10))
 BATCH = 32
 LR = 2e-3
+ROT_DEG = float(os.environ.get('SHAPES_ROT', 0))
 
 _YY, _XX = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5
 
@@ -124,7 +125,7 @@ def make_image(rng, cls):
     margin = size / 2.0 + 1.0
     cx = rng.uniform(margin, SIZE - margin)
     cy = rng.uniform(margin, SIZE - margin)
-    theta = 0.0 if cls == 0 else rng.uniform(0.0, 2 * math.pi)
+    theta = 0.0 if cls == 0 else math.radians(rng.uniform(-ROT_DEG, ROT_DEG))
     mask = shape_mask(cls, cx, cy, size, theta)
     free = ~shape_mask(cls, cx, cy, size + 5.0, theta)
 
@@ -178,9 +179,9 @@ class ShapesNet(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
         self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
-        self.conv3 = nn.Conv2d(32, 32, 3, padding=1)
-        self.conv4 = nn.Conv2d(32, 96, 3, padding=1)
-        self.fc1 = nn.Linear(96, 64)
+        self.conv3 = nn.Conv2d(32, 48, 3, padding=1)
+        self.conv4 = nn.Conv2d(48, 64, 3, padding=1)
+        self.fc1 = nn.Linear(64, 64)
         self.drop = nn.Dropout(0.2)
         self.fc2 = nn.Linear(64, n_classes)
         for m in self.modules():
@@ -194,8 +195,8 @@ class ShapesNet(nn.Module):
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)   # 16 x 32 x 32
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)   # 32 x 16 x 16
-        x = F.max_pool2d(F.relu(self.conv3(x)), 2)   # 32 x 8 x 8
-        x = F.max_pool2d(F.relu(self.conv4(x)), 8)   # 96 x 1 x 1 (global max)
+        x = F.max_pool2d(F.relu(self.conv3(x)), 2)   # 48 x 8 x 8
+        x = F.max_pool2d(F.relu(self.conv4(x)), 8)   # 64 x 1 x 1 (global max)
         x = torch.flatten(x, 1)
         x = self.drop(F.relu(self.fc1(x)))
         return self.fc2(x)

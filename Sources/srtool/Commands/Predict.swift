@@ -28,7 +28,7 @@ struct Predict: ParsableCommand {
         let graph = try modelArguments.load()
         let names = try labels.map(readLabels) ?? graph.metadata.labels
         let (x, sources) = try inputArguments.tensor(for: graph)
-        let executor = try Executor(graph: graph, threads: runtime.threads)
+        let executor = try Executor(graph: graph, threads: runtime.threadCount)
         guard let scores = try executor.outputs(x).first else { throw SRError.internalError("no output") }
         let endsInSoftmax: Bool = {
             if case .softmax? = graph.producer(of: graph.outputs.first ?? "")?.op { return true }

@@ -19,28 +19,65 @@ struct Run: ParsableCommand {
 
     @OptionGroup var runtime: RuntimeArguments
 
+    @Option(name: .customLong("repeat"), help: "Run the forward pass N times and print timings on stderr.")
+    var repeatCount: Int = 0
+
+    @Flag(help: "Print each layer's forward time on stderr.")
+    var profile = false
+
+    func validate() throws {
+        guard repeatCount >= 0 else { throw ValidationError("--repeat must not be negative") }
+    }
+
+    func report(profile: [(String, String, Double)], runs: Int) {
+        var total: [String: Double] = [:], order: [(String, String)] = []
+        for (name, op, s) in profile {
+            if total[name] == nil { order.append((name, op)) }
+            total[name, default: 0] += s / Double(max(runs, 1))
+        }
+        let sum = total.values.reduce(0, +)
+        var rows = [["layer", "op", "ms", "share"]]
+        for (name, op) in order {
+            let t = total[name] ?? 0
+            rows.append([name, op, String(format: "%.2f", t * 1000), String(format: "%.1f%%", sum > 0 ? t / sum * 100 : 0)])
+        }
+        rows.append(["total", "", String(format: "%.2f", sum * 1000), "100%"])
+        for line in formatTable(rows, rightAligned: [2, 3]) { Log.info(line) }
+    }
+
+    func report(load: Duration, runs: [Duration]) {
+        let s = runs.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }.sorted()
+        let l = Double(load.components.seconds) + Double(load.components.attoseconds) * 1e-18
+        Log.info(String(format: "timing: load %.3f s, forward best %.3f s, median %.3f s (%d runs)",
+                        l, s.first ?? 0, s[s.count / 2], s.count))
+    }
+
     func run() throws {
         let clock = ContinuousClock()
         let start = clock.now
         let graph = try modelArguments.load()
         let loaded = clock.now
         let (x, _) = try inputArguments.tensor(for: graph)
-        let executor = try Executor(graph: graph, threads: runtime.threads)
-        var profile: [(String, String, Double)] = []
-        if runtime.profile { executor.observer = { node, seconds in profile.append((node.name, node.op.name, seconds)) } }
+        let executor = try Executor(graph: graph, threads: runtime.threadCount)
+        var timings: [(String, String, Double)] = []
+        if profile { executor.observer = { node, seconds in timings.append((node.name, node.op.name, seconds)) } }
         guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }
         var times: [Duration] = []
         var acts = Activations(tensors: [:])
-        for _ in 0..<max(runtime.repeatCount, 1) {
+        for _ in 0..<max(repeatCount, 1) {
             let t0 = clock.now
             acts = try executor.run([inputName: x], keepAll: dump != nil)
             times.append(clock.now - t0)
         }
-        if runtime.repeatCount > 0 { runtime.report(load: loaded - start, runs: times) }
-        if runtime.profile { runtime.report(profile: profile, runs: times.count) }
+        if repeatCount > 0 { report(load: loaded - start, runs: times) }
+        if profile { report(profile: timings, runs: times.count) }
         guard let first = graph.outputs.first, let y = acts[first] else { throw SRError.internalError("no output computed") }
         if let dump {
-            try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
+            do {
+                try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
+            } catch {
+                throw SRError.cannotWrite("cannot create folder \(dump): \(error.localizedDescription)")
+            }
             for name in acts.tensors.keys.sorted() {
                 guard let t = acts[name] else { continue }
                 try NPY.write(t, to: (dump as NSString).appendingPathComponent(fileName(name) + ".npy"))
@@ -63,42 +100,14 @@ func fileName(_ tensor: String) -> String {
     String(tensor.map { $0 == "/" || $0 == ":" || $0 == "\\" ? "_" : $0 })
 }
 
-/// Threading and timing options of commands that run the network.
+/// The threading option of commands that run the network.
 struct RuntimeArguments: ParsableArguments {
     @Option(help: "CPU threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    var threads: Int?
 
-    @Option(name: .customLong("repeat"), help: "Run the forward pass N times and print timings on stderr.")
-    var repeatCount: Int = 0
-
-    @Flag(help: "Print each layer's forward time on stderr.")
-    var profile = false
-
-    func report(profile: [(String, String, Double)], runs: Int) {
-        var total: [String: Double] = [:], order: [(String, String)] = []
-        for (name, op, s) in profile {
-            if total[name] == nil { order.append((name, op)) }
-            total[name, default: 0] += s / Double(max(runs, 1))
-        }
-        let sum = total.values.reduce(0, +)
-        var rows = [["layer", "op", "ms", "share"]]
-        for (name, op) in order {
-            let t = total[name] ?? 0
-            rows.append([name, op, String(format: "%.2f", t * 1000), String(format: "%.1f%%", sum > 0 ? t / sum * 100 : 0)])
-        }
-        rows.append(["total", "", String(format: "%.2f", sum * 1000), "100%"])
-        for line in formatTable(rows, rightAligned: [2, 3]) { Log.info(line) }
-    }
+    var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard repeatCount >= 0 else { throw ValidationError("--repeat must not be negative") }
-    }
-
-    func report(load: Duration, runs: [Duration]) {
-        let s = runs.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }.sorted()
-        let l = Double(load.components.seconds) + Double(load.components.attoseconds) * 1e-18
-        Log.info(String(format: "timing: load %.3f s, forward best %.3f s, median %.3f s (%d runs)",
-                        l, s.first ?? 0, s[s.count / 2], s.count))
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 }
