@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "srtool", targets: ["srtool"]),
-        .library(name: "SRKit", targets: ["SRCore", "SRFormats", "SRRuntime", "SRRender"]),
+        .library(name: "SRKit", targets: ["SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRRender"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -24,15 +24,17 @@ let package = Package(
             "SRCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS"]),
+        .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime"]),
         .target(name: "SRRender", dependencies: ["SRCore", "CPNG", "CJPEG"]),
         .executableTarget(name: "srtool", dependencies: [
-            "SRCore", "SRFormats", "SRRuntime", "SRRender",
+            "SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRRender",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "SRTestSupport", dependencies: ["SRCore", "SRFormats"], path: "Tests/SRTestSupport"),
         .testTarget(name: "SRCoreTests", dependencies: ["SRCore", "SRTestSupport"]),
         .testTarget(name: "SRFormatsTests", dependencies: ["SRFormats", "SRRuntime", "SRTestSupport"]),
         .testTarget(name: "SRRuntimeTests", dependencies: ["SRRuntime", "SRFormats", "SRTestSupport"]),
+        .testTarget(name: "SRExplainTests", dependencies: ["SRExplain", "SRFormats", "SRTestSupport"]),
         .testTarget(name: "SRRenderTests", dependencies: ["SRRender", "SRFormats", "SRTestSupport"]),
         .testTarget(name: "SRToolTests", dependencies: ["SRTestSupport", "SRFormats"]),
     ],

@@ -1,0 +1,76 @@
+import SRCore
+
+/// Canonizer: folds a batch norm or per-channel `scale` into the conv / linear layer whose
+/// output only it reads (zennit's `SequentialMergeBatchNorm`):
+/// `W' = W·s_c`, `b' = (b − mean)·s_c + β` with `s_c = γ_c/√(var_c + ε)` (for `scale`:
+/// `s_c = w_c`, `b' = b·w_c + bias_c`). The folded layer takes the norm's output name, so
+/// per-layer relevance keeps the names users see.
+public enum Canonizer {
+    public static func foldAffine(_ graph: Graph) throws -> Graph {
+        var g = graph
+        var readers: [String: Int] = [:]
+        for n in g.nodes { for i in n.inputs { readers[i, default: 0] += 1 } }
+        for o in g.outputs { readers[o, default: 0] += 1 }
+        var i = 0
+        while i < g.nodes.count {
+            let norm = g.nodes[i]
+            guard let (scale, shift) = try affine(norm, g),
+                  let p = g.nodes.firstIndex(where: { $0.outputs == [norm.inputs[0]] }),
+                  readers[norm.inputs[0]] == 1,
+                  case let layerOp = g.nodes[p].op, isLinear(layerOp),
+                  let w = g.weight(g.nodes[p], "weight"), w.shape[0] == scale.count || scale.count == 1 else {
+                i += 1
+                continue
+            }
+            var layer = g.nodes[p]
+            let out = w.shape[0]
+            let per = w.count / out
+            let nw = Tensor(uninitialized: w.shape)
+            let nb = Tensor(uninitialized: [out])
+            let b = g.weight(layer, "bias")
+            for o in 0..<out {
+                let s = scale.count == 1 ? scale[0] : scale[o]
+                for k in 0..<per { nw.pointer[o * per + k] = w.pointer[o * per + k] * s }
+                nb.pointer[o] = (b?.pointer[o] ?? 0) * s + (shift.count == 1 ? shift[0] : shift[o])
+            }
+            let wName = "\(layer.name).folded.weight", bName = "\(layer.name).folded.bias"
+            g.weights[wName] = nw
+            g.weights[bName] = nb
+            layer.params["weight"] = wName
+            layer.params["bias"] = bName
+            layer.outputs = norm.outputs
+            g.nodes[p] = layer
+            g.nodes.remove(at: i)
+        }
+        let used = Set(g.nodes.flatMap { $0.params.values })
+        g.weights = g.weights.filter { used.contains($0.key) }
+        return g
+    }
+
+    private static func isLinear(_ op: Op) -> Bool {
+        switch op {
+        case .conv2d, .linear: return true
+        case .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm, .scale, .add,
+             .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .clip, .pad, .identity:
+            return false
+        }
+    }
+
+    /// `(s, t)` with `norm(x) = s·x + t` per channel, for batch norm and scale nodes.
+    private static func affine(_ node: Node, _ g: Graph) throws -> ([Float], [Float])? {
+        switch node.op {
+        case .batchNorm(let eps):
+            guard let mean = g.weight(node, "mean")?.values, let variance = g.weight(node, "variance")?.values else { return nil }
+            let gamma = g.weight(node, "scale")?.values, beta = g.weight(node, "bias")?.values
+            let s = variance.indices.map { (gamma?[$0] ?? 1) / (variance[$0] + eps).squareRoot() }
+            let t = mean.indices.map { (beta?[$0] ?? 0) - mean[$0] * s[$0] }
+            return (s, t)
+        case .scale:
+            guard let w = g.weight(node, "weight")?.values else { return nil }
+            return (w, g.weight(node, "bias")?.values ?? [0])
+        case .conv2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .add, .mul,
+             .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .clip, .pad, .identity:
+            return nil
+        }
+    }
+}

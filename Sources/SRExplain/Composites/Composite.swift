@@ -1,0 +1,115 @@
+import SRCore
+
+/// Parameters composites take (zennit's defaults).
+public struct CompositeOptions: Sendable {
+    public var epsilon: Float = 1e-6
+    public var gamma: Float = 0.25
+    public var stabilizer: Float = 1e-6
+    /// ZBox bounds: the lowest and highest input value per channel (or one for all).
+    public var low: [Float] = [-3]
+    public var high: [Float] = [3]
+    /// Per-node rule overrides (`--rule LAYER=RULE`), by node or output tensor name.
+    public var overrides: [String: Rule] = [:]
+    public init() {}
+}
+
+/// A named table: op kind → rule, with an optional special rule for the first conv/linear
+/// layer (zennit's `LayerMapComposite` / `SpecialFirstLayerMapComposite`).
+public struct Composite: Sendable {
+    public let name: String
+    public let summary: String
+    let build: @Sendable (CompositeOptions) throws -> Table
+
+    struct Table: Sendable {
+        var conv: Rule?
+        var dense: Rule?
+        /// Rule of the first layer matching `firstKinds` in network order.
+        var first: Rule?
+        var firstIncludesDense = false
+        var activation: Rule?
+        var sum: Rule?
+        var avgPool: Rule?
+        var batchNorm: Rule?
+        var lrn: Rule?
+        var relu: Rule?
+    }
+
+    /// The rule set for `graph` (already canonized).
+    public func rules(for graph: Graph, options: CompositeOptions) throws -> RuleSet {
+        let t = try build(options)
+        let firstNode = graph.nodes.first { node in
+            switch node.op {
+            case .conv2d: return true
+            case .linear: return t.firstIncludesDense
+            default: return false
+            }
+        }?.name
+        let overrides = options.overrides
+        let gradient = Gradient()
+        return RuleSet { node in
+            if let r = overrides[node.name] ?? node.outputs.lazy.compactMap({ overrides[$0] }).first { return r }
+            if node.name == firstNode, let f = t.first { return f }
+            let chosen: Rule?
+            switch node.op {
+            case .conv2d: chosen = t.conv
+            case .linear: chosen = t.dense
+            case .relu: chosen = t.relu ?? t.activation
+            case .prelu, .sigmoid, .tanh, .clip: chosen = t.activation
+            case .add: chosen = t.sum
+            case .avgPool2d, .globalAvgPool: chosen = t.avgPool
+            case .batchNorm, .scale: chosen = t.batchNorm
+            case .lrn: chosen = t.lrn
+            case .maxPool2d, .globalMaxPool, .mul, .max, .concat, .flatten, .reshape, .softmax, .pad, .identity:
+                chosen = nil
+            }
+            return chosen ?? gradient
+        }
+    }
+}
+
+extension Composite {
+    /// zennit's `layer_map_base`: activations pass, sums and average pooling normalise, batch
+    /// norm passes; srtool adds LRN → pass.
+    static func base(_ o: CompositeOptions, conv: Rule, dense: Rule, first: Rule? = nil, firstIncludesDense: Bool = false) -> Table {
+        Table(conv: conv, dense: dense, first: first, firstIncludesDense: firstIncludesDense, activation: Pass(),
+              sum: Norm(stabilizer: o.stabilizer), avgPool: Norm(stabilizer: o.stabilizer), batchNorm: Pass(), lrn: Pass())
+    }
+
+    /// The registry: every composite `--composite` accepts, with zennit's names in kebab-case.
+    public static let all: [Composite] = [
+        Composite(name: "epsilon-plus", summary: "conv z⁺, dense ε") { o in
+            base(o, conv: LRP.zPlus(stabilizer: o.stabilizer), dense: LRP.epsilon(o.epsilon))
+        },
+        Composite(name: "epsilon-plus-flat", summary: "conv z⁺, dense ε, first layer flat") { o in
+            base(o, conv: LRP.zPlus(stabilizer: o.stabilizer), dense: LRP.epsilon(o.epsilon),
+                 first: LRP.flat(stabilizer: o.stabilizer), firstIncludesDense: true)
+        },
+        Composite(name: "epsilon-gamma-box", summary: "conv γ (0.25), dense ε, first conv z^B (--low/--high)") { o in
+            base(o, conv: LRP.gamma(o.gamma, stabilizer: o.stabilizer), dense: LRP.epsilon(o.epsilon),
+                 first: LRP.zBox(low: o.low, high: o.high, stabilizer: o.stabilizer))
+        },
+        Composite(name: "epsilon-alpha2-beta1", summary: "conv α2β1, dense ε") { o in
+            base(o, conv: try LRP.alphaBeta(stabilizer: o.stabilizer), dense: LRP.epsilon(o.epsilon))
+        },
+        Composite(name: "epsilon-alpha2-beta1-flat", summary: "conv α2β1, dense ε, first layer flat") { o in
+            base(o, conv: try LRP.alphaBeta(stabilizer: o.stabilizer), dense: LRP.epsilon(o.epsilon),
+                 first: LRP.flat(stabilizer: o.stabilizer), firstIncludesDense: true)
+        },
+        Composite(name: "excitation-backprop", summary: "conv and dense z⁺, sums and average pooling normalised, the rest gradient") { o in
+            Table(conv: LRP.zPlus(stabilizer: o.stabilizer), dense: LRP.zPlus(stabilizer: o.stabilizer),
+                  sum: Norm(stabilizer: o.stabilizer), avgPool: Norm(stabilizer: o.stabilizer))
+        },
+        Composite(name: "sr-paper", summary: "Salient Relevance paper: dense z⁺, conv LRP-0 (stabiliser 1e-9), ReLU pass") { o in
+            base(o, conv: LRP.epsilon(1e-9), dense: LRP.zPlus(stabilizer: o.stabilizer))
+        },
+        Composite(name: "guided-backprop", summary: "gradient with guided ReLUs (Springenberg)") { _ in
+            Table(relu: ReLURule(.guided))
+        },
+        Composite(name: "deconvnet", summary: "gradient with deconvnet ReLUs (Zeiler & Fergus)") { _ in
+            Table(relu: ReLURule(.deconvnet))
+        },
+        Composite(name: "gradient", summary: "the plain gradient everywhere") { _ in Table() },
+    ]
+
+    public static func named(_ name: String) -> Composite? { all.first { $0.name == name } }
+}

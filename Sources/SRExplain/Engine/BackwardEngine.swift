@@ -1,0 +1,55 @@
+import Foundation
+import SRCore
+import SRRuntime
+
+/// The one backward traversal: walks the graph's nodes in reverse, asks a rule for each
+/// node's backward map and accumulates the signals of tensors read by several nodes.
+/// Every explanation method is a choice of rules (`RuleSet`), not a traversal of its own.
+public final class BackwardEngine {
+    public let graph: Graph
+    private let scratch = Scratch()
+    private let cache = ModifiedWeightCache()
+
+    public init(graph: Graph) {
+        self.graph = graph
+    }
+
+    /// Signals at every tensor reached from `start` (tensor name → `[N, …]` signal).
+    /// `activations` must hold every forward tensor (`Executor.run(_:keepAll: true)`).
+    public func run(activations: Activations, start: [String: Tensor], rules: RuleSet) throws -> [String: Tensor] {
+        var signal = start
+        for node in graph.nodes.reversed() {
+            guard let out = signal[node.output] else { continue }
+            guard let y = activations[node.output] else {
+                throw SRError.internalError("activation '\(node.output)' was not kept")
+            }
+            let xs = try node.inputs.map { name -> Tensor in
+                guard let t = activations[name] else { throw SRError.internalError("activation '\(name)' was not kept") }
+                return t
+            }
+            let rule = rules.rule(for: node)
+            let context = RuleContext(node: node, graph: graph, inputs: xs, output: y, signal: out, scratch: scratch, cache: cache)
+            let back = try rule.backward(context)
+            for (name, s) in zip(node.inputs, back) {
+                guard let s else { continue }
+                if let existing = signal[name] {
+                    signal[name] = Kernels.combine([existing, s], outShape: existing.shape, +)
+                } else {
+                    signal[name] = s
+                }
+            }
+        }
+        return signal
+    }
+}
+
+/// Which rule each node gets.
+public struct RuleSet: Sendable {
+    private let choose: @Sendable (Node) -> Rule
+
+    public init(_ choose: @escaping @Sendable (Node) -> Rule) {
+        self.choose = choose
+    }
+
+    public func rule(for node: Node) -> Rule { choose(node) }
+}

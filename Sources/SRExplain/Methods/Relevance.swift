@@ -1,0 +1,76 @@
+import SRCore
+import SRRuntime
+
+/// Which class to explain.
+public enum Target: Sendable, Equatable {
+    /// The highest-scoring class of each image.
+    case top
+    case index(Int)
+}
+
+/// The result of a backward pass: the signal at the input and at every tensor.
+public struct Explanation: @unchecked Sendable {
+    /// `[N, C, H, W]` relevance (or gradient) at the graph input.
+    public var input: Tensor
+    /// Signal at every tensor reached, by tensor name (the graph input included).
+    public var layers: [String: Tensor]
+    /// The class explained for each image.
+    public var targets: [Int]
+    /// The start value per image: the target's logit.
+    public var startValues: [Float]
+    /// The tensor the backward pass started from (the pre-softmax logits).
+    public var startTensor: String
+    /// The canonized graph the explanation ran on (its node names key `layers`).
+    public var graph: Graph
+    public var activations: Activations
+}
+
+/// Runs a model forward and a rule set backward: LRP with a composite, and the gradient
+/// family. Batch norms are folded into their conv/linear layers first (canonizer).
+public final class Explainer {
+    public let graph: Graph
+    public let executor: Executor
+    private let engine: BackwardEngine
+
+    public init(graph: Graph, threads: Int) throws {
+        self.graph = try Canonizer.foldAffine(graph)
+        executor = try Executor(graph: self.graph, threads: threads)
+        engine = BackwardEngine(graph: self.graph)
+    }
+
+    /// The tensor relevance starts from: the graph output, or the input of a final softmax.
+    public var startTensor: String {
+        guard let out = graph.outputs.first else { return "" }
+        if let node = graph.producer(of: out), case .softmax = node.op { return node.inputs[0] }
+        return out
+    }
+
+    /// Explains each image of `input` for its target: the start relevance is one-hot × the
+    /// target's logit.
+    public func explain(_ input: Tensor, target: Target, rules: RuleSet) throws -> Explanation {
+        guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }
+        let acts = try executor.run([inputName: input], keepAll: true)
+        let start = startTensor
+        guard let logits = acts[start] else { throw SRError.internalError("no output '\(start)'") }
+        let n = logits.shape[0], classes = logits.count / max(n, 1)
+        let seed = Tensor(zeros: logits.shape)
+        var targets: [Int] = [], values: [Float] = []
+        for i in 0..<n {
+            let row = logits.pointer + i * classes
+            let k: Int
+            switch target {
+            case .top: k = (0..<classes).max { row[$0] < row[$1] } ?? 0
+            case .index(let t):
+                guard t >= 0, t < classes else { throw SRError.usage("target \(t) is out of range: the model has \(classes) classes") }
+                k = t
+            }
+            targets.append(k)
+            values.append(row[k])
+            seed.pointer[i * classes + k] = row[k]
+        }
+        let layers = try engine.run(activations: acts, start: [start: seed], rules: rules)
+        guard let r = layers[inputName] else { throw SRError.internalError("no relevance reached the input") }
+        return Explanation(input: r, layers: layers, targets: targets, startValues: values, startTensor: start,
+                           graph: graph, activations: acts)
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import SRCore
+import SRRuntime
+
+/// The plain gradient (vector–Jacobian product) of every op: what flows through a node no
+/// rule modifies (max pooling's winner-takes-all, concat's split, reshape), and the
+/// gradient methods' rule everywhere.
+public struct Gradient: Rule {
+    public var name: String { "gradient" }
+    public init() {}
+
+    public func backward(_ c: RuleContext) throws -> [Tensor?] {
+        let g = c.signal
+        let x = c.inputs[0]
+        switch c.node.op {
+        case .conv2d(let a):
+            return [Kernels.conv2dBackwardData(g, weight: try c.weight("weight"), a, inShape: x.shape, scratch: c.scratch)]
+        case .linear:
+            return [Kernels.linearBackwardData(g, weight: try c.weight("weight"))]
+        case .relu(let slope):
+            return [zip3(g, x) { gv, xv in xv > 0 ? gv : gv * slope }]
+        case .prelu:
+            let slope = try c.weight("slope").values
+            return [perChannel(g, x) { gv, xv, ch in xv > 0 ? gv : gv * slope[slope.count == 1 ? 0 : ch] }]
+        case .maxPool2d(let a):
+            return [Kernels.maxPool2dBackward(g, input: x, a)]
+        case .avgPool2d(let a):
+            return [Kernels.avgPool2dBackward(g, inShape: x.shape, a)]
+        case .globalAvgPool:
+            return [Kernels.globalPoolBackward(g, input: x, max: false)]
+        case .globalMaxPool:
+            return [Kernels.globalPoolBackward(g, input: x, max: true)]
+        case .lrn(let a):
+            return [Kernels.lrnBackward(g, input: x, a)]
+        case .batchNorm(let eps):
+            let v = try c.weight("variance").values
+            let s = c.graph.weight(c.node, "scale")?.values
+            let w = v.indices.map { (s?[$0] ?? 1) / ($0 < v.count ? (v[$0] + eps).squareRoot() : 1) }
+            return [Kernels.channelAffine(g, weight: w, bias: [])]
+        case .scale:
+            return [Kernels.channelAffine(g, weight: try c.weight("weight").values, bias: [])]
+        case .add:
+            return c.inputs.map { reduceToShape(g, $0.shape) }
+        case .mul:
+            return c.inputs.indices.map { i in
+                let others = c.inputs.enumerated().filter { $0.offset != i }.map(\.element)
+                let product = Kernels.combine([g] + others, outShape: g.shape, *)
+                return reduceToShape(product, c.inputs[i].shape)
+            }
+        case .max:
+            return c.inputs.indices.map { i in
+                // d max / d x_i = 1 where x_i is the (first) largest input.
+                let t = Tensor(zeros: g.shape)
+                let expanded = c.inputs.map { Kernels.combine([$0], outShape: g.shape, +) }
+                for e in 0..<g.count {
+                    var at = 0
+                    for k in 1..<expanded.count where expanded[k].pointer[e] > expanded[at].pointer[e] { at = k }
+                    if at == i { t.pointer[e] = g.pointer[e] }
+                }
+                return reduceToShape(t, c.inputs[i].shape)
+            }
+        case .concat(let axis):
+            return split(g, axis: axis, shapes: c.inputs.map(\.shape))
+        case .flatten, .reshape, .identity:
+            return [try g.reshaped(x.shape)]
+        case .softmax(let axis):
+            // dX = y ⊙ (dY − Σ_axis dY ⊙ y)
+            let y = c.output
+            let out = Tensor(uninitialized: g.shape)
+            let outer = g.shape.prefix(axis).reduce(1, *), len = g.shape[axis]
+            let inner = g.shape.suffix(from: axis + 1).reduce(1, *)
+            for o in 0..<outer { for i in 0..<inner {
+                let base = o * len * inner + i
+                var dot: Float = 0
+                for k in 0..<len { dot += g.pointer[base + k * inner] * y.pointer[base + k * inner] }
+                for k in 0..<len { let e = base + k * inner; out.pointer[e] = y.pointer[e] * (g.pointer[e] - dot) }
+            } }
+            return [out]
+        case .sigmoid:
+            return [zip3(g, c.output) { gv, yv in gv * yv * (1 - yv) }]
+        case .tanh:
+            return [zip3(g, c.output) { gv, yv in gv * (1 - yv * yv) }]
+        case .clip(let lo, let hi):
+            return [zip3(g, x) { gv, xv in xv > lo && xv < hi ? gv : 0 }]
+        case .pad(let pads, _):
+            let (h, w) = (x.shape[2], x.shape[3])
+            let wo = g.shape[3], ho = g.shape[2]
+            let out = Tensor(uninitialized: x.shape)
+            for nc in 0..<(x.shape[0] * x.shape[1]) {
+                for y in 0..<h {
+                    (out.pointer + nc * h * w + y * w).update(from: g.pointer + nc * ho * wo + (y + pads[0]) * wo + pads[1], count: w)
+                }
+            }
+            return [out]
+        }
+    }
+}
+
+/// `f(a[i], b[i])` over two tensors of equal shape.
+func zip3(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+    let out = Tensor(uninitialized: a.shape)
+    for i in 0..<a.count { out.pointer[i] = f(a.pointer[i], b.pointer[i]) }
+    return out
+}
+
+/// `f(a[i], b[i], channel)` over two NC… tensors of equal shape.
+func perChannel(_ a: Tensor, _ b: Tensor, _ f: (Float, Float, Int) -> Float) -> Tensor {
+    let out = Tensor(uninitialized: a.shape)
+    let c = a.shape.count > 1 ? a.shape[1] : 1
+    let plane = a.count / max(a.shape[0] * c, 1)
+    for i in 0..<a.count { out.pointer[i] = f(a.pointer[i], b.pointer[i], (i / max(plane, 1)) % c) }
+    return out
+}
+
+/// Sums a broadcast gradient back to the shape of the input that was broadcast.
+func reduceToShape(_ g: Tensor, _ shape: [Int]) -> Tensor {
+    if g.shape == shape { return g }
+    let out = Tensor(zeros: shape)
+    let rank = g.shape.count
+    let padded = [Int](repeating: 1, count: rank - shape.count) + shape
+    var stride = [Int](repeating: 0, count: rank), acc = 1
+    for d in (0..<rank).reversed() { stride[d] = padded[d] == 1 ? 0 : acc; acc *= padded[d] }
+    var index = [Int](repeating: 0, count: rank), dst = 0
+    for i in 0..<g.count {
+        out.pointer[dst] += g.pointer[i]
+        var d = rank - 1
+        while d >= 0 {
+            index[d] += 1; dst += stride[d]
+            if index[d] < g.shape[d] { break }
+            dst -= stride[d] * index[d]; index[d] = 0; d -= 1
+        }
+    }
+    return out
+}
+
+/// Splits a concatenated signal back into its parts along `axis`.
+func split(_ g: Tensor, axis: Int, shapes: [[Int]]) -> [Tensor?] {
+    let outer = g.shape.prefix(axis).reduce(1, *)
+    let total = g.shape.suffix(from: axis).reduce(1, *)
+    var offset = 0
+    return shapes.map { s in
+        let chunk = s.suffix(from: axis).reduce(1, *)
+        let t = Tensor(uninitialized: s)
+        for o in 0..<outer { (t.pointer + o * chunk).update(from: g.pointer + o * total + offset, count: chunk) }
+        offset += chunk
+        return t
+    }
+}

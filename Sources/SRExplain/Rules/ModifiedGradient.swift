@@ -1,0 +1,162 @@
+import Foundation
+import SRCore
+import SRRuntime
+
+/// zennit's `BasicHook` for conv and linear layers (Montavon et al. 2019, "Layer-wise
+/// relevance propagation: an overview", eq. 1–4): each *term* k runs the layer on a
+/// modified input with modified parameters, `z_k = f(x'_k; ρ_k(W), ρ_k(b))`; each *group*
+/// divides the incoming relevance by its stabilised denominator `Σ ±z_k` (optionally gated by
+/// the sign of a term's output), and `R_in = Σ_k coef_k · x'_k ⊙ ∂z_k/∂x'_k · g_k`.
+public struct ModifiedGradient: Rule {
+    /// The input a term feeds the layer.
+    public enum InputModifier: Sendable {
+        case identity, positive, negative, ones
+        /// A constant per channel (length C) or for all (length 1): ZBox bounds.
+        case constant([Float])
+    }
+
+    /// An elementwise change of the weight or bias.
+    public enum ParamModifier: Sendable, Hashable {
+        case identity, positive, negative, zero, one, square
+        /// `p + γ·clamp(p, min: 0)` or `p + γ·clamp(p, max: 0)`.
+        case gammaPositive(Float), gammaNegative(Float)
+
+        func apply(_ p: Float) -> Float {
+            switch self {
+            case .identity: p
+            case .positive: max(p, 0)
+            case .negative: min(p, 0)
+            case .zero: 0
+            case .one: 1
+            case .square: p * p
+            case .gammaPositive(let g): p + g * max(p, 0)
+            case .gammaNegative(let g): p + g * min(p, 0)
+            }
+        }
+    }
+
+    public struct Term: Sendable {
+        var input: InputModifier
+        var weight: ParamModifier
+        var bias: ParamModifier
+    }
+
+    public struct Group: Sendable {
+        /// Terms summed (with sign) into the denominator.
+        var denominator: [(term: Int, sign: Float)]
+        /// Keep only positions where this term's output is > 0 (`.positive`) or < 0.
+        var gate: (term: Int, positive: Bool)?
+        /// Terms receiving this group's gradient, with their reducer coefficient.
+        var contributors: [(term: Int, coefficient: Float)]
+    }
+
+    public let name: String
+    let terms: [Term]
+    let groups: [Group]
+    let stabilizer: Float
+
+    public func backward(_ c: RuleContext) throws -> [Tensor?] {
+        let x = c.inputs[0]
+        let weight = try c.weight("weight")
+        let inputs = terms.map { modified(x, $0.input) }
+        let weights = try terms.map { t in try c.cache.tensor(c.node.name, "w", t.weight) { modify(weight, t.weight) } }
+        let biases = try terms.map { t -> Tensor? in
+            guard let b = c.bias, t.bias != .zero else { return nil }
+            return try c.cache.tensor(c.node.name, "b", t.bias) { modify(b, t.bias) }
+        }
+        // A term whose input is all zero and whose bias is zero contributes nothing.
+        let live = terms.indices.map { k in biases[k] != nil || inputs[k].map { !isZero($0) } ?? true }
+        var outputs = [Tensor?](repeating: nil, count: terms.count)
+        func output(_ k: Int) -> Tensor? {
+            guard live[k] else { return nil }
+            if let z = outputs[k] { return z }
+            let z = forward(c, inputs[k] ?? x, weights[k], biases[k])
+            outputs[k] = z
+            return z
+        }
+        var relevance: Tensor?
+        for group in groups {
+            let den = Tensor(zeros: c.signal.shape)
+            for (k, sign) in group.denominator {
+                guard let z = output(k) else { continue }
+                for i in 0..<den.count { den.pointer[i] += sign * z.pointer[i] }
+            }
+            let g = Tensor(uninitialized: c.signal.shape)
+            let gate = group.gate.flatMap { gt in output(gt.term).map { ($0, gt.positive) } }
+            for i in 0..<g.count {
+                let d = den.pointer[i]
+                var v = c.signal.pointer[i] / (d + (d >= 0 ? stabilizer : -stabilizer))
+                if let (z, positive) = gate {
+                    let zi = z.pointer[i]
+                    if positive ? !(zi > 0) : !(zi < 0) { v = 0 }
+                }
+                g.pointer[i] = v
+            }
+            for (k, coefficient) in group.contributors where live[k] {
+                let back = backwardData(c, g, weights[k], inShape: x.shape)
+                let r = relevance ?? Tensor(zeros: x.shape)
+                if let xk = inputs[k] {
+                    for i in 0..<r.count { r.pointer[i] += coefficient * xk.pointer[i] * back.pointer[i] }
+                } else {
+                    for i in 0..<r.count { r.pointer[i] += coefficient * x.pointer[i] * back.pointer[i] }
+                }
+                relevance = r
+            }
+        }
+        return [relevance ?? Tensor(zeros: x.shape)]
+    }
+
+    /// The modified input, or nil for the unmodified one.
+    private func modified(_ x: Tensor, _ m: InputModifier) -> Tensor? {
+        switch m {
+        case .identity: return nil
+        case .positive: return Kernels.map(x) { max($0, 0) }
+        case .negative: return Kernels.map(x) { min($0, 0) }
+        case .ones: return Kernels.map(x) { _ in 1 }
+        case .constant(let v):
+            let c = x.shape[1], plane = x.count / max(x.shape[0] * c, 1)
+            let t = Tensor(uninitialized: x.shape)
+            for i in 0..<x.count { t.pointer[i] = v.count == 1 ? v[0] : v[(i / plane) % c] }
+            return t
+        }
+    }
+
+    private func modify(_ t: Tensor, _ m: ParamModifier) -> Tensor {
+        m == .identity ? t : Kernels.map(t) { m.apply($0) }
+    }
+
+    private func isZero(_ t: Tensor) -> Bool { !t.buffer.contains { $0 != 0 } }
+
+    private func forward(_ c: RuleContext, _ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
+        switch c.node.op {
+        case .conv2d(let a): return Kernels.conv2d(x, weight: w, bias: b, a, outShape: c.output.shape, scratch: c.scratch)
+        default: return Kernels.linear(x, weight: w, bias: b)
+        }
+    }
+
+    private func backwardData(_ c: RuleContext, _ g: Tensor, _ w: Tensor, inShape: [Int]) -> Tensor {
+        switch c.node.op {
+        case .conv2d(let a): return Kernels.conv2dBackwardData(g, weight: w, a, inShape: inShape, scratch: c.scratch)
+        default: return Kernels.linearBackwardData(g, weight: w)
+        }
+    }
+}
+
+/// Modified weights and biases, computed once per node and modifier and reused across
+/// explanations.
+public final class ModifiedWeightCache: @unchecked Sendable {
+    private var tensors: [String: Tensor] = [:]
+    private let lock = NSLock()
+    public init() {}
+
+    func tensor(_ node: String, _ role: String, _ m: ModifiedGradient.ParamModifier,
+                _ make: () throws -> Tensor) throws -> Tensor {
+        if m == .identity { return try make() }
+        let key = "\(node)\u{0}\(role)\u{0}\(m)"
+        lock.lock(); defer { lock.unlock() }
+        if let t = tensors[key] { return t }
+        let t = try make()
+        tensors[key] = t
+        return t
+    }
+}

@@ -1,0 +1,53 @@
+import SRCore
+import SRRuntime
+
+/// Relevance passes unchanged (activations, batch norm left after canonizing, LRN).
+/// Ops that change the shape fall back to their gradient.
+public struct Pass: Rule {
+    public var name: String { "pass" }
+    public init() {}
+
+    public func backward(_ c: RuleContext) throws -> [Tensor?] {
+        guard c.inputs.count == 1, c.inputs[0].shape == c.signal.shape else { return try Gradient().backward(c) }
+        return [c.signal]
+    }
+}
+
+/// zennit's `Norm`: `R_i = x_i ⊙ ∂y/∂x_i · R / stab(y)` — relevance split in proportion to
+/// each input's share (sums, average pooling).
+public struct Norm: Rule {
+    public var name: String { "norm" }
+    public let stabilizer: Float
+    public init(stabilizer: Float = 1e-6) { self.stabilizer = stabilizer }
+
+    public func backward(_ c: RuleContext) throws -> [Tensor?] {
+        let s = Tensor(uninitialized: c.signal.shape)
+        for i in 0..<s.count {
+            let y = c.output.pointer[i]
+            s.pointer[i] = c.signal.pointer[i] / (y + (y >= 0 ? stabilizer : -stabilizer))
+        }
+        let grads = try Gradient().backward(c.with(signal: s))
+        return zip(grads, c.inputs).map { g, x in g.map { zip3($0, x, *) } }
+    }
+}
+
+/// ReLU rules of the gradient family: guided backprop keeps the forward mask and the
+/// positive part of the signal; deconvnet only the positive part (zennit `ReLUGuidedBackprop`,
+/// `ReLUDeconvNet`).
+public struct ReLURule: Rule {
+    public enum Kind: Sendable { case guided, deconvnet }
+    public let kind: Kind
+    public var name: String { kind == .guided ? "guided-relu" : "deconvnet-relu" }
+    public init(_ kind: Kind) { self.kind = kind }
+
+    public func backward(_ c: RuleContext) throws -> [Tensor?] {
+        guard case .relu = c.node.op else { return try Gradient().backward(c) }
+        switch kind {
+        case .guided:
+            let g = try Gradient().backward(c)[0] ?? c.signal
+            return [zip3(g, c.signal) { gv, s in s > 0 ? gv : 0 }]
+        case .deconvnet:
+            return [Kernels.map(c.signal) { max($0, 0) }]
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import SRCore
+
+extension Kernels {
+    /// The input-gradient of a convolution: `dX = col2im(Wᵀ · dY)` per image and group,
+    /// dY `[N, O, Ho, Wo]`, W `OIHW`, dX shaped like the input `inShape`.
+    public static func conv2dBackwardData(_ dy: Tensor, weight w: Tensor, _ a: Conv2DAttributes, inShape: [Int],
+                                          scratch: Scratch = Scratch()) -> Tensor {
+        let (n, c, h, wd) = (inShape[0], inShape[1], inShape[2], inShape[3])
+        let (o, ho, wo) = (dy.shape[1], dy.shape[2], dy.shape[3])
+        let g = a.group, cg = c / g, og = o / g
+        let k = cg * a.kernel[0] * a.kernel[1], p = ho * wo
+        let dx = Tensor(zeros: inShape)
+        let direct = a.kernel == [1, 1] && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
+        let col = scratch.buffer(direct ? 0 : k * p)
+        for img in 0..<n {
+            for grp in 0..<g {
+                let dst = dx.pointer + (img * c + grp * cg) * h * wd
+                let target = direct ? dst : col
+                BLAS.sgemm(transA: true, m: k, n: p, k: og, a: w.pointer + grp * og * k, lda: k,
+                           b: dy.pointer + (img * o + grp * og) * p, ldb: p, c: target, ldc: p)
+                if !direct { col2im(col, channels: cg, height: h, width: wd, a, outHeight: ho, outWidth: wo, into: dst) }
+            }
+        }
+        return dx
+    }
+
+    /// Adds every column entry back to the input pixel it was taken from (the adjoint of
+    /// `im2col`); parallel over channels, so no two threads write the same pixel.
+    static func col2im(_ col: UnsafeMutablePointer<Float>, channels: Int, height h: Int, width w: Int,
+                       _ a: Conv2DAttributes, outHeight ho: Int, outWidth wo: Int, into dst: UnsafeMutablePointer<Float>) {
+        let (kh, kw) = (a.kernel[0], a.kernel[1])
+        let (sh, sw, dh, dw, pt, pl) = (a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], a.pads[0], a.pads[1])
+        Parallel.forEach(channels) { range in
+            for ch in range {
+                let plane = dst + ch * h * w
+                for i in 0..<kh {
+                    for j in 0..<kw {
+                        var row = col + ((ch * kh + i) * kw + j) * ho * wo
+                        for oy in 0..<ho {
+                            let iy = oy * sh - pt + i * dh
+                            if iy >= 0 && iy < h {
+                                let line = plane + iy * w
+                                for ox in 0..<wo {
+                                    let ix = ox * sw - pl + j * dw
+                                    if ix >= 0 && ix < w { line[ix] += row[ox] }
+                                }
+                            }
+                            row += wo
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The input-gradient of a linear layer: `dX = dY · W`, dY `[N, out]`, W `[out, in]`.
+    public static func linearBackwardData(_ dy: Tensor, weight w: Tensor) -> Tensor {
+        let n = dy.shape[0], fout = w.shape[0], fin = w.shape[1]
+        let dx = Tensor(uninitialized: [n, fin])
+        if n == 1 {
+            BLAS.sgemv(trans: true, m: fout, n: fin, a: w.pointer, lda: fin, x: dy.pointer, y: dx.pointer)
+        } else {
+            BLAS.sgemm(m: n, n: fin, k: fout, a: dy.pointer, lda: fout, b: w.pointer, ldb: fin, c: dx.pointer, ldc: fin)
+        }
+        return dx
+    }
+}
+
+extension NaiveKernels {
+    /// Direct-loop twin of `Kernels.conv2dBackwardData`.
+    public static func conv2dBackwardData(_ dy: Tensor, weight w: Tensor, _ a: Conv2DAttributes, inShape: [Int]) -> Tensor {
+        let (n, c, h, wd) = (inShape[0], inShape[1], inShape[2], inShape[3])
+        let (o, ho, wo) = (dy.shape[1], dy.shape[2], dy.shape[3])
+        let cg = c / a.group, og = o / a.group
+        let (kh, kw) = (a.kernel[0], a.kernel[1])
+        var acc = [Double](repeating: 0, count: inShape.reduce(1, *))
+        for img in 0..<n { for oc in 0..<o { for oy in 0..<ho { for ox in 0..<wo {
+            let gy = Double(dy.pointer[((img * o + oc) * ho + oy) * wo + ox])
+            let g = oc / og
+            for ic in 0..<cg { for i in 0..<kh { for j in 0..<kw {
+                let iy = oy * a.stride[0] - a.pads[0] + i * a.dilation[0]
+                let ix = ox * a.stride[1] - a.pads[1] + j * a.dilation[1]
+                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                acc[((img * c + g * cg + ic) * h + iy) * wd + ix] += gy * Double(w.pointer[((oc * cg + ic) * kh + i) * kw + j])
+            } } }
+        } } } }
+        let dx = Tensor(zeros: inShape)
+        for i in 0..<acc.count { dx.pointer[i] = Float(acc[i]) }
+        return dx
+    }
+}
