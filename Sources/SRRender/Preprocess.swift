@@ -12,15 +12,7 @@ extension Preprocessing {
         guard mean.count == want, std.count == want, std.allSatisfy({ $0 != 0 }) else {
             throw SRError.usage("--mean and --std need \(want) value(s) each, std non-zero")
         }
-        let (rw, rh) = resizedSize(image.width, image.height, height: height, width: width)
-        guard rw >= width, rh >= height else {
-            throw SRError.usage("resizing to \(rw)×\(rh) is smaller than the \(width)×\(height) input")
-        }
-        let resized = Resize.bilinear(image, width: rw, height: rh)
-        // torchvision CenterCrop: offsets round half to even (Python's round).
-        let top = Int((Double(rh - height) / 2).rounded(.toNearestOrEven))
-        let left = Int((Double(rw - width) / 2).rounded(.toNearestOrEven))
-        let img = resized.cropped(x: left, y: top, width: width, height: height)
+        let img = try croppedImage(from: image, height: height, width: width)
         let t = Tensor(zeros: [1, want, height, width])
         let plane = height * width
         for i in 0..<plane {
@@ -35,6 +27,19 @@ extension Preprocessing {
             }
         }
         return t
+    }
+
+    /// The image resized and centre-cropped to the input size, before any conversion.
+    public func croppedImage(from image: RGBImage, height: Int, width: Int) throws -> RGBImage {
+        let (rw, rh) = resizedSize(image.width, image.height, height: height, width: width)
+        guard rw >= width, rh >= height else {
+            throw SRError.usage("resizing to \(rw)×\(rh) is smaller than the \(width)×\(height) input")
+        }
+        let resized = Resize.bilinear(image, width: rw, height: rh)
+        // torchvision CenterCrop: offsets round half to even (Python's round).
+        let top = Int((Double(rh - height) / 2).rounded(.toNearestOrEven))
+        let left = Int((Double(rw - width) / 2).rounded(.toNearestOrEven))
+        return resized.cropped(x: left, y: top, width: width, height: height)
     }
 
     /// Size after the resize step: torchvision `Resize(r)` keeps the aspect ratio with the

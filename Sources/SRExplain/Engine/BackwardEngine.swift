@@ -16,7 +16,8 @@ public final class BackwardEngine {
 
     /// Signals at every tensor reached from `start` (tensor name → `[N, …]` signal).
     /// `activations` must hold every forward tensor (`Executor.run(_:keepAll: true)`).
-    public func run(activations: Activations, start: [String: Tensor], rules: RuleSet) throws -> [String: Tensor] {
+    public func run(activations: Activations, start: [String: Tensor], rules: RuleSet,
+                    observe: ((Node, Rule, Tensor, [Tensor?]) -> Void)? = nil) throws -> [String: Tensor] {
         var signal = start
         for node in graph.nodes.reversed() {
             guard let out = signal[node.output] else { continue }
@@ -30,6 +31,7 @@ public final class BackwardEngine {
             let rule = rules.rule(for: node)
             let context = RuleContext(node: node, graph: graph, inputs: xs, output: y, signal: out, scratch: scratch, cache: cache)
             let back = try rule.backward(context)
+            observe?(node, rule, out, back)
             for (name, s) in zip(node.inputs, back) {
                 guard let s else { continue }
                 if let existing = signal[name] {

@@ -47,7 +47,8 @@ public final class Explainer {
 
     /// Explains each image of `input` for its target: the start relevance is one-hot × the
     /// target's logit.
-    public func explain(_ input: Tensor, target: Target, rules: RuleSet) throws -> Explanation {
+    public func explain(_ input: Tensor, target: Target, rules: RuleSet,
+                        observe: ((Node, Rule, Tensor, [Tensor?]) -> Void)? = nil) throws -> Explanation {
         guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }
         let acts = try executor.run([inputName: input], keepAll: true)
         let start = startTensor
@@ -68,7 +69,7 @@ public final class Explainer {
             values.append(row[k])
             seed.pointer[i * classes + k] = row[k]
         }
-        let layers = try engine.run(activations: acts, start: [start: seed], rules: rules)
+        let layers = try engine.run(activations: acts, start: [start: seed], rules: rules, observe: observe)
         guard let r = layers[inputName] else { throw SRError.internalError("no relevance reached the input") }
         return Explanation(input: r, layers: layers, targets: targets, startValues: values, startTensor: start,
                            graph: graph, activations: acts)

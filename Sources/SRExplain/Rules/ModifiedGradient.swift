@@ -52,6 +52,11 @@ public struct ModifiedGradient: Rule {
 
     public let name: String
     let terms: [Term]
+    /// True when no term that enters a denominator uses the bias.
+    public var zeroesBias: Bool {
+        let used = Set(groups.flatMap { $0.denominator.map(\.term) })
+        return used.allSatisfy { terms[$0].bias == .zero }
+    }
     let groups: [Group]
     let stabilizer: Float
 

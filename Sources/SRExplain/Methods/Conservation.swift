@@ -1,0 +1,89 @@
+import SRCore
+
+/// The conservation audit of one explained image: at every node, the relevance that
+/// arrived at its output, what it passed to its inputs, and what it absorbed (biases,
+/// stabiliser, the negative αβ part, or a non-conserving rule such as a plain gradient).
+public struct ConservationAudit: Sendable {
+    public struct Layer: Sendable {
+        public var index: Int
+        public var node: String
+        public var op: String
+        public var rule: String
+        /// Σ relevance at the node's output.
+        public var relevanceOut: Double
+        /// Σ relevance the node passed to its inputs.
+        public var relevanceIn: Double
+        /// `relevanceOut − relevanceIn`.
+        public var absorbed: Double { relevanceOut - relevanceIn }
+        /// Σ relevance at the output relative to the start value: `out/start − 1`.
+        public var deviationFromStart: Double
+        /// Whether the rule at this node should conserve relevance (no bias, no gradient).
+        public var shouldConserve: Bool
+        public var ok: Bool
+    }
+
+    public var target: Int
+    public var start: Double
+    /// Σ relevance at the graph input.
+    public var inputRelevance: Double
+    public var layers: [Layer]
+    public var tolerance: Double
+    public var passed: Bool { layers.allSatisfy(\.ok) }
+}
+
+extension Explainer {
+    /// Explains every image and audits each layer: a layer whose rule should conserve fails
+    /// when `|Σ R_out − Σ R_in| > tolerance · |start|`.
+    public func audit(_ input: Tensor, target: Target, rules: RuleSet, tolerance: Double) throws
+        -> (Explanation, [ConservationAudit]) {
+        var flows: [(Node, Rule, Tensor, [Tensor?])] = []
+        let explanation = try explain(input, target: target, rules: rules) { node, rule, out, back in
+            flows.append((node, rule, out, back))
+        }
+        let n = input.shape[0]
+        let index = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.name, $0) })
+        func sum(_ t: Tensor, _ image: Int) -> Double {
+            let per = t.count / max(t.shape[0], 1)
+            var s = 0.0
+            for i in 0..<per { s += Double(t.pointer[image * per + i]) }
+            return s
+        }
+        let inputName = graph.inputs.first?.name ?? ""
+        let audits = (0..<n).map { image -> ConservationAudit in
+            let start = Double(explanation.startValues[image])
+            let layers = flows.reversed().map { node, rule, out, back -> ConservationAudit.Layer in
+                let rOut = sum(out, image)
+                let rIn = back.reduce(0.0) { $0 + ($1.map { sum($0, image) } ?? 0) }
+                let conserve = Self.conserves(rule, node, graph)
+                let ok = !conserve || abs(rOut - rIn) <= tolerance * max(abs(start), 1e-12)
+                return ConservationAudit.Layer(index: index[node.name] ?? -1, node: node.name, op: node.op.name, rule: rule.name,
+                                               relevanceOut: rOut, relevanceIn: rIn,
+                                               deviationFromStart: start != 0 ? rOut / start - 1 : 0,
+                                               shouldConserve: conserve, ok: ok)
+            }
+            let inputSum = explanation.layers[inputName].map { sum($0, image) } ?? 0
+            return ConservationAudit(target: explanation.targets[image], start: start, inputRelevance: inputSum,
+                                     layers: layers, tolerance: tolerance)
+        }
+        return (explanation, audits)
+    }
+
+    /// Rules that pass on exactly what they receive at this node: pass-through, structural
+    /// gradients (reshape, concat, max pooling, padding), Norm, Flat, z^B (its biases
+    /// cancel), αβ, and the other LRP rules on a layer without bias.
+    static func conserves(_ rule: Rule, _ node: Node, _ graph: Graph) -> Bool {
+        switch rule {
+        case is Pass, is Norm: return true
+        case is Gradient:
+            switch node.op {
+            case .flatten, .reshape, .identity, .concat, .maxPool2d, .globalMaxPool, .pad: return true
+            default: return false
+            }
+        case let m as ModifiedGradient:
+            if m.name == "flat" || m.name.hasPrefix("zbox") { return true }
+            if m.name == "wsquare" { return graph.weight(node, "bias") == nil }
+            return graph.weight(node, "bias") == nil || m.zeroesBias
+        default: return false
+        }
+    }
+}
