@@ -6,6 +6,15 @@ enum Log {
     static func warning(_ message: String) { write("srtool: warning: \(message)") }
     static func info(_ message: String) { write(message) }
 
+    /// `timing: load 0.512 s, forward best 0.301 s, median 0.310 s (5 runs)` — the line
+    /// Tools/bench parses.
+    static func timing(load: Duration, label: String, runs: [Duration]) {
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+        let s = runs.map(seconds).sorted()
+        info(String(format: "timing: load %.3f s, %@ best %.3f s, median %.3f s (%d runs)",
+                    seconds(load), label, s.first ?? 0, s.isEmpty ? 0 : s[s.count / 2], s.count))
+    }
+
     private static func write(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }

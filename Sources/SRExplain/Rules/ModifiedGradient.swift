@@ -9,7 +9,7 @@ import SRRuntime
 /// the sign of a term's output), and `R_in = Σ_k coef_k · x'_k ⊙ ∂z_k/∂x'_k · g_k`.
 public struct ModifiedGradient: Rule {
     /// The input a term feeds the layer.
-    public enum InputModifier: Sendable {
+    public enum InputModifier: Sendable, Equatable {
         case identity, positive, negative, ones
         /// A constant per channel (length C) or for all (length 1): ZBox bounds.
         case constant([Float])
@@ -75,7 +75,10 @@ public struct ModifiedGradient: Rule {
         func output(_ k: Int) -> Tensor? {
             guard live[k] else { return nil }
             if let z = outputs[k] { return z }
-            let z = forward(c, inputs[k] ?? x, weights[k], biases[k])
+            let t = terms[k]
+            // The unmodified term is the forward pass's own output.
+            let z = t.input == .identity && t.weight == .identity && t.bias == .identity
+                ? c.output : forward(c, inputs[k] ?? x, weights[k], biases[k])
             outputs[k] = z
             return z
         }

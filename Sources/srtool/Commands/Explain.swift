@@ -32,18 +32,33 @@ struct Explain: ParsableCommand {
     @OptionGroup var renderArguments: RenderArguments
     @OptionGroup var runtime: RuntimeArguments
 
+    @Option(name: .customLong("repeat"), help: "Explain N times and print timings on stderr.")
+    var repeatCount: Int = 0
+
     func validate() throws {
         guard method == "lrp" else { throw ValidationError("--method must be lrp") }
+        guard repeatCount >= 0 else { throw ValidationError("--repeat must not be negative") }
     }
 
     func run() throws {
+        let clock = ContinuousClock()
+        let started = clock.now
         let graph = try modelArguments.load()
+        let loaded = clock.now
         let names = try labels.map(readLabels) ?? graph.metadata.labels
         let (x, sources) = try inputArguments.tensor(for: graph)
         let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
         let explainer = try Explainer(graph: graph, threads: runtime.threadCount)
         let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
-        let e = try explainer.explain(x, target: try explainArguments.resolveTarget(labels: names), rules: rules)
+        let target = try explainArguments.resolveTarget(labels: names)
+        var times: [Duration] = []
+        var e = try explainer.explain(x, target: target, rules: rules)
+        for _ in 0..<repeatCount {
+            let t0 = clock.now
+            e = try explainer.explain(x, target: target, rules: rules)
+            times.append(clock.now - t0)
+        }
+        if repeatCount > 0 { Log.timing(load: loaded - started, label: "explain", runs: times) }
         let colormap = try Colormap.named(renderArguments.cmap)
         var lines: [String] = []
         for n in 0..<x.shape[0] {

@@ -45,13 +45,6 @@ struct Run: ParsableCommand {
         for line in formatTable(rows, rightAligned: [2, 3]) { Log.info(line) }
     }
 
-    func report(load: Duration, runs: [Duration]) {
-        let s = runs.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }.sorted()
-        let l = Double(load.components.seconds) + Double(load.components.attoseconds) * 1e-18
-        Log.info(String(format: "timing: load %.3f s, forward best %.3f s, median %.3f s (%d runs)",
-                        l, s.first ?? 0, s[s.count / 2], s.count))
-    }
-
     func run() throws {
         let clock = ContinuousClock()
         let start = clock.now
@@ -69,7 +62,7 @@ struct Run: ParsableCommand {
             acts = try executor.run([inputName: x], keepAll: dump != nil)
             times.append(clock.now - t0)
         }
-        if repeatCount > 0 { report(load: loaded - start, runs: times) }
+        if repeatCount > 0 { Log.timing(load: loaded - start, label: "forward", runs: times) }
         if profile { report(profile: timings, runs: times.count) }
         guard let first = graph.outputs.first, let y = acts[first] else { throw SRError.internalError("no output computed") }
         if let dump {
