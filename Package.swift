@@ -34,9 +34,9 @@ let package = Package(
         .testTarget(name: "SRCoreTests", dependencies: ["SRCore", "SRTestSupport"]),
         .testTarget(name: "SRFormatsTests", dependencies: ["SRFormats", "SRRuntime", "SRTestSupport"]),
         .testTarget(name: "SRRuntimeTests", dependencies: ["SRRuntime", "SRFormats", "SRTestSupport"]),
-        .testTarget(name: "SRExplainTests", dependencies: ["SRExplain", "SRFormats", "SRTestSupport"]),
+        .testTarget(name: "SRExplainTests", dependencies: ["SRExplain", "SRRuntime", "SRFormats", "SRTestSupport"]),
         .testTarget(name: "SRRenderTests", dependencies: ["SRRender", "SRFormats", "SRTestSupport"]),
-        .testTarget(name: "SRToolTests", dependencies: ["SRTestSupport", "SRFormats"]),
+        .testTarget(name: "SRToolTests", dependencies: ["SRTestSupport", "SRFormats", "SRRender"]),
     ],
     swiftLanguageModes: [.v5]
 )

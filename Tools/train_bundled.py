@@ -406,8 +406,8 @@ def main():
                 "size": [SIZE, SIZE],
                 "resize": "none (images are already 64x64)",
                 "scale": "1/255",
-                "mean": MEAN.tolist(),
-                "std": STD.tolist(),
+                "mean": [0.485, 0.456, 0.406],
+                "std": [0.229, 0.224, 0.225],
                 "formula": "(pixel / 255 - mean[c]) / std[c]",
             },
             "samples": "2 per class from generator seed %d, never in the training data; "

@@ -75,3 +75,25 @@ public func assertSnapshot(_ text: String, named name: String, file: StaticStrin
     guard want != text else { return nil }
     return "snapshot \(name) differs:\n--- want\n\(want)\n--- got\n\(text)"
 }
+
+/// JSON text with every non-integer number rounded to 4 significant digits, keys sorted:
+/// snapshots of numeric reports then do not depend on the last bits of a BLAS kernel.
+public func roundedJSON(_ text: String) -> String {
+    func round(_ v: Any) -> Any {
+        switch v {
+        case let d as [String: Any]: return d.mapValues(round)
+        case let a as [Any]: return a.map(round)
+        case is Bool: return v
+        case let n as NSNumber:
+            let x = n.doubleValue
+            if x == x.rounded() && abs(x) < 1e15 { return n }
+            return Double(String(format: "%.4g", x)) ?? x
+        default: return v
+        }
+    }
+    guard let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
+          let data = try? JSONSerialization.data(withJSONObject: round(obj), options: [.prettyPrinted, .sortedKeys]) else {
+        return text
+    }
+    return String(decoding: data, as: UTF8.self)
+}

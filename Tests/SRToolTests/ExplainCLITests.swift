@@ -1,0 +1,65 @@
+import Foundation
+import SRCore
+import SRFormats
+import SRRender
+import SRTestSupport
+import XCTest
+
+/// `explain` and `verify` end to end.
+final class ExplainCLITests: XCTestCase {
+    let dir = NSTemporaryDirectory() + "srtool-explain-\(getpid())"
+
+    override func setUp() { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// The saved relevance equals zennit's (Fixtures/lrp) through the CLI too.
+    func testExplainSavesZennitRelevanceAndAHeatmap() throws {
+        let r = try CLI.run(["explain", "Fixtures/lrp/vgg_mini/model.onnx", "--input", "Fixtures/lrp/vgg_mini/input.npy",
+                             "--method", "lrp", "--composite", "epsilon-plus", "--save", dir + "/r.npy", "-o", dir + "/h.png",
+                             "--save-layers", dir + "/layers"])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let got = try NPY.read(path: dir + "/r.npy")
+        let want = try NPY.read(path: Fixtures.path("lrp/vgg_mini/epsilon_plus/input.npy"))
+        let peak = want.buffer.map { abs($0) }.max() ?? 0
+        if let why = closeness(got, want, atol: peak * 1e-5, rtol: 1e-4) { XCTFail(why) }
+        let png = try RGBImage.read(path: dir + "/h.png")
+        XCTAssertEqual([png.width, png.height], [16, 16])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/layers/features.0.npy"))
+        XCTAssertTrue(r.stdout.contains("target 3"), r.stdout)
+    }
+
+    func testExplainBundledImageWithOverlay() throws {
+        let r = try CLI.run(["explain", "Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/samples/circle_0.png",
+                             "--preprocess", "imagenet", "--composite", "epsilon-gamma-box", "--overlay", "-o", dir + "/o.png"])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let png = try RGBImage.read(path: dir + "/o.png")
+        XCTAssertEqual([png.width, png.height], [64, 64])
+    }
+
+    func testVerifyPassesAndFailsWithTheDocumentedCodes() throws {
+        let ok = try CLI.run(["verify", "Fixtures/lrp/vgg_mini/model.onnx", "--input", "Fixtures/lrp/vgg_mini/input.npy",
+                              "--composite", "epsilon-plus", "--json"])
+        XCTAssertEqual(ok.code, 0, ok.stderr)
+        if let why = assertSnapshot(roundedJSON(ok.stdout), named: "verify-vgg_mini.json") { XCTFail(why) }
+        // A bias-free ε-rule should conserve; ε = 100 makes it leak.
+        let leak = try CLI.run(["verify", "Fixtures/lrp/vgg_mini/model.onnx", "--input", "Fixtures/lrp/vgg_mini/input.npy",
+                                "--composite", "epsilon-plus", "--rule", "classifier.3=epsilon:100:nobias"])
+        XCTAssertEqual(leak.code, 1, leak.stderr)
+        XCTAssertEqual(leak.errorLines.last, "srtool: error: relevance is not conserved at classifier.3")
+        XCTAssertTrue(leak.stdout.contains("LEAK"))
+        let badRule = try CLI.run(["verify", "Fixtures/lrp/vgg_mini/model.onnx", "--input", "Fixtures/lrp/vgg_mini/input.npy",
+                                   "--rule", "nope=epsilon"])
+        XCTAssertEqual(badRule.code, 64, badRule.stderr)
+    }
+
+    func testCompositeRegistryMatchesHelpAndReadme() throws {
+        let help = try CLI.run(["explain", "--help"]).stdout
+        let readme = try String(contentsOfFile: Fixtures.root.deletingLastPathComponent().appendingPathComponent("README.md").path,
+                                encoding: .utf8)
+        for name in ["epsilon-plus", "epsilon-plus-flat", "epsilon-gamma-box", "epsilon-alpha2-beta1",
+                     "epsilon-alpha2-beta1-flat", "excitation-backprop", "sr-paper", "guided-backprop", "deconvnet", "gradient"] {
+            XCTAssertTrue(help.contains(name), "explain --help lacks \(name)")
+            XCTAssertTrue(readme.contains("`\(name)`"), "README lacks \(name)")
+        }
+    }
+}
