@@ -47,6 +47,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -271,9 +272,11 @@ def train(log):
 def export_onnx(model, path):
     dummy = torch.zeros(1, 3, SIZE, SIZE)
     tmp = path + ".tmp"
-    torch.onnx.export(model, (dummy,), tmp, dynamo=False, opset_version=13,
-                      input_names=["input"], output_names=["logits"],
-                      do_constant_folding=True)
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated, still fine
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (dummy,), tmp, dynamo=False, opset_version=13,
+                          input_names=["input"], output_names=["logits"],
+                          do_constant_folding=True)
     import onnx
     m = onnx.load(tmp)
     onnx.checker.check_model(m)

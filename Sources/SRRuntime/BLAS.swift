@@ -1,7 +1,30 @@
 import CBLAS
+import Foundation
 
 /// The only file that calls OpenBLAS. Row-major wrappers named after the cblas routine.
 public enum BLAS {
+    /// The kernel family OpenBLAS picked at load time (`openblas_get_corename`).
+    public static var coreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+    }
+
+    /// A better OpenBLAS kernel family for this CPU when OpenBLAS fell back to its generic
+    /// `Prescott` kernels because it does not know the processor (Debian's 0.3.21 on recent
+    /// Xeons, 2–3× slower): `SkylakeX` with AVX-512 F/CD/BW/DQ/VL, `Haswell` with AVX2 + FMA.
+    /// nil when the user set `OPENBLAS_CORETYPE` or OpenBLAS chose well. The choice only takes
+    /// effect in a process started with it in the environment (OpenBLAS reads it on load).
+    public static func betterCoreType() -> String? {
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+              coreName.lowercased() == "prescott",
+              let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        let flags = Set(line.split(separator: " ").map(String.init))
+        if ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) { return "SkylakeX" }
+        if ["avx2", "fma"].allSatisfy(flags.contains) { return "Haswell" }
+        return nil
+    }
+
     /// `openblas_set_num_threads`.
     public static func setThreads(_ n: Int) {
         openblas_set_num_threads(Int32(max(n, 1)))

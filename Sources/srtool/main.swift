@@ -1,9 +1,16 @@
 import ArgumentParser
 import Foundation
 import SRCore
+import SRRuntime
 
 /// The CLI entry point: parses, runs, and turns every error into one stderr line and the
 /// documented exit code (`ExitCode+SRError.swift`).
+// OpenBLAS picks its kernels when it loads; when it fell back to generic ones on a CPU it
+// does not know, start again with the right family in the environment (BLAS.betterCoreType).
+if let core = BLAS.betterCoreType() {
+    setenv("OPENBLAS_CORETYPE", core, 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
+}
 setvbuf(stdout, nil, _IOFBF, 1 << 16)
 do {
     var command = try SRTool.parseAsRoot()

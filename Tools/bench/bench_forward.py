@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -76,7 +77,8 @@ def ensure_model(name, cache, seed):
     torch.manual_seed(seed)
     model = getattr(torchvision.models, name)(weights=None).eval()
     tmp = path + ".tmp"
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript exporter
         torch.onnx.export(model, (torch.zeros(INPUT_SHAPE),), tmp, dynamo=False,
                           opset_version=OPSET, input_names=["input"],
                           output_names=["output"], do_constant_folding=True)
