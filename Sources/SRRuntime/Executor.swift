@@ -18,6 +18,8 @@ public final class Executor {
     private let scratch = Scratch()
     /// How many node inputs read each tensor.
     private let readers: [String: Int]
+    /// Convs whose only reader is a ReLU: with `keepAll: false` the ReLU runs inside the conv.
+    private let fusedReLU: [String: Float]
 
     public init(graph: Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         try graph.validate()
@@ -26,6 +28,14 @@ public final class Executor {
         for node in graph.nodes { for i in node.inputs { readers[i, default: 0] += 1 } }
         for o in graph.outputs { readers[o, default: 0] += 1 }
         self.readers = readers
+        var fused: [String: Float] = [:]
+        for node in graph.nodes {
+            guard case .relu(let slope) = node.op, readers[node.inputs[0]] == 1,
+                  let producer = graph.producer(of: node.inputs[0]), case .conv2d = producer.op,
+                  !graph.outputs.contains(node.inputs[0]) else { continue }
+            fused[producer.name] = slope
+        }
+        fusedReLU = fused
         Parallel.threads = max(threads, 1)
         BLAS.setThreads(threads)
     }
@@ -53,7 +63,13 @@ public final class Executor {
             guard let outShape = shapes.shapes[node.output] else { throw SRError.internalError("no shape for '\(node.output)'") }
             let started = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let y: Tensor
-            if !keepAll, case .relu(let slope) = node.op, readers[node.inputs[0]] == 1, isFreshOutput(node.inputs[0]) {
+            if !keepAll, case .relu = node.op, let producer = graph.producer(of: node.inputs[0]),
+               fusedReLU[producer.name] != nil {
+                y = ins[0]  // already rectified inside the conv
+            } else if !keepAll, case .conv2d(let a) = node.op, let slope = fusedReLU[node.name] {
+                y = Kernels.conv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"), a,
+                                   outShape: outShape, scratch: scratch, reluSlope: slope)
+            } else if !keepAll, case .relu(let slope) = node.op, readers[node.inputs[0]] == 1, isFreshOutput(node.inputs[0]) {
                 // Nothing else reads the input: rectify it in place instead of copying.
                 Kernels.reluInPlace(ins[0], slope: slope)
                 y = ins[0]
@@ -123,6 +139,11 @@ public final class Executor {
         if let t = shapesByBatch.object(forKey: NSNumber(value: batch)) { return t }
         let t = ShapeTable(shapes: try graph.inferShapes(batch: batch))
         shapesByBatch.setObject(t, forKey: NSNumber(value: batch))
+        return t
+    }
+
+    private func weight(_ node: Node, _ role: String) throws -> Tensor {
+        guard let t = graph.weight(node, role) else { throw SRError.internalError("node '\(node.name)' lacks '\(role)'") }
         return t
     }
 

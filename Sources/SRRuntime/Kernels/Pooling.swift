@@ -3,11 +3,33 @@ import SRCore
 extension Kernels {
     /// Max pooling over windows clipped to the input (padding never wins).
     public static func maxPool2d(_ x: Tensor, _ a: Pool2DAttributes, outShape: [Int]) -> Tensor {
-        pool(x, a, outShape: outShape) { p, w, y0, y1, x0, x1, _ in
+        if a.kernel == [2, 2] && a.stride == [2, 2] && a.pads == [0, 0, 0, 0] && outShape[2] * 2 <= x.shape[2]
+            && outShape[3] * 2 <= x.shape[3] {
+            return maxPool2x2(x, outShape: outShape)
+        }
+        return pool(x, a, outShape: outShape) { p, w, y0, y1, x0, x1, _ in
             var m = -Float.infinity
             for y in y0..<y1 { for xx in x0..<x1 { m = max(m, p[y * w + xx]) } }
             return m
         }
+    }
+
+    /// The common 2×2, stride-2, unpadded window whose windows all lie inside the input.
+    private static func maxPool2x2(_ x: Tensor, outShape: [Int]) -> Tensor {
+        let (h, w, ho, wo) = (x.shape[2], x.shape[3], outShape[2], outShape[3])
+        let out = Tensor(uninitialized: outShape)
+        Parallel.forEach(x.shape[0] * x.shape[1], minChunk: 4) { range in
+            for nc in range {
+                let p = x.pointer + nc * h * w, q = out.pointer + nc * ho * wo
+                for oy in 0..<ho {
+                    let r0 = p + 2 * oy * w, r1 = r0 + w, dst = q + oy * wo
+                    for ox in 0..<wo {
+                        dst[ox] = max(max(r0[2 * ox], r0[2 * ox + 1]), max(r1[2 * ox], r1[2 * ox + 1]))
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Average pooling. The divisor is the number of valid elements, or with
