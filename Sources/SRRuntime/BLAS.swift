@@ -25,26 +25,48 @@ public enum BLAS {
         return nil
     }
 
-    /// `openblas_set_num_threads`.
-    public static func setThreads(_ n: Int) {
-        openblas_set_num_threads(Int32(max(n, 1)))
+    /// OpenBLAS's own threads stay at one: srtool's workers call it concurrently.
+    public static func useSingleThreadedKernels() {
+        openblas_set_num_threads(1)
     }
 
-    /// `cblas_sgemm`: C[m×n] = α·op(A)·op(B) + β·C, row-major.
-    @inline(__always)
+    /// `cblas_sgemm`: C[m×n] = α·op(A)·op(B) + β·C, row-major. OpenBLAS runs single-threaded;
+    /// srtool splits the rows of C across its own workers (`Parallel`), which keeps each
+    /// worker's share of A and C in its own cache.
     public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
                              c: UnsafeMutablePointer<Float>, ldc: Int) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        let chunk = m * n * k > 1 << 20 ? 8 : m
+        Parallel.forEach(m, minChunk: chunk) { rows in
+            let a0 = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        blasint(rows.count), blasint(n), blasint(k), alpha, a0, blasint(lda), b, blasint(ldb), beta,
+                        c + rows.lowerBound * ldc, blasint(ldc))
+        }
     }
 
-    /// `cblas_sgemv`: y[m] = α·A[m×n]·x + β·y (or Aᵀ with `trans`), row-major.
+    /// `cblas_sgemm` on the calling thread only (inside a worker).
     @inline(__always)
+    public static func sgemmSingle(transA: Bool = false, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                   b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
+                    1, a, blasint(lda), b, blasint(ldb), 0, c, blasint(ldc))
+    }
+
+    /// `cblas_sgemv`: y = α·A[m×n]·x + β·y (or Aᵀx with `trans`), row-major; the output is
+    /// split across workers.
     public static func sgemv(trans: Bool = false, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>,
                              lda: Int, x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>) {
-        cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), alpha, a,
-                    blasint(lda), x, 1, beta, y, 1)
+        let outputs = trans ? n : m
+        Parallel.forEach(outputs, minChunk: m * n > 1 << 18 ? 64 : outputs) { r in
+            if trans {
+                cblas_sgemv(CblasRowMajor, CblasTrans, blasint(m), blasint(r.count), alpha, a + r.lowerBound,
+                            blasint(lda), x, 1, beta, y + r.lowerBound, 1)
+            } else {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(r.count), blasint(n), alpha, a + r.lowerBound * lda,
+                            blasint(lda), x, 1, beta, y + r.lowerBound, 1)
+            }
+        }
     }
 }

@@ -37,7 +37,7 @@ public final class Executor {
         }
         fusedReLU = fused
         Parallel.threads = max(threads, 1)
-        BLAS.setThreads(threads)
+        BLAS.useSingleThreadedKernels()
     }
 
     /// One input tensor per graph input (NCHW, any batch size, other dims as declared).
@@ -121,9 +121,9 @@ public final class Executor {
                                      bias: graph.weight(node, "bias"), epsilon: eps)
         case .scale:
             return Kernels.channelAffine(x, weight: try w("weight").values, bias: graph.weight(node, "bias")?.values ?? [])
-        case .add: return Kernels.combine(ins, outShape: outShape, +)
-        case .mul: return Kernels.combine(ins, outShape: outShape, *)
-        case .max: return Kernels.combine(ins, outShape: outShape) { Swift.max($0, $1) }
+        case .add: return Kernels.combine(ins, outShape: outShape, .add)
+        case .mul: return Kernels.combine(ins, outShape: outShape, .mul)
+        case .max: return Kernels.combine(ins, outShape: outShape, .max)
         case .concat(let axis): return Kernels.concat(ins, axis: axis, outShape: outShape)
         case .flatten, .reshape, .identity: return try x.reshaped(outShape)
         case .softmax(let axis): return Kernels.softmax(x, axis: axis)

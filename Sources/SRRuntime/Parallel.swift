@@ -4,6 +4,16 @@ import Dispatch
 public enum Parallel {
     nonisolated(unsafe) public static var threads = 2
 
+    /// Like `forEach`, also passing the worker's index (0..<threads) for per-worker buffers.
+    public static func forEachWorker(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
+        let workers = min(threads, max(1, count))
+        if workers <= 1 { body(0, 0..<count); return }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = count * w / workers, hi = count * (w + 1) / workers
+            if lo < hi { body(w, lo..<hi) }
+        }
+    }
+
     public static func forEach(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
         let workers = min(threads, max(1, count / max(minChunk, 1)))
         if workers <= 1 { body(0..<count); return }

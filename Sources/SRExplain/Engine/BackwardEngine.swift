@@ -35,7 +35,7 @@ public final class BackwardEngine {
             for (name, s) in zip(node.inputs, back) {
                 guard let s else { continue }
                 if let existing = signal[name] {
-                    signal[name] = Kernels.combine([existing, s], outShape: existing.shape, +)
+                    signal[name] = Kernels.combine([existing, s], outShape: existing.shape, .add)
                 } else {
                     signal[name] = s
                 }

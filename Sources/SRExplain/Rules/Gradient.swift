@@ -44,14 +44,14 @@ public struct Gradient: Rule {
         case .mul:
             return c.inputs.indices.map { i in
                 let others = c.inputs.enumerated().filter { $0.offset != i }.map(\.element)
-                let product = Kernels.combine([g] + others, outShape: g.shape, *)
+                let product = Kernels.combine([g] + others, outShape: g.shape, .mul)
                 return reduceToShape(product, c.inputs[i].shape)
             }
         case .max:
             return c.inputs.indices.map { i in
                 // d max / d x_i = 1 where x_i is the (first) largest input.
                 let t = Tensor(zeros: g.shape)
-                let expanded = c.inputs.map { Kernels.combine([$0], outShape: g.shape, +) }
+                let expanded = c.inputs.map { Kernels.combine([$0], outShape: g.shape, .add) }
                 for e in 0..<g.count {
                     var at = 0
                     for k in 1..<expanded.count where expanded[k].pointer[e] > expanded[at].pointer[e] { at = k }

@@ -15,30 +15,42 @@ extension Kernels {
         let k = cg * kh * kw, p = ho * wo
         let out = Tensor(uninitialized: outShape)
         let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
-        // Rows per band: about 8 MB of im2col matrix (fastest of 1–32 MB on VGG-16 here).
-        let band = direct ? ho : max(1, min(ho, (1 << 21) / max(k * wo, 1)))
-        let col = direct ? nil : scratch.buffer(k * band * wo)
-        for img in 0..<n {
-            for grp in 0..<g {
-                let src = x.pointer + (img * c + grp * cg) * h * wd
+        if direct {
+            for img in 0..<n {
+                for grp in 0..<g {
+                    let dst = out.pointer + (img * o + grp * og) * p
+                    BLAS.sgemm(m: og, n: p, k: k, a: w.pointer + grp * og * k, lda: k,
+                               b: x.pointer + (img * c + grp * cg) * h * wd, ldb: p, c: dst, ldc: p)
+                    epilogue(dst, channels: og, columns: 0..<p, stride: p, bias: bias.map { $0.pointer + grp * og },
+                             reluSlope: reluSlope)
+                }
+            }
+            return out
+        }
+        // Bands of output rows whose im2col matrix (about 2 MB) stays in a core's cache; each
+        // worker unfolds and multiplies its own bands.
+        // Their count is rounded up to a multiple of the workers, so no core idles.
+        let widest = max(1, min(ho, (1 << 19) / max(k * wo, 1)))
+        let wanted = (ho + widest - 1) / widest
+        let rounded = n * g % Parallel.threads == 0 ? wanted
+            : (wanted + Parallel.threads - 1) / Parallel.threads * Parallel.threads
+        let band = max(1, (ho + rounded - 1) / rounded)
+        let bandsPerImage = (ho + band - 1) / band
+        let tasks = n * g * bandsPerImage
+        let workers = min(Parallel.threads, tasks)
+        let col = scratch.buffer(k * band * wo * workers)
+        Parallel.forEachWorker(tasks) { worker, range in
+            let buffer = col + worker * k * band * wo
+            for t in range {
+                let img = t / (g * bandsPerImage), grp = (t / bandsPerImage) % g
+                let y0 = (t % bandsPerImage) * band, rows = min(band, ho - y0)
                 let dst = out.pointer + (img * o + grp * og) * p
-                let weights = w.pointer + grp * og * k
-                let b = bias.map { $0.pointer + grp * og }
-                guard let col else {
-                    BLAS.sgemm(m: og, n: p, k: k, a: weights, lda: k, b: src, ldb: p, c: dst, ldc: p)
-                    epilogue(dst, channels: og, columns: 0..<p, stride: p, bias: b, reluSlope: reluSlope)
-                    continue
-                }
-                var y0 = 0
-                while y0 < ho {
-                    let rows = min(band, ho - y0)
-                    im2col(src, channels: cg, height: h, width: wd, a, outHeight: ho, outWidth: wo,
-                           rows: y0..<(y0 + rows), into: col)
-                    BLAS.sgemm(m: og, n: rows * wo, k: k, a: weights, lda: k, b: col, ldb: rows * wo,
-                               c: dst + y0 * wo, ldc: p)
-                    epilogue(dst, channels: og, columns: (y0 * wo)..<((y0 + rows) * wo), stride: p, bias: b, reluSlope: reluSlope)
-                    y0 += rows
-                }
+                im2col(x.pointer + (img * c + grp * cg) * h * wd, channels: cg, height: h, width: wd, a,
+                       outHeight: ho, outWidth: wo, rows: y0..<(y0 + rows), into: buffer, parallel: false)
+                BLAS.sgemmSingle(m: og, n: rows * wo, k: k, a: w.pointer + grp * og * k, lda: k, b: buffer,
+                                 ldb: rows * wo, c: dst + y0 * wo, ldc: p)
+                epilogue(dst, channels: og, columns: (y0 * wo)..<((y0 + rows) * wo), stride: p,
+                         bias: bias.map { $0.pointer + grp * og }, reluSlope: reluSlope, parallel: false)
             }
         }
         return out
@@ -47,9 +59,9 @@ extension Kernels {
     /// Adds the bias and applies the fused ReLU to `columns` of each of `channels` rows.
     @inline(__always)
     private static func epilogue(_ c: UnsafeMutablePointer<Float>, channels: Int, columns: Range<Int>, stride: Int,
-                                 bias: UnsafeMutablePointer<Float>?, reluSlope: Float?) {
+                                 bias: UnsafeMutablePointer<Float>?, reluSlope: Float?, parallel: Bool = true) {
         if bias == nil && reluSlope == nil { return }
-        Parallel.forEach(channels, minChunk: 4) { range in
+        let body = { (range: Range<Int>) in
             for ch in range {
                 let row = c + ch * stride
                 let b = bias?[ch] ?? 0
@@ -60,6 +72,7 @@ extension Kernels {
                 }
             }
         }
+        if parallel { Parallel.forEach(channels, minChunk: 4, body) } else { body(0..<channels) }
     }
 
     /// Unfolds image patches: row `(c·kh + i)·kw + j` holds input pixel
@@ -67,10 +80,10 @@ extension Kernels {
     /// (0 outside the image).
     static func im2col(_ src: UnsafeMutablePointer<Float>, channels: Int, height h: Int, width w: Int,
                        _ a: Conv2DAttributes, outHeight ho: Int, outWidth wo: Int, rows: Range<Int>,
-                       into dst: UnsafeMutablePointer<Float>) {
+                       into dst: UnsafeMutablePointer<Float>, parallel: Bool = true) {
         let (kh, kw) = (a.kernel[0], a.kernel[1])
         let (sh, sw, dh, dw, pt, pl) = (a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], a.pads[0], a.pads[1])
-        Parallel.forEach(channels * kh * kw, minChunk: 8) { range in
+        let body = { (range: Range<Int>) in
             for r in range {
                 let ch = r / (kh * kw), i = (r / kw) % kh, j = r % kw
                 let plane = src + ch * h * w
@@ -99,6 +112,7 @@ extension Kernels {
                 }
             }
         }
+        if parallel { Parallel.forEach(channels * kh * kw, minChunk: 8, body) } else { body(0..<(channels * kh * kw)) }
     }
 
     /// Adds `bias[c]` to every element of channel c of an NCHW (or NC) tensor.

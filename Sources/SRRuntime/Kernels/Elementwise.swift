@@ -42,17 +42,35 @@ extension Kernels {
     /// `min(max(x, lo), hi)`: with lo > hi every value becomes hi, as ONNX specifies.
     public static func clip(_ x: Tensor, min lo: Float, max hi: Float) -> Tensor { map(x) { Swift.min(Swift.max($0, lo), hi) } }
 
+    /// The element-wise ops between activations.
+    public enum Binary: Sendable {
+        case add, mul, max
+
+        @inline(__always) func apply(_ a: Float, _ b: Float) -> Float {
+            switch self {
+            case .add: a + b
+            case .mul: a * b
+            case .max: Swift.max(a, b)
+            }
+        }
+    }
+
     /// Element-wise reduction of two or more inputs with numpy broadcasting into `outShape`.
-    public static func combine(_ inputs: [Tensor], outShape: [Int], _ f: (Float, Float) -> Float) -> Tensor {
+    public static func combine(_ inputs: [Tensor], outShape: [Int], _ op: Binary) -> Tensor {
         let out = Tensor(uninitialized: outShape)
         let n = out.count
         for (k, t) in inputs.enumerated() {
             if t.shape == outShape {
+                let o = out.pointer, src = t.pointer
                 Parallel.forEach(n, minChunk: 1 << 16) { r in
                     if k == 0 {
-                        for i in r { out.pointer[i] = t.pointer[i] }
+                        (o + r.lowerBound).update(from: src + r.lowerBound, count: r.count)
                     } else {
-                        for i in r { out.pointer[i] = f(out.pointer[i], t.pointer[i]) }
+                        switch op {
+                        case .add: for i in r { o[i] += src[i] }
+                        case .mul: for i in r { o[i] *= src[i] }
+                        case .max: for i in r { o[i] = Swift.max(o[i], src[i]) }
+                        }
                     }
                 }
                 continue
@@ -68,7 +86,7 @@ extension Kernels {
             var src = 0
             for i in 0..<n {
                 let v = t.pointer[src]
-                out.pointer[i] = k == 0 ? v : f(out.pointer[i], v)
+                out.pointer[i] = k == 0 ? v : op.apply(out.pointer[i], v)
                 var d = rank - 1
                 while d >= 0 {
                     index[d] += 1
