@@ -60,17 +60,33 @@ public struct ModifiedGradient: Rule {
     let groups: [Group]
     let stabilizer: Float
 
+    /// A term's input: the layer input itself, all zeros, or a modified copy.
+    private enum TermInput {
+        case same, zero, tensor(Tensor)
+    }
+
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
         let x = c.inputs[0]
         let weight = try c.weight("weight")
-        let inputs = terms.map { modified(x, $0.input) }
+        let nonNegative = !x.buffer.contains { $0 < 0 }
+        let inputs = terms.map { modified(x, $0.input, nonNegative: nonNegative) }
         let weights = try terms.map { t in try c.cache.tensor(c.node.name, "w", t.weight) { modify(weight, t.weight) } }
         let biases = try terms.map { t -> Tensor? in
             guard let b = c.bias, t.bias != .zero else { return nil }
             return try c.cache.tensor(c.node.name, "b", t.bias) { modify(b, t.bias) }
         }
         // A term whose input is all zero and whose bias is zero contributes nothing.
-        let live = terms.indices.map { k in biases[k] != nil || inputs[k].map { !isZero($0) } ?? true }
+        let live = terms.indices.map { k in
+            if case .zero = inputs[k] { return biases[k] != nil }
+            return true
+        }
+        func tensor(_ k: Int) -> Tensor {
+            switch inputs[k] {
+            case .same: return x
+            case .zero: return Tensor(zeros: x.shape)
+            case .tensor(let t): return t
+            }
+        }
         var outputs = [Tensor?](repeating: nil, count: terms.count)
         func output(_ k: Int) -> Tensor? {
             guard live[k] else { return nil }
@@ -78,35 +94,41 @@ public struct ModifiedGradient: Rule {
             let t = terms[k]
             // The unmodified term is the forward pass's own output.
             let z = t.input == .identity && t.weight == .identity && t.bias == .identity
-                ? c.output : forward(c, inputs[k] ?? x, weights[k], biases[k])
+                ? c.output : forward(c, tensor(k), weights[k], biases[k])
             outputs[k] = z
             return z
         }
         var relevance: Tensor?
+        let count = c.signal.count
         for group in groups {
             let den = Tensor(zeros: c.signal.shape)
             for (k, sign) in group.denominator {
                 guard let z = output(k) else { continue }
-                for i in 0..<den.count { den.pointer[i] += sign * z.pointer[i] }
+                let d = den.pointer, zp = z.pointer
+                Parallel.forEach(count, minChunk: 1 << 15) { r in for i in r { d[i] += sign * zp[i] } }
             }
             let g = Tensor(uninitialized: c.signal.shape)
-            let gate = group.gate.flatMap { gt in output(gt.term).map { ($0, gt.positive) } }
-            for i in 0..<g.count {
-                let d = den.pointer[i]
-                var v = c.signal.pointer[i] / (d + (d >= 0 ? stabilizer : -stabilizer))
-                if let (z, positive) = gate {
-                    let zi = z.pointer[i]
-                    if positive ? !(zi > 0) : !(zi < 0) { v = 0 }
+            let gate = group.gate.flatMap { gt in output(gt.term).map { ($0.pointer, gt.positive) } }
+            let (gp, sp, dp, eps) = (g.pointer, c.signal.pointer, den.pointer, stabilizer)
+            Parallel.forEach(count, minChunk: 1 << 15) { r in
+                for i in r {
+                    let d = dp[i]
+                    var v = sp[i] / (d + (d >= 0 ? eps : -eps))
+                    if let (z, positive) = gate, positive ? !(z[i] > 0) : !(z[i] < 0) { v = 0 }
+                    gp[i] = v
                 }
-                g.pointer[i] = v
             }
             for (k, coefficient) in group.contributors where live[k] {
                 let back = backwardData(c, g, weights[k], inShape: x.shape)
-                let r = relevance ?? Tensor(zeros: x.shape)
-                if let xk = inputs[k] {
-                    for i in 0..<r.count { r.pointer[i] += coefficient * xk.pointer[i] * back.pointer[i] }
-                } else {
-                    for i in 0..<r.count { r.pointer[i] += coefficient * x.pointer[i] * back.pointer[i] }
+                let first = relevance == nil
+                let r = relevance ?? Tensor(uninitialized: x.shape)
+                let (rp, xp, bp) = (r.pointer, tensor(k).pointer, back.pointer)
+                Parallel.forEach(r.count, minChunk: 1 << 15) { range in
+                    if first {
+                        for i in range { rp[i] = coefficient * xp[i] * bp[i] }
+                    } else {
+                        for i in range { rp[i] += coefficient * xp[i] * bp[i] }
+                    }
                 }
                 relevance = r
             }
@@ -114,18 +136,18 @@ public struct ModifiedGradient: Rule {
         return [relevance ?? Tensor(zeros: x.shape)]
     }
 
-    /// The modified input, or nil for the unmodified one.
-    private func modified(_ x: Tensor, _ m: InputModifier) -> Tensor? {
+    /// The input a term feeds the layer (`x⁺` of a non-negative input is the input itself).
+    private func modified(_ x: Tensor, _ m: InputModifier, nonNegative: Bool) -> TermInput {
         switch m {
-        case .identity: return nil
-        case .positive: return Kernels.map(x) { max($0, 0) }
-        case .negative: return Kernels.map(x) { min($0, 0) }
-        case .ones: return Kernels.map(x) { _ in 1 }
+        case .identity: return .same
+        case .positive: return nonNegative ? .same : .tensor(Kernels.map(x) { max($0, 0) })
+        case .negative: return nonNegative ? .zero : .tensor(Kernels.map(x) { min($0, 0) })
+        case .ones: return .tensor(Kernels.map(x) { _ in 1 })
         case .constant(let v):
             let c = x.shape[1], plane = x.count / max(x.shape[0] * c, 1)
             let t = Tensor(uninitialized: x.shape)
             for i in 0..<x.count { t.pointer[i] = v.count == 1 ? v[0] : v[(i / plane) % c] }
-            return t
+            return .tensor(t)
         }
     }
 
@@ -133,7 +155,6 @@ public struct ModifiedGradient: Rule {
         m == .identity ? t : Kernels.map(t) { m.apply($0) }
     }
 
-    private func isZero(_ t: Tensor) -> Bool { !t.buffer.contains { $0 != 0 } }
 
     private func forward(_ c: RuleContext, _ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
         switch c.node.op {
