@@ -269,6 +269,14 @@ def train(log):
 # Export and fixtures
 # ---------------------------------------------------------------------------
 
+def add_srtool_metadata(m):
+    """srtool reads these ONNX metadata_props: how to feed the model, and its class names."""
+    del m.metadata_props[:]
+    for key, value in (("srtool.preprocess", "imagenet"), ("srtool.labels", "\n".join(CLASSES))):
+        entry = m.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
 def export_onnx(model, path):
     dummy = torch.zeros(1, 3, SIZE, SIZE)
     tmp = path + ".tmp"
@@ -282,6 +290,7 @@ def export_onnx(model, path):
     onnx.checker.check_model(m)
     m.doc_string = "srtool bundled demo model: 4-class synthetic shapes (Tools/train_bundled.py)"
     m.producer_name = "srtool Tools/train_bundled.py"
+    add_srtool_metadata(m)
     onnx.save(m, tmp)
     os.replace(tmp, path)
 

@@ -64,7 +64,7 @@ public enum LRP {
     /// `z = Wx − W⁺l − W⁻h` (biases b − b⁺ − b⁻ cancel).
     public static func zBox(low: [Float], high: [Float], stabilizer: Float = 1e-6, zeroBias: Bool = false) -> ModifiedGradient {
         ModifiedGradient(
-            name: "zbox:\(low):\(high)",
+            name: "zbox",
             terms: [T(input: .identity, weight: .identity, bias: bias(.identity, zeroBias)),
                     T(input: .constant(low), weight: .positive, bias: bias(.positive, zeroBias)),
                     T(input: .constant(high), weight: .negative, bias: bias(.negative, zeroBias))],
