@@ -52,6 +52,24 @@ final class ExplainCLITests: XCTestCase {
         XCTAssertEqual(badRule.code, 64, badRule.stderr)
     }
 
+    /// `inspect --layer --input` adds the layer's relevance; Σ equals zennit's (Fixtures/lrp manifest).
+    func testInspectLayerRelevance() throws {
+        struct Manifest: Decodable {
+            struct Composite: Decodable { struct Layer: Decodable { var tensor: String; var sum: Double }; var layers: [Layer] }
+            var composites: [String: Composite]
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("lrp/resnet_mini/manifest.json")))
+        let want = try XCTUnwrap(try JSONDecoder().decode(Manifest.self, from: data).composites["epsilon_plus"]?
+            .layers.first { $0.tensor == "bn1" }?.sum)
+        let r = try CLI.run(["inspect", "Fixtures/lrp/resnet_mini/model.onnx", "--layer", "bn1", "--input",
+                             "Fixtures/lrp/resnet_mini/input.npy", "--composite", "epsilon-plus", "--json"])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let relevance = try XCTUnwrap(json["relevance"] as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(relevance["sum"] as? Double), want, accuracy: 1e-4 * abs(want))
+        XCTAssertEqual((relevance["top_channels"] as? [Any])?.count, 5)
+    }
+
     func testCompositeRegistryMatchesHelpAndReadme() throws {
         let help = try CLI.run(["explain", "--help"]).stdout
         let readme = try String(contentsOfFile: Fixtures.root.deletingLastPathComponent().appendingPathComponent("README.md").path,

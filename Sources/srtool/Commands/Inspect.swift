@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SRCore
+import SRExplain
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,6 +15,11 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print stable JSON instead of text.")
     var json = false
 
+    @OptionGroup(title: "Relevance of the layer (with --layer and --image or --input)")
+    var inputArguments: InputArguments
+
+    @OptionGroup var explainArguments: ExplainArguments
+
     func run() throws {
         let graph = try modelArguments.load()
         let rows = try graph.summaries()
@@ -21,12 +27,31 @@ struct Inspect: ParsableCommand {
             guard let row = rows.first(where: { $0.node.name == layer || $0.node.outputs.contains(layer) }) else {
                 throw SRError.usage("no layer named '\(layer)' (see srtool inspect \(modelArguments.model))")
             }
-            let report = LayerReport(row, graph: graph)
+            var report = LayerReport(row, graph: graph)
+            if !inputArguments.images.isEmpty || inputArguments.input != nil {
+                report.relevance = try relevance(of: row.node, graph: graph)
+            }
             if json { emit(try jsonText(report)) } else { emit(report.text) }
             return
         }
         let report = ModelReport(model: modelArguments.model, graph: graph, rows: rows)
         if json { emit(try jsonText(report)) } else { emit(report.text) }
+    }
+
+    /// LRP relevance at the node's output for the first image.
+    private func relevance(of node: Node, graph: Graph) throws -> RelevanceStatistics {
+        let (x, _) = try inputArguments.tensor(for: graph)
+        let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
+        let explainer = try Explainer(graph: graph, threads: ProcessInfo.processInfo.activeProcessorCount)
+        let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
+        let e = try explainer.explain(x.sample(0), target: try explainArguments.resolveTarget(labels: graph.metadata.labels),
+                                      rules: rules)
+        // A folded batch norm's conv now outputs the norm's tensor: look up the node by name too.
+        let tensor = e.layers[node.output] != nil ? node.output : (explainer.graph.node(named: node.name)?.output ?? node.output)
+        guard let r = e.layers[tensor] else {
+            throw SRError.usage("no relevance reaches layer '\(node.name)' (it does not lead to the output)")
+        }
+        return RelevanceStatistics(r)
     }
 }
 
@@ -109,6 +134,7 @@ struct LayerReport: Encodable {
     var parameters: Int
     var macs: Int
     var weights: [Weight]
+    var relevance: RelevanceStatistics?
 
     init(_ row: LayerSummary, graph: Graph) {
         let node = row.node
@@ -146,6 +172,12 @@ struct LayerReport: Encodable {
             for w in weights where w.stats.nonFinite > 0 {
                 lines.append("  warning: \(w.name) holds \(w.stats.nonFinite) NaN/Inf value(s)")
             }
+        }
+        if let r = relevance {
+            lines.append("")
+            lines.append("  relevance: Σ \(number(Float(r.sum))), positive \(number(Float(r.positive))), negative \(number(Float(r.negative))) "
+                         + String(format: "(%.1f%% of |R| positive)", r.positiveShare * 100))
+            lines.append("  top channels: " + r.topChannels.map { "\($0.index) (\(number(Float($0.sum))))" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
     }

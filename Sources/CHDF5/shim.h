@@ -1,0 +1,8 @@
+#include <hdf5/serial/hdf5.h>
+
+/* HDF5's constants are macros that expand to function calls or casts; Swift cannot
+   import them, so they reach Swift through these functions. */
+static inline hid_t srhdf5_native_float(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t srhdf5_native_double(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t srhdf5_p_default(void) { return H5P_DEFAULT; }
+static inline unsigned srhdf5_acc_rdonly(void) { return H5F_ACC_RDONLY; }
