@@ -12,15 +12,31 @@ public enum Normalization: String, Sendable, CaseIterable {
 
 /// Turns a 2-D map into a colour image, optionally blended over the input image.
 public enum Heatmap {
-    /// `[N, C, H, W]` → one `H × W` map per image: the sum over channels.
-    public static func channelSum(_ t: Tensor, image n: Int) -> [Float] {
+    /// How the channels of an `[N, C, H, W]` map become one `H × W` map.
+    public enum Reduction: String, Sendable, CaseIterable {
+        /// Σ_c (relevance, signed attributions).
+        case sum
+        /// max_c |v| (gradients, Simonyan et al.).
+        case maxAbs = "max-abs"
+        /// √Σ_c v².
+        case l2
+    }
+
+    /// Image `n`'s channels reduced to one `H × W` map.
+    public static func reduce(_ t: Tensor, image n: Int, _ r: Reduction) -> [Float] {
         let c = t.shape[1], plane = t.shape[2] * t.shape[3]
         var out = [Float](repeating: 0, count: plane)
         for ch in 0..<c {
             let p = t.pointer + (n * c + ch) * plane
-            for i in 0..<plane { out[i] += p[i] }
+            for i in 0..<plane {
+                switch r {
+                case .sum: out[i] += p[i]
+                case .maxAbs: out[i] = max(out[i], abs(p[i]))
+                case .l2: out[i] += p[i] * p[i]
+                }
+            }
         }
-        return out
+        return r == .l2 ? out.map { $0.squareRoot() } : out
     }
 
     /// Values mapped to [0, 1] (zennit `imgify` bounds: symmetric uses ±max|v|).
@@ -44,37 +60,14 @@ public enum Heatmap {
         }
     }
 
-    /// Colours a normalised `height × width` map; bilinear upsampling to `outWidth × outHeight`
-    /// (align-corners off, as torch's `interpolate`) when sizes differ.
-    public static func render(_ normalized: [Float], width: Int, height: Int, colormap: Colormap,
-                              outWidth: Int? = nil, outHeight: Int? = nil) -> RGBImage {
-        let ow = outWidth ?? width, oh = outHeight ?? height
-        let values = (ow == width && oh == height) ? normalized
-            : upsample(normalized, width: width, height: height, outWidth: ow, outHeight: oh)
-        var pixels = [UInt8](repeating: 0, count: ow * oh * 3)
-        for i in 0..<(ow * oh) {
-            let c = colormap.color(values[i])
+    /// Colours a normalised `height × width` map.
+    public static func render(_ normalized: [Float], width: Int, height: Int, colormap: Colormap) -> RGBImage {
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for i in 0..<(width * height) {
+            let c = colormap.color(normalized[i])
             pixels[i * 3] = c[0]; pixels[i * 3 + 1] = c[1]; pixels[i * 3 + 2] = c[2]
         }
-        return RGBImage(width: ow, height: oh, pixels: pixels)
-    }
-
-    /// Bilinear resampling with half-pixel centres.
-    public static func upsample(_ v: [Float], width: Int, height: Int, outWidth: Int, outHeight: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: outWidth * outHeight)
-        let sx = Float(width) / Float(outWidth), sy = Float(height) / Float(outHeight)
-        for y in 0..<outHeight {
-            let fy = max((Float(y) + 0.5) * sy - 0.5, 0)
-            let y0 = min(Int(fy), height - 1), y1 = min(y0 + 1, height - 1), ay = fy - Float(y0)
-            for x in 0..<outWidth {
-                let fx = max((Float(x) + 0.5) * sx - 0.5, 0)
-                let x0 = min(Int(fx), width - 1), x1 = min(x0 + 1, width - 1), ax = fx - Float(x0)
-                let top = v[y0 * width + x0] * (1 - ax) + v[y0 * width + x1] * ax
-                let bottom = v[y1 * width + x0] * (1 - ax) + v[y1 * width + x1] * ax
-                out[y * outWidth + x] = top * (1 - ay) + bottom * ay
-            }
-        }
-        return out
+        return RGBImage(width: width, height: height, pixels: pixels)
     }
 
     /// `alpha·heat + (1 − alpha)·base`, pixel by pixel (same sizes).

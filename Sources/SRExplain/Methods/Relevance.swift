@@ -46,8 +46,9 @@ public final class Explainer {
     }
 
     /// Explains each image of `input` for its target: the start relevance is one-hot × the
-    /// target's logit.
-    public func explain(_ input: Tensor, target: Target, rules: RuleSet,
+    /// target's logit (LRP), or just one-hot with `gradientStart` (the gradient family:
+    /// ∂logit/∂x, as Captum and autograd compute it).
+    public func explain(_ input: Tensor, target: Target, rules: RuleSet, gradientStart: Bool = false,
                         observe: ((Node, Rule, Tensor, [Tensor?]) -> Void)? = nil) throws -> Explanation {
         guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }
         let acts = try executor.run([inputName: input], keepAll: true)
@@ -67,7 +68,7 @@ public final class Explainer {
             }
             targets.append(k)
             values.append(row[k])
-            seed.pointer[i * classes + k] = row[k]
+            seed.pointer[i * classes + k] = gradientStart ? 1 : row[k]
         }
         let layers = try engine.run(activations: acts, start: [start: seed], rules: rules, observe: observe)
         guard let r = layers[inputName] else { throw SRError.internalError("no relevance reached the input") }

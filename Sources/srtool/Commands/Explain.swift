@@ -4,26 +4,28 @@ import SRCore
 import SRExplain
 import SRFormats
 import SRRender
+import SRRuntime
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Explain a prediction: relevance at the input (heatmap, .npy) and at every layer.")
+        abstract: "Explain a prediction: an attribution map at the input (heatmap, .npy), and LRP relevance at every layer.")
 
     @OptionGroup var modelArguments: ModelArguments
     @OptionGroup var inputArguments: InputArguments
 
-    @Option(help: "Explanation method: lrp.")
+    @Option(help: ArgumentHelp("Method: \(Method.all.map(\.name).joined(separator: ", ")).", valueName: "method"))
     var method: String = "lrp"
 
     @OptionGroup var explainArguments: ExplainArguments
+    @OptionGroup var methodArguments: MethodArguments
 
-    @Option(name: .short, help: "Write the input relevance as a heatmap PNG (one per image: name_K.png for a batch).")
+    @Option(name: .short, help: "Write the map as a heatmap PNG (name_K.png per image of a batch, name_<layer>.png per layer).")
     var output: String?
 
-    @Option(help: "Write the input relevance [N, C, H, W] as .npy.")
+    @Option(help: "Write the raw map as .npy ([N, C, H, W]; [N, 1, h, w] at the layer for cam/gradcam).")
     var save: String?
 
-    @Option(name: .customLong("save-layers"), help: "Write every layer's relevance as <tensor>.npy into this folder.")
+    @Option(name: .customLong("save-layers"), help: "lrp: write every layer's relevance as <tensor>.npy into this folder.")
     var saveLayers: String?
 
     @Option(help: "Class labels, one per line (default: the model's).")
@@ -36,8 +38,11 @@ struct Explain: ParsableCommand {
     var repeatCount: Int = 0
 
     func validate() throws {
-        guard method == "lrp" else { throw ValidationError("--method must be lrp") }
+        guard Method.named(method) != nil else {
+            throw ValidationError("--method must be one of \(Method.all.map(\.name).joined(separator: ", "))")
+        }
         guard repeatCount >= 0 else { throw ValidationError("--repeat must not be negative") }
+        if saveLayers != nil && method != "lrp" { throw ValidationError("--save-layers needs --method lrp") }
     }
 
     func run() throws {
@@ -45,39 +50,49 @@ struct Explain: ParsableCommand {
         let started = clock.now
         let graph = try modelArguments.load()
         let loaded = clock.now
+        guard let m = Method.named(method) else { throw SRError.usage("unknown method '\(method)'") }
         let names = try labels.map(readLabels) ?? graph.metadata.labels
         let (x, sources) = try inputArguments.tensor(for: graph)
         let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
         let explainer = try Explainer(graph: graph, threads: runtime.threadCount)
-        let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
+        var options = try methodArguments.options(for: explainer)
+        options.rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
         let target = try explainArguments.resolveTarget(labels: names)
         var times: [Duration] = []
-        var e = try explainer.explain(x, target: target, rules: rules)
+        var result = try m.run(explainer, x, target: target, options: options)
         for _ in 0..<repeatCount {
             let t0 = clock.now
-            e = try explainer.explain(x, target: target, rules: rules)
+            result = try m.run(explainer, x, target: target, options: options)
             times.append(clock.now - t0)
         }
         if repeatCount > 0 { Log.timing(load: loaded - started, label: "explain", runs: times) }
-        let colormap = try Colormap.named(renderArguments.cmap)
+        let logits = try explainer.executor.outputs(x)[0]
+        let classes = logits.count / max(x.shape[0], 1)
         var lines: [String] = []
+        let render = try renderArguments.settings(for: m)
         for n in 0..<x.shape[0] {
-            let r = e.input.sample(n)
-            let total = r.buffer.reduce(0.0) { $0 + Double($1) }
-            let positive = r.buffer.reduce(0.0) { $0 + Double(max($1, 0)) }
-            let negative = r.buffer.reduce(0.0) { $0 + Double(min($1, 0)) }
-            let k = e.targets[n]
+            let k = result.targets[n]
+            let logit = logits.pointer[n * classes + k]
             let label = names.flatMap { k < $0.count ? " (\($0[k]))" : nil } ?? ""
-            lines.append("\(sources[min(n, sources.count - 1)]): target \(k)\(label), logit \(number(e.startValues[n]))")
-            lines.append(String(format: "  input relevance Σ %@ (%.1f%% of the logit), positive %@, negative %@",
-                                number(Float(total)), e.startValues[n] != 0 ? total / Double(e.startValues[n]) * 100 : 0,
-                                number(Float(positive)), number(Float(negative))))
-            if let output {
-                let path = x.shape[0] == 1 ? output : numbered(output, n)
-                let map = Heatmap.channelSum(e.input, image: n)
-                let norm = Heatmap.normalize(map, Normalization(rawValue: renderArguments.normalization) ?? .symmetric)
+            lines.append("\(sources[min(n, sources.count - 1)]): target \(k)\(label), logit \(number(logit)), method \(m.name)")
+            for map in result.maps {
+                let r = map.raw.sample(n)
+                let total = r.buffer.reduce(0.0) { $0 + Double($1) }
+                let where_ = map.layer.map { " at \($0)" } ?? ""
+                if m.name == "lrp" {
+                    lines.append(String(format: "  input relevance Σ %@ (%.1f%% of the logit), positive %@, negative %@",
+                                        number(Float(total)), logit != 0 ? total / Double(logit) * 100 : 0,
+                                        number(Float(r.buffer.reduce(0.0) { $0 + Double(max($1, 0)) })),
+                                        number(Float(r.buffer.reduce(0.0) { $0 + Double(min($1, 0)) }))))
+                } else {
+                    lines.append("  map\(where_) \(shapeText(Array(map.raw.shape.dropFirst()))): Σ \(number(Float(total)))")
+                }
+                guard let output else { continue }
+                var path = x.shape[0] == 1 ? output : numbered(output, n)
+                if result.maps.count > 1, let layer = map.layer { path = suffixed(path, fileName(layer)) }
+                let values = Heatmap.normalize(Heatmap.reduce(map.display, image: n, render.reduction), render.normalization)
                 let (h, w) = (x.shape[2], x.shape[3])
-                var picture = Heatmap.render(norm, width: w, height: h, colormap: colormap)
+                var picture = Heatmap.render(values, width: w, height: h, colormap: render.colormap)
                 if renderArguments.overlay, let base = try overlayBase(n, graph: graph, height: h, width: w) {
                     picture = Heatmap.overlay(picture, on: base, alpha: renderArguments.alpha)
                 }
@@ -85,8 +100,14 @@ struct Explain: ParsableCommand {
                 lines.append("  wrote \(path)")
             }
         }
-        if let save { try NPY.write(e.input, to: save) }
+        if let save {
+            for map in result.maps {
+                let path = result.maps.count > 1 ? suffixed(save, fileName(map.layer ?? "map")) : save
+                try NPY.write(map.raw, to: path)
+            }
+        }
         if let saveLayers {
+            let e = try explainer.explain(x, target: target, rules: options.rules)
             do { try FileManager.default.createDirectory(atPath: saveLayers, withIntermediateDirectories: true) } catch {
                 throw SRError.cannotWrite("cannot create folder \(saveLayers): \(error.localizedDescription)")
             }
@@ -106,7 +127,68 @@ struct Explain: ParsableCommand {
 }
 
 /// "heat.png", 2 → "heat_2.png".
-func numbered(_ path: String, _ n: Int) -> String {
+func numbered(_ path: String, _ n: Int) -> String { suffixed(path, "\(n)") }
+
+/// "heat.png", "conv1" → "heat_conv1.png".
+func suffixed(_ path: String, _ suffix: String) -> String {
     let ns = path as NSString
-    return (ns.deletingPathExtension + "_\(n)") + (ns.pathExtension.isEmpty ? "" : "." + ns.pathExtension)
+    return (ns.deletingPathExtension + "_\(suffix)") + (ns.pathExtension.isEmpty ? "" : "." + ns.pathExtension)
+}
+
+/// Options of the non-LRP methods.
+struct MethodArguments: ParsableArguments {
+    @Option(help: "smoothgrad: noisy samples.")
+    var samples: Int = 20
+
+    @Option(help: "smoothgrad: noise standard deviation relative to the image's value range.")
+    var noise: Float = 0.1
+
+    @Option(help: "smoothgrad: random seed.")
+    var seed: UInt64 = 0
+
+    @Option(help: "ig: integration steps.")
+    var steps: Int = 50
+
+    @Option(help: ArgumentHelp("ig: integration rule: gausslegendre (Captum's default) or riemann (trapezoid).", valueName: "rule"))
+    var integration: String = "gausslegendre"
+
+    @Option(help: "ig: baseline input (.npy; default zeros).")
+    var baseline: String?
+
+    @Option(help: "occlusion: window side in pixels.")
+    var window: Int = 8
+
+    @Option(help: "occlusion: window stride in pixels.")
+    var stride: Int = 4
+
+    @Option(help: "smoothgrad, ig, occlusion: images per forward batch.")
+    var batch: Int = 16
+
+    @Option(help: "gradcam, guided-gradcam: layer (node or tensor name; default the last conv; gradcam: 'all').")
+    var layer: String?
+
+    func validate() throws {
+        guard samples >= 1, steps >= 1, window >= 1, stride >= 1, batch >= 1 else {
+            throw ValidationError("--samples, --steps, --window, --stride and --batch must be positive")
+        }
+        guard noise >= 0 else { throw ValidationError("--noise must not be negative") }
+        guard IntegrationMethod(rawValue: integration) != nil else {
+            throw ValidationError("--integration must be gausslegendre or riemann")
+        }
+    }
+
+    func options(for explainer: Explainer) throws -> MethodOptions {
+        var o = MethodOptions()
+        o.samples = samples; o.noise = noise; o.seed = seed; o.steps = steps
+        o.integration = IntegrationMethod(rawValue: integration) ?? .gaussLegendre
+        o.baseline = try baseline.map { try NPY.read(path: $0) }
+        o.window = window; o.stride = stride; o.batch = batch
+        if let layer, layer != "all" {
+            guard let node = explainer.graph.node(named: layer) else { throw SRError.usage("--layer: no layer named '\(layer)'") }
+            o.layer = node.output
+        } else {
+            o.layer = layer
+        }
+        return o
+    }
 }

@@ -67,13 +67,16 @@ struct ExplainArguments: ParsableArguments {
     }
 }
 
-/// Options for the picture `explain` writes.
+/// Options for the picture `explain` writes; unset ones take the method's defaults.
 struct RenderArguments: ParsableArguments {
-    @Option(help: ArgumentHelp("Colour map: \(Colormap.all.map(\.name).joined(separator: ", ")), or a spec.", valueName: "name"))
-    var cmap: String = "coldnhot"
+    @Option(help: ArgumentHelp("Colour map: \(Colormap.all.map(\.name).joined(separator: ", ")), or a spec (default: the method's).", valueName: "name"))
+    var cmap: String?
 
-    @Option(help: ArgumentHelp("Normalisation: symmetric (0 at the centre), absolute, unaligned.", valueName: "mode"))
-    var normalization: String = "symmetric"
+    @Option(help: ArgumentHelp("Normalisation: symmetric (0 at the centre), absolute, unaligned (default: the method's).", valueName: "mode"))
+    var normalization: String?
+
+    @Option(help: ArgumentHelp("Channel reduction: sum, max-abs, l2 (default: the method's).", valueName: "mode"))
+    var reduce: String?
 
     @Flag(help: "Blend the heatmap over the input image.")
     var overlay = false
@@ -82,9 +85,17 @@ struct RenderArguments: ParsableArguments {
     var alpha: Float = 0.6
 
     func validate() throws {
-        guard Normalization(rawValue: normalization) != nil else {
+        if let normalization, Normalization(rawValue: normalization) == nil {
             throw ValidationError("--normalization must be one of \(Normalization.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        if let reduce, Heatmap.Reduction(rawValue: reduce) == nil {
+            throw ValidationError("--reduce must be one of \(Heatmap.Reduction.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard alpha >= 0 && alpha <= 1 else { throw ValidationError("--alpha must lie in [0, 1]") }
+    }
+
+    func settings(for m: Method) throws -> (colormap: Colormap, normalization: Normalization, reduction: Heatmap.Reduction) {
+        (try Colormap.named(cmap ?? m.colormap), Normalization(rawValue: normalization ?? m.normalization) ?? .symmetric,
+         Heatmap.Reduction(rawValue: reduce ?? m.reduction) ?? .sum)
     }
 }

@@ -1,0 +1,132 @@
+import SRCore
+import SRRuntime
+
+/// Parameters of the explanation methods (`explain` options).
+public struct MethodOptions: Sendable {
+    /// The LRP rule set (lrp) — also fixes the ReLU rule of the gradient family.
+    public var rules: RuleSet = RuleSet { _ in Gradient() }
+    public var samples = 20
+    public var noise: Float = 0.1
+    public var seed: UInt64 = 0
+    public var steps = 50
+    public var integration: IntegrationMethod = .gaussLegendre
+    public var baseline: Tensor?
+    public var window = 8
+    public var stride = 4
+    public var batch = 16
+    /// Grad-CAM's layer (a tensor name), `all`, or nil for the last convolution.
+    public var layer: String?
+    public init() {}
+}
+
+/// One attribution map a method produced.
+public struct AttributionMap: @unchecked Sendable {
+    /// The raw map as the reference tools return it: `[N, C, H, W]` at the input for
+    /// input-space methods, `[N, 1, h, w]` at the layer for CAM and Grad-CAM (no ReLU).
+    public var raw: Tensor
+    /// What the heatmap shows, at the input's size (`[N, C, H, W]` or `[N, 1, H, W]`).
+    public var display: Tensor
+    /// The layer a CAM-type map belongs to.
+    public var layer: String?
+}
+
+/// An explanation method: how to compute the map and how it is shown by default.
+public struct Method: Sendable {
+    public let name: String
+    public let summary: String
+    /// Default channel reduction (`sum`, `max-abs`, `l2`), normalisation and colour map.
+    public let reduction: String
+    public let normalization: String
+    public let colormap: String
+    /// Whether the `--composite` rule set applies (LRP).
+    public let usesComposite: Bool
+    let compute: @Sendable (Explainer, Tensor, Target, MethodOptions) throws -> (maps: [AttributionMap], targets: [Int])
+
+    public func run(_ e: Explainer, _ x: Tensor, target: Target, options: MethodOptions) throws -> (maps: [AttributionMap], targets: [Int]) {
+        try compute(e, x, target, options)
+    }
+
+    private static func inputSpace(_ t: Tensor) -> AttributionMap { AttributionMap(raw: t, display: t, layer: nil) }
+
+    private static func relu(_ t: Tensor) -> Tensor { Kernels.map(t) { max($0, 0) } }
+
+    /// The registry of `--method` values.
+    public static let all: [Method] = [
+        Method(name: "lrp", summary: "layer-wise relevance propagation with --composite (zennit)", reduction: "sum",
+               normalization: "symmetric", colormap: "coldnhot", usesComposite: true) { e, x, t, o in
+            let r = try e.explain(x, target: t, rules: o.rules)
+            return ([inputSpace(r.input)], r.targets)
+        },
+        Method(name: "gradient", summary: "∂logit/∂x (Simonyan et al.); heatmap max over channels of |g|", reduction: "max-abs",
+               normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, _ in
+            let r = try e.gradient(x, target: t, rules: RuleSet { _ in Gradient() })
+            return ([inputSpace(r.input)], r.targets)
+        },
+        Method(name: "gradxinput", summary: "gradient × input", reduction: "sum", normalization: "symmetric",
+               colormap: "coldnhot", usesComposite: false) { e, x, t, _ in
+            let r = try e.gradient(x, target: t, rules: RuleSet { _ in Gradient() })
+            return ([inputSpace(Kernels.combine([r.input, x], outShape: x.shape, .mul))], r.targets)
+        },
+        Method(name: "deconvnet", summary: "deconvnet (Zeiler & Fergus): ReLUs pass the positive signal",
+               reduction: "max-abs", normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, _ in
+            let r = try e.gradient(x, target: t, rules: RuleSet { node in
+                if case .relu = node.op { return ReLURule(.deconvnet) }
+                return Gradient()
+            })
+            return ([inputSpace(r.input)], r.targets)
+        },
+        Method(name: "guided", summary: "guided backprop (Springenberg et al.)", reduction: "max-abs",
+               normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, _ in
+            let r = try e.gradient(x, target: t, rules: guidedRules)
+            return ([inputSpace(r.input)], r.targets)
+        },
+        Method(name: "smoothgrad", summary: "mean gradient over noisy copies (--samples, --noise, --seed)",
+               reduction: "max-abs", normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, o in
+            let g = try e.smoothGrad(x, target: t, samples: o.samples, noise: o.noise, seed: o.seed, batch: o.batch)
+            return ([inputSpace(g)], try e.targets(x, t))
+        },
+        Method(name: "ig", summary: "integrated gradients (--steps, --baseline, --integration)", reduction: "sum",
+               normalization: "symmetric", colormap: "coldnhot", usesComposite: false) { e, x, t, o in
+            let g = try e.integratedGradients(x, baseline: o.baseline, target: t, steps: o.steps, method: o.integration,
+                                              batch: o.batch)
+            return ([inputSpace(g)], try e.targets(x, t))
+        },
+        Method(name: "occlusion", summary: "drop of the logit when a --window patch is zeroed (--stride)", reduction: "sum",
+               normalization: "symmetric", colormap: "coldnhot", usesComposite: false) { e, x, t, o in
+            let g = try e.occlusion(x, target: t, window: o.window, stride: o.stride, baseline: 0, batch: o.batch)
+            return ([inputSpace(g)], try e.targets(x, t))
+        },
+        Method(name: "cam", summary: "class activation map (Zhou et al.): GAP + linear networks", reduction: "sum",
+               normalization: "unaligned", colormap: "jet", usesComposite: false) { e, x, t, _ in
+            let (m, layer) = try e.cam(x, target: t)
+            let shown = Kernels.resizeBilinear(relu(m), height: x.shape[2], width: x.shape[3])
+            return ([AttributionMap(raw: m, display: shown, layer: layer)], try e.targets(x, t))
+        },
+        Method(name: "gradcam", summary: "Grad-CAM (Selvaraju et al.) at --layer (default: last conv; all: every conv)",
+               reduction: "sum", normalization: "unaligned", colormap: "jet", usesComposite: false) { e, x, t, o in
+            let layers = o.layer == "all" ? e.convolutions : [o.layer ?? e.lastConvolution].compactMap { $0 }
+            guard !layers.isEmpty else { throw SRError.unsupported("the model has no convolution for Grad-CAM") }
+            let maps = try layers.map { layer -> AttributionMap in
+                let m = try e.gradCAM(x, target: t, layer: layer)
+                return AttributionMap(raw: m, display: Kernels.resizeBilinear(relu(m), height: x.shape[2], width: x.shape[3]),
+                                      layer: layer)
+            }
+            return (maps, try e.targets(x, t))
+        },
+        Method(name: "guided-gradcam", summary: "guided backprop × upsampled Grad-CAM", reduction: "max-abs",
+               normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, o in
+            guard let layer = o.layer ?? e.lastConvolution else { throw SRError.unsupported("the model has no convolution for Grad-CAM") }
+            let cam = Kernels.resizeBilinear(relu(try e.gradCAM(x, target: t, layer: layer)), height: x.shape[2], width: x.shape[3])
+            let guided = try e.gradient(x, target: t, rules: guidedRules)
+            let product = Kernels.combine([guided.input, cam], outShape: x.shape, .mul)
+            return ([AttributionMap(raw: product, display: product, layer: layer)], guided.targets)
+        },
+    ]
+
+    static let guidedRules = RuleSet { node in
+        if case .relu = node.op { return ReLURule(.guided) }
+        return Gradient()
+    }
+
+    public static func named(_ name: String) -> Method? { all.first { $0.name == name } }
+}
