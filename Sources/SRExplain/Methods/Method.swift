@@ -113,10 +113,10 @@ public struct Method: Sendable {
             }
             return (maps, try e.targets(x, t))
         },
-        Method(name: "guided-gradcam", summary: "guided backprop × upsampled Grad-CAM", reduction: "max-abs",
+        Method(name: "guided-gradcam", summary: "guided backprop × Grad-CAM upsampled to the input (nearest, as Captum)", reduction: "max-abs",
                normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, o in
             guard let layer = o.layer ?? e.lastConvolution else { throw SRError.unsupported("the model has no convolution for Grad-CAM") }
-            let cam = Kernels.resizeBilinear(relu(try e.gradCAM(x, target: t, layer: layer)), height: x.shape[2], width: x.shape[3])
+            let cam = Kernels.resizeNearest(relu(try e.gradCAM(x, target: t, layer: layer)), height: x.shape[2], width: x.shape[3])
             let guided = try e.gradient(x, target: t, rules: guidedRules)
             let product = Kernels.combine([guided.input, cam], outShape: x.shape, .mul)
             return ([AttributionMap(raw: product, display: product, layer: layer)], guided.targets)

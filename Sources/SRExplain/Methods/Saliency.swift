@@ -89,8 +89,9 @@ extension Explainer {
         let ks = try targets(x, target)
         let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
         let per = c * h * w
-        let ys = Array(Swift.stride(from: 0, through: max(h - window, 0), by: stride))
-        let xs = Array(Swift.stride(from: 0, through: max(w - window, 0), by: stride))
+        // Captum's positions: ⌈(size − window)/stride⌉ + 1 starts at k·stride, the last one clipped.
+        func starts(_ size: Int) -> [Int] { (0...((max(size - window, 0) + stride - 1) / stride)).map { $0 * stride } }
+        let ys = starts(h), xs = starts(w)
         let windows = ys.flatMap { y in xs.map { (y, $0) } }
         let out = Tensor(zeros: x.shape)
         for n in 0..<x.shape[0] {
@@ -196,7 +197,8 @@ extension Explainer {
 /// Integration rules for Integrated Gradients, with Captum's conventions
 /// (`captum/attr/_utils/approximation_methods.py`).
 public enum IntegrationMethod: String, Sendable, CaseIterable {
-    /// Nodes `i/(n−1)`, trapezoid weights (`1/(n−1)`, halved at both ends).
+    /// Nodes `i/(n−1)` with Captum's trapezoid weights `1/n` (halved at both ends): they
+    /// sum to (n−1)/n, not 1 — Captum's convention, kept so results agree.
     case riemannTrapezoid = "riemann"
     /// Gauss–Legendre nodes and weights mapped from [−1, 1] to [0, 1].
     case gaussLegendre = "gausslegendre"
@@ -205,8 +207,8 @@ public enum IntegrationMethod: String, Sendable, CaseIterable {
         switch self {
         case .riemannTrapezoid:
             guard n > 1 else { return ([1], [1]) }
-            let step = 1 / Double(n - 1)
-            let alphas = (0..<n).map { Float(Double($0) * step) }
+            let alphas = (0..<n).map { Float(Double($0) / Double(n - 1)) }
+            let step = 1 / Double(n)
             let weights = (0..<n).map { i in Float(i == 0 || i == n - 1 ? step / 2 : step) }
             return (alphas, weights)
         case .gaussLegendre:

@@ -1,0 +1,73 @@
+import Foundation
+import SRCore
+import SRExplain
+import SRFormats
+import SRTestSupport
+import XCTest
+
+/// The saliency family against Captum 0.9 and pytorch-grad-cam (Fixtures/saliency, made by
+/// Tools/make_saliency_fixtures.py on the Fixtures/lrp models and inputs).
+final class SaliencyFixtureTests: XCTestCase {
+    struct Manifest: Decodable {
+        struct File: Decodable { var file: String; var atol: Double?; var rtol: Double? }
+        struct Layer: Decodable { var onnx_tensor: String }
+        var model_file: String
+        var input_file: String
+        var target: Int
+        var gradcam_layer: Layer
+        var files: [String: File]
+    }
+
+    func check(_ got: Tensor, _ m: Manifest, _ key: String, _ folder: String, _ what: String) throws {
+        guard let f = m.files[key] else { return XCTFail("\(what): no fixture \(key)") }
+        let want = try NPY.read(path: folder + "/" + f.file)
+        XCTAssertEqual(Shape.elementCount(got.shape), Shape.elementCount(want.shape), what)
+        if let why = closeness(got.values, want.values, atol: Float(f.atol ?? 1e-5), rtol: Float(f.rtol ?? 1e-4)) {
+            XCTFail("\(what): \(why)")
+        }
+    }
+
+    func testMethodsMatchCaptumAndGradCam() throws {
+        for model in ["vgg_mini", "resnet_mini", "avgpool_concat"] {
+            let folder = Fixtures.path("saliency/\(model)")
+            let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json"))
+            let m = try JSONDecoder().decode(Manifest.self, from: data)
+            let root = Fixtures.root.deletingLastPathComponent().path + "/"
+            let explainer = try Explainer(graph: try ONNXImporter.load(path: root + m.model_file), threads: 2)
+            let x = try NPY.read(path: root + m.input_file)
+            var o = MethodOptions()
+            o.window = 4; o.stride = 2; o.steps = 50
+            o.layer = explainer.graph.node(named: m.gradcam_layer.onnx_tensor)?.output ?? m.gradcam_layer.onnx_tensor
+            func run(_ method: String, _ options: MethodOptions? = nil) throws -> AttributionMap {
+                let r = try XCTUnwrap(Method.named(method)).run(explainer, x, target: .top, options: options ?? o)
+                XCTAssertEqual(r.targets, [m.target], "\(model) \(method)")
+                return r.maps[0]
+            }
+            try check(try run("gradient").raw, m, "gradient", folder, "\(model) gradient")
+            try check(try run("gradxinput").raw, m, "input_x_gradient", folder, "\(model) gradxinput")
+            try check(try run("guided").raw, m, "guided_backprop", folder, "\(model) guided")
+            try check(try run("deconvnet").raw, m, "deconvnet", folder, "\(model) deconvnet")
+            var riemann = o
+            riemann.integration = .riemannTrapezoid
+            try check(try run("ig", riemann).raw, m, "integrated_gradients_riemann", folder, "\(model) ig riemann")
+            try check(try run("ig").raw, m, "integrated_gradients_gl", folder, "\(model) ig gauss-legendre")
+            try check(try run("occlusion").raw, m, "occlusion", folder, "\(model) occlusion")
+            let gradcam = try run("gradcam")
+            try check(gradcam.raw, m, "gradcam_layer", folder, "\(model) gradcam raw")
+            try check(gradcam.display, m, "gradcam_upsampled", folder, "\(model) gradcam upsampled")
+            try check(try run("guided-gradcam").raw, m, "guided_gradcam", folder, "\(model) guided-gradcam")
+            if m.files["cam"] != nil {
+                let cam = try run("cam")
+                try check(cam.raw, m, "cam", folder, "\(model) cam")
+                try check(cam.display, m, "cam_relu_upsampled", folder, "\(model) cam upsampled")
+            } else {
+                XCTAssertThrowsError(try run("cam"))
+            }
+            // SmoothGrad draws its own noise: the mean of 2000 samples must agree within the
+            // fixture's Monte-Carlo tolerance (noise σ = 0.15·(max − min), as the fixture).
+            var smooth = o
+            smooth.samples = 2000; smooth.noise = 0.15; smooth.seed = 1; smooth.batch = 250
+            try check(try run("smoothgrad", smooth).raw, m, "smoothgrad_mean", folder, "\(model) smoothgrad")
+        }
+    }
+}
