@@ -70,6 +70,31 @@ final class ExplainCLITests: XCTestCase {
         XCTAssertEqual((relevance["top_channels"] as? [Any])?.count, 5)
     }
 
+    func testGradCAMEveryLayerWritesOneMapPerConvolution() throws {
+        let r = try CLI.run(["explain", "Fixtures/lrp/vgg_mini/model.onnx", "--input", "Fixtures/lrp/vgg_mini/input.npy",
+                             "--method", "gradcam", "--layer", "all", "-o", dir + "/cam.png", "--save", dir + "/cam.npy"])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        for layer in ["features.0", "features.2", "features.5"] {
+            XCTAssertEqual(try RGBImage.read(path: dir + "/cam_\(layer).png").width, 16)
+            XCTAssertEqual(try NPY.read(path: dir + "/cam_\(layer).npy").shape.count, 4)
+        }
+        let cam = try CLI.run(["explain", "Fixtures/lrp/vgg_mini/model.onnx", "--input", "Fixtures/lrp/vgg_mini/input.npy",
+                               "--method", "cam"])
+        XCTAssertEqual(cam.code, 69, cam.stderr)
+        XCTAssertEqual(cam.errorLines.count, 1)
+    }
+
+    func testMethodRegistryMatchesHelpAndReadme() throws {
+        let help = try CLI.run(["explain", "--help"]).stdout
+        let readme = try String(contentsOfFile: Fixtures.root.deletingLastPathComponent().appendingPathComponent("README.md").path,
+                                encoding: .utf8)
+        for name in ["lrp", "gradient", "gradxinput", "deconvnet", "guided", "smoothgrad", "ig", "occlusion", "cam", "gradcam",
+                     "guided-gradcam"] {
+            XCTAssertTrue(help.contains(name), "explain --help lacks \(name)")
+            XCTAssertTrue(readme.contains("| `\(name)` |"), "README's method table lacks \(name)")
+        }
+    }
+
     func testCompositeRegistryMatchesHelpAndReadme() throws {
         let help = try CLI.run(["explain", "--help"]).stdout
         let readme = try String(contentsOfFile: Fixtures.root.deletingLastPathComponent().appendingPathComponent("README.md").path,
