@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "srtool", targets: ["srtool"]),
-        .library(name: "SRKit", targets: ["SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRRender"]),
+        .library(name: "SRKit", targets: ["SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRRender"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -28,9 +28,10 @@ let package = Package(
         ]),
         .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS"]),
         .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime"]),
+        .target(name: "SRSaliency", dependencies: ["SRCore", "SRRuntime"]),
         .target(name: "SRRender", dependencies: ["SRCore", "CPNG", "CJPEG"]),
         .executableTarget(name: "srtool", dependencies: [
-            "SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRRender",
+            "SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRRender",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "SRTestSupport", dependencies: ["SRCore", "SRFormats"], path: "Tests/SRTestSupport"),
@@ -38,6 +39,7 @@ let package = Package(
         .testTarget(name: "SRFormatsTests", dependencies: ["SRFormats", "SRRuntime", "SRTestSupport"]),
         .testTarget(name: "SRRuntimeTests", dependencies: ["SRRuntime", "SRFormats", "SRTestSupport"]),
         .testTarget(name: "SRExplainTests", dependencies: ["SRExplain", "SRRuntime", "SRFormats", "SRTestSupport"]),
+        .testTarget(name: "SRSaliencyTests", dependencies: ["SRSaliency", "SRFormats", "SRRender", "SRTestSupport"]),
         .testTarget(name: "SRRenderTests", dependencies: ["SRRender", "SRFormats", "SRTestSupport"]),
         .testTarget(name: "SRToolTests", dependencies: ["SRTestSupport", "SRFormats", "SRRender"], exclude: ["Snapshots"]),
     ],

@@ -54,6 +54,14 @@ public enum BLAS {
                     1, a, blasint(lda), b, blasint(ldb), 0, c, blasint(ldc))
     }
 
+    /// `cblas_dgemm` with Bᵀ on the calling thread: C[m×n] = A[m×k]·B[n×k]ᵀ, row-major, double.
+    @inline(__always)
+    public static func dgemmSingle(m: Int, n: Int, k: Int, a: UnsafePointer<Double>, lda: Int,
+                                   b: UnsafePointer<Double>, ldb: Int, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k), 1, a, blasint(lda),
+                    b, blasint(ldb), 0, c, blasint(ldc))
+    }
+
     /// `cblas_sgemv`: y = α·A[m×n]·x + β·y (or Aᵀx with `trans`), row-major; the output is
     /// split across workers.
     public static func sgemv(trans: Bool = false, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>,

@@ -11,6 +11,8 @@ if let core = BLAS.betterCoreType() {
     setenv("OPENBLAS_CORETYPE", core, 1)
     execv("/proc/self/exe", CommandLine.unsafeArgv)
 }
+// srtool's own workers parallelise; each BLAS call runs on the worker that makes it.
+BLAS.useSingleThreadedKernels()
 setvbuf(stdout, nil, _IOFBF, 1 << 16)
 do {
     var command = try SRTool.parseAsRoot()

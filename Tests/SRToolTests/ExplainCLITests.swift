@@ -84,12 +84,30 @@ final class ExplainCLITests: XCTestCase {
         XCTAssertEqual(cam.errorLines.count, 1)
     }
 
+    /// `saliency` on a synthetic scene reproduces the reference map; `explain --method sr` writes an SR map.
+    func testSaliencyAndSalientRelevance() throws {
+        let r = try CLI.run(["saliency", "Fixtures/ca_saliency/scene_disk.png", "--working-size", "120",
+                             "-o", dir + "/s.png", "--save", dir + "/s.npy"])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let got = try NPY.read(path: dir + "/s.npy")
+        let want = try NPY.read(path: Fixtures.path("ca_saliency/scene_disk_saliency_input.npy"))
+        if let why = closeness(got, want, atol: 1e-5, rtol: 0) { XCTFail(why) }
+        XCTAssertEqual(try RGBImage.read(path: dir + "/s.png").width, 120)
+        let sr = try CLI.run(["explain", "Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/samples/square_0.png",
+                              "--method", "sr", "--working-size", "64", "-o", dir + "/sr.png", "--save", dir + "/sr.npy",
+                              "--overlay"])
+        XCTAssertEqual(sr.code, 0, sr.stderr)
+        let map = try NPY.read(path: dir + "/sr.npy")
+        XCTAssertEqual(map.shape, [1, 1, 64, 64])
+        XCTAssertEqual(map.buffer.max() ?? 0, 1, accuracy: 1e-6)
+    }
+
     func testMethodRegistryMatchesHelpAndReadme() throws {
         let help = try CLI.run(["explain", "--help"]).stdout
         let readme = try String(contentsOfFile: Fixtures.root.deletingLastPathComponent().appendingPathComponent("README.md").path,
                                 encoding: .utf8)
         for name in ["lrp", "gradient", "gradxinput", "deconvnet", "guided", "smoothgrad", "ig", "occlusion", "cam", "gradcam",
-                     "guided-gradcam"] {
+                     "guided-gradcam", "sr"] {
             XCTAssertTrue(help.contains(name), "explain --help lacks \(name)")
             XCTAssertTrue(readme.contains("| `\(name)` |"), "README's method table lacks \(name)")
         }

@@ -28,6 +28,10 @@ public struct AttributionMap: @unchecked Sendable {
     public var display: Tensor
     /// The layer a CAM-type map belongs to.
     public var layer: String?
+
+    public init(raw: Tensor, display: Tensor, layer: String?) {
+        self.raw = raw; self.display = display; self.layer = layer
+    }
 }
 
 /// An explanation method: how to compute the map and how it is shown by default.

@@ -5,6 +5,7 @@ import SRExplain
 import SRFormats
 import SRRender
 import SRRuntime
+import SRSaliency
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,8 +14,10 @@ struct Explain: ParsableCommand {
     @OptionGroup var modelArguments: ModelArguments
     @OptionGroup var inputArguments: InputArguments
 
-    @Option(help: ArgumentHelp("Method: \(Method.all.map(\.name).joined(separator: ", ")).", valueName: "method"))
+    @Option(help: ArgumentHelp("Method: \(Method.all.map(\.name).joined(separator: ", ")), sr (Salient Relevance: LRP, default composite sr-paper, then context-aware saliency).", valueName: "method"))
     var method: String = "lrp"
+
+    @OptionGroup(title: "Salient Relevance (--method sr)") var saliencyArguments: SaliencyArguments
 
     @OptionGroup var explainArguments: ExplainArguments
     @OptionGroup var methodArguments: MethodArguments
@@ -38,11 +41,11 @@ struct Explain: ParsableCommand {
     var repeatCount: Int = 0
 
     func validate() throws {
-        guard Method.named(method) != nil else {
-            throw ValidationError("--method must be one of \(Method.all.map(\.name).joined(separator: ", "))")
+        guard Method.named(method) != nil || method == "sr" else {
+            throw ValidationError("--method must be one of \(Method.all.map(\.name).joined(separator: ", ")), sr")
         }
         guard repeatCount >= 0 else { throw ValidationError("--repeat must not be negative") }
-        if saveLayers != nil && method != "lrp" { throw ValidationError("--save-layers needs --method lrp") }
+        if saveLayers != nil && method != "lrp" && method != "sr" { throw ValidationError("--save-layers needs --method lrp or sr") }
     }
 
     func run() throws {
@@ -50,36 +53,54 @@ struct Explain: ParsableCommand {
         let started = clock.now
         let graph = try modelArguments.load()
         let loaded = clock.now
-        guard let m = Method.named(method) else { throw SRError.usage("unknown method '\(method)'") }
+        guard let m = Method.named(method == "sr" ? "lrp" : method) else { throw SRError.usage("unknown method '\(method)'") }
         let names = try labels.map(readLabels) ?? graph.metadata.labels
         let (x, sources) = try inputArguments.tensor(for: graph)
         let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
         let explainer = try Explainer(graph: graph, threads: runtime.threadCount)
         var options = try methodArguments.options(for: explainer)
-        options.rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
+        options.rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing,
+                                                     defaultComposite: method == "sr" ? "sr-paper" : "epsilon-plus-flat")
         let target = try explainArguments.resolveTarget(labels: names)
         var times: [Duration] = []
-        var result = try m.run(explainer, x, target: target, options: options)
+        func compute() throws -> (maps: [AttributionMap], targets: [Int]) {
+            let r = try m.run(explainer, x, target: target, options: options)
+            guard method == "sr" else { return r }
+            // SR map: the LRP relevance as an image, through context-aware saliency.
+            let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+            let sr = Tensor(uninitialized: [n, 1, h, w])
+            for i in 0..<n {
+                let s = try SalientRelevance.map(r.maps[0].raw, image: i, saliency: saliencyArguments.detector,
+                                                 workingSize: saliencyArguments.workingSize)
+                for k in 0..<(h * w) { sr.pointer[i * h * w + k] = Float(s[k]) }
+            }
+            return ([AttributionMap(raw: sr, display: sr, layer: nil)], r.targets)
+        }
+        var result = try compute()
         for _ in 0..<repeatCount {
             let t0 = clock.now
-            result = try m.run(explainer, x, target: target, options: options)
+            result = try compute()
             times.append(clock.now - t0)
         }
         if repeatCount > 0 { Log.timing(load: loaded - started, label: "explain", runs: times) }
         let logits = try explainer.executor.outputs(x)[0]
         let classes = logits.count / max(x.shape[0], 1)
         var lines: [String] = []
-        let render = try renderArguments.settings(for: m)
+        let render = method == "sr"
+            ? (colormap: try Colormap.named(renderArguments.cmap ?? "hot"),
+               normalization: Normalization(rawValue: renderArguments.normalization ?? "unaligned") ?? .unaligned,
+               reduction: Heatmap.Reduction.sum)
+            : try renderArguments.settings(for: m)
         for n in 0..<x.shape[0] {
             let k = result.targets[n]
             let logit = logits.pointer[n * classes + k]
             let label = names.flatMap { k < $0.count ? " (\($0[k]))" : nil } ?? ""
-            lines.append("\(sources[min(n, sources.count - 1)]): target \(k)\(label), logit \(number(logit)), method \(m.name)")
+            lines.append("\(sources[min(n, sources.count - 1)]): target \(k)\(label), logit \(number(logit)), method \(method)")
             for map in result.maps {
                 let r = map.raw.sample(n)
                 let total = r.buffer.reduce(0.0) { $0 + Double($1) }
                 let where_ = map.layer.map { " at \($0)" } ?? ""
-                if m.name == "lrp" {
+                if method == "lrp" {
                     lines.append(String(format: "  input relevance Σ %@ (%.1f%% of the logit), positive %@, negative %@",
                                         number(Float(total)), logit != 0 ? total / Double(logit) * 100 : 0,
                                         number(Float(r.buffer.reduce(0.0) { $0 + Double(max($1, 0)) })),

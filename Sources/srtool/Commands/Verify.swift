@@ -48,7 +48,7 @@ struct Verify: ParsableCommand {
         for n in 0..<x.shape[0] {
             audits += try explainer.audit(x.sample(n), target: target, rules: rules, tolerance: tolerance).1
         }
-        let report = VerifyReport(model: modelArguments.model, composite: explainArguments.composite, tolerance: tolerance,
+        let report = VerifyReport(model: modelArguments.model, composite: explainArguments.composite ?? "epsilon-plus-flat", tolerance: tolerance,
                                   sources: sources, audits: audits)
         emit(json ? try jsonText(report) : report.text)
         if !report.passed {

@@ -5,8 +5,8 @@ import SRRender
 
 /// Options choosing what to explain and with which rules (`explain`, `verify`).
 struct ExplainArguments: ParsableArguments {
-    @Option(help: ArgumentHelp("LRP composite: \(Composite.all.map(\.name).joined(separator: ", ")).", valueName: "composite"))
-    var composite: String = "epsilon-plus-flat"
+    @Option(help: ArgumentHelp("LRP composite: \(Composite.all.map(\.name).joined(separator: ", ")) (default: epsilon-plus-flat; sr-paper for --method sr).", valueName: "composite"))
+    var composite: String?
 
     @Option(help: "Class to explain: top (default), a 0-based index, or a label.")
     var target: String = "top"
@@ -34,9 +34,11 @@ struct ExplainArguments: ParsableArguments {
     }
 
     /// The rule set for the explainer's (canonized) graph.
-    func ruleSet(for explainer: Explainer, input: Tensor, preprocessing: Preprocessing?) throws -> RuleSet {
-        guard let c = Composite.named(composite) else {
-            throw SRError.usage("unknown composite '\(composite)' (known: \(Composite.all.map(\.name).joined(separator: ", ")))")
+    func ruleSet(for explainer: Explainer, input: Tensor, preprocessing: Preprocessing?,
+                 defaultComposite: String = "epsilon-plus-flat") throws -> RuleSet {
+        let name = composite ?? defaultComposite
+        guard let c = Composite.named(name) else {
+            throw SRError.usage("unknown composite '\(name)' (known: \(Composite.all.map(\.name).joined(separator: ", ")))")
         }
         var o = CompositeOptions()
         o.epsilon = epsilon

@@ -1,0 +1,188 @@
+import Foundation
+import SRCore
+import SRRuntime
+
+/// Context-aware saliency detection (Goferman, Zelnik-Manor & Tal, CVPR 2010), exactly as
+/// srtool specifies it (README, "Context-aware saliency"): 7×7 Lab patches at stride 3, the
+/// dissimilarity `d = d_color / (1 + c·d_position)`, single-scale saliency
+/// `1 − exp(−mean of the K smallest d)` searched over scales {r, r/2, r/4}, averaged over
+/// R = {100 %, 80 %, 50 %, 30 %}, then the immediate context (attended pixels > 0.8).
+/// Every constant is a parameter with the paper's value as default.
+public struct ContextAwareSaliency: Sendable {
+    public var patch = 7
+    public var stride = 3
+    public var neighbours = 64
+    public var positionWeight = 3.0
+    public var scales: [Double] = [1, 0.8, 0.5, 0.3]
+    public var threshold = 0.8
+
+    public init() {}
+
+    /// One scale's patches: vectors `[n, dim]` and normalised centre positions.
+    struct Patches {
+        var rows: Int
+        var columns: Int
+        var vectors: [Double]
+        var positions: [(Double, Double)]
+        var count: Int { rows * columns }
+    }
+
+    func patches(_ p: Planes) -> Patches {
+        let rows = (p.height - patch) / stride + 1, columns = (p.width - patch) / stride + 1
+        let dim = p.channels * patch * patch
+        var vectors = [Double](repeating: 0, count: rows * columns * dim)
+        var positions: [(Double, Double)] = []
+        let side = Double(max(p.height, p.width))
+        for r in 0..<rows {
+            for c in 0..<columns {
+                let (y0, x0) = (r * stride, c * stride)
+                var k = (r * columns + c) * dim
+                for ch in 0..<p.channels {
+                    for y in 0..<patch {
+                        for x in 0..<patch {
+                            vectors[k] = p.values[(ch * p.height + y0 + y) * p.width + x0 + x]
+                            k += 1
+                        }
+                    }
+                }
+                positions.append((Double(y0 + patch / 2) / side, Double(x0 + patch / 2) / side))
+            }
+        }
+        return Patches(rows: rows, columns: columns, vectors: vectors, positions: positions)
+    }
+
+    /// The Lab image at scale `s` of the working image (at least one patch wide).
+    func scaled(_ lab: Planes, _ s: Double) -> Planes {
+        let h = max(patch, Int((Double(lab.height) * s).rounded(.toNearestOrEven)))
+        let w = max(patch, Int((Double(lab.width) * s).rounded(.toNearestOrEven)))
+        return lab.resized(height: h, width: w)
+    }
+
+    /// Saliency of an sRGB working image (`[3, H, W]`, values 0…255), `[H, W]` in [0, 1].
+    public func map(rgb: [Double], height: Int, width: Int) -> [Double] {
+        let lab = Planes(channels: 3, height: height, width: width, values: CIELab.convert(rgb, height: height, width: width))
+        var cache: [Double: Patches] = [:]
+        func patchesAt(_ s: Double) -> Patches {
+            if let p = cache[s] { return p }
+            let p = patches(scaled(lab, s))
+            cache[s] = p
+            return p
+        }
+        var mean = [Double](repeating: 0, count: height * width)
+        for r in scales {
+            let query = patchesAt(r)
+            let candidates = [query, patchesAt(r / 2), patchesAt(r / 4)]
+            let grid = singleScale(query, candidates)
+            let up = Planes(channels: 1, height: query.rows, width: query.columns, values: grid).resized(height: height, width: width)
+            for i in 0..<mean.count { mean[i] += up.values[i] / Double(scales.count) }
+        }
+        return immediateContext(mean, height: height, width: width)
+    }
+
+    /// `S_i = 1 − exp(−(1/K) Σ_{k≤K} d(p_i, q_k))` for every query patch; colour distances
+    /// as blocked matrix products `‖a‖² + ‖b‖² − 2a·b` (`cblas_dgemm`), the K smallest per row
+    /// by partial selection, rows spread across cores.
+    func singleScale(_ query: Patches, _ candidates: [Patches]) -> [Double] {
+        let dim = query.vectors.count / max(query.count, 1)
+        let all = candidates.flatMap(\.vectors), positions = candidates.flatMap(\.positions)
+        let m = positions.count, n = query.count
+        let norms = (0..<m).map { j in (0..<dim).reduce(0.0) { $0 + all[j * dim + $1] * all[j * dim + $1] } }
+        let ys = positions.map(\.0), xs = positions.map(\.1)
+        let scale = 1 / Double(dim).squareRoot(), weight = positionWeight
+        var out = [Double](repeating: 0, count: n)
+        let block = 256
+        let blocks = (n + block - 1) / block
+        all.withUnsafeBufferPointer { allPtr in
+            out.withUnsafeMutableBufferPointer { outPtr in
+                let outBase = outPtr.baseAddress
+                Parallel.forEach(blocks) { range in
+                    var dots = [Double](repeating: 0, count: block * m)
+                    var row = [Double](repeating: 0, count: m)
+                    for b in range {
+                        let lo = b * block, rows = min(block, n - lo)
+                        guard let a = allPtr.baseAddress else { continue }
+                        // The query patches are the first rows of `all`.
+                        dots.withUnsafeMutableBufferPointer { d in
+                            guard let dp = d.baseAddress else { return }
+                            BLAS.dgemmSingle(m: rows, n: m, k: dim, a: a + lo * dim, lda: dim, b: a, ldb: dim, c: dp, ldc: m)
+                        }
+                        for i in 0..<rows {
+                            let qi = lo + i
+                            let (nq, yq, xq) = (norms[qi], ys[qi], xs[qi])
+                            norms.withUnsafeBufferPointer { np in ys.withUnsafeBufferPointer { yp in xs.withUnsafeBufferPointer { xp in
+                                dots.withUnsafeBufferPointer { dp in row.withUnsafeMutableBufferPointer { rp in
+                                    let dots = dp.baseAddress! + i * m
+                                    for j in 0..<m {
+                                        let d2 = max(nq + np[j] - 2 * dots[j], 0)
+                                        let (dy, dx) = (yq - yp[j], xq - xp[j])
+                                        rp[j] = d2.squareRoot() * scale / (1 + weight * (dy * dy + dx * dx).squareRoot())
+                                    }
+                                } }
+                            } } }
+                            row[qi] = row[m - 1]  // drop the patch itself
+                            let k = min(neighbours, m - 1)
+                            let sum = smallestSum(&row, count: m - 1, k: k)
+                            outBase?[qi] = 1 - exp(-(k > 0 ? sum / Double(k) : 0))
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Min-max normalise, then weight every pixel by `1 − d_foci` (distance to the nearest
+    /// pixel above `threshold`, over its maximum), and normalise again.
+    func immediateContext(_ s: [Double], height: Int, width: Int) -> [Double] {
+        let normalised = minMax(s)
+        let attended = normalised.map { $0 > threshold }
+        let distance = DistanceTransform.euclidean(attended, height: height, width: width)
+        let far = distance.max() ?? 0
+        return minMax(zip(normalised, distance).map { v, d in v * (1 - (far > 0 ? d / far : 0)) })
+    }
+}
+
+func minMax(_ v: [Double]) -> [Double] {
+    guard let lo = v.min(), let hi = v.max(), hi > lo else { return [Double](repeating: 0, count: v.count) }
+    return v.map { ($0 - lo) / (hi - lo) }
+}
+
+/// Σ of the `k` smallest of `v[0..<count]` (quickselect; reorders `v`).
+func smallestSum(_ v: inout [Double], count: Int, k: Int) -> Double {
+    guard k > 0 else { return 0 }
+    if k >= count { return v[0..<count].reduce(0, +) }
+    var lo = 0, hi = count - 1
+    while lo < hi {
+        let pivot = v[(lo + hi) / 2]
+        var i = lo, j = hi
+        while i <= j {
+            while v[i] < pivot { i += 1 }
+            while v[j] > pivot { j -= 1 }
+            if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
+        }
+        if k - 1 <= j { hi = j } else if k - 1 >= i { lo = i } else { break }
+    }
+    return v[0..<k].reduce(0, +)
+}
+
+extension ContextAwareSaliency {
+    /// Saliency of an RGB image of any size (`[3, H, W]`, values 0…255): resized with
+    /// half-pixel bilinear interpolation so its longer side is `workingSize` (photos arrive
+    /// already resized by Pillow's filter, so nothing happens to them here), computed there,
+    /// and resized back to `H × W`. Returns the map at the input size and at the working size.
+    public func saliency(rgb: [Double], height: Int, width: Int, workingSize: Int = 250)
+        -> (input: [Double], working: [Double], workingHeight: Int, workingWidth: Int) {
+        let (wh, ww) = ContextAwareSaliency.workingShape(height: height, width: width, longSide: workingSize)
+        let image = Planes(channels: 3, height: height, width: width, values: rgb).resized(height: wh, width: ww)
+        let s = map(rgb: image.values, height: wh, width: ww)
+        let back = Planes(channels: 1, height: wh, width: ww, values: s).resized(height: height, width: width)
+        return (back.values, s, wh, ww)
+    }
+
+    /// The working size: the longer side becomes `longSide`, the other is rounded (half to even).
+    public static func workingShape(height: Int, width: Int, longSide: Int) -> (Int, Int) {
+        let long = max(height, width)
+        func side(_ s: Int) -> Int { max(1, Int((Double(s) * Double(longSide) / Double(long)).rounded(.toNearestOrEven))) }
+        return height >= width ? (longSide, side(width)) : (side(height), longSide)
+    }
+}

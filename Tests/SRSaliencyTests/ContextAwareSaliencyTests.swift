@@ -1,0 +1,109 @@
+import Foundation
+import SRCore
+import SRFormats
+import SRRender
+@testable import SRSaliency
+import SRTestSupport
+import XCTest
+
+/// Context-aware saliency against the brute-force float64 reference of
+/// Tools/make_saliency_ca_fixtures.py (Fixtures/ca_saliency), the fast path against its
+/// naive twin, and the AUC of each synthetic scene's map against its object mask.
+final class ContextAwareSaliencyTests: XCTestCase {
+    struct Manifest: Decodable {
+        struct Case: Decodable {
+            var image: String
+            var working_size: Int
+            var working_hw: [Int]
+            var saliency: String
+            var saliency_input: String
+            var mask: String?
+            var auc: Double?
+        }
+        var fixtures: [String: Case]
+    }
+
+    let folder = Fixtures.path("ca_saliency")
+
+    func manifest() throws -> Manifest {
+        try JSONDecoder().decode(Manifest.self, from: try Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json")))
+    }
+
+    /// The working image exactly as `srtool saliency` makes it: Pillow-exact resize.
+    func working(_ c: Manifest.Case) throws -> (rgb: [Double], image: RGBImage, h: Int, w: Int) {
+        let image = try RGBImage.read(path: folder + "/" + c.image)
+        let (h, w) = (c.working_hw[0], c.working_hw[1])
+        let small = Resize.bilinear(image, width: w, height: h)
+        return ((0..<3).flatMap { ch in (0..<(h * w)).map { Double(small.pixels[$0 * 3 + ch]) } }, image, h, w)
+    }
+
+    func testMapsMatchTheReference() throws {
+        let m = try manifest()
+        XCTAssertGreaterThanOrEqual(m.fixtures.count, 7)
+        for (name, c) in m.fixtures.sorted(by: { $0.key < $1.key }) {
+            let (rgb, image, h, w) = try working(c)
+            let result = ContextAwareSaliency().saliency(rgb: rgb, height: h, width: w, workingSize: c.working_size)
+            let want = try NPY.read(path: folder + "/" + c.saliency)
+            if let why = closeness(result.working.map(Float.init), want.values, atol: 1e-5, rtol: 0) { XCTFail("\(name): \(why)") }
+            // Back to the input size (half-pixel bilinear), as the reference does.
+            let back = Planes(channels: 1, height: h, width: w, values: result.working).resized(height: image.height, width: image.width)
+            let wantInput = try NPY.read(path: folder + "/" + c.saliency_input)
+            if let why = closeness(back.values.map(Float.init), wantInput.values, atol: 1e-5, rtol: 0) { XCTFail("\(name) input size: \(why)") }
+            if let maskFile = c.mask, let auc = c.auc {
+                let mask = try RGBImage.read(path: folder + "/" + maskFile)
+                let got = rocAUC(back.values, (0..<(mask.width * mask.height)).map { mask.pixels[$0 * 3] > 127 })
+                XCTAssertEqual(got, auc, accuracy: 1e-3, name)
+                XCTAssertGreaterThan(got, 0.9, "\(name): the object should stand out")
+            }
+        }
+    }
+
+    func testIntermediatesOfTheTinyImage() throws {
+        let c = try XCTUnwrap(try manifest().fixtures["tiny"])
+        let (rgb, _, h, w) = try working(c)
+        let lab = CIELab.convert(rgb, height: h, width: w)
+        // The fixture is [H, W, 3]; srtool keeps channel planes.
+        let hwc = (0..<(h * w)).flatMap { i in (0..<3).map { lab[$0 * h * w + i] } }
+        if let why = closeness(hwc.map(Float.init), try NPY.read(path: folder + "/tiny_lab.npy").values, atol: 1e-6, rtol: 0) {
+            XCTFail("lab: \(why)")
+        }
+        let detector = ContextAwareSaliency()
+        let planes = Planes(channels: 3, height: h, width: w, values: lab)
+        for r in detector.scales {
+            let q = detector.patches(detector.scaled(planes, r))
+            let grid = detector.singleScale(q, [q, detector.patches(detector.scaled(planes, r / 2)),
+                                               detector.patches(detector.scaled(planes, r / 4))])
+            let want = try NPY.read(path: folder + "/tiny_scale_\(r).npy")
+            XCTAssertEqual(want.shape, [q.rows, q.columns], "scale \(r)")
+            if let why = closeness(grid.map(Float.init), want.values, atol: 1e-6, rtol: 0) { XCTFail("scale \(r): \(why)") }
+        }
+    }
+
+    /// The fast path (dgemm, quickselect, distance transform) equals the naive twin.
+    func testFastPathEqualsNaiveTwin() throws {
+        let m = try manifest()
+        for name in ["tiny", "scene_disk"] {
+            let c = try XCTUnwrap(m.fixtures[name])
+            let (rgb, _, h, w) = try working(c)
+            let fast = ContextAwareSaliency().map(rgb: rgb, height: h, width: w)
+            let slow = NaiveSaliency.map(ContextAwareSaliency(), rgb: rgb, height: h, width: w)
+            if let why = closeness(fast.map(Float.init), slow.map(Float.init), atol: 1e-5, rtol: 0) { XCTFail("\(name): \(why)") }
+        }
+    }
+
+    /// Area under the ROC curve by the rank-sum formula (ties get their mean rank).
+    func rocAUC(_ scores: [Double], _ positive: [Bool]) -> Double {
+        let order = scores.indices.sorted { scores[$0] < scores[$1] }
+        var ranks = [Double](repeating: 0, count: scores.count)
+        var i = 0
+        while i < order.count {
+            var j = i
+            while j + 1 < order.count && scores[order[j + 1]] == scores[order[i]] { j += 1 }
+            for k in i...j { ranks[order[k]] = Double(i + j) / 2 + 1 }
+            i = j + 1
+        }
+        let p = Double(positive.filter { $0 }.count), n = Double(positive.count) - p
+        let rankSum = zip(ranks, positive).filter(\.1).reduce(0) { $0 + $1.0 }
+        return (rankSum - p * (p + 1) / 2) / (p * n)
+    }
+}
