@@ -25,6 +25,9 @@ struct Saliency: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Compute N times and print timings on stderr.")
     var repeatCount: Int = 0
 
+    @Flag(help: "Use the slow naive twin (every patch pair directly): for checks and benchmarks.")
+    var naive = false
+
     func run() throws {
         let clock = ContinuousClock()
         let started = clock.now
@@ -36,15 +39,18 @@ struct Saliency: ParsableCommand {
                                                           longSide: saliencyArguments.workingSize)
         let small = Resize.bilinear(picture, width: ww, height: wh)
         let rgb = (0..<3).flatMap { c in (0..<(wh * ww)).map { Double(small.pixels[$0 * 3 + c]) } }
+        func compute() -> [Double] {
+            naive ? NaiveSaliency.map(detector, rgb: rgb, height: wh, width: ww) : detector.map(rgb: rgb, height: wh, width: ww)
+        }
         var times: [Duration] = []
-        var result = detector.saliency(rgb: rgb, height: wh, width: ww, workingSize: saliencyArguments.workingSize)
+        var working = compute()
         for _ in 0..<repeatCount {
             let t0 = clock.now
-            result = detector.saliency(rgb: rgb, height: wh, width: ww, workingSize: saliencyArguments.workingSize)
+            working = compute()
             times.append(clock.now - t0)
         }
         if repeatCount > 0 { Log.timing(load: loaded - started, label: "saliency", runs: times) }
-        let map = try Tensor(shape: [1, 1, wh, ww], values: result.working.map(Float.init))
+        let map = try Tensor(shape: [1, 1, wh, ww], values: working.map(Float.init))
         let full = Kernels.resizeBilinear(map, height: picture.height, width: picture.width)
         if let save { try NPY.write(try full.reshaped([picture.height, picture.width]), to: save) }
         if let output {
