@@ -41,6 +41,19 @@ public enum Resize {
         return img
     }
 
+    /// Nearest-neighbour scaling (for enlarging small maps into tiles).
+    public static func nearest(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+        var out = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            let sy = min(y * image.height / max(height, 1), image.height - 1)
+            for x in 0..<width {
+                let sx = min(x * image.width / max(width, 1), image.width - 1)
+                for c in 0..<3 { out[(y * width + x) * 3 + c] = image.pixels[(sy * image.width + sx) * 3 + c] }
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: out)
+    }
+
     @inline(__always) private static func clip8(_ s: Int) -> UInt8 {
         UInt8(clamping: s >> precisionBits)
     }

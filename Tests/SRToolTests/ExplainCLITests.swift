@@ -102,6 +102,28 @@ final class ExplainCLITests: XCTestCase {
         XCTAssertEqual(map.buffer.max() ?? 0, 1, accuracy: 1e-6)
     }
 
+    /// `render` writes the heatmap (the same pixels as `explain -o`), one tile per layer, the
+    /// contact sheet and a self-contained report.
+    func testRenderWritesTilesSheetAndReport() throws {
+        let r = try CLI.run(["render", "Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/samples/cross_0.png",
+                             "--out", dir + "/render"])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let e = try CLI.run(["explain", "Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/samples/cross_0.png",
+                             "-o", dir + "/h.png"])
+        XCTAssertEqual(e.code, 0, e.stderr)
+        let a = try RGBImage.read(path: dir + "/render/heatmap.png"), b = try RGBImage.read(path: dir + "/h.png")
+        if let why = closeness(a.pixels.map(Float.init), b.pixels.map(Float.init), atol: 1, rtol: 0) { XCTFail(why) }
+        let tiles = try FileManager.default.contentsOfDirectory(atPath: dir + "/render/layers")
+        XCTAssertEqual(tiles.count, 11, "\(tiles)")
+        XCTAssertGreaterThan(try RGBImage.read(path: dir + "/render/contact-sheet.png").width, 300)
+        let html = try String(contentsOfFile: dir + "/render/index.html", encoding: .utf8)
+        XCTAssertEqual(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1, 13)
+        XCTAssertTrue(html.contains("<polyline"))
+        XCTAssertFalse(html.contains("src=\"http"), "the report must open offline")
+        let colormaps = try CLI.run(["colormaps"])
+        XCTAssertTrue(colormaps.stdout.contains("coldnhot"))
+    }
+
     func testMethodRegistryMatchesHelpAndReadme() throws {
         let help = try CLI.run(["explain", "--help"]).stdout
         let readme = try String(contentsOfFile: Fixtures.root.deletingLastPathComponent().appendingPathComponent("README.md").path,

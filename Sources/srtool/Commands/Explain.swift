@@ -111,7 +111,8 @@ struct Explain: ParsableCommand {
                 guard let output else { continue }
                 var path = x.shape[0] == 1 ? output : numbered(output, n)
                 if result.maps.count > 1, let layer = map.layer { path = suffixed(path, fileName(layer)) }
-                let values = Heatmap.normalize(Heatmap.reduce(map.display, image: n, render.reduction), render.normalization)
+                let values = Heatmap.normalize(Heatmap.reduce(map.display, image: n, render.reduction), render.normalization,
+                                               clipPercentile: renderArguments.clipPercentile)
                 let (h, w) = (x.shape[2], x.shape[3])
                 var picture = Heatmap.render(values, width: w, height: h, colormap: render.colormap)
                 if renderArguments.overlay, let base = try overlayBase(n, graph: graph, height: h, width: w) {

@@ -80,6 +80,9 @@ struct RenderArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Channel reduction: sum, max-abs, l2 (default: the method's).", valueName: "mode"))
     var reduce: String?
 
+    @Option(name: .customLong("clip-percentile"), help: "Clip |values| above this percentile before normalising (e.g. 99).")
+    var clipPercentile: Float?
+
     @Flag(help: "Blend the heatmap over the input image.")
     var overlay = false
 
@@ -94,6 +97,7 @@ struct RenderArguments: ParsableArguments {
             throw ValidationError("--reduce must be one of \(Heatmap.Reduction.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard alpha >= 0 && alpha <= 1 else { throw ValidationError("--alpha must lie in [0, 1]") }
+        if let p = clipPercentile, !(p > 0 && p <= 100) { throw ValidationError("--clip-percentile must lie in (0, 100]") }
     }
 
     func settings(for m: Method) throws -> (colormap: Colormap, normalization: Normalization, reduction: Heatmap.Reduction) {

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import SRCore
+import SRExplain
+import SRFormats
+import SRRender
+import SRRuntime
+import SRSaliency
+
+struct Render: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render an explanation: heatmaps, one tile per layer, a contact sheet and a self-contained index.html.")
+
+    @OptionGroup var modelArguments: ModelArguments
+    @OptionGroup var inputArguments: InputArguments
+    @OptionGroup var explainArguments: ExplainArguments
+
+    @Option(help: "Layers to render: all, or a comma-separated list of node or tensor names.")
+    var layers: String = "all"
+
+    @Flag(help: "Also compute the Salient Relevance map (LRP + context-aware saliency).")
+    var sr = false
+
+    @Option(help: "Output folder.")
+    var out: String = "render"
+
+    @Option(help: "Classes listed in the report.")
+    var top: Int = 5
+
+    @Option(help: "Class labels, one per line (default: the model's).")
+    var labels: String?
+
+    @OptionGroup var runtime: RuntimeArguments
+
+    func run() throws {
+        let graph = try modelArguments.load()
+        guard inputArguments.images.count <= 1 else { throw SRError.usage("render takes one image") }
+        let names = try labels.map(readLabels) ?? graph.metadata.labels
+        let (x, sources) = try inputArguments.tensor(for: graph)
+        let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
+        let explainer = try Explainer(graph: graph, threads: runtime.threadCount)
+        let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
+        let target = try explainArguments.resolveTarget(labels: names)
+        let (e, audits) = try explainer.audit(x, target: target, rules: rules, tolerance: 1e-3)
+        let (h, w) = (x.shape[2], x.shape[3])
+        do { try FileManager.default.createDirectory(atPath: out + "/layers", withIntermediateDirectories: true) } catch {
+            throw SRError.cannotWrite("cannot create folder \(out): \(error.localizedDescription)")
+        }
+        func path(_ name: String) -> String { (out as NSString).appendingPathComponent(name) }
+        func heat(_ t: Tensor) -> RGBImage {
+            let up = t.rank == 4 ? Kernels.resizeBilinear(t, height: h, width: w) : t
+            return Heatmap.render(Heatmap.normalize(Heatmap.reduce(up, image: 0, .sum), .symmetric), width: w, height: h,
+                                  colormap: (try? Colormap.named("coldnhot")) ?? Colormap.all[0])
+        }
+        var figures: [Report.Figure] = []
+        if let first = inputArguments.images.first, let p = preprocessing {
+            let shown = try p.croppedImage(from: try RGBImage.read(path: first), height: h, width: w)
+            figures.append(Report.Figure(title: "input", png: try PNG.encode(width: w, height: h, channels: 3, pixels: shown.pixels)))
+            try PNG.write(shown, to: path("input.png"))
+        }
+        let heatmap = heat(e.input)
+        try PNG.write(heatmap, to: path("heatmap.png"))
+        let compositeName = explainArguments.composite ?? "epsilon-plus-flat"
+        figures.append(Report.Figure(title: "LRP (\(compositeName))",
+                                     png: try PNG.encode(width: w, height: h, channels: 3, pixels: heatmap.pixels)))
+        if sr {
+            let s = try SalientRelevance.map(e.input, image: 0, saliency: ContextAwareSaliency(), workingSize: 250)
+            let map = Heatmap.render(s.map(Float.init), width: w, height: h, colormap: try Colormap.named("hot"))
+            try PNG.write(map, to: path("sr.png"))
+            figures.append(Report.Figure(title: "SR map", png: try PNG.encode(width: w, height: h, channels: 3, pixels: map.pixels)))
+        }
+        // Per-layer tiles, in network order.
+        let wanted = layers == "all" ? nil : Set(layers.split(separator: ",").map(String.init))
+        let nodes = explainer.graph.nodes.filter { n in
+            guard let t = e.layers[n.output], t.rank == 4, t.shape[2] * t.shape[3] > 1 else { return false }
+            return wanted.map { $0.contains(n.name) || $0.contains(n.output) } ?? true
+        }
+        if let wanted, nodes.isEmpty { throw SRError.usage("--layers: none of \(wanted.sorted()) is a 4-D layer") }
+        let showProgress = isatty(2) != 0
+        var tiles: [(name: String, image: RGBImage)] = []
+        var layerFigures: [Report.Figure] = []
+        for (i, node) in nodes.enumerated() {
+            if showProgress { FileHandle.standardError.write(Data("\rrendering layer \(i + 1)/\(nodes.count)".utf8)) }
+            guard let t = e.layers[node.output] else { continue }
+            let image = heat(t)
+            try PNG.write(image, to: path("layers/\(fileName(node.output)).png"))
+            tiles.append((node.name, image))
+            layerFigures.append(Report.Figure(title: node.name, png: try PNG.encode(width: w, height: h, channels: 3, pixels: image.pixels)))
+        }
+        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        try PNG.write(ContactSheet.make(tiles, columns: min(6, max(tiles.count, 1)), tileSize: max(96, min(w, 160))),
+                      to: path("contact-sheet.png"))
+        let logits = try explainer.executor.outputs(x)[0]
+        let ranked = try Classification.top(logits, k: top, isProbability: false)[0]
+        let audit = audits[0]
+        let report = Report(
+            title: "\(modelArguments.model) — \(sources.first ?? "")",
+            subtitle: "target \(e.targets[0])\(names.flatMap { e.targets[0] < $0.count ? " (\($0[e.targets[0]]))" : nil } ?? ""), "
+                + "logit \(number(e.startValues[0])), composite \(compositeName), "
+                + "input relevance Σ \(number(Float(audit.inputRelevance)))",
+            predictions: ranked.map { r in
+                Report.Prediction(label: names.flatMap { $0.indices.contains(r.index) ? $0[r.index] : nil } ?? "class \(r.index)",
+                                  probability: r.probability)
+            },
+            figures: figures, layers: layerFigures,
+            conservation: [("input", audit.inputRelevance)] + audit.layers.map { ($0.node, $0.relevanceOut) },
+            start: audit.start)
+        try AtomicFile.write(Data(report.html.utf8), to: path("index.html"))
+        emit("wrote \(path("index.html")): \(nodes.count) layer tiles, contact-sheet.png, heatmap.png\(sr ? ", sr.png" : "")")
+    }
+}
+
+struct Colormaps: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the colour maps (name and control points).")
+
+    func run() throws {
+        emit(formatTable(Colormap.all.map { [$0.name, $0.source] }, rightAligned: []).joined(separator: "\n"))
+    }
+}
