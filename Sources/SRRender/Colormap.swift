@@ -16,16 +16,17 @@ public struct Colormap: Sendable {
         palette = try Colormap.makePalette(try Colormap.parse(source))
     }
 
-    /// The registry: zennit's colour maps plus matplotlib's viridis, magma and jet
-    /// (control points every 1/8, from matplotlib's tables).
+    /// The registry: zennit's colour maps plus matplotlib's viridis and magma as 17 control
+    /// points (sampled every 1/16) and jet at its own breakpoints (`Tools/make_colormap_fixtures.py`
+    /// prints them; the tests check every entry against matplotlib).
     public static let all: [Colormap] = {
         let specs: [(String, String)] = [
             ("gray", "000,fff"), ("wred", "fff,f00"), ("wblue", "fff,00f"), ("hot", "000,f00,ff0,fff"),
             ("cold", "000,00f,0ff"), ("coldnhot", "0ff,00f,80:000,f00,ff0,fff"), ("bwr", "00f,80:fff,f00"),
             ("france", "0055a4,80:fff,ef4135"), ("seismic", "0000d0,80:d0d0d0,d00000"),
-            ("viridis", "440154,46327e,365c8d,277f8e,1fa187,4ac16d,a0da39,fde725"),
-            ("magma", "000004,1c1044,4f127b,812581,b5367a,e55964,fb8861,fec287,fcfdbf"),
-            ("jet", "000080,0000ff,0080ff,00ffff,80ff80,ffff00,ff8000,ff0000,800000"),
+            ("viridis", "440154,48186a,472d7b,424086,3b528b,33638d,2c728e,26828e,21918c,1fa088,28ae80,3fbc73,5ec962,84d44b,addc30,d8e219,fde725"),
+            ("magma", "000004,0a0822,1d1147,36106b,51127c,6a1c81,832681,9c2e7f,b73779,d0416f,e75263,f56b5c,fc8961,fea772,fec488,fde2a3,fcfdbf"),
+            ("jet", "000080,1c:0000ff,20:0000ff,57:00dcfe,59:00e4f8,60:16ffe1,a3:eeff09,a6:f8f500,a8:feed00,e3:ff1300,e8:e80000,800000"),
         ]
         return specs.compactMap { try? Colormap(name: $0.0, source: $0.1) }
     }()
