@@ -18,7 +18,7 @@ public final class Executor {
     private let scratch = Scratch()
     /// How many node inputs read each tensor.
     private let readers: [String: Int]
-    /// Convs whose only reader is a ReLU: with `keepAll: false` the ReLU runs inside the conv.
+    /// Convs whose only reader is a ReLU: with `fuse` the ReLU runs inside the conv.
     private let fusedReLU: [String: Float]
 
     public init(graph: Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
@@ -30,7 +30,7 @@ public final class Executor {
         self.readers = readers
         var fused: [String: Float] = [:]
         for node in graph.nodes {
-            guard case .relu(let slope) = node.op, readers[node.inputs[0]] == 1,
+            guard case .relu(let slope) = node.op, slope >= 0, readers[node.inputs[0]] == 1,
                   let producer = graph.producer(of: node.inputs[0]), case .conv2d = producer.op,
                   !graph.outputs.contains(node.inputs[0]) else { continue }
             fused[producer.name] = slope
@@ -41,7 +41,12 @@ public final class Executor {
     }
 
     /// One input tensor per graph input (NCHW, any batch size, other dims as declared).
-    public func run(_ inputs: [String: Tensor], keepAll: Bool = true) throws -> Activations {
+    /// `fuse` (default: when not keeping everything) rectifies a conv's output in place when
+    /// a ReLU is its only reader, so the conv's tensor then holds the ReLU's output. Plain
+    /// gradients still hold (x > 0 ⇔ ReLU(x) > 0); rules that read a conv's own output
+    /// (LRP, Grad-CAM) need `fuse: false`.
+    public func run(_ inputs: [String: Tensor], keepAll: Bool = true, fuse: Bool? = nil) throws -> Activations {
+        let fuse = fuse ?? !keepAll
         var values: [String: Tensor] = [:]
         var batch: Int?
         for input in graph.inputs {
@@ -63,13 +68,13 @@ public final class Executor {
             guard let outShape = shapes.shapes[node.output] else { throw SRError.internalError("no shape for '\(node.output)'") }
             let started = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let y: Tensor
-            if !keepAll, case .relu = node.op, let producer = graph.producer(of: node.inputs[0]),
+            if fuse, case .relu = node.op, let producer = graph.producer(of: node.inputs[0]),
                fusedReLU[producer.name] != nil {
                 y = ins[0]  // already rectified inside the conv
-            } else if !keepAll, case .conv2d(let a) = node.op, let slope = fusedReLU[node.name] {
+            } else if fuse, case .conv2d(let a) = node.op, let slope = fusedReLU[node.name] {
                 y = Kernels.conv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"), a,
                                    outShape: outShape, scratch: scratch, reluSlope: slope)
-            } else if !keepAll, case .relu(let slope) = node.op, readers[node.inputs[0]] == 1, isFreshOutput(node.inputs[0]) {
+            } else if fuse, case .relu(let slope) = node.op, slope >= 0, readers[node.inputs[0]] == 1, isFreshOutput(node.inputs[0]) {
                 // Nothing else reads the input: rectify it in place instead of copying.
                 Kernels.reluInPlace(ins[0], slope: slope)
                 y = ins[0]

@@ -42,6 +42,28 @@ final class NaiveTwinTests: XCTestCase {
         }
     }
 
+    /// Both input-gradient paths (flipped convolution for stride 1, banded col2im otherwise).
+    func testConvolutionInputGradientMatchesNaive() throws {
+        var rng = Seeded(state: 99)
+        let cases: [(c: Int, o: Int, h: Int, w: Int, a: Conv2DAttributes)] = [
+            (3, 4, 9, 7, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1])),
+            (6, 6, 8, 8, Conv2DAttributes(kernel: [3, 3], pads: [1, 0, 2, 1], group: 3)),
+            (4, 6, 8, 8, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [0, 1, 1, 0])),
+            (4, 4, 9, 9, Conv2DAttributes(kernel: [3, 2], stride: [1, 2], dilation: [2, 1])),
+            (5, 7, 6, 4, Conv2DAttributes(kernel: [1, 1])),
+            (2, 3, 11, 13, Conv2DAttributes(kernel: [5, 5], pads: [2, 2, 2, 2])),
+        ]
+        for (i, k) in cases.enumerated() {
+            let xShape = [2, k.c, k.h, k.w]
+            let w = random([k.o, k.c / k.a.group] + k.a.kernel, &rng)
+            let out = try Op.conv2d(k.a).outputShape(inputs: [xShape], params: ["weight": w.shape], node: "t")
+            let dy = random(out, &rng)
+            let fast = Kernels.conv2dBackwardData(dy, weight: w, k.a, inShape: xShape)
+            let slow = NaiveKernels.conv2dBackwardData(dy, weight: w, k.a, inShape: xShape)
+            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i): \(why)") }
+        }
+    }
+
     func testLinearMatchesNaiveAtBatchOneAndMore() {
         var rng = Seeded(state: 7)
         for n in [1, 3] {

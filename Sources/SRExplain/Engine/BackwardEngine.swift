@@ -16,10 +16,13 @@ public final class BackwardEngine {
 
     /// Signals at every tensor reached from `start` (tensor name → `[N, …]` signal).
     /// `activations` must hold every forward tensor (`Executor.run(_:keepAll: true)`).
-    public func run(activations: Activations, start: [String: Tensor], rules: RuleSet,
+    /// With `stopAt`, the walk ends at the node producing that tensor: its signal is then
+    /// complete (every reader comes later in topological order) and nothing below is needed.
+    public func run(activations: Activations, start: [String: Tensor], rules: RuleSet, stopAt: String? = nil,
                     observe: ((Node, Rule, Tensor, [Tensor?]) -> Void)? = nil) throws -> [String: Tensor] {
         var signal = start
         for node in graph.nodes.reversed() {
+            if let stopAt, node.outputs.contains(stopAt) { break }
             guard let out = signal[node.output] else { continue }
             guard let y = activations[node.output] else {
                 throw SRError.internalError("activation '\(node.output)' was not kept")

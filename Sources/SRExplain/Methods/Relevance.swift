@@ -48,10 +48,14 @@ public final class Explainer {
     /// Explains each image of `input` for its target: the start relevance is one-hot × the
     /// target's logit (LRP), or just one-hot with `gradientStart` (the gradient family:
     /// ∂logit/∂x, as Captum and autograd compute it).
-    public func explain(_ input: Tensor, target: Target, rules: RuleSet, gradientStart: Bool = false,
+    /// `fuseActivations` lets the forward pass rectify conv outputs in place (see
+    /// `Executor.run`): right for gradients through ReLUs, wrong for rules reading a conv's
+    /// own output.
+    public func explain(_ input: Tensor, target: Target, rules: RuleSet, gradientStart: Bool = false, stopAt: String? = nil,
+                        fuseActivations: Bool = false,
                         observe: ((Node, Rule, Tensor, [Tensor?]) -> Void)? = nil) throws -> Explanation {
         guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }
-        let acts = try executor.run([inputName: input], keepAll: true)
+        let acts = try executor.run([inputName: input], keepAll: true, fuse: fuseActivations)
         let start = startTensor
         guard let logits = acts[start] else { throw SRError.internalError("no output '\(start)'") }
         let n = logits.shape[0], classes = logits.count / max(n, 1)
@@ -70,8 +74,11 @@ public final class Explainer {
             values.append(row[k])
             seed.pointer[i * classes + k] = gradientStart ? 1 : row[k]
         }
-        let layers = try engine.run(activations: acts, start: [start: seed], rules: rules, observe: observe)
-        guard let r = layers[inputName] else { throw SRError.internalError("no relevance reached the input") }
+        let layers = try engine.run(activations: acts, start: [start: seed], rules: rules, stopAt: stopAt, observe: observe)
+        // Stopping early (Grad-CAM) leaves the input without a signal.
+        guard let r = layers[inputName] ?? (stopAt != nil ? Tensor(zeros: input.shape) : nil) else {
+            throw SRError.internalError("no relevance reached the input")
+        }
         return Explanation(input: r, layers: layers, targets: targets, startValues: values, startTensor: start,
                            graph: graph, activations: acts)
     }

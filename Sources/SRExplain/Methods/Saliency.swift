@@ -5,9 +5,10 @@ import SRRuntime
 /// The gradient family built on the same backward engine: plain, guided and deconvnet
 /// gradients, gradient × input, SmoothGrad, Integrated Gradients, occlusion, CAM, Grad-CAM.
 extension Explainer {
-    /// `∂logit_target/∂x` with the rule set's ReLU handling (gradient, guided, deconvnet).
+    /// `∂logit_target/∂x` with the rule set's ReLU handling (gradient, guided, deconvnet);
+    /// the forward pass may fuse conv and ReLU, as only ReLU masks are read.
     public func gradient(_ x: Tensor, target: Target, rules: RuleSet) throws -> Explanation {
-        try explain(x, target: target, rules: rules, gradientStart: true)
+        try explain(x, target: target, rules: rules, gradientStart: true, fuseActivations: true)
     }
 
     /// The class each image is explained for (resolving `.top` with one forward pass).
@@ -167,7 +168,8 @@ extension Explainer {
     /// Grad-CAM (Selvaraju et al. 2017) at `layer`'s output A: `Σ_k α_k A_k` with
     /// `α_k = mean_{ij} ∂logit_target/∂A_kij`, `[N, 1, h, w]`, before the ReLU.
     public func gradCAM(_ x: Tensor, target: Target, layer: String) throws -> Tensor {
-        let e = try gradient(x, target: target, rules: RuleSet { _ in Gradient() })
+        // The gradient is only needed down to the layer.
+        let e = try explain(x, target: target, rules: RuleSet { _ in Gradient() }, gradientStart: true, stopAt: layer)
         guard let a = e.activations[layer], let g = e.layers[layer], a.rank == 4 else {
             throw SRError.usage("Grad-CAM needs a 4-D layer output that leads to the class; '\(layer)' is not one")
         }

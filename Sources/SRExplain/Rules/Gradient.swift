@@ -96,10 +96,11 @@ public struct Gradient: Rule {
     }
 }
 
-/// `f(a[i], b[i])` over two tensors of equal shape.
+/// `f(a[i], b[i])` over two tensors of equal shape, spread over the workers.
 func zip3(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
     let out = Tensor(uninitialized: a.shape)
-    for i in 0..<a.count { out.pointer[i] = f(a.pointer[i], b.pointer[i]) }
+    let (o, ap, bp) = (out.pointer, a.pointer, b.pointer)
+    Parallel.forEach(a.count, minChunk: 1 << 15) { r in for i in r { o[i] = f(ap[i], bp[i]) } }
     return out
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import SRCore
 
 extension Kernels {
@@ -145,9 +146,27 @@ extension Kernels {
 
 /// A reusable work buffer (the im2col matrix), grown on demand and kept between calls so
 /// large convolutions do not pay for fresh pages every time.
-public final class Scratch {
+public final class Scratch: @unchecked Sendable {
     private var storage = TensorStorage(uninitializedCount: 0)
+    private var flips: [ObjectIdentifier: Tensor] = [:]
+    private let lock = NSLock()
     public init() {}
+
+    /// `W'[c, o, i, j] = W[o, c, kh−1−i, kw−1−j]` per group (OIHW → OIHW of the transposed
+    /// convolution), computed once per weight tensor.
+    func flipped(_ w: Tensor, groups g: Int) -> Tensor {
+        lock.lock(); defer { lock.unlock() }
+        if let t = flips[ObjectIdentifier(w.storage)], t.count == w.count { return t }
+        let (o, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+        let og = o / g
+        let t = Tensor(uninitialized: [cg * g, og, kh, kw])
+        for grp in 0..<g { for oc in 0..<og { for c in 0..<cg { for i in 0..<kh { for j in 0..<kw {
+            t.pointer[((((grp * cg + c) * og + oc) * kh + i) * kw) + j] =
+                w.pointer[((((grp * og + oc) * cg + c) * kh + (kh - 1 - i)) * kw) + (kw - 1 - j)]
+        } } } } }
+        flips[ObjectIdentifier(w.storage)] = t
+        return t
+    }
 
     func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
         if storage.count < count { storage = TensorStorage(uninitializedCount: count) }

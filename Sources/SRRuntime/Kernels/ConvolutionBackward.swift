@@ -9,16 +9,40 @@ extension Kernels {
         let (o, ho, wo) = (dy.shape[1], dy.shape[2], dy.shape[3])
         let g = a.group, cg = c / g, og = o / g
         let k = cg * a.kernel[0] * a.kernel[1], p = ho * wo
+        // Stride 1, no dilation: the input-gradient is itself a convolution of dY with the
+        // flipped, transposed kernel (padding k − 1 − p), which runs as fast as the forward pass.
+        let (kh, kw) = (a.kernel[0], a.kernel[1])
+        let flipPads = [kh - 1 - a.pads[0], kw - 1 - a.pads[1], kh - 1 - a.pads[2], kw - 1 - a.pads[3]]
+        if a.stride == [1, 1], a.dilation == [1, 1], a.kernel != [1, 1], flipPads.allSatisfy({ $0 >= 0 }),
+           ho + kh - 1 - a.pads[0] - a.pads[2] == h, wo + kw - 1 - a.pads[1] - a.pads[3] == wd {
+            let flipped = scratch.flipped(w, groups: g)
+            return conv2d(dy, weight: flipped, bias: nil,
+                          Conv2DAttributes(kernel: a.kernel, pads: flipPads, group: g), outShape: inShape, scratch: scratch)
+        }
         let dx = Tensor(zeros: inShape)
         let direct = a.kernel == [1, 1] && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
-        let col = scratch.buffer(direct ? 0 : k * p)
+        // Bands of output rows (about 8 MB of column matrix), so the matrix stays in cache
+        // between the multiply and its scatter back (col2im).
+        let band = direct ? ho : max(1, min(ho, (1 << 21) / max(k * wo, 1)))
+        let col = scratch.buffer(direct ? 0 : k * band * wo)
         for img in 0..<n {
             for grp in 0..<g {
                 let dst = dx.pointer + (img * c + grp * cg) * h * wd
-                let target = direct ? dst : col
-                BLAS.sgemm(transA: true, m: k, n: p, k: og, a: w.pointer + grp * og * k, lda: k,
-                           b: dy.pointer + (img * o + grp * og) * p, ldb: p, c: target, ldc: p)
-                if !direct { col2im(col, channels: cg, height: h, width: wd, a, outHeight: ho, outWidth: wo, into: dst) }
+                let dyg = dy.pointer + (img * o + grp * og) * p
+                if direct {
+                    BLAS.sgemm(transA: true, m: k, n: p, k: og, a: w.pointer + grp * og * k, lda: k, b: dyg, ldb: p,
+                               c: dst, ldc: p)
+                    continue
+                }
+                var y0 = 0
+                while y0 < ho {
+                    let rows = min(band, ho - y0)
+                    BLAS.sgemm(transA: true, m: k, n: rows * wo, k: og, a: w.pointer + grp * og * k, lda: k,
+                               b: dyg + y0 * wo, ldb: p, c: col, ldc: rows * wo)
+                    col2im(col, channels: cg, height: h, width: wd, a, outHeight: ho, outWidth: wo,
+                           rows: y0..<(y0 + rows), into: dst)
+                    y0 += rows
+                }
             }
         }
         return dx
@@ -27,7 +51,8 @@ extension Kernels {
     /// Adds every column entry back to the input pixel it was taken from (the adjoint of
     /// `im2col`); parallel over channels, so no two threads write the same pixel.
     static func col2im(_ col: UnsafeMutablePointer<Float>, channels: Int, height h: Int, width w: Int,
-                       _ a: Conv2DAttributes, outHeight ho: Int, outWidth wo: Int, into dst: UnsafeMutablePointer<Float>) {
+                       _ a: Conv2DAttributes, outHeight ho: Int, outWidth wo: Int, rows: Range<Int>,
+                       into dst: UnsafeMutablePointer<Float>) {
         let (kh, kw) = (a.kernel[0], a.kernel[1])
         let (sh, sw, dh, dw, pt, pl) = (a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], a.pads[0], a.pads[1])
         Parallel.forEach(channels) { range in
@@ -35,8 +60,8 @@ extension Kernels {
                 let plane = dst + ch * h * w
                 for i in 0..<kh {
                     for j in 0..<kw {
-                        var row = col + ((ch * kh + i) * kw + j) * ho * wo
-                        for oy in 0..<ho {
+                        var row = col + ((ch * kh + i) * kw + j) * rows.count * wo
+                        for oy in rows {
                             let iy = oy * sh - pt + i * dh
                             if iy >= 0 && iy < h {
                                 let line = plane + iy * w
