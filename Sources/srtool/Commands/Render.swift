@@ -15,6 +15,12 @@ struct Render: ParsableCommand {
     @OptionGroup var inputArguments: InputArguments
     @OptionGroup var explainArguments: ExplainArguments
 
+    @Option(help: ArgumentHelp("Method of the main heatmap: \(Method.all.map(\.name).joined(separator: ", ")) (layer tiles and the conservation chart are LRP).", valueName: "method"))
+    var method: String = "lrp"
+
+    @OptionGroup var methodArguments: MethodArguments
+    @OptionGroup var renderArguments: RenderArguments
+
     @Option(help: "Layers to render: all, or a comma-separated list of node or tensor names.")
     var layers: String = "all"
 
@@ -31,6 +37,12 @@ struct Render: ParsableCommand {
     var labels: String?
 
     @OptionGroup var runtime: RuntimeArguments
+
+    func validate() throws {
+        guard Method.named(method) != nil else {
+            throw ValidationError("--method must be one of \(Method.all.map(\.name).joined(separator: ", "))")
+        }
+    }
 
     func run() throws {
         let graph = try modelArguments.load()
@@ -58,10 +70,23 @@ struct Render: ParsableCommand {
             figures.append(Report.Figure(title: "input", png: try PNG.encode(width: w, height: h, channels: 3, pixels: shown.pixels)))
             try PNG.write(shown, to: path("input.png"))
         }
-        let heatmap = heat(e.input)
-        try PNG.write(heatmap, to: path("heatmap.png"))
         let compositeName = explainArguments.composite ?? "epsilon-plus-flat"
-        figures.append(Report.Figure(title: "LRP (\(compositeName))",
+        let heatmap: RGBImage
+        if method == "lrp" {
+            heatmap = heat(e.input)
+        } else {
+            // Another method's map, rendered as `explain -o` renders it.
+            guard let m = Method.named(method) else { throw SRError.usage("unknown method '\(method)'") }
+            var options = try methodArguments.options(for: explainer)
+            options.rules = rules
+            let map = try m.run(explainer, x, target: target, options: options).maps[0]
+            let settings = try renderArguments.settings(for: m)
+            heatmap = Heatmap.render(Heatmap.normalize(Heatmap.reduce(map.display, image: 0, settings.reduction), settings.normalization,
+                                                       clipPercentile: renderArguments.clipPercentile),
+                                     width: w, height: h, colormap: settings.colormap)
+        }
+        try PNG.write(heatmap, to: path("heatmap.png"))
+        figures.append(Report.Figure(title: method == "lrp" ? "LRP (\(compositeName))" : method,
                                      png: try PNG.encode(width: w, height: h, channels: 3, pixels: heatmap.pixels)))
         if sr {
             let s = try SalientRelevance.map(e.input, image: 0, saliency: ContextAwareSaliency(), workingSize: 250)
