@@ -111,7 +111,8 @@ public struct ContextAwareSaliency: Sendable {
                             let (nq, yq, xq) = (norms[qi], ys[qi], xs[qi])
                             norms.withUnsafeBufferPointer { np in ys.withUnsafeBufferPointer { yp in xs.withUnsafeBufferPointer { xp in
                                 dots.withUnsafeBufferPointer { dp in row.withUnsafeMutableBufferPointer { rp in
-                                    let dots = dp.baseAddress! + i * m
+                                    guard let base = dp.baseAddress else { return }
+                                    let dots = base + i * m
                                     for j in 0..<m {
                                         let d2 = max(nq + np[j] - 2 * dots[j], 0)
                                         let (dy, dx) = (yq - yp[j], xq - xp[j])
