@@ -50,13 +50,6 @@ public struct Tensor: @unchecked Sendable {
         return try Tensor(shape: newShape, storage: storage)
     }
 
-    /// A fresh, owned copy.
-    public func copy() -> Tensor {
-        let t = Tensor(zeros: shape)
-        t.pointer.update(from: storage.base, count: count)
-        return t
-    }
-
     /// Image `n` of a batch (shares storage when n == 0, copies otherwise).
     public func sample(_ n: Int) -> Tensor {
         let per = shape.dropFirst().reduce(1, *)

@@ -38,11 +38,6 @@ public enum BitmapFont {
         glyphs[Character(c.uppercased())] ?? [0x1F, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1F]
     }
 
-    /// Width in pixels of `text` at `scale` (one column of space between glyphs).
-    public static func textWidth(_ text: String, scale: Int = 1) -> Int {
-        max(text.count * (width + 1) - 1, 0) * scale
-    }
-
     /// Draws `text` into `image` with its top-left corner at (x, y), clipped to the image.
     public static func draw(_ text: String, into image: inout RGBImage, x: Int, y: Int, color: [UInt8], scale: Int = 1) {
         var cx = x
