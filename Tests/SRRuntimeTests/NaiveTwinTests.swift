@@ -52,6 +52,9 @@ final class NaiveTwinTests: XCTestCase {
             (4, 4, 9, 9, Conv2DAttributes(kernel: [3, 2], stride: [1, 2], dilation: [2, 1])),
             (5, 7, 6, 4, Conv2DAttributes(kernel: [1, 1])),
             (2, 3, 11, 13, Conv2DAttributes(kernel: [5, 5], pads: [2, 2, 2, 2])),
+            // ≥ 16 input channels per group: the flipped-kernel convolution path
+            (16, 8, 7, 6, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1])),
+            (32, 8, 6, 6, Conv2DAttributes(kernel: [3, 3], pads: [0, 1, 2, 1], group: 2)),
         ]
         for (i, k) in cases.enumerated() {
             let xShape = [2, k.c, k.h, k.w]

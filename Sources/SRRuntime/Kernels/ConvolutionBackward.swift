@@ -10,10 +10,11 @@ extension Kernels {
         let g = a.group, cg = c / g, og = o / g
         let k = cg * a.kernel[0] * a.kernel[1], p = ho * wo
         // Stride 1, no dilation: the input-gradient is itself a convolution of dY with the
-        // flipped, transposed kernel (padding k − 1 − p), which runs as fast as the forward pass.
+        // flipped, transposed kernel (padding k − 1 − p), which runs as fast as the forward pass
+        // — unless the input has few channels (an image), where that product is too thin.
         let (kh, kw) = (a.kernel[0], a.kernel[1])
         let flipPads = [kh - 1 - a.pads[0], kw - 1 - a.pads[1], kh - 1 - a.pads[2], kw - 1 - a.pads[3]]
-        if a.stride == [1, 1], a.dilation == [1, 1], a.kernel != [1, 1], flipPads.allSatisfy({ $0 >= 0 }),
+        if cg >= 16, a.stride == [1, 1], a.dilation == [1, 1], a.kernel != [1, 1], flipPads.allSatisfy({ $0 >= 0 }),
            ho + kh - 1 - a.pads[0] - a.pads[2] == h, wo + kw - 1 - a.pads[1] - a.pads[3] == wd {
             let flipped = scratch.flipped(w, groups: g)
             return conv2d(dy, weight: flipped, bias: nil,
