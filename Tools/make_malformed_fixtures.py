@@ -40,8 +40,11 @@ def main():
     good_bytes = good.SerializeToString()
     cases = []
 
-    def case(file, code, line, note):
-        cases.append({"file": file, "exit_code": code, "stderr": line, "note": note})
+    def case(file, code, line, note, inspect_code=None):
+        c = {"file": file, "exit_code": code, "stderr": line, "note": note}
+        if inspect_code is not None:
+            c["inspect_exit_code"] = inspect_code  # inspect reports it instead of refusing
+        cases.append(c)
 
     write("truncated.onnx", good_bytes[: len(good_bytes) // 2])
     case("truncated.onnx", 65, None, "cut in half inside the weight bytes")
@@ -96,6 +99,16 @@ def main():
     write("int8_input.onnx", m.SerializeToString())
     case("int8_input.onnx", 69, "srtool: error: input 'x' has element type 3; only float32 inputs are supported",
          "an int8 graph input")
+
+    nan = rng.standard_normal((2, 2, 3, 3)).astype(np.float32)
+    nan[0, 1, 2, 0] = np.nan
+    nan[1, 0, 0, 0] = np.inf
+    m = small_model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[1, 1, 1, 1])],
+                    [numpy_helper.from_array(nan, "w")])
+    write("nan_weight.onnx", m.SerializeToString())
+    case("nan_weight.onnx", 65,
+         "srtool: error: weight 'w' holds 2 NaN/Inf value(s); pass --allow-nonfinite to run anyway",
+         "a NaN and an Inf in the conv weight: inspect reports them, run refuses", inspect_code=0)
 
     write("image_as_model.onnx", open(os.path.join(ROOT, "Fixtures", "images", "landscape.png"), "rb").read())
     case("image_as_model.onnx", 65,

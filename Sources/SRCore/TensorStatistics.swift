@@ -30,3 +30,19 @@ public struct TensorStatistics: Sendable, Equatable, Codable {
         nonFinite = bad
     }
 }
+
+extension Tensor {
+    /// How many values are NaN or ±Inf.
+    public var nonFiniteCount: Int { buffer.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } }
+}
+
+extension Graph {
+    /// Weights holding NaN or ±Inf, by name, with their counts (sorted by name).
+    public func nonFiniteWeights() -> [(name: String, count: Int)] {
+        weights.keys.sorted().compactMap { name in
+            guard let t = weights[name] else { return nil }
+            let n = t.nonFiniteCount
+            return n > 0 ? (name, n) : nil
+        }
+    }
+}

@@ -34,7 +34,7 @@ final class CLITests: XCTestCase {
 
     func testMalformedCorpusGivesOneLineAndTheDocumentedCode() throws {
         struct Manifest: Decodable {
-            struct Case: Decodable { var file: String; var exit_code: Int32; var stderr: String? }
+            struct Case: Decodable { var file: String; var exit_code: Int32; var stderr: String?; var inspect_exit_code: Int32? }
             var cases: [Case]
         }
         let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("malformed/manifest.json")))
@@ -45,6 +45,10 @@ final class CLITests: XCTestCase {
                 let start = Date()
                 let r = try CLI.run([command[0], "Fixtures/malformed/" + c.file] + command.dropFirst(), timeout: 10)
                 XCTAssertLessThan(Date().timeIntervalSince(start), 10, c.file)
+                if command[0] == "inspect", let code = c.inspect_exit_code {
+                    XCTAssertEqual(r.code, code, "inspect \(c.file): \(r.stderr)")
+                    continue
+                }
                 XCTAssertEqual(r.code, c.exit_code, "\(command[0]) \(c.file): \(r.stderr)")
                 XCTAssertEqual(r.errorLines.count, 1, "\(c.file): \(r.stderr)")
                 XCTAssertTrue(r.errorLines.first?.hasPrefix("srtool: error: ") ?? false, r.stderr)
@@ -52,6 +56,25 @@ final class CLITests: XCTestCase {
                 XCTAssertEqual(r.stdout, "", c.file)
             }
         }
+    }
+
+    /// NaN/Inf weights: inspect shows them, run refuses them unless --allow-nonfinite.
+    func testNonFiniteWeights() throws {
+        let shown = try CLI.run(["inspect", "Fixtures/malformed/nan_weight.onnx", "--layer", "conv"])
+        XCTAssertEqual(shown.code, 0, shown.stderr)
+        XCTAssertTrue(shown.stdout.contains("holds 2 NaN/Inf value(s)"), shown.stdout)
+        let x = NSTemporaryDirectory() + "srtool-nan-\(getpid()).npy"
+        defer { try? FileManager.default.removeItem(atPath: x) }
+        try NPY.write(try Tensor(shape: [1, 2, 4, 4], values: [Float](repeating: 0.5, count: 32)), to: x)
+        let allowed = try CLI.run(["run", "Fixtures/malformed/nan_weight.onnx", "--input", x, "--allow-nonfinite"])
+        XCTAssertEqual(allowed.code, 0, allowed.stderr)
+        let good = try NPY.read(path: Fixtures.path("onnx/conv_basic/input.npy"))
+        var bad = good.values
+        bad[3] = .nan
+        try NPY.write(try Tensor(shape: good.shape, values: bad), to: x)
+        let input = try CLI.run(["run", "Fixtures/onnx/conv_basic/model.onnx", "--input", x])
+        XCTAssertEqual(input.code, 65, input.stderr)
+        XCTAssertEqual(input.errorLines, ["srtool: error: the input holds 1 NaN/Inf value(s); pass --allow-nonfinite to run anyway"])
     }
 
     func testExitCodes() throws {

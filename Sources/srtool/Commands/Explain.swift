@@ -51,11 +51,12 @@ struct Explain: ParsableCommand {
     func run() throws {
         let clock = ContinuousClock()
         let started = clock.now
-        let graph = try modelArguments.load()
+        let graph = try modelArguments.loadForRunning()
         let loaded = clock.now
         guard let m = Method.named(method == "sr" ? "lrp" : method) else { throw SRError.usage("unknown method '\(method)'") }
         let names = try labels.map(readLabels) ?? graph.metadata.labels
         let (x, sources) = try inputArguments.tensor(for: graph)
+        try modelArguments.checkInput(x)
         let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
         let explainer = try Explainer(graph: graph, threads: runtime.threadCount)
         var options = try methodArguments.options(for: explainer)

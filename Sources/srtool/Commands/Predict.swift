@@ -25,9 +25,10 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let graph = try modelArguments.load()
+        let graph = try modelArguments.loadForRunning()
         let names = try labels.map(readLabels) ?? graph.metadata.labels
         let (x, sources) = try inputArguments.tensor(for: graph)
+        try modelArguments.checkInput(x)
         let executor = try Executor(graph: graph, threads: runtime.threadCount)
         guard let scores = try executor.outputs(x).first else { throw SRError.internalError("no output") }
         let endsInSoftmax: Bool = {

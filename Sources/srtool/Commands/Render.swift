@@ -45,10 +45,11 @@ struct Render: ParsableCommand {
     }
 
     func run() throws {
-        let graph = try modelArguments.load()
+        let graph = try modelArguments.loadForRunning()
         guard inputArguments.images.count <= 1 else { throw SRError.usage("render takes one image") }
         let names = try labels.map(readLabels) ?? graph.metadata.labels
         let (x, sources) = try inputArguments.tensor(for: graph)
+        try modelArguments.checkInput(x)
         let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
         let explainer = try Explainer(graph: graph, threads: runtime.threadCount)
         let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)

@@ -48,9 +48,10 @@ struct Run: ParsableCommand {
     func run() throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let graph = try modelArguments.load()
+        let graph = try modelArguments.loadForRunning()
         let loaded = clock.now
         let (x, _) = try inputArguments.tensor(for: graph)
+        try modelArguments.checkInput(x)
         let executor = try Executor(graph: graph, threads: runtime.threadCount)
         var timings: [(String, String, Double)] = []
         if profile { executor.observer = { node, seconds in timings.append((node.name, node.op.name, seconds)) } }

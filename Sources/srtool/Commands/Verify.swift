@@ -29,7 +29,7 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        let graph = try modelArguments.load()
+        let graph = try modelArguments.loadForRunning()
         var inputs = inputArguments
         if let images {
             guard let files = try? FileManager.default.contentsOfDirectory(atPath: images) else {
@@ -40,6 +40,7 @@ struct Verify: ParsableCommand {
             inputs.images += pictures.map { (images as NSString).appendingPathComponent($0) }
         }
         let (x, sources) = try inputs.tensor(for: graph)
+        try modelArguments.checkInput(x)
         let preprocessing = inputs.images.isEmpty ? nil : try inputs.preprocessing(for: graph)
         let explainer = try Explainer(graph: graph, threads: runtime.threadCount)
         let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)

@@ -10,6 +10,26 @@ struct ModelArguments: ParsableArguments {
     @Option(name: .customLong("input-shape"), help: "Override the input shape, N,C,H,W.")
     var inputShape: String?
 
+    @Flag(name: .customLong("allow-nonfinite"), help: "Run even when weights or inputs hold NaN or Inf.")
+    var allowNonfinite = false
+
+    /// The model, refused (exit 65) when a weight holds NaN or Inf, unless allowed.
+    func loadForRunning() throws -> Graph {
+        let graph = try load()
+        if !allowNonfinite, let bad = graph.nonFiniteWeights().first {
+            let more = graph.nonFiniteWeights().count - 1
+            throw SRError.malformed("weight '\(bad.name)' holds \(bad.count) NaN/Inf value(s)\(more > 0 ? " (and \(more) more weights)" : ""); pass --allow-nonfinite to run anyway")
+        }
+        return graph
+    }
+
+    /// Refuses an input holding NaN or Inf, unless allowed.
+    func checkInput(_ x: Tensor) throws {
+        let n = x.nonFiniteCount
+        if n > 0 && !allowNonfinite {
+            throw SRError.malformed("the input holds \(n) NaN/Inf value(s); pass --allow-nonfinite to run anyway")
+        }
+    }
     func load() throws -> Graph {
         let shape = try inputShape.map { try parseInts($0, option: "--input-shape", count: nil) }
         if let shape, shape.isEmpty || shape.contains(where: { $0 < 1 }) {
