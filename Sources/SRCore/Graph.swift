@@ -45,6 +45,13 @@ public struct Graph: Sendable {
         nodes.first { $0.name == name } ?? producer(of: name)
     }
 
+    /// True when the first output is a softmax's (its values are already probabilities).
+    public var endsInSoftmax: Bool {
+        guard let out = outputs.first, let node = producer(of: out) else { return false }
+        if case .softmax = node.op { return true }
+        return false
+    }
+
     public func weight(_ node: Node, _ role: String) -> Tensor? {
         node.params[role].flatMap { weights[$0] }
     }

@@ -40,7 +40,7 @@ final class SaliencyFixtureTests: XCTestCase {
             o.layer = explainer.graph.node(named: m.gradcam_layer.onnx_tensor)?.output ?? m.gradcam_layer.onnx_tensor
             func run(_ method: String, _ options: MethodOptions? = nil) throws -> AttributionMap {
                 let r = try XCTUnwrap(Method.named(method)).run(explainer, x, target: .top, options: options ?? o)
-                XCTAssertEqual(r.targets, [m.target], "\(model) \(method)")
+                XCTAssertEqual(r.classified.targets, [m.target], "\(model) \(method)")
                 return r.maps[0]
             }
             try check(try run("gradient").raw, m, "gradient", folder, "\(model) gradient")

@@ -34,6 +34,14 @@ public struct AttributionMap: @unchecked Sendable {
     }
 }
 
+/// What a method returns: its maps, the model's output and the class explained per image,
+/// and (LRP) the relevance at every tensor.
+public struct MethodResult: @unchecked Sendable {
+    public var maps: [AttributionMap]
+    public var classified: Classified
+    public var layers: [String: Tensor]?
+}
+
 /// An explanation method: how to compute the map and how it is shown by default.
 public struct Method: Sendable {
     public let name: String
@@ -44,10 +52,20 @@ public struct Method: Sendable {
     public let colormap: String
     /// Whether the `--composite` rule set applies (LRP).
     public let usesComposite: Bool
-    let compute: @Sendable (Explainer, Tensor, Target, MethodOptions) throws -> (maps: [AttributionMap], targets: [Int])
+    let compute: @Sendable (Explainer, Tensor, Target, MethodOptions) throws -> MethodResult
 
-    public func run(_ e: Explainer, _ x: Tensor, target: Target, options: MethodOptions) throws -> (maps: [AttributionMap], targets: [Int]) {
+    public func run(_ e: Explainer, _ x: Tensor, target: Target, options: MethodOptions) throws -> MethodResult {
         try compute(e, x, target, options)
+    }
+
+    /// The result of a backward pass, its scores (the logits it started from) read from its
+    /// own forward pass.
+    private static func result(_ maps: [AttributionMap], _ e: Explanation, layers: Bool = false) throws -> MethodResult {
+        guard let scores = e.activations[e.startTensor] else {
+            throw SRError.internalError("no model output")
+        }
+        return MethodResult(maps: maps, classified: try Classified(scores: scores, target: .top).with(targets: e.targets),
+                            layers: layers ? e.layers : nil)
     }
 
     private static func inputSpace(_ t: Tensor) -> AttributionMap { AttributionMap(raw: t, display: t, layer: nil) }
@@ -59,17 +77,17 @@ public struct Method: Sendable {
         Method(name: "lrp", summary: "layer-wise relevance propagation with --composite (zennit)", reduction: "sum",
                normalization: "symmetric", colormap: "coldnhot", usesComposite: true) { e, x, t, o in
             let r = try e.explain(x, target: t, rules: o.rules)
-            return ([inputSpace(r.input)], r.targets)
+            return try result([inputSpace(r.input)], r, layers: true)
         },
         Method(name: "gradient", summary: "∂logit/∂x (Simonyan et al.); heatmap max over channels of |g|", reduction: "max-abs",
                normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, _ in
             let r = try e.gradient(x, target: t, rules: RuleSet { _ in Gradient() })
-            return ([inputSpace(r.input)], r.targets)
+            return try result([inputSpace(r.input)], r)
         },
         Method(name: "gradxinput", summary: "gradient × input", reduction: "sum", normalization: "symmetric",
                colormap: "coldnhot", usesComposite: false) { e, x, t, _ in
             let r = try e.gradient(x, target: t, rules: RuleSet { _ in Gradient() })
-            return ([inputSpace(Kernels.combine([r.input, x], outShape: x.shape, .mul))], r.targets)
+            return try result([inputSpace(Kernels.combine([r.input, x], outShape: x.shape, .mul))], r)
         },
         Method(name: "deconvnet", summary: "deconvnet (Zeiler & Fergus): ReLUs pass the positive signal",
                reduction: "max-abs", normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, _ in
@@ -77,53 +95,55 @@ public struct Method: Sendable {
                 if case .relu = node.op { return ReLURule(.deconvnet) }
                 return Gradient()
             })
-            return ([inputSpace(r.input)], r.targets)
+            return try result([inputSpace(r.input)], r)
         },
         Method(name: "guided", summary: "guided backprop (Springenberg et al.)", reduction: "max-abs",
                normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, _ in
             let r = try e.gradient(x, target: t, rules: guidedRules)
-            return ([inputSpace(r.input)], r.targets)
+            return try result([inputSpace(r.input)], r)
         },
         Method(name: "smoothgrad", summary: "mean gradient over noisy copies (--samples, --noise, --seed)",
                reduction: "max-abs", normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, o in
-            let g = try e.smoothGrad(x, target: t, samples: o.samples, noise: o.noise, seed: o.seed, batch: o.batch)
-            return ([inputSpace(g)], try e.targets(x, t))
+            let c = try e.classify(x, t)
+            let g = try e.smoothGrad(x, c, samples: o.samples, noise: o.noise, seed: o.seed, batch: o.batch)
+            return MethodResult(maps: [inputSpace(g)], classified: c)
         },
         Method(name: "ig", summary: "integrated gradients (--steps, --baseline, --integration)", reduction: "sum",
                normalization: "symmetric", colormap: "coldnhot", usesComposite: false) { e, x, t, o in
-            let g = try e.integratedGradients(x, baseline: o.baseline, target: t, steps: o.steps, method: o.integration,
-                                              batch: o.batch)
-            return ([inputSpace(g)], try e.targets(x, t))
+            let c = try e.classify(x, t)
+            let g = try e.integratedGradients(x, baseline: o.baseline, c, steps: o.steps, method: o.integration, batch: o.batch)
+            return MethodResult(maps: [inputSpace(g)], classified: c)
         },
         Method(name: "occlusion", summary: "drop of the logit when a --window patch is zeroed (--stride)", reduction: "sum",
                normalization: "symmetric", colormap: "coldnhot", usesComposite: false) { e, x, t, o in
-            let g = try e.occlusion(x, target: t, window: o.window, stride: o.stride, baseline: 0, batch: o.batch)
-            return ([inputSpace(g)], try e.targets(x, t))
+            let c = try e.classify(x, t)
+            let g = try e.occlusion(x, c, window: o.window, stride: o.stride, baseline: 0, batch: o.batch)
+            return MethodResult(maps: [inputSpace(g)], classified: c)
         },
         Method(name: "cam", summary: "class activation map (Zhou et al.): GAP + linear networks", reduction: "sum",
                normalization: "unaligned", colormap: "jet", usesComposite: false) { e, x, t, _ in
-            let (m, layer) = try e.cam(x, target: t)
+            let (m, layer, c) = try e.cam(x, target: t)
             let shown = Kernels.resizeBilinear(relu(m), height: x.shape[2], width: x.shape[3])
-            return ([AttributionMap(raw: m, display: shown, layer: layer)], try e.targets(x, t))
+            return MethodResult(maps: [AttributionMap(raw: m, display: shown, layer: layer)], classified: c)
         },
         Method(name: "gradcam", summary: "Grad-CAM (Selvaraju et al.) at --layer (default: last conv; all: every conv)",
                reduction: "sum", normalization: "unaligned", colormap: "jet", usesComposite: false) { e, x, t, o in
             let layers = o.layer == "all" ? e.convolutions : [o.layer ?? e.lastConvolution].compactMap { $0 }
             guard !layers.isEmpty else { throw SRError.unsupported("the model has no convolution for Grad-CAM") }
-            let maps = try layers.map { layer -> AttributionMap in
-                let m = try e.gradCAM(x, target: t, layer: layer)
-                return AttributionMap(raw: m, display: Kernels.resizeBilinear(relu(m), height: x.shape[2], width: x.shape[3]),
-                                      layer: layer)
+            let runs = try layers.map { layer in (layer, try e.gradCAM(x, target: t, layer: layer)) }
+            let maps = runs.map { layer, r in
+                AttributionMap(raw: r.map, display: Kernels.resizeBilinear(relu(r.map), height: x.shape[2], width: x.shape[3]),
+                               layer: layer)
             }
-            return (maps, try e.targets(x, t))
+            return try result(maps, runs[0].1.explanation)
         },
         Method(name: "guided-gradcam", summary: "guided backprop × Grad-CAM upsampled to the input (nearest, as Captum)", reduction: "max-abs",
                normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, o in
             guard let layer = o.layer ?? e.lastConvolution else { throw SRError.unsupported("the model has no convolution for Grad-CAM") }
-            let cam = Kernels.resizeNearest(relu(try e.gradCAM(x, target: t, layer: layer)), height: x.shape[2], width: x.shape[3])
+            let cam = Kernels.resizeNearest(relu(try e.gradCAM(x, target: t, layer: layer).map), height: x.shape[2], width: x.shape[3])
             let guided = try e.gradient(x, target: t, rules: guidedRules)
             let product = Kernels.combine([guided.input, cam], outShape: x.shape, .mul)
-            return ([AttributionMap(raw: product, display: product, layer: layer)], guided.targets)
+            return try result([AttributionMap(raw: product, display: product, layer: layer)], guided)
         },
     ]
 

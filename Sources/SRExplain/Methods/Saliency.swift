@@ -11,23 +11,17 @@ extension Explainer {
         try explain(x, target: target, rules: rules, gradientStart: true, fuseActivations: true)
     }
 
-    /// The class each image is explained for (resolving `.top` with one forward pass).
-    public func targets(_ x: Tensor, _ target: Target) throws -> [Int] {
-        if case .index(let k) = target { return [Int](repeating: k, count: x.shape[0]) }
-        let logits = try executor.outputs(x)[0]
-        let classes = logits.count / max(x.shape[0], 1)
-        return (0..<x.shape[0]).map { n in
-            let row = logits.pointer + n * classes
-            return (0..<classes).max { row[$0] < row[$1] } ?? 0
-        }
+    /// One forward pass: the model's output for each image and the class explained.
+    public func classify(_ x: Tensor, _ target: Target) throws -> Classified {
+        try Classified(scores: try executor.outputs(x)[0], target: target)
     }
 
     /// SmoothGrad (Smilkov et al. 2017): the mean gradient over `samples` copies of each
     /// image with Gaussian noise of standard deviation `noise·(max − min)` added (the image's
     /// own range), drawn from a seeded generator.
-    public func smoothGrad(_ x: Tensor, target: Target, samples: Int, noise: Float, seed: UInt64,
+    public func smoothGrad(_ x: Tensor, _ classified: Classified, samples: Int, noise: Float, seed: UInt64,
                            batch: Int) throws -> Tensor {
-        let ks = try targets(x, target)
+        let ks = classified.targets
         var rng = Gaussian(seed: seed)
         let out = Tensor(zeros: x.shape)
         let per = x.count / x.shape[0]
@@ -50,9 +44,9 @@ extension Explainer {
     /// Integrated Gradients (Sundararajan et al. 2017): `(x − x̄) ⊙ Σ_s w_s ∂F/∂x(x̄ + α_s(x − x̄))`
     /// with Captum's nodes and weights (`riemann_trapezoid`, or Gauss–Legendre on [0, 1]);
     /// the path points are batched through the network.
-    public func integratedGradients(_ x: Tensor, baseline: Tensor?, target: Target, steps: Int,
+    public func integratedGradients(_ x: Tensor, baseline: Tensor?, _ classified: Classified, steps: Int,
                                     method: IntegrationMethod, batch: Int) throws -> Tensor {
-        let ks = try targets(x, target)
+        let ks = classified.targets
         let (alphas, weights) = method.nodes(steps)
         let per = x.count / x.shape[0]
         let out = Tensor(zeros: x.shape)
@@ -85,9 +79,9 @@ extension Explainer {
     /// Occlusion (Zeiler & Fergus 2014, Captum `Occlusion`): slide a `window × window` patch
     /// (all channels) with `stride`, set it to `baseline`, and give each pixel the mean drop
     /// of the target logit over the windows covering it. Occluded copies run in batches.
-    public func occlusion(_ x: Tensor, target: Target, window: Int, stride: Int, baseline: Float,
+    public func occlusion(_ x: Tensor, _ classified: Classified, window: Int, stride: Int, baseline: Float,
                           batch: Int) throws -> Tensor {
-        let ks = try targets(x, target)
+        let ks = classified.targets
         let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
         let per = c * h * w
         // Captum's positions: ⌈(size − window)/stride⌉ + 1 starts at k·stride, the last one clipped.
@@ -97,8 +91,7 @@ extension Explainer {
         let out = Tensor(zeros: x.shape)
         for n in 0..<x.shape[0] {
             let image = x.sample(n)
-            let logits = try executor.outputs(image)[0]
-            let reference = logits.pointer[ks[n]]
+            let reference = classified.score(n)
             var count = [Float](repeating: 0, count: h * w), total = [Float](repeating: 0, count: h * w)
             var s = 0
             while s < windows.count {
@@ -132,21 +125,23 @@ extension Explainer {
     /// CAM (Zhou et al. 2016) for networks ending in global average pooling and one linear
     /// layer: `Σ_k w[target, k]·A_k` over the pooled feature maps A, `[N, 1, h, w]`, without
     /// ReLU or bias.
-    public func cam(_ x: Tensor, target: Target) throws -> (map: Tensor, layer: String) {
+    public func cam(_ x: Tensor, target: Target) throws -> (map: Tensor, layer: String, classified: Classified) {
         guard let (pool, fc) = camLayers() else {
             throw SRError.unsupported("CAM needs a network that ends in global average pooling and one linear layer; use --method gradcam")
         }
-        let ks = try targets(x, target)
         guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }
         let acts = try executor.run([inputName: x], keepAll: true)
-        guard let a = acts[pool.inputs[0]], let w = graph.weight(fc, "weight") else { throw SRError.internalError("no CAM activations") }
+        guard let a = acts[pool.inputs[0]], let w = graph.weight(fc, "weight"),
+              let scores = graph.outputs.first.flatMap({ acts[$0] }) else { throw SRError.internalError("no CAM activations") }
+        let classified = try Classified(scores: scores, target: target)
+        let ks = classified.targets
         let (c, h, wd) = (a.shape[1], a.shape[2], a.shape[3])
         let out = Tensor(zeros: [x.shape[0], 1, h, wd])
         for n in 0..<x.shape[0] { for k in 0..<c {
             let wk = w.pointer[ks[n] * c + k]
             for i in 0..<(h * wd) { out.pointer[n * h * wd + i] += wk * a.pointer[(n * c + k) * h * wd + i] }
         } }
-        return (out, pool.inputs[0])
+        return (out, pool.inputs[0], classified)
     }
 
     /// The global-average-pool node and the linear layer right after it (through reshapes).
@@ -167,7 +162,7 @@ extension Explainer {
 
     /// Grad-CAM (Selvaraju et al. 2017) at `layer`'s output A: `Σ_k α_k A_k` with
     /// `α_k = mean_{ij} ∂logit_target/∂A_kij`, `[N, 1, h, w]`, before the ReLU.
-    public func gradCAM(_ x: Tensor, target: Target, layer: String) throws -> Tensor {
+    public func gradCAM(_ x: Tensor, target: Target, layer: String) throws -> (map: Tensor, explanation: Explanation) {
         // The gradient is only needed down to the layer.
         let e = try explain(x, target: target, rules: RuleSet { _ in Gradient() }, gradientStart: true, stopAt: layer)
         guard let a = e.activations[layer], let g = e.layers[layer], a.rank == 4 else {
@@ -182,7 +177,7 @@ extension Explainer {
             alpha /= Float(h * w)
             for i in 0..<(h * w) { out.pointer[n * h * w + i] += alpha * a.pointer[base + i] }
         } }
-        return out
+        return (out, e)
     }
 
     /// The output tensor of the last convolution (Grad-CAM's default layer).
@@ -194,6 +189,36 @@ extension Explainer {
     public var convolutions: [String] {
         graph.nodes.filter { if case .conv2d = $0.op { return true } else { return false } }.map(\.output)
     }
+}
+
+/// The model's output for each image (`[N, classes]`) and the class each is explained for.
+public struct Classified: @unchecked Sendable {
+    public let scores: Tensor
+    public let targets: [Int]
+
+    public init(scores: Tensor, target: Target) throws {
+        let n = scores.shape.first ?? 1
+        let classes = scores.count / max(n, 1)
+        self.scores = scores
+        targets = try (0..<n).map { i in
+            switch target {
+            case .index(let k):
+                guard k >= 0, k < classes else { throw SRError.usage("target \(k) is out of range: the model has \(classes) classes") }
+                return k
+            case .top:
+                let row = scores.pointer + i * classes
+                return (0..<classes).max { row[$0] < row[$1] } ?? 0
+            }
+        }
+    }
+
+    /// The same scores with the targets an explanation already chose.
+    func with(targets: [Int]) -> Classified { Classified(scores: scores, targets: targets) }
+
+    private init(scores: Tensor, targets: [Int]) { self.scores = scores; self.targets = targets }
+
+    /// Image n's score for its target.
+    public func score(_ n: Int) -> Float { scores.pointer[n * (scores.count / max(targets.count, 1)) + targets[n]] }
 }
 
 /// Integration rules for Integrated Gradients, with Captum's conventions

@@ -64,8 +64,8 @@ struct Explain: ParsableCommand {
                                                      defaultComposite: method == "sr" ? "sr-paper" : "epsilon-plus-flat")
         let target = try explainArguments.resolveTarget(labels: names)
         var times: [Duration] = []
-        func compute() throws -> (maps: [AttributionMap], targets: [Int]) {
-            let r = try m.run(explainer, x, target: target, options: options)
+        func compute() throws -> MethodResult {
+            var r = try m.run(explainer, x, target: target, options: options)
             guard method == "sr" else { return r }
             // SR map: the LRP relevance as an image, through context-aware saliency.
             let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
@@ -75,7 +75,8 @@ struct Explain: ParsableCommand {
                                                  workingSize: saliencyArguments.workingSize)
                 for k in 0..<(h * w) { sr.pointer[i * h * w + k] = Float(s[k]) }
             }
-            return ([AttributionMap(raw: sr, display: sr, layer: nil)], r.targets)
+            r.maps = [AttributionMap(raw: sr, display: sr, layer: nil)]
+            return r
         }
         var result = try compute()
         for _ in 0..<repeatCount {
@@ -84,8 +85,6 @@ struct Explain: ParsableCommand {
             times.append(clock.now - t0)
         }
         if repeatCount > 0 { Log.timing(load: loaded - started, label: "explain", runs: times) }
-        let logits = try explainer.executor.outputs(x)[0]
-        let classes = logits.count / max(x.shape[0], 1)
         var lines: [String] = []
         let render = method == "sr"
             ? (colormap: try Colormap.named(renderArguments.cmap ?? "hot"),
@@ -93,16 +92,16 @@ struct Explain: ParsableCommand {
                reduction: Heatmap.Reduction.sum)
             : try renderArguments.settings(for: m)
         for n in 0..<x.shape[0] {
-            let k = result.targets[n]
-            let logit = logits.pointer[n * classes + k]
+            let k = result.classified.targets[n]
+            let logit = result.classified.score(n)
             let label = names.flatMap { k < $0.count ? " (\($0[k]))" : nil } ?? ""
-            lines.append("\(sources[min(n, sources.count - 1)]): target \(k)\(label), logit \(number(logit)), method \(method)")
+            lines.append("\(sources[min(n, sources.count - 1)]): target \(k)\(label), score \(number(logit)), method \(method)")
             for map in result.maps {
                 let r = map.raw.sample(n)
                 let total = r.buffer.reduce(0.0) { $0 + Double($1) }
                 let where_ = map.layer.map { " at \($0)" } ?? ""
                 if method == "lrp" {
-                    lines.append(String(format: "  input relevance Σ %@ (%.1f%% of the logit), positive %@, negative %@",
+                    lines.append(String(format: "  input relevance Σ %@ (%.1f%% of the score), positive %@, negative %@",
                                         number(Float(total)), logit != 0 ? total / Double(logit) * 100 : 0,
                                         number(Float(r.buffer.reduce(0.0) { $0 + Double(max($1, 0)) })),
                                         number(Float(r.buffer.reduce(0.0) { $0 + Double(min($1, 0)) }))))
@@ -129,12 +128,11 @@ struct Explain: ParsableCommand {
                 try NPY.write(map.raw, to: path)
             }
         }
-        if let saveLayers {
-            let e = try explainer.explain(x, target: target, rules: options.rules)
+        if let saveLayers, let layers = result.layers {
             do { try FileManager.default.createDirectory(atPath: saveLayers, withIntermediateDirectories: true) } catch {
                 throw SRError.cannotWrite("cannot create folder \(saveLayers): \(error.localizedDescription)")
             }
-            for (name, t) in e.layers {
+            for (name, t) in layers {
                 try NPY.write(t, to: (saveLayers as NSString).appendingPathComponent(fileName(name) + ".npy"))
             }
         }

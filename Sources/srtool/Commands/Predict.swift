@@ -31,11 +31,7 @@ struct Predict: ParsableCommand {
         try modelArguments.checkInput(x)
         let executor = try Executor(graph: graph, threads: runtime.threadCount)
         guard let scores = try executor.outputs(x).first else { throw SRError.internalError("no output") }
-        let endsInSoftmax: Bool = {
-            if case .softmax? = graph.producer(of: graph.outputs.first ?? "")?.op { return true }
-            return false
-        }()
-        let ranked = try Classification.top(scores, k: top, isProbability: endsInSoftmax)
+        let ranked = try Classification.top(scores, k: top, isProbability: graph.endsInSoftmax)
         if let names, let classes = scores.shape.last, names.count != classes {
             Log.warning("\(names.count) labels for \(classes) classes")
         }

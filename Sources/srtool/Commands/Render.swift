@@ -116,8 +116,11 @@ struct Render: ParsableCommand {
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         try PNG.write(ContactSheet.make(tiles, columns: min(6, max(tiles.count, 1)), tileSize: max(96, min(w, 160))),
                       to: path("contact-sheet.png"))
-        let logits = try explainer.executor.outputs(x)[0]
-        let ranked = try Classification.top(logits, k: top, isProbability: false)[0]
+        // The model's output from the explanation's own forward pass (no second pass).
+        guard let output = explainer.graph.outputs.first, let scores = e.activations[output] else {
+            throw SRError.internalError("no model output")
+        }
+        let ranked = try Classification.top(scores, k: top, isProbability: explainer.graph.endsInSoftmax)[0]
         let audit = audits[0]
         let report = Report(
             title: "\(modelArguments.model) — \(sources.first ?? "")",
