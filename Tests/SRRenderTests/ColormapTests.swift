@@ -7,27 +7,27 @@ import XCTest
 final class ColormapTests: XCTestCase {
     struct Reference: Decodable { var palettes: [String: [[Int]]] }
 
-    func testPalettesMatchZennit() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("colormaps/zennit.json")))
+    /// Every palette of a fixture file against srtool's registry, within `levels` per channel.
+    func comparePalettes(_ file: String, count: Int, levels: Float) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("colormaps/\(file)")))
         let reference = try JSONDecoder().decode(Reference.self, from: data)
-        XCTAssertEqual(reference.palettes.count, 9)
+        XCTAssertEqual(reference.palettes.count, count)
         for (name, want) in reference.palettes {
             let got = try Colormap.named(name).palette
-            let flatGot = got.flatMap { $0.map(Float.init) }, flatWant = want.flatMap { $0.map(Float.init) }
-            if let why = closeness(flatGot, flatWant, atol: 1, rtol: 0) { XCTFail("\(name): \(why)") }
+            if let why = closeness(got.flatMap { $0.map(Float.init) }, want.flatMap { $0.map(Float.init) }, atol: levels, rtol: 0) {
+                XCTFail("\(name): \(why)")
+            }
         }
     }
 
-    /// viridis, magma and jet from 17 control points stay within 6 levels of matplotlib's tables.
+    func testPalettesMatchZennit() throws {
+        try comparePalettes("zennit.json", count: 9, levels: 1)
+    }
+
+    /// viridis and magma come from 17 control points, jet from its breakpoints: within 6
+    /// levels of matplotlib's 256-entry tables.
     func testMatplotlibMapsFollowMatplotlib() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("colormaps/matplotlib.json")))
-        let reference = try JSONDecoder().decode(Reference.self, from: data)
-        XCTAssertEqual(reference.palettes.count, 3)
-        for (name, want) in reference.palettes {
-            let got = try Colormap.named(name).palette
-            let flatGot = got.flatMap { $0.map(Float.init) }, flatWant = want.flatMap { $0.map(Float.init) }
-            if let why = closeness(flatGot, flatWant, atol: 6, rtol: 0) { XCTFail("\(name): \(why)") }
-        }
+        try comparePalettes("matplotlib.json", count: 3, levels: 6)
     }
 
     func testSymmetricNormalisationPutsZeroInTheMiddle() {

@@ -31,30 +31,21 @@ Needs: torch + torchvision (only to export the first time), onnx, onnxruntime, n
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from measure import TIME_BIN, _time_works, run_measured  # noqa: E402
+from measure import _time_works, fmt, log, run_measured, time_srtool  # noqa: E402
 
 MODELS = ("vgg16", "resnet50")
 OPSET = 13
 INPUT_SHAPE = (1, 3, 224, 224)
-TIMING_RE = re.compile(
-    r"timing: load ([0-9.eE+-]+) s, forward best ([0-9.eE+-]+) s, "
-    r"median ([0-9.eE+-]+) s \((\d+) runs\)")
 
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------
@@ -140,9 +131,6 @@ def ort_worker(model, x_path, out_path, threads, repeat):
 # Main
 # ---------------------------------------------------------------------------
 
-def fmt(v, spec):
-    return "-" if v is None else format(v, spec)
-
 
 def main():
     ap = argparse.ArgumentParser(description="srtool vs onnxruntime forward benchmark")
@@ -206,21 +194,7 @@ def main():
             cmd = [srtool, "run", paths[m], "--input", x_path, "-o", s_out,
                    "--threads", str(args.threads), "--repeat", str(args.repeat)]
             log(f"{m}: srtool ...")
-            code, out, err, rss = run_measured(cmd, use_time)
-            t = TIMING_RE.search(err)
-            if code != 0:
-                last = err.strip().splitlines()[-1] if err.strip() else ""
-                log(f"  srtool failed (exit {code}): {last}")
-                r["srtool_error"] = f"exit {code}: {last}"
-            elif not t:
-                log("  srtool printed no 'timing:' line on stderr")
-                r["srtool_error"] = "no timing line"
-            else:
-                r.update(srtool_load_s=float(t.group(1)), srtool_best_s=float(t.group(2)),
-                         srtool_median_s=float(t.group(3)), srtool_rss_mb=rss)
-                r["ratio"] = r["srtool_best_s"] / r["ort_best_s"]
-                log(f"  load {r['srtool_load_s']:.3f} s, best {r['srtool_best_s']:.3f} s, "
-                    f"median {r['srtool_median_s']:.3f} s, peak RSS {fmt(rss, '.0f')} MB")
+            code = time_srtool(cmd, use_time, r, r.get("ort_best_s"))
             if code == 0 and os.path.exists(s_out):
                 ref = np.load(ort_out)
                 got = np.load(s_out)

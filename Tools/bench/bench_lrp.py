@@ -52,33 +52,24 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from measure import TIME_BIN, _time_works, run_measured  # noqa: E402
+from measure import _time_works, error_line, fmt, log, run_measured, time_srtool  # noqa: E402
 
 MODELS = ("vgg16", "resnet50")
 COMPOSITES = ("epsilon-plus-flat", "epsilon-gamma-box", "epsilon-alpha2-beta1")
 OPSET = 13
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-TIMING_RE = re.compile(
-    r"timing: load ([0-9.eE+-]+) s, explain best ([0-9.eE+-]+) s, "
-    r"median ([0-9.eE+-]+) s \((\d+) runs\)")
 ZENNIT_VERSION = "0.5.1"
 
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def imagenet_box():
@@ -217,13 +208,6 @@ def last_line(text):
     return lines[-1] if lines else ""
 
 
-def error_line(text):
-    """The line of a failed child's stderr that says what went wrong: the first line
-    naming an error (ArgumentParser's usage text follows it), else the last line."""
-    lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
-    hit = next((l for l in lines if "error" in l.lower() or l.startswith("SystemExit")), None)
-    return hit or (lines[-1] if lines else "")
-
 
 # ---------------------------------------------------------------------------
 # zennit worker (runs in a child process: `--zennit-worker`)
@@ -277,9 +261,6 @@ def zennit_worker(model_name, cname, x_path, out_path, want_hash, seed, threads,
 # ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
-
-def fmt(v, spec):
-    return "-" if v is None else format(v, spec)
 
 
 def compare(got, ref):
@@ -381,20 +362,7 @@ def main():
                 cmd += ["--target", str(o["target"]), "--save", s_out,
                         "--threads", str(args.threads), "--repeat", str(args.repeat)]
                 log(f"{m} {c}: srtool ...")
-                code, out, err, rss = run_measured(cmd, use_time)
-                t = TIMING_RE.search(err)
-                if code != 0:
-                    log(f"  srtool failed (exit {code}): {error_line(err)}")
-                    r["srtool_error"] = f"exit {code}: {error_line(err)}"
-                elif not t:
-                    log("  srtool printed no 'timing:' line on stderr")
-                    r["srtool_error"] = "no timing line"
-                else:
-                    r.update(srtool_load_s=float(t.group(1)), srtool_best_s=float(t.group(2)),
-                             srtool_median_s=float(t.group(3)), srtool_rss_mb=rss)
-                    r["ratio"] = r["srtool_best_s"] / r["zennit_best_s"]
-                    log(f"  load {r['srtool_load_s']:.3f} s, best {r['srtool_best_s']:.3f} s, "
-                        f"median {r['srtool_median_s']:.3f} s, peak RSS {fmt(rss, '.0f')} MB")
+                code = time_srtool(cmd, use_time, r, r.get("zennit_best_s"))
                 if code == 0 and os.path.exists(s_out):
                     ref = np.load(z_out)
                     got = np.load(s_out)

@@ -68,9 +68,10 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_lrp import (TIMING_RE, _time_works, build_model, compare, ensure_input,  # noqa: E402
+from bench_lrp import (_time_works, build_model, compare, ensure_input,  # noqa: E402
                        ensure_model, error_line, fmt, input_size, last_line, log,
                        run_measured, weights_hash)
+from measure import time_srtool  # noqa: E402
 
 METHODS = ("gradient", "guided", "gradcam")
 PEERS = {"gradient": "captum Saliency", "guided": "captum GuidedBackprop",
@@ -277,20 +278,7 @@ def main():
                 cmd += ["--layer", layer_name]
                 r["layer"] = layer_name
             log(f"{model} {m}: srtool ...")
-            code, out, err, rss = run_measured(cmd, use_time)
-            t = TIMING_RE.search(err)
-            if code != 0:
-                log(f"  srtool failed (exit {code}): {error_line(err)}")
-                r["srtool_error"] = f"exit {code}: {error_line(err)}"
-            elif not t:
-                log("  srtool printed no 'timing:' line on stderr")
-                r["srtool_error"] = "no timing line"
-            else:
-                r.update(srtool_load_s=float(t.group(1)), srtool_best_s=float(t.group(2)),
-                         srtool_median_s=float(t.group(3)), srtool_rss_mb=rss)
-                r["ratio"] = r["srtool_best_s"] / r["peer_best_s"]
-                log(f"  load {r['srtool_load_s']:.3f} s, best {r['srtool_best_s']:.3f} s, "
-                    f"median {r['srtool_median_s']:.3f} s, peak RSS {fmt(rss, '.0f')} MB")
+            code = time_srtool(cmd, use_time, r, r.get("peer_best_s"))
             if code == 0 and os.path.exists(s_out):
                 got = np.load(s_out)
                 ref = np.load(p_out)
