@@ -16,29 +16,26 @@ Needs: Pillow, numpy; torch/torchvision/onnx only for the VGG-16 step (see bench
 """
 import argparse
 import os
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 
-import numpy as np
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
-TIMING = re.compile(r"timing: load ([\d.]+) s, \w+ best ([\d.]+) s, median ([\d.]+) s")
+sys.path.insert(0, HERE)
+from measure import _time_works, error_line, run_measured, TIMING_RE  # noqa: E402
+
+USE_TIME = _time_works()
 
 
 def run(cmd):
-    time_bin = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
-    full = ([time_bin, "-f", "PEAK %M"] if time_bin else []) + cmd
-    p = subprocess.run(full, capture_output=True, text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {p.stderr.strip().splitlines()[-1:]}")
-    m = TIMING.search(p.stderr)
-    peak = re.search(r"PEAK (\d+)", p.stderr)
-    return float(m.group(2)), float(m.group(3)), (int(peak.group(1)) / 1024 if peak else float("nan"))
+    """(best s, median s, peak MB) of an srtool command run with --repeat."""
+    code, _, err, rss = run_measured(cmd, USE_TIME)
+    t = TIMING_RE.search(err)
+    if code != 0 or not t:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {error_line(err)}")
+    return float(t.group(2)), float(t.group(3)), rss if rss is not None else float("nan")
 
 
 def scene(path, size):
@@ -68,7 +65,6 @@ def main():
         rows.append((f"saliency {args.small}×{args.small} (fast)", fb, fm, fp, ""))
         rows.append((f"saliency {args.small}×{args.small} (naive twin)", nb, nm, np_, f"fast/naive = {fb / nb:.3f}"))
         if not args.no_vgg:
-            sys.path.insert(0, HERE)
             import bench_lrp  # noqa: E402  (its cache: VGG-16 ONNX + input)
             cache = "/tmp/srtool-bench"
             os.makedirs(cache, exist_ok=True)
