@@ -20,6 +20,8 @@ public final class Executor {
     private let readers: [String: Int]
     /// Convs whose only reader is a ReLU: with `fuse` the ReLU runs inside the conv.
     private let fusedReLU: [String: Float]
+    /// The node producing each tensor (graph inputs have none).
+    private let producers: [String: Node]
 
     public init(graph: Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         try graph.validate()
@@ -28,10 +30,13 @@ public final class Executor {
         for node in graph.nodes { for i in node.inputs { readers[i, default: 0] += 1 } }
         for o in graph.outputs { readers[o, default: 0] += 1 }
         self.readers = readers
+        var producers: [String: Node] = [:]
+        for node in graph.nodes { for o in node.outputs { producers[o] = node } }
+        self.producers = producers
         var fused: [String: Float] = [:]
         for node in graph.nodes {
             guard case .relu(let slope) = node.op, slope >= 0, readers[node.inputs[0]] == 1,
-                  let producer = graph.producer(of: node.inputs[0]), case .conv2d = producer.op,
+                  let producer = producers[node.inputs[0]], case .conv2d = producer.op,
                   !graph.outputs.contains(node.inputs[0]) else { continue }
             fused[producer.name] = slope
         }
@@ -68,7 +73,7 @@ public final class Executor {
             guard let outShape = shapes.shapes[node.output] else { throw SRError.internalError("no shape for '\(node.output)'") }
             let started = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let y: Tensor
-            if fuse, case .relu = node.op, let producer = graph.producer(of: node.inputs[0]),
+            if fuse, case .relu = node.op, let producer = producers[node.inputs[0]],
                fusedReLU[producer.name] != nil {
                 y = ins[0]  // already rectified inside the conv
             } else if fuse, case .conv2d(let a) = node.op, let slope = fusedReLU[node.name] {
@@ -155,7 +160,7 @@ public final class Executor {
     /// True when `tensor` is a kernel's own output (not a graph input, weight view or
     /// reshape sharing storage with another tensor), so it may be overwritten.
     private func isFreshOutput(_ tensor: String) -> Bool {
-        guard let producer = graph.producer(of: tensor) else { return false }
+        guard let producer = producers[tensor] else { return false }
         switch producer.op {
         case .conv2d, .linear, .batchNorm, .scale, .add, .mul, .max, .concat, .avgPool2d, .maxPool2d, .lrn, .pad, .prelu:
             return true

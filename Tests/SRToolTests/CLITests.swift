@@ -28,7 +28,7 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(preds.first?["label"] as? String, labels[sample.argmax])
             var logits = [Float](repeating: .nan, count: sample.logits.count)
             for p in preds { if let i = p["index"] as? Int, let s = p["score"] as? Double { logits[i] = Float(s) } }
-            if let why = closeness(logits, sample.logits, atol: 1e-4, rtol: 1e-4) { XCTFail("\(sample.name): \(why)") }
+            if let why = closeness(logits, sample.logits, atol: 1e-5, rtol: 1e-4) { XCTFail("\(sample.name): \(why)") }
         }
     }
 
