@@ -25,7 +25,7 @@ OPS = {
     "Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
     "LRN", "BatchNormalization", "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Clip", "Add",
     "Mul", "Sum", "Sub", "Div", "Max", "Concat", "Flatten", "Reshape", "Transpose", "Pad",
-    "Softmax", "Dropout", "Identity", "Squeeze", "Unsqueeze",
+    "Softmax", "Dropout", "Identity", "Squeeze", "Unsqueeze", "Pow", "ThresholdedRelu",
 }
 
 

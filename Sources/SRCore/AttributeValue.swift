@@ -42,6 +42,8 @@ extension Op {
         case .batchNorm(let eps): [("epsilon", .float(eps))]
         case .concat(let axis), .softmax(let axis): [("axis", .int(axis))]
         case .reshape(let shape): [("shape", .ints(shape))]
+        case .power(let e): [("exponent", .float(e))]
+        case .thresholdedRelu(let t): [("threshold", .float(t))]
         case .clip(let lo, let hi): [("min", .float(lo)), ("max", .float(hi))]
         case .pad(let pads, let value): [("pads", .ints(pads)), ("value", .float(value))]
         case .linear, .prelu, .globalAvgPool, .globalMaxPool, .scale, .add, .mul, .max, .flatten, .sigmoid,

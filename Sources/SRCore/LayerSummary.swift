@@ -33,7 +33,7 @@ extension Graph {
             guard let w = weight(node, "weight") else { return 0 }
             return w.count
         case .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm, .scale,
-             .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .clip, .pad, .identity:
+             .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity:
             return 0
         }
     }

@@ -78,6 +78,10 @@ public enum Op: Equatable, Sendable {
     case softmax(axis: Int)
     case sigmoid
     case tanh
+    /// `y = x` where `x > threshold`, else 0 (ONNX ThresholdedRelu, Keras ReLU's threshold).
+    case thresholdedRelu(threshold: Float)
+    /// `y = x^exponent` element-wise (Caffe's Power after its scale and shift).
+    case power(exponent: Float)
     case clip(min: Float, max: Float)
     /// Constant spatial padding, pads `[top, left, bottom, right]`.
     case pad(pads: [Int], value: Float)
@@ -106,6 +110,8 @@ public enum Op: Equatable, Sendable {
         case .softmax: "softmax"
         case .sigmoid: "sigmoid"
         case .tanh: "tanh"
+        case .power: "power"
+        case .thresholdedRelu: "thresholdedRelu"
         case .clip: "clip"
         case .pad: "pad"
         case .identity: "identity"
@@ -120,7 +126,7 @@ public enum Op: Equatable, Sendable {
         case .batchNorm: (["mean", "variance"], ["scale", "bias"])
         case .scale: (["weight"], ["bias"])
         case .relu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .add, .mul,
-             .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .clip, .pad, .identity:
+             .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity:
             ([], [])
         }
     }
@@ -131,7 +137,7 @@ public enum Op: Equatable, Sendable {
         case .add, .mul, .max, .concat: nil
         case .conv2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool,
              .globalMaxPool, .lrn, .batchNorm, .scale, .flatten, .reshape, .softmax, .sigmoid,
-             .tanh, .clip, .pad, .identity:
+             .tanh, .power, .thresholdedRelu, .clip, .pad, .identity:
             1
         }
     }

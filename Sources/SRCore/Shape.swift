@@ -36,6 +36,8 @@ public enum Shape {
     /// Output length of a convolution along one axis.
     public static func convOutput(_ input: Int, kernel: Int, stride: Int, padBegin: Int,
                                   padEnd: Int, dilation: Int) -> Int? {
+        // Below 2^31 each, no sum or product here can overflow; no real layer comes near.
+        guard [input, kernel, stride, padBegin, padEnd, dilation].allSatisfy({ $0 < 1 << 31 }) else { return nil }
         let span = input + padBegin + padEnd - dilation * (kernel - 1) - 1
         guard span >= 0, stride > 0 else { return nil }
         return span / stride + 1
@@ -46,6 +48,7 @@ public enum Shape {
     /// padding (`(out − 1)·s ≥ input + padBegin`), as Caffe, PyTorch and onnxruntime do.
     public static func poolOutput(_ input: Int, kernel: Int, stride: Int, padBegin: Int,
                                   padEnd: Int, ceil: Bool) -> Int? {
+        guard [input, kernel, stride, padBegin, padEnd].allSatisfy({ $0 < 1 << 31 }) else { return nil }
         let span = input + padBegin + padEnd - kernel
         guard span >= 0, stride > 0 else { return nil }
         var out = (ceil ? (span + stride - 1) / stride : span / stride) + 1

@@ -27,7 +27,7 @@ extension Op {
                 throw fail("invalid attributes \(a)")
             }
             guard let w = params["weight"], w.count == 4 else { throw fail("weight must be OIHW") }
-            guard x[1] % a.group == 0, w[0] % a.group == 0, w[1] * a.group == x[1] else {
+            guard x[1] % a.group == 0, w[0] % a.group == 0, w[1] == x[1] / a.group else {
                 throw fail("weight \(w) does not fit input \(x) with group \(a.group)")
             }
             guard w[2] == a.kernel[0], w[3] == a.kernel[1] else {
@@ -70,7 +70,7 @@ extension Op {
             return [x[0], x[1], 1, 1]
         case .lrn(let a):
             try needRank(4)
-            guard a.size >= 1 else { throw fail("size must be positive") }
+            guard a.size >= 1, a.size < 1 << 31 else { throw fail("size \(a.size) must be in 1..<2^31") }
             return x
         case .batchNorm:
             guard x.count >= 2 else { throw fail("needs a channel axis, got \(x)") }
@@ -114,9 +114,9 @@ extension Op {
             return x
         case .pad(let pads, _):
             try needRank(4)
-            guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else { throw fail("invalid pads \(pads)") }
+            guard pads.count == 4, pads.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else { throw fail("invalid pads \(pads)") }
             return [x[0], x[1], x[2] + pads[0] + pads[2], x[3] + pads[1] + pads[3]]
-        case .relu, .clip, .sigmoid, .tanh, .identity:
+        case .relu, .clip, .sigmoid, .tanh, .power, .thresholdedRelu, .identity:
             return x
         }
     }

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Summary statistics of a tensor's values (`inspect --layer`), accumulated in Double.
 public struct TensorStatistics: Sendable, Equatable, Codable {
     public var count: Int
@@ -32,17 +34,35 @@ public struct TensorStatistics: Sendable, Equatable, Codable {
 }
 
 extension Tensor {
-    /// How many values are NaN or ±Inf.
-    public var nonFiniteCount: Int { buffer.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } }
+    /// How many values are NaN or ±Inf: float32s whose exponent bits are all ones, counted
+    /// branch-free in 16 M-element chunks spread over the cores (for a memory-mapped model
+    /// this is also where its pages are first read).
+    public var nonFiniteCount: Int {
+        let n = count, chunk = 1 << 24
+        let chunks = (n + chunk - 1) / chunk
+        let bits = UnsafeRawPointer(storage.base).assumingMemoryBound(to: UInt32.self)
+        func scan(_ p: UnsafePointer<UInt32>, _ m: Int) -> Int {
+            var c: UInt32 = 0
+            for i in 0..<m { c &+= (((p[i] &>> 23) & 0xff) &+ 1) &>> 8 }
+            return Int(c)
+        }
+        guard chunks > 1 else { return scan(bits, n) }
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: chunks)
+        defer { counts.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: chunks) { i in
+            counts[i] = scan(bits + i * chunk, Swift.min(chunk, n - i * chunk))
+        }
+        return counts.reduce(0, +)
+    }
 }
 
 extension Graph {
     /// Weights holding NaN or ±Inf, by name, with their counts (sorted by name).
     public func nonFiniteWeights() -> [(name: String, count: Int)] {
-        weights.keys.sorted().compactMap { name in
-            guard let t = weights[name] else { return nil }
-            let n = t.nonFiniteCount
-            return n > 0 ? (name, n) : nil
-        }
+        let names = weights.keys.sorted()
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: names.count)
+        defer { counts.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: names.count) { i in counts[i] = weights[names[i]]?.nonFiniteCount ?? 0 }
+        return names.indices.compactMap { counts[$0] > 0 ? (names[$0], counts[$0]) : nil }
     }
 }

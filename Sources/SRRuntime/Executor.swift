@@ -139,6 +139,8 @@ public final class Executor {
         case .softmax(let axis): return Kernels.softmax(x, axis: axis)
         case .sigmoid: return Kernels.sigmoid(x)
         case .tanh: return Kernels.tanh(x)
+        case .power(let e): return Kernels.power(x, e)
+        case .thresholdedRelu(let t): return Kernels.map(x) { $0 > t ? $0 : 0 }
         case .clip(let lo, let hi): return Kernels.clip(x, min: lo, max: hi)
         case .pad(let pads, let value): return Kernels.pad(x, pads: pads, value: value, outShape: outShape)
         }
@@ -166,6 +168,8 @@ public final class Executor {
             return true
         case .relu, .globalAvgPool, .globalMaxPool, .flatten, .reshape, .identity, .softmax, .sigmoid, .tanh, .clip:
             return false
+        case .power, .thresholdedRelu:
+            return true
         }
     }
 }

@@ -14,7 +14,7 @@ final class ONNXNodeConformanceTests: XCTestCase {
     /// Per op: input indices bound as initializers (srtool reads weights, not activations).
     static let constantInputs: [String: Set<Int>] = [
         "Conv": [1, 2], "Gemm": [1, 2], "MatMul": [1], "PRelu": [1], "BatchNormalization": [1, 2, 3, 4],
-        "Clip": [1, 2], "Reshape": [1], "Pad": [1, 2, 3], "Squeeze": [1], "Unsqueeze": [1], "Dropout": [1, 2],
+        "Clip": [1, 2], "Reshape": [1], "Pad": [1, 2, 3], "Squeeze": [1], "Unsqueeze": [1], "Dropout": [1, 2], "Pow": [1],
     ]
 
     /// Fewest passing node tests per op, so support cannot silently regress.
@@ -23,7 +23,7 @@ final class ONNXNodeConformanceTests: XCTestCase {
         "GlobalMaxPool": 2, "LRN": 2, "BatchNormalization": 2, "Relu": 1, "LeakyRelu": 3,
         "Sigmoid": 2, "Tanh": 2, "Clip": 9, "Add": 1, "Mul": 2, "Sum": 3, "Max": 4,
         "Concat": 6, "Flatten": 3, "Reshape": 6, "Transpose": 1, "Pad": 1, "Softmax": 6, "Dropout": 4,
-        "Identity": 2, "Squeeze": 1, "Unsqueeze": 6,
+        "Identity": 2, "Squeeze": 1, "Unsqueeze": 6, "Pow": 1, "ThresholdedRelu": 3,
     ]
 
     func testNodeConformance() throws {

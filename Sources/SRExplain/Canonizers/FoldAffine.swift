@@ -51,7 +51,7 @@ public enum Canonizer {
         switch op {
         case .conv2d, .linear: return true
         case .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm, .scale, .add,
-             .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .clip, .pad, .identity:
+             .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity:
             return false
         }
     }
@@ -69,7 +69,7 @@ public enum Canonizer {
             guard let w = g.weight(node, "weight")?.values else { return nil }
             return (w, g.weight(node, "bias")?.values ?? [0])
         case .conv2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .add, .mul,
-             .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .clip, .pad, .identity:
+             .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity:
             return nil
         }
     }

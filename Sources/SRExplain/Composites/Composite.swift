@@ -54,7 +54,7 @@ public struct Composite: Sendable {
             case .conv2d: chosen = t.conv
             case .linear: chosen = t.dense
             case .relu: chosen = t.relu ?? t.activation
-            case .prelu, .sigmoid, .tanh, .clip: chosen = t.activation
+            case .prelu, .sigmoid, .tanh, .power, .thresholdedRelu, .clip: chosen = t.activation
             case .add: chosen = t.sum
             case .avgPool2d, .globalAvgPool: chosen = t.avgPool
             case .batchNorm, .scale: chosen = t.batchNorm

@@ -80,6 +80,10 @@ public struct Gradient: Rule {
             return [zip3(g, c.output) { gv, yv in gv * yv * (1 - yv) }]
         case .tanh:
             return [zip3(g, c.output) { gv, yv in gv * (1 - yv * yv) }]
+        case .thresholdedRelu(let t):
+            return [zip3(g, x) { gv, xv in xv > t ? gv : 0 }]
+        case .power(let e):
+            return [zip3(g, x) { gv, xv in gv * e * powf(xv, e - 1) }]
         case .clip(let lo, let hi):
             return [zip3(g, x) { gv, xv in xv > lo && xv < hi ? gv : 0 }]
         case .pad(let pads, _):

@@ -41,11 +41,11 @@ public struct ReLURule: Rule {
     public init(_ kind: Kind) { self.kind = kind }
 
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
-        guard case .relu = c.node.op else { return try Gradient().backward(c) }
+        guard case .relu(let slope) = c.node.op else { return try Gradient().backward(c) }
         switch kind {
         case .guided:
-            let g = try Gradient().backward(c)[0] ?? c.signal
-            return [zip3(g, c.signal) { gv, s in s > 0 ? gv : 0 }]
+            // The ReLU's gradient, passed only where the incoming signal is positive.
+            return [zip3(c.signal, c.inputs[0]) { s, x in s > 0 ? (x > 0 ? s : s * slope) : 0 }]
         case .deconvnet:
             return [Kernels.map(c.signal) { max($0, 0) }]
         }

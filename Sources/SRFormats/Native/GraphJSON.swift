@@ -34,6 +34,8 @@ struct OpAttributes: Codable {
     var max: Float?
     var pads: [Int]?
     var value: Float?
+    var exponent: Float?
+    var threshold: Float?
 }
 
 extension NodeRecord {
@@ -49,12 +51,14 @@ extension NodeRecord {
         case .reshape(let s): a.shape = s
         case .clip(let lo, let hi): a.min = lo; a.max = hi
         case .pad(let p, let v): a.pads = p; a.value = v
+        case .power(let e): a.exponent = e
+        case .thresholdedRelu(let t): a.threshold = t
         case .linear, .prelu, .globalAvgPool, .globalMaxPool, .scale, .add, .mul, .max, .flatten,
              .sigmoid, .tanh, .identity:
             break
         }
         let empty = a.conv == nil && a.pool == nil && a.lrn == nil && a.slope == nil && a.epsilon == nil
-            && a.axis == nil && a.shape == nil && a.min == nil && a.pads == nil
+            && a.axis == nil && a.shape == nil && a.min == nil && a.pads == nil && a.exponent == nil && a.threshold == nil
         self.init(name: node.name, op: node.op.name, attributes: empty ? nil : a, inputs: node.inputs,
                   outputs: node.outputs, params: node.params)
     }
@@ -87,6 +91,8 @@ extension NodeRecord {
         case "softmax": o = .softmax(axis: try need(a.axis, "axis"))
         case "sigmoid": o = .sigmoid
         case "tanh": o = .tanh
+        case "power": o = .power(exponent: try need(a.exponent, "exponent"))
+        case "thresholdedRelu": o = .thresholdedRelu(threshold: try need(a.threshold, "threshold"))
         case "clip": o = .clip(min: try need(a.min, "min"), max: try need(a.max, "max"))
         case "pad": o = .pad(pads: try need(a.pads, "pads"), value: a.value ?? 0)
         case "identity": o = .identity

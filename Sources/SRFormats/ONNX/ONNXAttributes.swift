@@ -33,7 +33,7 @@ struct ONNXAttributes {
         guard let a = byName[name] else { return nil }
         guard a.type == .ints || a.type == .undefined else { throw fail("attribute '\(name)' must be a list of ints") }
         return try a.ints.map { v in
-            guard let i = Int(exactly: v), abs(i) < 1 << 40 else { throw fail("attribute '\(name)' value \(v) out of range") }
+            guard let i = Int(exactly: v), i > -(1 << 40), i < 1 << 40 else { throw fail("attribute '\(name)' value \(v) out of range") }
             return i
         }
     }

@@ -32,7 +32,7 @@ extension ONNXGraphBuilder {
         let result: FoldValue
         switch op {
         case "ConstantOfShape":
-            let dims = x.values.map { Int($0) }
+            let dims = try x.ints("shape", node: a)
             guard let n = Shape.elementCount(dims), n <= 1 << 24 else { throw a.fail("bad shape \(dims)") }
             let fill = try a.tensor("value").map { FoldValue(try $0.constant(modelDirectory: nil, limits: .default)) }
             result = FoldValue(shape: dims, values: [Double](repeating: fill?.values.first ?? 0, count: n),
@@ -41,7 +41,7 @@ extension ONNXGraphBuilder {
             guard values.count == 2 else { throw a.fail("needs data and indices") }
             result = try x.gather(values[1], axis: try a.int("axis", 0), node: a)
         case "Unsqueeze", "Squeeze":
-            var axes = try a.ints("axes") ?? (values.count > 1 ? values[1].values.map { Int($0) } : [])
+            var axes = try a.ints("axes") ?? (values.count > 1 ? values[1].ints("axes", node: a) : [])
             if op == "Unsqueeze" {
                 let rank = x.shape.count + axes.count
                 axes = axes.map { $0 < 0 ? $0 + rank : $0 }
@@ -66,11 +66,12 @@ extension ONNXGraphBuilder {
             result = try x.slice(values, attributes: a, opset: opset)
         case "Reshape":
             guard values.count == 2 else { throw a.fail("needs a shape") }
-            var dims = values[1].values.map { Int($0) }
+            var dims = try values[1].ints("shape", node: a)
             for (i, d) in dims.enumerated() where d == 0 && i < x.shape.count { dims[i] = x.shape[i] }
             if let m = dims.firstIndex(of: -1) {
-                let known = dims.enumerated().filter { $0.0 != m }.reduce(1) { $0 * $1.1 }
-                guard known > 0 else { throw a.fail("bad shape \(dims)") }
+                var rest = dims
+                rest.remove(at: m)
+                guard let known = Shape.elementCount(rest), known > 0 else { throw a.fail("bad shape \(dims)") }
                 dims[m] = x.values.count / known
             }
             guard Shape.elementCount(dims) == x.values.count else { throw a.fail("cannot reshape \(x.shape) to \(dims)") }
@@ -78,6 +79,7 @@ extension ONNXGraphBuilder {
         case "Flatten":
             var axis = try a.int("axis", 1)
             if axis < 0 { axis += x.shape.count }
+            guard axis >= 0, axis <= x.shape.count else { throw a.fail("flatten axis \(axis) out of range") }
             let lead = x.shape.prefix(axis).reduce(1, *)
             result = FoldValue(shape: [lead, lead == 0 ? 0 : x.values.count / lead], values: x.values, isFloat: x.isFloat)
         case "Identity":
@@ -137,6 +139,14 @@ private struct FoldValue {
         return .ints(shape: shape, values: values.map { v in v.isFinite && abs(v) < 9.2e18 ? Int(v) : 0 })
     }
 
+    /// The values as integers (shapes, axes): each must be integral and within ±2^53.
+    func ints(_ what: String, node a: ONNXAttributes) throws -> [Int] {
+        try values.map { v in
+            guard v.isFinite, v == v.rounded(), abs(v) <= 0x1p53 else { throw a.fail("\(what) value \(v) is not an integer") }
+            return Int(v)
+        }
+    }
+
     private static func strides(_ s: [Int]) -> [Int] {
         var st = [Int](repeating: 1, count: s.count)
         for i in stride(from: s.count - 2, through: 0, by: -1) { st[i] = st[i + 1] * s[i + 1] }
@@ -151,9 +161,10 @@ private struct FoldValue {
         var out: [Double] = []
         for o in 0..<outer {
             for i in idx.values {
+                guard i.isFinite, i == i.rounded(), abs(i) <= Double(n) else { throw a.fail("gather index \(i) out of range") }
                 var k = Int(i)
                 if k < 0 { k += n }
-                guard k >= 0, k < n else { throw a.fail("gather index \(Int(i)) out of range") }
+                guard k >= 0, k < n else { throw a.fail("gather index \(i) out of range") }
                 out.append(contentsOf: values[(o * n + k) * inner ..< (o * n + k + 1) * inner])
             }
         }
@@ -167,7 +178,10 @@ private struct FoldValue {
         var shape = first.shape
         shape[axis] = 0
         for p in parts {
-            guard p.shape.count == first.shape.count else { throw a.fail("concat of ranks \(parts.map(\.shape))") }
+            guard p.shape.count == first.shape.count,
+                  p.shape.indices.allSatisfy({ $0 == axis || p.shape[$0] == first.shape[$0] }) else {
+                throw a.fail("concat of shapes \(parts.map(\.shape)) on axis \(axis)")
+            }
             shape[axis] += p.shape[axis]
         }
         var out: [Double] = []
@@ -188,8 +202,8 @@ private struct FoldValue {
             guard inputs.count >= 3 else { throw a.fail("needs starts and ends") }
             starts = inputs[1].values.map { Int(max(min($0, 9e18), -9e18)) }
             ends = inputs[2].values.map { Int(max(min($0, 9e18), -9e18)) }
-            axes = inputs.count > 3 ? inputs[3].values.map { Int($0) } : nil
-            steps = inputs.count > 4 ? inputs[4].values.map { Int($0) } : nil
+            axes = inputs.count > 3 ? try inputs[3].ints("axes", node: a) : nil
+            steps = inputs.count > 4 ? try inputs[4].ints("steps", node: a) : nil
         }
         guard shape.count == 1, starts.count == 1, ends.count == 1, (axes ?? [0]).map({ $0 < 0 ? $0 + 1 : $0 }) == [0],
               (steps ?? [1]) == [1] else {

@@ -278,11 +278,7 @@ final class ONNXGraphBuilder {
             }
             return s
         }
-        var params: [String: [Int]] = [:]
-        for (role, w) in node.params { params[role] = weights[w]?.shape }
-        let out = try node.op.outputShape(inputs: ins, params: params, node: node.name)
-        guard let n = Shape.elementCount(out) else { throw SRError.malformed("node '\(node.name)': output shape \(out) overflows") }
-        try limits.check(elements: n, what: "node '\(node.name)' output")
+        let out = try GraphAssembler.outputShape(of: node, inputs: ins, weights: weights, limits: limits)
         for o in node.outputs { shapes[o] = out }
         nodes.append(node)
     }

@@ -122,6 +122,11 @@ extension ONNXGraphBuilder {
             try emit(.prelu, params: ["slope": addWeight(try Tensor(shape: [v.count], values: v), name: inputs[1])])
         case "Sigmoid": try emit(.sigmoid)
         case "Tanh": try emit(.tanh)
+        case "ThresholdedRelu": try emit(.thresholdedRelu(threshold: try a.float("alpha", 1)))
+        case "Pow":
+            let e = try weight(1, "exponent")
+            guard e.count == 1 else { throw SRError.unsupported("node '\(name)' (Pow): only a scalar constant exponent is supported") }
+            try emit(.power(exponent: e.values[0]))
         case "Clip":
             var lo = -Float.greatestFiniteMagnitude, hi = Float.greatestFiniteMagnitude
             if opset < 11 {
@@ -176,11 +181,11 @@ extension ONNXGraphBuilder {
         case "Softmax":
             var axis = try a.int("axis", opset < 13 ? 1 : -1)
             if axis < 0 { axis += xShape.count }
-            let trailing = xShape.count > axis ? xShape[(axis + 1)...].allSatisfy({ $0 == 1 }) : false
+            guard axis >= 0, axis < xShape.count else { throw a.fail("axis \(axis) out of range") }
+            let trailing = xShape[(axis + 1)...].allSatisfy({ $0 == 1 })
             if opset < 13 && !trailing && axis != xShape.count - 1 {
                 throw SRError.unsupported("node '\(name)' (Softmax): opset-\(opset) softmax over flattened axes \(axis)… of \(xShape) is not supported")
             }
-            guard axis >= 0, axis < xShape.count else { throw a.fail("axis \(axis) out of range") }
             guard axis >= 1 else { throw SRError.unsupported("node '\(name)' (Softmax): softmax across the batch axis is not supported") }
             try emit(.softmax(axis: axis))
         case "Dropout", "Identity":
@@ -320,8 +325,9 @@ extension ONNXGraphBuilder {
             throw SRError.malformed("node '\(node)' (Reshape): invalid target shape \(t)")
         }
         if let m = minus.first {
-            let known = out.enumerated().filter { $0.0 != m }.reduce(1) { $0 * $1.1 }
-            guard known > 0, total % known == 0 else {
+            var rest = out
+            rest.remove(at: m)
+            guard let known = Shape.elementCount(rest), known > 0, total % known == 0 else {
                 throw SRError.malformed("node '\(node)' (Reshape): cannot reshape \(s) to \(t)")
             }
             out[m] = total / known
@@ -365,6 +371,9 @@ extension ONNXGraphBuilder {
         case "VALID":
             return [0, 0, 0, 0]
         case "SAME_UPPER", "SAME_LOWER":
+            guard (kernel + stride + dilation).allSatisfy({ $0 >= 1 && $0 < 1 << 31 }) else {
+                throw a.fail("bad kernel_shape/strides/dilations for auto_pad")
+            }
             var begin = [0, 0], end = [0, 0]
             for i in 0..<2 {
                 let size = s[2 + i]

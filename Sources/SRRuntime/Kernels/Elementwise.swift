@@ -39,6 +39,10 @@ extension Kernels {
 
     public static func sigmoid(_ x: Tensor) -> Tensor { map(x) { 1 / (1 + expf(-$0)) } }
     public static func tanh(_ x: Tensor) -> Tensor { map(x) { tanhf($0) } }
+    /// `x^e`, with Caffe's special cases: e = 1 copies, e = 2 squares exactly.
+    public static func power(_ x: Tensor, _ e: Float) -> Tensor {
+        e == 2 ? map(x) { $0 * $0 } : e == 1 ? map(x) { $0 } : map(x) { powf($0, e) }
+    }
     /// `min(max(x, lo), hi)`: with lo > hi every value becomes hi, as ONNX specifies.
     public static func clip(_ x: Tensor, min lo: Float, max hi: Float) -> Tensor { map(x) { Swift.min(Swift.max($0, lo), hi) } }
 
