@@ -42,6 +42,35 @@ final class NaiveTwinTests: XCTestCase {
         }
     }
 
+    /// The Winograd F(2×2, 3×3) path (3×3, stride 1, ≥ 16 channels per group, ≥ 64 tiles): odd and even
+    /// sizes (partial tiles), asymmetric and zero pads, groups, few tiles (phases split across
+    /// workers) and many (blocks per worker, eight-tile vector transforms), the fused ReLU.
+    func testWinogradConvolutionMatchesNaive() throws {
+        var rng = Seeded(state: 2024)
+        let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int, a: Conv2DAttributes, slope: Float?)] = [
+            (1, 16, 16, 17, 15, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1]), nil),
+            (2, 16, 24, 17, 16, Conv2DAttributes(kernel: [3, 3]), nil),
+            (1, 20, 16, 18, 18, Conv2DAttributes(kernel: [3, 3], pads: [0, 2, 1, 0]), 0),
+            (1, 32, 32, 16, 18, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 2), 0.1),
+            (2, 16, 16, 37, 41, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1]), 0),
+            (1, 17, 19, 34, 35, Conv2DAttributes(kernel: [3, 3], pads: [2, 0, 0, 2]), nil),
+            (1, 32, 32, 33, 40, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 2), 0.2),
+        ]
+        for (i, k) in cases.enumerated() {
+            let x = random([k.n, k.c, k.h, k.w], &rng)
+            let w = random([k.o, k.c / k.a.group] + k.a.kernel, &rng)
+            let b = random([k.o], &rng)
+            let out = try Op.conv2d(k.a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
+            let scratch = Scratch()
+            for round in 0..<2 {  // the second call reuses the cached filter transform
+                let fast = Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, scratch: scratch, reluSlope: k.slope)
+                let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
+                if let slope = k.slope { for j in 0..<slow.count where slow.pointer[j] < 0 { slow.pointer[j] *= slope } }
+                if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i), call \(round): \(why)") }
+            }
+        }
+    }
+
     /// Both input-gradient paths (flipped convolution for stride 1, banded col2im otherwise).
     func testConvolutionInputGradientMatchesNaive() throws {
         var rng = Seeded(state: 99)
@@ -55,6 +84,10 @@ final class NaiveTwinTests: XCTestCase {
             // ≥ 16 input channels per group: the flipped-kernel convolution path
             (16, 8, 7, 6, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1])),
             (32, 8, 6, 6, Conv2DAttributes(kernel: [3, 3], pads: [0, 1, 2, 1], group: 2)),
+            // … and ≥ 16 output channels too: that convolution runs as Winograd
+            (16, 16, 20, 37, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1])),
+            (16, 24, 11, 19, Conv2DAttributes(kernel: [3, 3], pads: [1, 0, 2, 1])),
+            (32, 48, 9, 21, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 2)),
         ]
         for (i, k) in cases.enumerated() {
             let xShape = [2, k.c, k.h, k.w]

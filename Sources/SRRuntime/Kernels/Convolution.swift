@@ -3,7 +3,8 @@ import SRCore
 
 extension Kernels {
     /// 2-D convolution, NCHW input, OIHW weight, via im2col + sgemm per image and group
-    /// (a 1×1 stride-1 unpadded convolution multiplies the input directly). The im2col
+    /// (a 1×1 stride-1 unpadded convolution multiplies the input directly; a wide 3×3
+    /// stride-1 one runs as Winograd F(2×2, 3×3), `Winograd.swift`). The im2col
     /// matrix is built a band of output rows at a time, so it stays in cache.
     /// `reluSlope`, when given, applies a (leaky) ReLU to each band while it is in cache
     /// (the executor's conv → ReLU fusion).
@@ -27,6 +28,9 @@ extension Kernels {
                 }
             }
             return out
+        }
+        if winogradApplies(a, inChannels: cg, outChannels: og, outShape: outShape) {
+            return conv2dWinograd(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, reluSlope: reluSlope)
         }
         // Bands of output rows whose im2col matrix (about 2 MB) stays in a core's cache; each
         // worker unfolds and multiplies its own bands.
@@ -145,27 +149,44 @@ extension Kernels {
 }
 
 /// A reusable work buffer (the im2col matrix), grown on demand and kept between calls so
-/// large convolutions do not pay for fresh pages every time.
+/// large convolutions do not pay for fresh pages every time; and the weight tensors derived
+/// once per weight (the transposed kernels of the input-gradient, Winograd's transformed
+/// filters). Each entry keeps its source tensor alive, so its identity cannot be reused.
 public final class Scratch: @unchecked Sendable {
     private var storage = TensorStorage(uninitializedCount: 0)
-    private var flips: [ObjectIdentifier: Tensor] = [:]
+    private struct Key: Hashable { let kind: String, groups: Int, storage: ObjectIdentifier }
+    private var derived: [Key: (source: Tensor, value: Tensor)] = [:]
+    private var derivedCount = 0
     private let lock = NSLock()
     public init() {}
 
-    /// `W'[c, o, i, j] = W[o, c, kh−1−i, kw−1−j]` per group (OIHW → OIHW of the transposed
-    /// convolution), computed once per weight tensor.
-    func flipped(_ w: Tensor, groups g: Int) -> Tensor {
+    /// `make(w)`, computed once per weight tensor, kind and group count. Past 256 M cached
+    /// elements (1 GB) the cache starts over, so a caller passing fresh weights each time
+    /// cannot make it grow without bound.
+    func derived(from w: Tensor, kind: String, groups: Int, _ make: (Tensor) -> Tensor) -> Tensor {
+        let key = Key(kind: kind, groups: groups, storage: ObjectIdentifier(w.storage))
         lock.lock(); defer { lock.unlock() }
-        if let t = flips[ObjectIdentifier(w.storage)], t.count == w.count { return t }
-        let (o, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
-        let og = o / g
-        let t = Tensor(uninitialized: [cg * g, og, kh, kw])
-        for grp in 0..<g { for oc in 0..<og { for c in 0..<cg { for i in 0..<kh { for j in 0..<kw {
-            t.pointer[((((grp * cg + c) * og + oc) * kh + i) * kw) + j] =
-                w.pointer[((((grp * og + oc) * cg + c) * kh + (kh - 1 - i)) * kw) + (kw - 1 - j)]
-        } } } } }
-        flips[ObjectIdentifier(w.storage)] = t
-        return t
+        if let hit = derived[key], hit.source.shape == w.shape { return hit.value }
+        let value = make(w)
+        if derivedCount + value.count > 1 << 28 { derived = [:]; derivedCount = 0 }
+        derived[key] = (w, value)
+        derivedCount += value.count
+        return value
+    }
+
+    /// `W'[c, o, i, j] = W[o, c, kh−1−i, kw−1−j]` per group (OIHW → OIHW of the transposed
+    /// convolution).
+    func flipped(_ w: Tensor, groups g: Int) -> Tensor {
+        derived(from: w, kind: "flipped", groups: g) { w in
+            let (o, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+            let og = o / g
+            let t = Tensor(uninitialized: [cg * g, og, kh, kw])
+            for grp in 0..<g { for oc in 0..<og { for c in 0..<cg { for i in 0..<kh { for j in 0..<kw {
+                t.pointer[((((grp * cg + c) * og + oc) * kh + i) * kw) + j] =
+                    w.pointer[((((grp * og + oc) * cg + c) * kh + (kh - 1 - i)) * kw) + (kw - 1 - j)]
+            } } } } }
+            return t
+        }
     }
 
     func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {

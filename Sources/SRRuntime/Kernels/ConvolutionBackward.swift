@@ -16,9 +16,12 @@ extension Kernels {
         let flipPads = [kh - 1 - a.pads[0], kw - 1 - a.pads[1], kh - 1 - a.pads[2], kw - 1 - a.pads[3]]
         if cg >= 16, a.stride == [1, 1], a.dilation == [1, 1], a.kernel != [1, 1], flipPads.allSatisfy({ $0 >= 0 }),
            ho + kh - 1 - a.pads[0] - a.pads[2] == h, wo + kw - 1 - a.pads[1] - a.pads[3] == wd {
-            let flipped = scratch.flipped(w, groups: g)
-            return conv2d(dy, weight: flipped, bias: nil,
-                          Conv2DAttributes(kernel: a.kernel, pads: flipPads, group: g), outShape: inShape, scratch: scratch)
+            let b = Conv2DAttributes(kernel: a.kernel, pads: flipPads, group: g)
+            if winogradApplies(b, inChannels: og, outChannels: cg, outShape: inShape) {
+                return conv2dWinograd(dy, weight: w, transposed: true, bias: nil, b, outShape: inShape, scratch: scratch,
+                                      reluSlope: nil)
+            }
+            return conv2d(dy, weight: scratch.flipped(w, groups: g), bias: nil, b, outShape: inShape, scratch: scratch)
         }
         let dx = Tensor(zeros: inShape)
         let direct = a.kernel == [1, 1] && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
