@@ -11,11 +11,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        // libhdf5 for Caffe-HDF5 and Keras weights (issues 3 and 4); HDF5File.swift will be its one user.
+        // libhdf5 for Caffe-HDF5 and Keras files; SRFormats/HDF5/HDF5File.swift is its one user.
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
@@ -24,7 +25,8 @@ let package = Package(
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .target(name: "SRCore"),
         .target(name: "SRFormats", dependencies: [
-            "SRCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "SRCore", "CHDF5", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS"]),
         .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime"]),
@@ -41,7 +43,7 @@ let package = Package(
         .testTarget(name: "SRExplainTests", dependencies: ["SRExplain", "SRRuntime", "SRFormats", "SRTestSupport"]),
         .testTarget(name: "SRSaliencyTests", dependencies: ["SRSaliency", "SRFormats", "SRRender", "SRTestSupport"]),
         .testTarget(name: "SRRenderTests", dependencies: ["SRRender", "SRFormats", "SRTestSupport"]),
-        .testTarget(name: "SRToolTests", dependencies: ["SRTestSupport", "SRFormats", "SRRender"], exclude: ["Snapshots"]),
+        .testTarget(name: "SRToolTests", dependencies: ["SRTestSupport", "SRFormats", "SRRuntime", "SRRender"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -46,10 +46,13 @@ script. Needs: numpy, onnx, onnxruntime (no torch).
 
 import copy
 import json
+import os
 import math
-import shutil
 import sys
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixture_folders  # noqa: E402  (Tools/fixture_folders.py)
 
 import numpy as np
 import onnx
@@ -173,16 +176,7 @@ def ops_of(model):
 
 
 def clear_case_dir(d):
-    if not d.exists():
-        return
-    man = d / "manifest.json"
-    try:
-        gen = json.loads(man.read_text()).get("generator")
-    except (OSError, ValueError):
-        gen = None
-    if gen != GENERATOR:
-        raise SystemExit(f"refusing to replace {d}: not made by {GENERATOR}")
-    shutil.rmtree(d)
+    fixture_folders.clear_case_dir(d, GENERATOR)
 
 
 def write_case(name, model, x, seed, notes, external=False, extra=None):
@@ -801,10 +795,7 @@ CASES = {
 
 
 def main(argv):
-    wanted = argv or list(CASES)
-    unknown = [w for w in wanted if w not in CASES]
-    if unknown:
-        raise SystemExit(f"unknown case(s) {unknown}; known: {list(CASES)}")
+    wanted = fixture_folders.selected_cases(argv, CASES)
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"onnx {onnx.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}")
     for w in wanted:

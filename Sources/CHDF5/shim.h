@@ -6,3 +6,6 @@ static inline hid_t srhdf5_native_float(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t srhdf5_native_double(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t srhdf5_p_default(void) { return H5P_DEFAULT; }
 static inline unsigned srhdf5_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline hid_t srhdf5_c_s1(void) { return H5T_C_S1; }
+static inline hid_t srhdf5_s_all(void) { return H5S_ALL; }
+static inline hid_t srhdf5_e_default(void) { return H5E_DEFAULT; }

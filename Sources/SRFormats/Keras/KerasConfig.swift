@@ -1,0 +1,151 @@
+import Foundation
+import SRCore
+
+/// A Keras model architecture (`model_config` of an .h5, `config.json` of a .keras, or
+/// `model.to_json()`), Keras 2 or 3: layers with their calls (a shared layer is called
+/// more than once), the model's inputs and outputs.
+struct KerasConfig {
+    /// One call of a layer on its inputs (Keras' "inbound node").
+    struct Call {
+        var inputs: [TensorRef]
+    }
+    /// Output `tensor` of call `node` of layer `layer`.
+    struct TensorRef: Hashable {
+        var layer: String
+        var node: Int
+        var tensor: Int
+    }
+    struct Layer {
+        var className: String
+        var name: String
+        var config: [String: Any]
+        var calls: [Call]
+    }
+
+    var name: String
+    var layers: [Layer]
+    var inputs: [TensorRef]
+    var outputs: [TensorRef]
+
+    static func parse(json data: Data, source: String) throws -> KerasConfig {
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw SRError.malformed("\(source): the model config is not a JSON object")
+        }
+        return try parse(root, source: source)
+    }
+
+    static func parse(_ root: [String: Any], source: String) throws -> KerasConfig {
+        guard let className = root["class_name"] as? String else {
+            throw SRError.malformed("\(source): the model config has no class_name")
+        }
+        // Keras 2's oldest Sequential configs are a bare list of layers.
+        let config = root["config"] as? [String: Any] ?? ["layers": root["config"] as? [Any] ?? []]
+        let name = config["name"] as? String ?? "model"
+        guard let rawLayers = config["layers"] as? [[String: Any]] else {
+            throw SRError.malformed("\(source): the model config has no layer list")
+        }
+        switch className {
+        case "Sequential":
+            return try sequential(rawLayers, name: name, config: config, source: source)
+        case "Functional", "Model":
+            return try functional(rawLayers, name: name, config: config, source: source)
+        default:
+            throw SRError.unsupported("\(source): a '\(className)' model; srtool reads Sequential and functional models")
+        }
+    }
+
+    private static func layerName(_ raw: [String: Any]) -> String? {
+        raw["name"] as? String ?? (raw["config"] as? [String: Any])?["name"] as? String
+    }
+
+    /// A Sequential model: each layer called once on the previous one's output; the input
+    /// is an InputLayer or the first layer's `batch_input_shape`.
+    private static func sequential(_ raw: [[String: Any]], name: String, config: [String: Any], source: String) throws -> KerasConfig {
+        var layers: [Layer] = []
+        var previous: TensorRef?
+        for (i, r) in raw.enumerated() {
+            guard let cls = r["class_name"] as? String, var cfg = r["config"] as? [String: Any] else {
+                throw SRError.malformed("\(source): layer \(i) has no class_name or config")
+            }
+            let lname = layerName(r) ?? "layer_\(i)"
+            if previous == nil && cls != "InputLayer" {
+                // Keras 2: the first layer carries the input shape.
+                let shape = cfg["batch_input_shape"] ?? cfg["batch_shape"] ?? config["build_input_shape"]
+                guard let shape else {
+                    throw SRError.usage("\(source): the Sequential model declares no input shape: give --input-shape")
+                }
+                let input = "\(lname)_input"
+                layers.append(Layer(className: "InputLayer", name: input, config: ["batch_shape": shape], calls: []))
+                previous = TensorRef(layer: input, node: 0, tensor: 0)
+            }
+            cfg["name"] = lname
+            let calls = previous.map { [Call(inputs: [$0])] } ?? []
+            layers.append(Layer(className: cls, name: lname, config: cfg, calls: calls))
+            previous = TensorRef(layer: lname, node: 0, tensor: 0)
+        }
+        guard let first = layers.first, let last = previous else { throw SRError.malformed("\(source): the model has no layers") }
+        return KerasConfig(name: name, layers: layers, inputs: [TensorRef(layer: first.name, node: 0, tensor: 0)], outputs: [last])
+    }
+
+    private static func functional(_ raw: [[String: Any]], name: String, config: [String: Any], source: String) throws -> KerasConfig {
+        var layers: [Layer] = []
+        for (i, r) in raw.enumerated() {
+            guard let cls = r["class_name"] as? String, let cfg = r["config"] as? [String: Any], let lname = layerName(r) else {
+                throw SRError.malformed("\(source): layer \(i) has no class_name, config or name")
+            }
+            let nodes = r["inbound_nodes"] as? [Any] ?? []
+            let calls = try nodes.map { try call($0, layer: lname, source: source) }
+            layers.append(Layer(className: cls, name: lname, config: cfg, calls: calls))
+        }
+        return KerasConfig(name: name, layers: layers,
+                           inputs: try refs(config["input_layers"], what: "input_layers", source: source),
+                           outputs: try refs(config["output_layers"], what: "output_layers", source: source))
+    }
+
+    /// One inbound node. Keras 3: `{"args": [...keras tensors...], "kwargs": {}}`, each
+    /// tensor `{"class_name": "__keras_tensor__", "config": {"keras_history": [layer,
+    /// node, tensor]}}`, several inputs nested in a list. Keras 2: a list of
+    /// `[layer, node, tensor, kwargs]`.
+    private static func call(_ node: Any, layer: String, source: String) throws -> Call {
+        if let k3 = node as? [String: Any] {
+            var found: [TensorRef] = []
+            func collect(_ v: Any) {
+                if let d = v as? [String: Any] {
+                    if d["class_name"] as? String == "__keras_tensor__", let c = d["config"] as? [String: Any],
+                       let h = c["keras_history"] as? [Any], let ref = ref(h) {
+                        found.append(ref)
+                    }
+                } else if let list = v as? [Any] {
+                    list.forEach(collect)
+                }
+            }
+            collect(k3["args"] ?? [])
+            return Call(inputs: found)
+        }
+        if let k2 = node as? [Any] {
+            let inputs = try k2.map { entry -> TensorRef in
+                guard let e = entry as? [Any], let r = ref(e) else {
+                    throw SRError.malformed("\(source): layer '\(layer)' has an inbound node Keras did not write")
+                }
+                return r
+            }
+            return Call(inputs: inputs)
+        }
+        throw SRError.malformed("\(source): layer '\(layer)' has an inbound node Keras did not write")
+    }
+
+    private static func ref(_ a: [Any]) -> TensorRef? {
+        guard a.count >= 3, let l = a[0] as? String, let n = a[1] as? Int, let t = a[2] as? Int, n >= 0, t >= 0 else { return nil }
+        return TensorRef(layer: l, node: n, tensor: t)
+    }
+
+    /// `input_layers`/`output_layers`: `[name, node, tensor]` (Keras 3, one tensor) or a
+    /// list of them.
+    private static func refs(_ v: Any?, what: String, source: String) throws -> [TensorRef] {
+        guard let list = v as? [Any] else { throw SRError.malformed("\(source): the model config has no \(what)") }
+        if let single = ref(list) { return [single] }
+        let refs = list.compactMap { ($0 as? [Any]).flatMap(ref) }
+        guard !refs.isEmpty, refs.count == list.count else { throw SRError.malformed("\(source): cannot read \(what)") }
+        return refs
+    }
+}

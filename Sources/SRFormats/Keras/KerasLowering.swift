@@ -1,0 +1,337 @@
+import Foundation
+import SRCore
+
+/// The layer table: each Keras layer call → canonical NCHW nodes. Kernels are permuted
+/// from channels-last (`[kh, kw, in, out]`, Dense `[in, out]`) to OIHW / `[out, in]`;
+/// "same" padding is Keras' (total = max((⌈n/s⌉−1)·s + (k−1)·d + 1 − n, 0), the odd pixel
+/// at the bottom/right); average pooling with "same" padding divides by the real pixels.
+extension KerasGraphBuilder {
+    func lower(_ layer: KerasConfig.Layer, inputs: [String], out: String) throws {
+        let c = layer.config, name = layer.name
+        func fail(_ why: String) -> SRError { .unsupported("layer '\(name)' (\(layer.className)): \(why)") }
+        func bad(_ why: String) -> SRError { .malformed("layer '\(name)' (\(layer.className)): \(why)") }
+        guard !inputs.isEmpty else { throw bad("is called without inputs") }
+        let x = inputs[0]
+        guard let xs = assembler.shape(x) else { throw bad("input '\(x)' has no shape") }
+        if let format = c["data_format"] as? String, format != "channels_last" {
+            throw fail("data_format '\(format)' is not supported (only channels_last)")
+        }
+        if inputs.count > 1 && !["Add", "Concatenate", "Maximum", "Multiply"].contains(layer.className) {
+            throw fail("takes \(inputs.count) inputs")
+        }
+        /// Sizes, strides and rates: each must be positive (and below 2^31, so no product overflows).
+        func ints(_ key: String, _ n: Int = 2, default d: [Int]? = nil) throws -> [Int] {
+            var values: [Int]
+            if let v = c[key] as? Int { values = [Int](repeating: v, count: n) }
+            else if let v = c[key] as? [Int], v.count == n { values = v }
+            else if c[key] == nil || c[key] is NSNull, let d { values = d }
+            else { throw bad("cannot read '\(key)'") }
+            guard values.allSatisfy({ $0 >= 1 && $0 < 1 << 31 }) else { throw bad("'\(key)' is \(values)") }
+            return values
+        }
+        /// A number from the config; nil when it is absent or null.
+        func number(_ key: String) throws -> Float? {
+            if let v = c[key] as? NSNumber { return v.floatValue }
+            if c[key] == nil || c[key] is NSNull { return nil }
+            throw bad("cannot read '\(key)'")
+        }
+        func flag(_ key: String, default d: Bool) -> Bool { (c[key] as? Bool) ?? d }
+        func need4D() throws { guard xs.count == 4 else { throw fail("input \(xs) is not an image batch") } }
+        func checkNotFlattened() throws {
+            if flattenedFrom[x] != nil { throw fail("reads a channels-last Flatten, whose value order srtool's NCHW graph does not keep") }
+        }
+
+        /// Emits `steps` as a chain from `ins`: the first node carries the layer's name, the
+        /// last one writes `out`.
+        func chain(_ steps: [(Op, [String: String])], _ ins: [String] = inputs) throws {
+            var current = ins
+            for (i, (op, params)) in steps.enumerated() {
+                let last = i == steps.count - 1
+                let output = last ? out : assembler.unique("\(out)/\(op.name)")
+                try assembler.emit(Node(name: i == 0 ? out : "\(out)/\(op.name)", op: op, inputs: current, outputs: [output], params: params))
+                current = [output]
+            }
+            if steps.isEmpty { try assembler.emit(Node(name: out, op: .identity, inputs: ins, outputs: [out])) }
+        }
+        func activationSteps() throws -> [(Op, [String: String])] {
+            guard let a = c["activation"] else { return [] }
+            guard let s = a as? String else { throw fail("a custom activation is not supported") }
+            return try Self.activation(s, layer: name).map { [($0, [:])] } ?? []
+        }
+        func samePads(_ kernel: [Int], _ stride: [Int], _ dilation: [Int]) throws -> [Int] {
+            let padding = c["padding"] as? String ?? "valid"
+            switch padding {
+            case "valid": return [0, 0, 0, 0]
+            case "same":
+                var p = [0, 0, 0, 0]
+                for axis in 0..<2 {
+                    let n = xs[2 + axis], s = stride[axis]
+                    let outN = (n + s - 1) / s
+                    let total = max((outN - 1) * s + (kernel[axis] - 1) * dilation[axis] + 1 - n, 0)
+                    p[axis] = total / 2
+                    p[axis + 2] = total - total / 2
+                }
+                return p
+            default: throw fail("padding '\(padding)' is not supported")
+            }
+        }
+
+        switch layer.className {
+        case "Conv2D", "DepthwiseConv2D", "SeparableConv2D":
+            try need4D()
+            try checkNotFlattened()
+            let kernel = try ints("kernel_size"), stride = try ints("strides", default: [1, 1])
+            let dilation = try ints("dilation_rate", default: [1, 1])
+            let pads = try samePads(kernel, stride, dilation)
+            let useBias = flag("use_bias", default: true)
+            let inC = xs[1]
+            var steps: [(Op, [String: String])] = []
+            if layer.className == "Conv2D" {
+                let groups = (c["groups"] as? Int) ?? 1
+                let w = try weightTensors(layer, count: useBias ? 2...2 : 1...1)
+                let k = w[0]
+                guard k.rank == 4, k.shape[0] == kernel[0], k.shape[1] == kernel[1], groups >= 1, inC % groups == 0,
+                      k.shape[2] == inC / groups else {
+                    throw bad("kernel of shape \(k.shape) does not fit kernel_size \(kernel) and \(inC) input channels")
+                }
+                let outC = k.shape[3]
+                var params = ["weight": try weight(name, "weight") { Self.hwioToOIHW(k) }]
+                if useBias { params["bias"] = try weight(name, "bias") { try Self.vector(w[1], outC, "bias", layer: name) } }
+                steps.append((.conv2d(Conv2DAttributes(kernel: kernel, stride: stride, pads: pads, dilation: dilation, group: groups)), params))
+            } else {
+                let mult = (c["depth_multiplier"] as? Int) ?? 1
+                let separable = layer.className == "SeparableConv2D"
+                let w = try weightTensors(layer, count: separable ? (useBias ? 3...3 : 2...2) : (useBias ? 2...2 : 1...1))
+                let dk = w[0]
+                guard dk.shape == [kernel[0], kernel[1], inC, mult] else {
+                    throw bad("depthwise kernel of shape \(dk.shape), expected \([kernel[0], kernel[1], inC, mult])")
+                }
+                var dparams = ["weight": try weight(name, "depthwise") { Self.depthwiseToOIHW(dk) }]
+                let dw = Op.conv2d(Conv2DAttributes(kernel: kernel, stride: stride, pads: pads, dilation: dilation, group: inC))
+                if separable {
+                    let pk = w[1]
+                    guard pk.rank == 4, pk.shape[0] == 1, pk.shape[1] == 1, pk.shape[2] == inC * mult else {
+                        throw bad("pointwise kernel of shape \(pk.shape) does not fit \(inC * mult) channels")
+                    }
+                    var pparams = ["weight": try weight(name, "pointwise") { Self.hwioToOIHW(pk) }]
+                    if useBias { pparams["bias"] = try weight(name, "bias") { try Self.vector(w[2], pk.shape[3], "bias", layer: name) } }
+                    steps.append((dw, dparams))
+                    steps.append((.conv2d(Conv2DAttributes(kernel: [1, 1])), pparams))
+                } else {
+                    if useBias { dparams["bias"] = try weight(name, "bias") { try Self.vector(w[1], inC * mult, "bias", layer: name) } }
+                    steps.append((dw, dparams))
+                }
+            }
+            try chain(steps + activationSteps())
+
+        case "Dense":
+            guard xs.count == 2 else { throw fail("input \(xs) is not a batch of vectors (Dense on images is not supported)") }
+            let useBias = flag("use_bias", default: true)
+            let w = try weightTensors(layer, count: useBias ? 2...2 : 1...1)
+            let k = w[0]
+            guard k.rank == 2, k.shape[0] == xs[1] else { throw bad("kernel of shape \(k.shape) does not fit \(xs[1]) inputs") }
+            let units = k.shape[1]
+            // Keras flattened H, W, C; the NCHW graph flattens C, H, W: permute the rows.
+            let chw = flattenedFrom[x]
+            var params = ["weight": try weight(name, "weight") { Self.denseToOutIn(k, flattenedCHW: chw) }]
+            if useBias { params["bias"] = try weight(name, "bias") { try Self.vector(w[1], units, "bias", layer: name) } }
+            try chain([(.linear, params)] + activationSteps())
+
+        case "BatchNormalization":
+            try checkNotFlattened()
+            let axes = c["axis"] as? [Int]
+            let axis = (c["axis"] as? Int) ?? (axes?.count == 1 ? axes?.first : nil)
+            guard let axis, axis == -1 || axis == xs.count - 1 else { throw fail("axis \(String(describing: c["axis"])) is not the channel axis") }
+            let center = flag("center", default: true), scale = flag("scale", default: true)
+            let n = 2 + (center ? 1 : 0) + (scale ? 1 : 0)
+            let w = try weightTensors(layer, count: n...n)
+            let ch = xs[1]
+            var i = 0
+            var params: [String: String] = [:]
+            if scale { let t = w[i]; params["scale"] = try weight(name, "gamma") { try Self.vector(t, ch, "gamma", layer: name) }; i += 1 }
+            if center { let t = w[i]; params["bias"] = try weight(name, "beta") { try Self.vector(t, ch, "beta", layer: name) }; i += 1 }
+            let mean = w[i], variance = w[i + 1]
+            params["mean"] = try weight(name, "moving_mean") { try Self.vector(mean, ch, "moving_mean", layer: name) }
+            params["variance"] = try weight(name, "moving_variance") { try Self.vector(variance, ch, "moving_variance", layer: name) }
+            try chain([(.batchNorm(epsilon: try number("epsilon") ?? 1e-3), params)])
+
+        case "Activation":
+            guard let a = c["activation"] as? String else { throw fail("a custom activation is not supported") }
+            try chain(try Self.activation(a, layer: name).map { [($0, [:])] } ?? [])
+            flattenedFrom[out] = flattenedFrom[x]
+
+        case "ReLU":
+            // Keras 3: x·[x > threshold] (or relu), clipped to [0, max_value], minus
+            // negative_slope·relu(threshold − x).
+            let maxValue = try number("max_value")
+            let slope = try number("negative_slope") ?? 0, threshold = try number("threshold") ?? 0
+            var steps: [(Op, [String: String])] = []
+            if slope != 0 && maxValue == nil && threshold == 0 {
+                steps.append((.relu(slope: slope), [:]))
+                try chain(steps)
+            } else {
+                steps.append((threshold != 0 ? .thresholdedRelu(threshold: threshold) : .relu(slope: 0), [:]))
+                if let m = maxValue { steps.append((.clip(min: 0, max: m), [:])) }
+                if slope == 0 {
+                    try chain(steps)
+                } else {
+                    let positive = assembler.unique("\(out)/positive")
+                    var current = [x]
+                    for (i, (op, p)) in steps.enumerated() {
+                        let o = i == steps.count - 1 ? positive : assembler.unique("\(out)/\(op.name)")
+                        try assembler.emit(Node(name: o, op: op, inputs: current, outputs: [o], params: p))
+                        current = [o]
+                    }
+                    let flip = try weight(name, "flip") { try Tensor(shape: [1], values: [-1]) }
+                    let shift = try weight(name, "threshold") { try Tensor(shape: [1], values: [threshold]) }
+                    let negSlope = try weight(name, "negative_slope") { try Tensor(shape: [1], values: [-slope]) }
+                    let a = assembler.unique("\(out)/below")
+                    try assembler.emit(Node(name: a, op: .scale, inputs: [x], outputs: [a], params: ["weight": flip, "bias": shift]))
+                    let b = assembler.unique("\(out)/below_relu")
+                    try assembler.emit(Node(name: b, op: .relu(slope: 0), inputs: [a], outputs: [b]))
+                    let d = assembler.unique("\(out)/negative")
+                    try assembler.emit(Node(name: d, op: .scale, inputs: [b], outputs: [d], params: ["weight": negSlope]))
+                    try assembler.emit(Node(name: out, op: .add, inputs: [positive, d], outputs: [out]))
+                }
+            }
+            flattenedFrom[out] = flattenedFrom[x]
+
+        case "LeakyReLU":
+            // Keras 3 names it negative_slope, Keras 2 alpha; both default to 0.3.
+            let slope = try number("negative_slope") ?? number("alpha") ?? 0.3
+            try chain([(.relu(slope: slope), [:])])
+            flattenedFrom[out] = flattenedFrom[x]
+
+        case "PReLU":
+            try checkNotFlattened()
+            let w = try weightTensors(layer, count: 1...1)
+            let a = w[0]
+            let ch = xs[1]
+            // alpha is [H, W, C] with the shared axes of size 1; srtool keeps per-channel slopes.
+            guard a.shape.last == ch || a.count == 1, a.shape.dropLast().allSatisfy({ $0 == 1 }) else {
+                throw fail("alpha of shape \(a.shape): only per-channel slopes (shared_axes [1, 2]) are supported")
+            }
+            try chain([(.prelu, ["slope": try weight(name, "alpha") { try a.reshaped([a.count]) }])])
+
+        case "MaxPooling2D", "AveragePooling2D":
+            try need4D()
+            let pool = try ints("pool_size", default: [2, 2])
+            let stride = try ints("strides", default: pool)
+            let pads = try samePads(pool, stride, [1, 1])
+            let a = Pool2DAttributes(kernel: pool, stride: stride, pads: pads, ceilMode: false, countIncludePad: false)
+            try chain([(layer.className == "MaxPooling2D" ? .maxPool2d(a) : .avgPool2d(a), [:])])
+
+        case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
+            try need4D()
+            let op: Op = layer.className == "GlobalAveragePooling2D" ? .globalAvgPool : .globalMaxPool
+            try chain(flag("keepdims", default: false) ? [(op, [:])] : [(op, [:]), (.flatten, [:])])
+
+        case "Flatten":
+            if xs.count == 4 {
+                try chain([(.flatten, [:])])
+                if xs[2] * xs[3] > 1 && xs[1] > 1 { flattenedFrom[out] = Array(xs.dropFirst()) }
+            } else {
+                try chain([])
+                flattenedFrom[out] = flattenedFrom[x]
+            }
+
+        case "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout":
+            // Identity at inference.
+            try chain([])
+            flattenedFrom[out] = flattenedFrom[x]
+
+        case "Reshape":
+            guard let target = c["target_shape"] as? [Int] else { throw bad("cannot read target_shape") }
+            let keras = xs.count == 4 ? [xs[2], xs[3], xs[1]] : Array(xs.dropFirst())
+            guard target == keras || (target.count == 1 && target[0] == -1 && keras.count == 1) else {
+                throw fail("reshaping \(keras) to \(target) is not supported (only a reshape that changes nothing)")
+            }
+            try chain([])
+            flattenedFrom[out] = flattenedFrom[x]
+
+        case "ZeroPadding2D":
+            try need4D()
+            let p = c["padding"]
+            var pads: [Int]
+            if let v = p as? Int { pads = [v, v, v, v] }
+            else if let v = p as? [Int], v.count == 2 { pads = [v[0], v[1], v[0], v[1]] }
+            else if let v = p as? [[Int]], v.count == 2, v[0].count == 2, v[1].count == 2 { pads = [v[0][0], v[1][0], v[0][1], v[1][1]] }
+            else { throw bad("cannot read padding") }
+            try chain([(.pad(pads: pads, value: 0), [:])])
+
+        case "Add", "Maximum", "Multiply":
+            guard inputs.count >= 2 else { throw bad("needs at least two inputs") }
+            let tags = inputs.map { flattenedFrom[$0] }
+            guard tags.allSatisfy({ $0 == tags[0] }) else { throw fail("mixes channels-last Flatten outputs with other tensors") }
+            let op: Op = layer.className == "Add" ? .add : layer.className == "Maximum" ? .max : .mul
+            try chain([(op, [:])])
+            flattenedFrom[out] = tags[0]
+
+        case "Concatenate":
+            if inputs.contains(where: { flattenedFrom[$0] != nil }) { throw fail("concatenates a channels-last Flatten output") }
+            var axis = (c["axis"] as? Int) ?? -1
+            if axis < 0 { axis += xs.count }
+            guard axis >= 1, axis < xs.count else { throw fail("axis \(axis) is not supported") }
+            // NHWC axis → NCHW axis.
+            let mapped = xs.count == 4 ? [0, 2, 3, 1][axis] : axis
+            try chain([(.concat(axis: mapped), [:])])
+
+        default:
+            throw SRError.unsupported("layer '\(name)' has class '\(layer.className)', which srtool does not support")
+        }
+    }
+
+    /// A Keras activation name → op (nil: linear).
+    static func activation(_ name: String, layer: String) throws -> Op? {
+        switch name {
+        case "linear": nil
+        case "relu": .relu(slope: 0)
+        case "relu6": .clip(min: 0, max: 6)
+        case "sigmoid": .sigmoid
+        case "tanh": .tanh
+        case "softmax": .softmax(axis: 1)
+        default: throw SRError.unsupported("layer '\(layer)': activation '\(name)' is not supported")
+        }
+    }
+
+    /// `[kh, kw, in, out]` → `[out, in, kh, kw]`.
+    static func hwioToOIHW(_ k: Tensor) -> Tensor {
+        let (kh, kw, ci, co) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
+        let w = Tensor(uninitialized: [co, ci, kh, kw])
+        for y in 0..<kh { for x in 0..<kw { for i in 0..<ci { for o in 0..<co {
+            w.pointer[((o * ci + i) * kh + y) * kw + x] = k.pointer[((y * kw + x) * ci + i) * co + o]
+        } } } }
+        return w
+    }
+
+    /// Depthwise `[kh, kw, in, mult]` → `[in·mult, 1, kh, kw]`; output channel `c·mult + m`.
+    static func depthwiseToOIHW(_ k: Tensor) -> Tensor {
+        let (kh, kw, ci, m) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
+        let w = Tensor(uninitialized: [ci * m, 1, kh, kw])
+        for y in 0..<kh { for x in 0..<kw { for c in 0..<ci { for j in 0..<m {
+            w.pointer[((c * m + j) * kh + y) * kw + x] = k.pointer[((y * kw + x) * ci + c) * m + j]
+        } } } }
+        return w
+    }
+
+    /// Dense `[in, out]` → `[out, in]`; with `flattenedCHW` = [C, H, W] the input index
+    /// `(h·W + w)·C + c` (Keras) becomes `c·H·W + h·W + w` (NCHW).
+    static func denseToOutIn(_ k: Tensor, flattenedCHW chw: [Int]?) -> Tensor {
+        let (n, units) = (k.shape[0], k.shape[1])
+        let w = Tensor(uninitialized: [units, n])
+        for i in 0..<n {
+            var row = i
+            if let chw {
+                let (c, plane) = (chw[0], chw[1] * chw[2])
+                row = (i % plane) * c + i / plane
+            }
+            for o in 0..<units { w.pointer[o * n + i] = k.pointer[row * units + o] }
+        }
+        return w
+    }
+
+    static func vector(_ t: Tensor, _ n: Int, _ what: String, layer: String) throws -> Tensor {
+        guard t.count == n else { throw SRError.malformed("layer '\(layer)': \(what) has \(t.count) values, expected \(n)") }
+        return try t.reshaped([n])
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import SRCore
+import SRFormats
+import SRRuntime
+import SRTestSupport
+import XCTest
+
+/// Every net under Fixtures/caffe (made by Tools/make_caffe_fixtures.py with a real Caffe):
+/// imported from the caffemodel, from Caffe-HDF5 weights and (where there is one) from
+/// the V1 prototxt, each layer's output must match Caffe's own.
+final class CaffeFixtureTests: XCTestCase {
+    struct Manifest: Decodable {
+        struct Layer: Decodable {
+            var name: String
+            var type: String
+            var file: String?
+        }
+        struct Output: Decodable { var name: String; var file: String }
+        struct Files: Decodable { var prototxt: String; var caffemodel: String; var h5: String }
+        var atol: Float
+        var rtol: Float
+        var files: Files
+        var layers: [Layer]
+        var outputs: [Output]?
+    }
+
+    static let cases = ["alexnet_mini", "vggface_mini_v1", "vggface_mini_v2", "resnet_block", "pooling_edges", "train_net"]
+
+    func manifest(_ folder: String) throws -> Manifest {
+        try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json")))
+    }
+
+    /// Runs `graph` on the fixture input and compares every layer Caffe recorded.
+    func compare(_ graph: Graph, folder: String, label: String) throws {
+        let m = try manifest(folder)
+        let x = try NPY.read(path: folder + "/input.npy")
+        let acts = try Executor(graph: graph, threads: 2).run([graph.inputs[0].name: x], keepAll: true)
+        var compared = 0
+        for layer in m.layers {
+            guard let file = layer.file, layer.type != "Input", let node = graph.nodes.first(where: { $0.name == layer.name }) else { continue }
+            let got = try XCTUnwrap(acts[node.output], "\(label) \(layer.name)")
+            let want = try NPY.read(path: folder + "/" + file)
+            XCTAssertEqual(got.count, want.count, "\(label) layer \(layer.name) size")
+            if got.count == want.count, let why = closeness(got.values, want.values, atol: m.atol, rtol: m.rtol) {
+                XCTFail("\(label) layer \(layer.name): \(why)")
+            }
+            compared += 1
+        }
+        let outputs = m.outputs ?? []
+        XCTAssertEqual(graph.outputs.count, max(outputs.count, 1), "\(label): outputs \(graph.outputs)")
+        XCTAssertGreaterThan(compared, 2, "\(label): too few layers compared")
+    }
+
+    /// Each net from its caffemodel (format "caffe") and from its Caffe-HDF5 weights
+    /// ("caffe-hdf5"), both with the deploy prototxt.
+    func testEveryNetMatchesCaffe() throws {
+        for name in Self.cases {
+            let folder = Fixtures.path("caffe/\(name)")
+            let m = try manifest(folder)
+            for (weights, format) in [(m.files.caffemodel, "caffe"), (m.files.h5, "caffe-hdf5")] {
+                let graph = try ModelLoader.load(path: folder + "/" + weights,
+                                                 options: ModelOptions(prototxt: folder + "/" + m.files.prototxt))
+                XCTAssertEqual(graph.metadata.sourceFormat, format)
+                try compare(graph, folder: folder, label: "\(name) \(format)")
+            }
+        }
+    }
+
+    /// A prototxt as the model finds its weights beside it; a caffemodel finds its
+    /// deploy prototxt.
+    func testCompanionFilesAreFound() throws {
+        let folder = Fixtures.path("caffe/vggface_mini_v1")
+        let m = try manifest(folder)
+        let notes = NoteCollector()
+        let fromText = try ModelLoader.load(path: folder + "/" + m.files.prototxt, options: ModelOptions(notice: notes.add))
+        try compare(fromText, folder: folder, label: "v1 prototxt")
+        let fromBinary = try ModelLoader.load(path: folder + "/" + m.files.caffemodel, options: ModelOptions(notice: notes.add))
+        try compare(fromBinary, folder: folder, label: "v1 caffemodel")
+        XCTAssertEqual(notes.lines, [
+            "using weights \(folder)/vggface_mini_v1.caffemodel (found beside deploy_v1.prototxt; --weights overrides)",
+            "using deploy prototxt \(folder)/deploy_v1.prototxt (found beside vggface_mini_v1.caffemodel; --prototxt overrides)",
+        ])
+        XCTAssertEqual(fromBinary.metadata.sourceFiles, ["vggface_mini_v1.caffemodel", "deploy_v1.prototxt"])
+    }
+
+    /// A trained caffemodel alone (no prototxt beside it): its own TRAIN-phase layers,
+    /// data and loss layers dropped, the input shape from --input-shape.
+    func testCaffemodelAloneUsesItsOwnLayers() throws {
+        let folder = Fixtures.path("caffe/train_net")
+        let dir = NSTemporaryDirectory() + "/srtool-caffe-alone-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: folder + "/train_net.caffemodel", toPath: dir + "/train_net.caffemodel")
+        let x = try NPY.read(path: folder + "/input.npy")
+        let notes = NoteCollector()
+        let graph = try ModelLoader.load(path: dir + "/train_net.caffemodel", options: ModelOptions(inputShape: x.shape, notice: notes.add))
+        XCTAssertEqual(notes.lines, ["no deploy prototxt beside train_net.caffemodel; using the caffemodel's own layers"])
+        XCTAssertFalse(graph.nodes.contains { $0.name.lowercased().contains("loss") || $0.name.lowercased().contains("accuracy") })
+        let m = try manifest(folder)
+        // The train net has no softmax "prob"; its output is the last InnerProduct.
+        let acts = try Executor(graph: graph).run([graph.inputs[0].name: x], keepAll: true)
+        for layer in m.layers where layer.type == "InnerProduct" || layer.type == "Convolution" {
+            let node = try XCTUnwrap(graph.nodes.first { $0.name == layer.name }, layer.name)
+            let want = try NPY.read(path: folder + "/" + (layer.file ?? ""))
+            if let why = closeness(try XCTUnwrap(acts[node.output]), want, atol: m.atol, rtol: m.rtol) { XCTFail("\(layer.name): \(why)") }
+        }
+    }
+}
+
+/// Collects importer notices.
+final class NoteCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [String] = []
+    var lines: [String] { lock.lock(); defer { lock.unlock() }; return stored }
+    var add: @Sendable (String) -> Void { { [self] line in lock.lock(); stored.append(line); lock.unlock() } }
+}

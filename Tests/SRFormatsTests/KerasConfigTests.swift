@@ -1,0 +1,78 @@
+import Foundation
+@testable import SRFormats
+import SRCore
+import XCTest
+
+/// The Keras architecture JSON in the forms Keras 2 and 3 write.
+final class KerasConfigTests: XCTestCase {
+    func parse(_ json: String) throws -> KerasConfig {
+        try KerasConfig.parse(json: Data(json.utf8), source: "test")
+    }
+
+    typealias Ref = KerasConfig.TensorRef
+
+    /// Keras 2 Sequential: no InputLayer, the first layer carries `batch_input_shape`.
+    func testKeras2SequentialWithoutInputLayer() throws {
+        let c = try parse("""
+        {"class_name": "Sequential", "config": {"name": "s", "layers": [
+          {"class_name": "Conv2D", "config": {"name": "c", "batch_input_shape": [null, 8, 8, 3], "filters": 2}},
+          {"class_name": "Flatten", "config": {"name": "f"}}]}}
+        """)
+        XCTAssertEqual(c.layers.map(\.name), ["c_input", "c", "f"])
+        XCTAssertEqual(c.layers[0].className, "InputLayer")
+        XCTAssertEqual(c.layers[2].calls.map(\.inputs), [[Ref(layer: "c", node: 0, tensor: 0)]])
+        XCTAssertEqual(c.inputs, [Ref(layer: "c_input", node: 0, tensor: 0)])
+        XCTAssertEqual(c.outputs, [Ref(layer: "f", node: 0, tensor: 0)])
+    }
+
+    /// The oldest Keras 2 Sequential config: a bare list of layers.
+    func testBareLayerList() throws {
+        let c = try parse("""
+        {"class_name": "Sequential", "config": [
+          {"class_name": "Dense", "config": {"name": "d", "batch_input_shape": [null, 4], "units": 2}}]}
+        """)
+        XCTAssertEqual(c.layers.map(\.name), ["d_input", "d"])
+    }
+
+    /// Keras 2 functional: inbound nodes as lists of [layer, node, tensor, kwargs]; a layer
+    /// called twice has two nodes.
+    func testKeras2FunctionalInboundNodes() throws {
+        let c = try parse("""
+        {"class_name": "Model", "config": {"name": "m", "layers": [
+          {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 4, 4, 1]}, "inbound_nodes": []},
+          {"class_name": "Conv2D", "name": "shared", "config": {"name": "shared"}, "inbound_nodes": [[["in", 0, 0, {}]], [["in", 0, 0, {}]]]},
+          {"class_name": "Add", "name": "add", "config": {"name": "add"}, "inbound_nodes": [[["shared", 0, 0, {}], ["shared", 1, 0, {}]]]}],
+          "input_layers": [["in", 0, 0]], "output_layers": [["add", 0, 0]]}}
+        """)
+        XCTAssertEqual(c.layers[1].calls.count, 2)
+        XCTAssertEqual(c.layers[2].calls[0].inputs, [Ref(layer: "shared", node: 0, tensor: 0), Ref(layer: "shared", node: 1, tensor: 0)])
+        XCTAssertEqual(c.inputs, [Ref(layer: "in", node: 0, tensor: 0)])
+    }
+
+    /// Keras 3: keras tensors with `keras_history`, several inputs nested in a list, flat
+    /// `input_layers` for one input.
+    func testKeras3Functional() throws {
+        let t = { (l: String, n: Int) in #"{"class_name": "__keras_tensor__", "config": {"shape": [null, 4], "keras_history": ["\#(l)", \#(n), 0]}}"# }
+        let c = try parse("""
+        {"class_name": "Functional", "config": {"name": "m", "layers": [
+          {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [null, 4]}, "inbound_nodes": []},
+          {"class_name": "Dense", "name": "d", "config": {"name": "d"}, "inbound_nodes": [{"args": [\(t("x", 0))], "kwargs": {}}]},
+          {"class_name": "Concatenate", "name": "cat", "config": {"name": "cat"},
+           "inbound_nodes": [{"args": [[\(t("x", 0)), \(t("d", 0))]], "kwargs": {}}]}],
+          "input_layers": ["x", 0, 0], "output_layers": ["cat", 0, 0]}}
+        """)
+        XCTAssertEqual(c.layers[2].calls[0].inputs, [Ref(layer: "x", node: 0, tensor: 0), Ref(layer: "d", node: 0, tensor: 0)])
+        XCTAssertEqual(c.inputs, [Ref(layer: "x", node: 0, tensor: 0)])
+        XCTAssertEqual(c.outputs, [Ref(layer: "cat", node: 0, tensor: 0)])
+    }
+
+    func testRefusals() {
+        XCTAssertThrowsError(try parse("[1, 2]")) { XCTAssertEqual("\($0)", "test: the model config is not a JSON object") }
+        XCTAssertThrowsError(try parse(#"{"class_name": "Subclassed", "config": {"layers": []}}"#)) {
+            XCTAssertEqual("\($0)", "test: a 'Subclassed' model; srtool reads Sequential and functional models")
+        }
+        XCTAssertThrowsError(try parse(#"{"class_name": "Model", "config": {"layers": [{"class_name": "Dense", "name": "d", "config": {}, "inbound_nodes": [[["x"]]]}], "input_layers": [], "output_layers": []}}"#)) {
+            XCTAssertEqual("\($0)", "test: layer 'd' has an inbound node Keras did not write")
+        }
+    }
+}

@@ -1,0 +1,1078 @@
+#!/usr/bin/env python3
+"""Write the small Keras fixture models (HDF5 and .keras) and Keras' reference outputs.
+
+What it does
+------------
+Builds tiny Keras 3 models (torch backend, CPU, one thread), sets every weight
+explicitly from a seeded numpy generator (so the files do not depend on Keras'
+initialisers), runs them in inference mode and writes, per case, into
+Fixtures/keras/<case>/:
+
+    model.h5            the full model in Keras' legacy HDF5 layout, as
+                        `model.save("model.h5")` writes it (root attrs model_config,
+                        keras_version, backend; weights under model_weights/<layer>/...)
+                        -- keras2_layout only: written by h5py in the Keras 2.x layout
+    model.keras         the Keras 3 zip (metadata.json, config.json, model.weights.h5),
+                        re-zipped for reproducibility (see "Reproducible" below)
+    model.weights.h5    sequential_cnn only: `model.save_weights(...)`, Keras 3's
+                        weights-only layout (layers/<class_snake>/vars/<i>)
+    legacy.weights.h5   sequential_cnn only: the legacy weights-only layout (root attr
+                        layer_names, one group per layer with weight_names), written
+                        with keras.src.legacy.saving.legacy_h5_format.
+                        save_weights_to_hdf5_group
+    model.json          sequential_cnn only: `model.to_json()` (architecture)
+    input.npy           float32 NHWC input (batch 2)
+    output.npy          float32 output of the model (model(x, training=False))
+    layers/<name>.npy   every layer's output in Keras' own layout (NHWC for 4-D),
+                        taken from a functional sub-model over the same graph; a
+                        layer applied more than once (shared layer) has one file per
+                        call: <name>.npy for node 0, <name>__node<i>.npy for node i
+    manifest.json       generator, reference + versions, seed, atol/rtol, layout,
+                        input/output, ordered layer list {name, class_name, node_index,
+                        file, output_shape}, files, the exact HDF5 layout of every
+                        HDF5 file written (group paths, attribute names and their
+                        stored HDF5 types), reload checks, notes
+
+and Fixtures/keras/malformed/: broken or unsupported files with what each should
+trigger in a reader and what Keras itself does with it (manifest.json).
+
+Cases
+-----
+sequential_cnn       Sequential: Conv2D same relu, BatchNormalization, MaxPooling2D,
+                     Conv2D valid stride 2 no bias, Activation tanh, Flatten, Dropout,
+                     Dense relu, Dense softmax (+ weights-only / json / legacy files)
+functional_branches  Functional: shared Conv2D (two inbound nodes), a tensor feeding
+                     two branches, DepthwiseConv2D (depth_multiplier 2), SeparableConv2D,
+                     ZeroPadding2D ((1,2),(0,1)), PReLU per channel, LeakyReLU, ReLU
+                     max_value / negative_slope / threshold, Add, Concatenate, BN eps 1e-5,
+                     AveragePooling2D same, Global{Average,Max}Pooling2D, Dense, softmax
+padding_edges        Keras' asymmetric "same" padding: kernel 4 stride 2 on odd and
+                     even sizes, even kernel stride 1, dilation 2, MaxPooling2D 3/2 same,
+                     AveragePooling2D 2/2 same on an odd size; Reshape no-ops; sigmoid,
+                     linear. Every same-padded layer is checked against a numpy
+                     TensorFlow-semantics reference (pads in the manifest).
+avgpool_same_asym    AveragePooling2D same with asymmetric padding where Keras' torch
+                     backend disagrees with TensorFlow/JAX (it pads by replicating the
+                     edge); output.npy is the TensorFlow semantics (numpy), Keras-torch's
+                     own output is output_keras_torch.npy.
+keras2_layout        a model.h5 written by h5py in the Keras 2.x (tf.keras 2.11) layout
+                     (Keras 2 config form, kernel:0 names, fixed-length byte strings);
+                     reference outputs from the same model rebuilt in Keras 3.
+malformed            see Fixtures/keras/malformed/manifest.json.
+
+Reproducible
+------------
+Seeds are fixed (keras.utils.set_random_seed + numpy default_rng per case) and every
+weight is set with numpy. Keras' own .h5 / .weights.h5 output is byte-stable; the
+.keras zip is not (entry timestamp, metadata.json date_saved, and config.json
+"shared_object_id" values that are Python id()s), so model.keras is re-zipped: the
+same entries in the same order, stored, dated 1980-01-01, date_saved set to
+"1980-01-01@00:00:00" and shared_object_id renumbered 1, 2, ... in order of first
+appearance. Keras loads the result (checked). Re-running gives byte-identical files
+for the same keras / torch / h5py / numpy versions. A case folder is only replaced if
+its manifest says it was made by this script.
+
+Usage
+-----
+    python3 Tools/make_keras_fixtures.py                 # (re)write every case
+    python3 Tools/make_keras_fixtures.py padding_edges malformed   # only these
+
+Needs: keras 3.15.1 (pip install keras==3.15.1), torch (CPU is enough), h5py, numpy.
+No tensorflow: KERAS_BACKEND=torch is set before keras is imported.
+"""
+
+import os
+
+os.environ["KERAS_BACKEND"] = "torch"          # must precede `import keras`
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import io
+import json
+import re
+import shutil
+import sys
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixture_folders  # noqa: E402  (Tools/fixture_folders.py)
+
+import absl.logging
+import h5py
+import numpy as np
+import torch
+
+import keras
+from keras import layers as L
+from keras.src.legacy.saving import legacy_h5_format
+
+absl.logging.set_verbosity(absl.logging.ERROR)   # "HDF5 is legacy" warning on every save
+warnings.filterwarnings("ignore")
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "Fixtures" / "keras"
+GENERATOR = "Tools/make_keras_fixtures.py"
+ATOL, RTOL = 1e-5, 1e-4
+FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+FIXED_DATE_SAVED = "1980-01-01@00:00:00"
+
+
+def versions():
+    return {"keras": keras.__version__, "torch": torch.__version__,
+            "h5py": h5py.__version__, "numpy": np.__version__,
+            "hdf5": h5py.version.hdf5_version}
+
+
+def reference():
+    return f"Keras {keras.__version__}, torch backend (torch {torch.__version__}, CPU, 1 thread)"
+
+
+# --------------------------------------------------------------------------- weights
+
+def weight_value(var_name, shape, rng, depthwise=False):
+    """A realistic value for one Keras variable, chosen by its name. Keras 3 names
+    DepthwiseConv2D's kernel plain 'kernel' (Keras 2: 'depthwise_kernel')."""
+    shape = tuple(int(s) for s in shape)
+    if var_name in ("kernel", "depthwise_kernel", "pointwise_kernel"):
+        if var_name == "depthwise_kernel" or depthwise:   # (kh, kw, in, multiplier)
+            fan_in = shape[0] * shape[1]
+        else:                                     # HWIO conv / (in, out) dense
+            fan_in = int(np.prod(shape[:-1]))
+        scale = min(0.5, 1.6 / np.sqrt(max(fan_in, 1)))
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+    if var_name == "bias":
+        return (rng.standard_normal(shape) * 0.1).astype(np.float32)
+    if var_name == "gamma":
+        return rng.uniform(0.5, 1.5, shape).astype(np.float32)
+    if var_name == "beta":
+        return (rng.standard_normal(shape) * 0.2).astype(np.float32)
+    if var_name == "moving_mean":
+        return (rng.standard_normal(shape) * 0.5).astype(np.float32)
+    if var_name == "moving_variance":
+        return rng.uniform(0.5, 2.0, shape).astype(np.float32)
+    if var_name == "alpha":                       # PReLU slope
+        return rng.uniform(0.05, 0.4, shape).astype(np.float32)
+    raise ValueError(f"no init rule for variable {var_name!r}")
+
+
+def init_weights(model, rng):
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        dw = isinstance(layer, L.DepthwiseConv2D)
+        layer.set_weights([weight_value(v.name, v.shape, rng, dw) for v in layer.weights])
+
+
+# --------------------------------------------------------------------------- running
+
+def input_layer_of(model):
+    return model.inputs[0]._keras_history.operation
+
+
+def graph_nodes(model):
+    """[(layer, node_index, KerasTensor)] in model order, InputLayer first."""
+    inp = input_layer_of(model)
+    out = [(inp, 0, model.inputs[0])]
+    for layer in model.layers:
+        if layer is inp:
+            continue
+        for i, node in enumerate(layer._inbound_nodes):
+            assert len(node.output_tensors) == 1, f"{layer.name}: one output per node"
+            out.append((layer, i, node.output_tensors[0]))
+    return out
+
+
+def to_np(t):
+    return np.asarray(keras.ops.convert_to_numpy(t))
+
+
+def run_layers(model, x):
+    """Model output and every layer output (ordered list of entries with values)."""
+    y = to_np(model(x, training=False))
+    nodes = graph_nodes(model)
+    sub = keras.Model(model.inputs, [t for (_, _, t) in nodes[1:]])
+    vals = [x] + [to_np(v) for v in sub(x, training=False)]
+    entries = []
+    for (layer, i, _), v in zip(nodes, vals):
+        assert re.fullmatch(r"[A-Za-z0-9_]+", layer.name), layer.name
+        fn = f"layers/{layer.name}.npy" if i == 0 else f"layers/{layer.name}__node{i}.npy"
+        entries.append({"name": layer.name, "class_name": layer.__class__.__name__,
+                        "node_index": i, "file": fn, "output_shape": list(v.shape),
+                        "_value": v.astype(np.float32)})
+    last = entries[-1]["_value"]
+    assert np.allclose(last, y, atol=1e-6, rtol=0), "sub-model disagrees with model"
+    return y.astype(np.float32), entries
+
+
+def value_of(entries, layer_name, node_index=0):
+    for e in entries:
+        if e["name"] == layer_name and e["node_index"] == node_index:
+            return e["_value"]
+    raise KeyError(layer_name)
+
+
+def inbound_value(entries, layer, node_index=0):
+    """The value that fed node `node_index` of `layer` (single-input layers)."""
+    t = layer._inbound_nodes[node_index].input_tensors[0]
+    h = t._keras_history
+    return value_of(entries, h.operation.name, h.node_index)
+
+
+# --------------------------------------------------------------------------- files
+
+def clear_case_dir(d):
+    fixture_folders.clear_case_dir(d, GENERATOR)
+
+
+def normalize_keras_zip(src, dst):
+    """Re-zip a .keras file so that it is byte-stable (see module docstring)."""
+    with zipfile.ZipFile(src) as zin:
+        entries = [(i.filename, zin.read(i.filename), i.compress_type) for i in zin.infolist()]
+    ids = {}
+
+    def renumber(m):
+        ids.setdefault(m.group(1), len(ids) + 1)
+        return b'"shared_object_id": ' + str(ids[m.group(1)]).encode()
+
+    with zipfile.ZipFile(dst, "w") as zout:
+        for name, data, ctype in entries:
+            if name == "config.json":
+                data = re.sub(rb'"shared_object_id": (\d+)', renumber, data)
+            elif name == "metadata.json":
+                meta = json.loads(data)
+                if "date_saved" in meta:
+                    meta["date_saved"] = FIXED_DATE_SAVED
+                data = json.dumps(meta).encode()
+            zi = zipfile.ZipInfo(name, date_time=FIXED_ZIP_DATE)
+            zi.compress_type = ctype
+            zi.external_attr = 0o644 << 16
+            zout.writestr(zi, data)
+
+
+def save_keras_zip(model, dst):
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td) / "model.keras"
+        model.save(str(tmp))
+        normalize_keras_zip(tmp, dst)
+
+
+def attr_type(obj, key):
+    """The stored HDF5 type of one attribute, e.g. 'vlen UTF-8 string scalar'."""
+    aid = obj.attrs.get_id(key)
+    ty = aid.get_type()
+    shape = aid.shape
+    cls = ty.get_class()
+    if cls == h5py.h5t.STRING:
+        cset = "UTF-8" if ty.get_cset() == h5py.h5t.CSET_UTF8 else "ASCII"
+        kind = (f"vlen {cset} string" if ty.is_variable_str()
+                else f"fixed-length ({ty.get_size()} B) {cset} string")
+    elif cls == h5py.h5t.FLOAT:
+        kind = f"float{ty.get_size() * 8}"
+    elif cls == h5py.h5t.INTEGER:
+        kind = f"int{ty.get_size() * 8}"
+    else:
+        kind = f"HDF5 class {cls}"
+    return kind + (" scalar" if shape in ((), None) else f" array{list(shape)}")
+
+
+def attr_value(obj, key):
+    v = obj.attrs[key]
+    if isinstance(v, (bytes, np.bytes_)):
+        v = v.decode("utf8")
+    if isinstance(v, np.ndarray):
+        v = [s.decode("utf8") if isinstance(s, (bytes, np.bytes_)) else
+             (s.item() if hasattr(s, "item") else s) for s in v.tolist()]
+    if isinstance(v, str) and len(v) > 60:
+        v = f"<{len(v)} chars, starts {v[:40]!r}>"
+    return v
+
+
+def h5_layout(f):
+    """Every group / dataset / attribute of an open HDF5 file, one line each."""
+    lines = []
+
+    def attrs(path, obj):
+        for k in obj.attrs:
+            lines.append(f"{path} @{k}: {attr_type(obj, k)} = {json.dumps(attr_value(obj, k))}")
+
+    lines.append("/ (root group)")
+    attrs("/", f)
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            lines.append(f"/{name}: dataset {obj.dtype} {list(obj.shape)}")
+        else:
+            lines.append(f"/{name}/ (group)")
+        attrs("/" + name, obj)
+
+    f.visititems(visit)
+    return lines
+
+
+def h5_layout_of(path):
+    with h5py.File(path, "r") as f:
+        return h5_layout(f)
+
+
+def keras_zip_weights_layout(path):
+    with zipfile.ZipFile(path) as z:
+        data = z.read("model.weights.h5")
+    with h5py.File(io.BytesIO(data), "r") as f:
+        return h5_layout(f)
+
+
+def max_diff(a, b):
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def reload_checks(d, x, y, has_h5=True):
+    """Load model.h5 and model.keras back with Keras and compare to output.npy."""
+    checks = {}
+    for fn in (["model.h5"] if has_h5 else []) + ["model.keras"]:
+        m = keras.models.load_model(str(d / fn), compile=False)
+        diff = max_diff(to_np(m(x, training=False)), y)
+        assert diff <= ATOL, f"{d.name}/{fn}: reload differs by {diff}"
+        checks[f"keras.models.load_model('{fn}')"] = f"reproduces output.npy, max |diff| {diff:.3g}"
+    return checks
+
+
+def inbound_nodes_example(h5_path, layer_name):
+    with h5py.File(h5_path, "r") as f:
+        cfg = json.loads(f.attrs["model_config"])
+    for lay in cfg["config"]["layers"]:
+        if lay.get("name", lay["config"].get("name")) == layer_name:
+            return json.dumps(lay.get("inbound_nodes"))
+    raise KeyError(layer_name)
+
+
+def write_case(name, model, x, seed, notes, extra=None, post=None, write_h5=None,
+               h5_checked=True):
+    """Write one case folder. extra(d, model, entries) -> dict merged into the
+    manifest; post(entries, y) may replace reference values (returns dict for the
+    manifest); write_h5(path) replaces `model.save` for model.h5."""
+    d = OUT / name
+    clear_case_dir(d)
+    (d / "layers").mkdir(parents=True)
+
+    y, entries = run_layers(model, x)
+    y_keras = y
+    post_info = post(d, entries, y) if post else {}
+    y = entries[-1]["_value"]
+
+    if write_h5:
+        write_h5(d / "model.h5")
+    else:
+        model.save(str(d / "model.h5"))
+    save_keras_zip(model, d / "model.keras")
+
+    np.save(d / "input.npy", x.astype(np.float32))
+    np.save(d / "output.npy", y)
+    for e in entries:
+        np.save(d / e["file"], e["_value"])
+
+    manifest_extra = extra(d, model, entries) if extra else {}
+    checks = reload_checks(d, x, y_keras, has_h5=h5_checked)
+    checks.update(manifest_extra.pop("checks", {}))
+
+    layouts = {"model.h5": h5_layout_of(d / "model.h5"),
+               "model.keras -> model.weights.h5": keras_zip_weights_layout(d / "model.keras")}
+    layouts.update(manifest_extra.pop("h5_layout", {}))
+
+    out_entry = entries[-1]
+    files = sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.is_file())
+    files.append("manifest.json")
+    manifest = {
+        "generator": GENERATOR,
+        "reference": reference(),
+        "versions": versions(),
+        "seed": seed,
+        "atol": ATOL,
+        "rtol": RTOL,
+        "layout": "NHWC",
+        "input": {"name": entries[0]["name"], "shape": list(x.shape), "file": "input.npy"},
+        "output": {"name": out_entry["name"], "shape": list(y.shape), "file": "output.npy"},
+        "layers": [{k: v for k, v in e.items() if k != "_value"} for e in entries],
+        "files": sorted(files),
+        "notes": notes,
+    }
+    manifest.update(post_info)
+    manifest.update(manifest_extra)
+    manifest["checks"] = checks
+    manifest["h5_layout"] = layouts
+    (d / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    size = max(f.stat().st_size for f in d.rglob("*") if f.is_file())
+    total = sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+    print(f"{name:20s} {len(entries):2d} layer outputs  largest file {size / 1024:5.1f} KB  "
+          f"total {total / 1024:6.1f} KB")
+    return manifest
+
+
+# --------------------------------------------------------------------------- numpy TF-semantics reference
+
+def same_pads(n, k, s, d=1):
+    """TensorFlow/Keras 'same': out = ceil(n/s); the odd pixel goes at the end."""
+    out = -(-n // s)
+    total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+    return (total // 2, total - total // 2)
+
+
+def np_conv2d(x, w, b, strides, dil, pads):
+    x = np.pad(x.astype(np.float64), ((0, 0), pads[0], pads[1], (0, 0)))
+    kh, kw, _, co = w.shape
+    oh = (x.shape[1] - ((kh - 1) * dil[0] + 1)) // strides[0] + 1
+    ow = (x.shape[2] - ((kw - 1) * dil[1] + 1)) // strides[1] + 1
+    y = np.zeros((x.shape[0], oh, ow, co))
+    for i in range(kh):
+        for j in range(kw):
+            r0, c0 = i * dil[0], j * dil[1]
+            patch = x[:, r0:r0 + (oh - 1) * strides[0] + 1:strides[0],
+                      c0:c0 + (ow - 1) * strides[1] + 1:strides[1], :]
+            y += patch @ w[i, j].astype(np.float64)
+    return y + (0 if b is None else b.astype(np.float64))
+
+
+def np_pool2d(x, k, s, pads, kind):
+    """Padding never counts: max ignores it, average divides by the real pixels."""
+    x = np.pad(x.astype(np.float64), ((0, 0), pads[0], pads[1], (0, 0)),
+               constant_values=np.nan)
+    oh = (x.shape[1] - k[0]) // s[0] + 1
+    ow = (x.shape[2] - k[1]) // s[1] + 1
+    wins = np.stack([x[:, i:i + (oh - 1) * s[0] + 1:s[0], j:j + (ow - 1) * s[1] + 1:s[1], :]
+                     for i in range(k[0]) for j in range(k[1])])
+    return np.nanmax(wins, axis=0) if kind == "max" else np.nanmean(wins, axis=0)
+
+
+ACTS = {"linear": lambda v: v, "relu": lambda v: np.maximum(v, 0),
+        "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "tanh": np.tanh}
+
+
+def check_same_layer(layer, entries):
+    """numpy TF-semantics reference for one Conv2D / pooling layer (any padding)."""
+    xin = inbound_value(entries, layer)
+    got = value_of(entries, layer.name)
+    cfg = layer.get_config()
+    h, w = xin.shape[1:3]
+    if isinstance(layer, L.Conv2D):
+        k, s, dl = cfg["kernel_size"], cfg["strides"], cfg["dilation_rate"]
+    else:
+        k, s, dl = cfg["pool_size"], cfg["strides"], (1, 1)
+    if cfg["padding"] == "same":
+        pads = (same_pads(h, k[0], s[0], dl[0]), same_pads(w, k[1], s[1], dl[1]))
+    else:
+        pads = ((0, 0), (0, 0))
+    if isinstance(layer, L.Conv2D):
+        ws = layer.get_weights()
+        ref = ACTS[cfg["activation"]](np_conv2d(xin, ws[0], ws[1] if cfg["use_bias"] else None,
+                                                s, dl, pads))
+    else:
+        ref = np_pool2d(xin, k, s, pads, "max" if isinstance(layer, L.MaxPooling2D) else "avg")
+    return {"layer": layer.name, "class_name": layer.__class__.__name__,
+            "padding": cfg["padding"], "input_hw": [int(h), int(w)], "kernel": list(k),
+            "strides": list(s), "dilation": list(dl),
+            "pads_top_bottom_left_right": [pads[0][0], pads[0][1], pads[1][0], pads[1][1]],
+            "output_hw": list(got.shape[1:3]),
+            "numpy_tf_semantics_max_abs_diff": max_diff(ref, got)}, ref
+
+
+# --------------------------------------------------------------------------- cases
+
+def case_sequential_cnn():
+    seed = 1
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = keras.Sequential([
+        keras.Input((16, 16, 3), name="input"),
+        L.Conv2D(8, 3, padding="same", activation="relu", name="conv1"),
+        L.BatchNormalization(name="bn1"),                       # epsilon 1e-3 (default)
+        L.MaxPooling2D(2, name="pool1"),                        # valid, 16 -> 8
+        L.Conv2D(8, 3, strides=2, padding="valid", use_bias=False, name="conv2"),  # 8 -> 3
+        L.Activation("tanh", name="act_tanh"),
+        L.Flatten(name="flatten"),                              # 3*3*8 = 72, HWC order
+        L.Dropout(0.3, name="dropout"),
+        L.Dense(16, activation="relu", name="fc1"),
+        L.Dense(5, activation="softmax", name="fc2"),
+    ], name="sequential_cnn")
+    init_weights(model, rng)
+    x = rng.standard_normal((2, 16, 16, 3)).astype(np.float32)
+
+    def extra(d, model, entries):
+        model.save_weights(str(d / "model.weights.h5"))
+        (d / "model.json").write_text(model.to_json())
+        with h5py.File(d / "legacy.weights.h5", "w") as f:
+            legacy_h5_format.save_weights_to_hdf5_group(f, model)
+        y = np.load(d / "output.npy")
+        checks = {}
+        m = keras.models.model_from_json((d / "model.json").read_text())
+        m.load_weights(str(d / "model.weights.h5"))
+        diff = max_diff(to_np(m(x, training=False)), y)
+        assert diff <= ATOL
+        checks["model_from_json(model.json) + load_weights('model.weights.h5')"] = \
+            f"reproduces output.npy, max |diff| {diff:.3g}"
+        m = keras.models.model_from_json((d / "model.json").read_text())
+        with h5py.File(d / "legacy.weights.h5", "r") as f:
+            legacy_h5_format.load_weights_from_hdf5_group(f, m)
+        diff = max_diff(to_np(m(x, training=False)), y)
+        assert diff <= ATOL
+        checks["model_from_json + legacy_h5_format.load_weights_from_hdf5_group("
+               "h5py.File('legacy.weights.h5'))"] = f"reproduces output.npy, max |diff| {diff:.3g}"
+        try:
+            m.load_weights(str(d / "legacy.weights.h5"))
+            checks["model.load_weights('legacy.weights.h5')"] = "loads"
+        except Exception as e:   # noqa: BLE001 - we record what Keras says
+            checks["model.load_weights('legacy.weights.h5')"] = (
+                f"fails: {type(e).__name__}: {clean_msg(e)} -- a name ending in .weights.h5 "
+                "makes Keras 3 expect its own layout; the same bytes named legacy.h5 load")
+        return {
+            "checks": checks,
+            "h5_layout": {"model.weights.h5": h5_layout_of(d / "model.weights.h5"),
+                          "legacy.weights.h5": h5_layout_of(d / "legacy.weights.h5")},
+            "flatten_order": "Flatten of NHWC (2,3,3,8) gives index (h*3 + w)*8 + c; fc1's "
+                             "kernel (72,16) rows are in that order. An NCHW importer that "
+                             "flattens C,H,W must permute fc1's kernel rows.",
+        }
+
+    notes = (
+        "Sequential model. conv1 3x3 same (stride 1: pads 1/1) with inline activation relu; "
+        "bn1 BatchNormalization epsilon 1e-3 (default) axis -1 with moving_mean/variance, "
+        "gamma, beta set from numpy: y = gamma*(x-mean)/sqrt(var+eps)+beta; pool1 "
+        "MaxPooling2D 2x2 valid; conv2 3x3 stride 2 valid, use_bias False (8x8 -> 3x3); "
+        "Activation tanh; Flatten (HWC order, see flatten_order); Dropout 0.3 (identity "
+        "in inference); fc1 Dense relu; fc2 Dense softmax. Sequential's legacy "
+        "model_config lists the InputLayer first (config.batch_shape [null,16,16,3]) and has "
+        "no inbound_nodes at all: layers chain in list order. In model.h5 the weight_names "
+        "are Keras 3 variable paths '<model name>/<layer>/<var>' (e.g. "
+        "'sequential_cnn/conv1/kernel', no ':0') and, because HDF5 treats '/' as a "
+        "separator, the dataset sits at model_weights/conv1/sequential_cnn/conv1/kernel: "
+        "resolve each weight_names entry as a path relative to the layer's group. "
+        "model.weights.h5 (Keras 3 save_weights) names groups by class, not layer: "
+        "layers/conv2d, layers/conv2d_1, layers/batch_normalization, layers/dense, "
+        "layers/dense_1, ... with datasets vars/0, vars/1, ... (kernel, bias; BN: gamma, "
+        "beta, moving_mean, moving_variance) and the layer name only in the vars group's "
+        "attribute 'name'; weight-less layers still get an empty vars group. "
+        "legacy.weights.h5 is model_weights' content at the root: attrs layer_names "
+        "(layers without InputLayer), backend, keras_version, then one group per layer with "
+        "weight_names, plus an empty top_level_model_weights group.")
+    write_case("sequential_cnn", model, x, seed, notes, extra=extra)
+
+
+def case_functional_branches():
+    seed = 2
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((16, 16, 4), name="image")
+    stem = L.Conv2D(8, 3, padding="same", name="stem")(inp)
+    act = L.PReLU(shared_axes=[1, 2], name="prelu")(stem)          # alpha (1,1,8)
+    # `act` feeds two branches
+    b1 = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, name="dw")(act)   # 16 ch
+    b1 = L.BatchNormalization(epsilon=1e-5, name="bn_dw")(b1)
+    b1 = L.ReLU(max_value=6.0, name="relu6")(b1)
+    b2 = L.SeparableConv2D(16, 3, padding="same", name="sep")(act)
+    b2 = L.LeakyReLU(negative_slope=0.2, name="lrelu")(b2)
+    s = L.Add(name="add")([b1, b2])
+    # the raw input feeds a second branch too
+    z = L.ZeroPadding2D(((1, 2), (0, 1)), name="zpad")(inp)          # 19 x 17
+    z = L.Conv2D(16, (4, 2), padding="valid", name="conv_zp")(z)      # 16 x 16
+    z = L.Activation("relu", name="act_relu")(z)
+    shared = L.Conv2D(8, 1, name="shared_1x1")                       # applied twice
+    s1 = shared(s)
+    s2 = shared(z)
+    s1 = L.ReLU(negative_slope=0.1, name="relu_slope")(s1)
+    s2 = L.ReLU(threshold=0.5, name="relu_thresh")(s2)
+    c = L.Concatenate(axis=-1, name="concat")([s1, s2])                # 16 ch
+    c = L.AveragePooling2D(3, strides=1, padding="same", name="avgpool_same")(c)
+    c = L.MaxPooling2D(2, name="maxpool")(c)                           # 8 x 8
+    g1 = L.GlobalAveragePooling2D(name="gap")(c)
+    g2 = L.GlobalMaxPooling2D(name="gmp")(c)
+    h = L.Concatenate(name="head_concat")([g1, g2])                    # 32
+    h = L.Dense(6, name="logits")(h)
+    out = L.Activation("softmax", name="probs")(h)
+    model = keras.Model(inp, out, name="functional_branches")
+    init_weights(model, rng)
+    x = rng.standard_normal((2, 16, 16, 4)).astype(np.float32)
+
+    def extra(d, model, entries):
+        info = {}
+        rows = []
+        for lname in ("avgpool_same", "maxpool", "conv_zp"):
+            row, _ = check_same_layer(model.get_layer(lname), entries)
+            assert row["numpy_tf_semantics_max_abs_diff"] <= ATOL, row
+            rows.append(row)
+        info["padding_checks"] = rows
+        info["inbound_nodes_example"] = {
+            "shared_1x1 (two nodes)": inbound_nodes_example(d / "model.h5", "shared_1x1"),
+            "add (two inputs)": inbound_nodes_example(d / "model.h5", "add"),
+        }
+        return info
+
+    notes = (
+        "Functional model. prelu PReLU shared_axes [1,2]: alpha shape (1,1,8), one slope "
+        "per channel, y = relu(x) - alpha*relu(-x). prelu's output feeds two branches: dw "
+        "DepthwiseConv2D 3x3 same depth_multiplier 2 (kernel (3,3,8,2); output channel "
+        "c*2+m), bn_dw BatchNormalization epsilon 1e-5, relu6 ReLU max_value 6; and sep "
+        "SeparableConv2D 16 3x3 same (depthwise_kernel (3,3,8,1), pointwise_kernel "
+        "(1,1,8,16), bias (16)), lrelu LeakyReLU negative_slope 0.2; add sums them. The "
+        "input 'image' also feeds zpad ZeroPadding2D ((1,2),(0,1)) = top 1, bottom 2, left "
+        "0, right 1 (16x16 -> 19x17), conv_zp Conv2D (4,2) valid (-> 16x16), act_relu. "
+        "shared_1x1 is ONE Conv2D layer called twice (node 0 on add, node 1 on act_relu): "
+        "one set of weights, two inbound nodes; layers/shared_1x1.npy is node 0, "
+        "layers/shared_1x1__node1.npy node 1. In model_config a consumer names the node "
+        "through keras_history [layer, node_index, tensor_index] (relu_thresh reads "
+        "['shared_1x1', 1, 0]). relu_slope ReLU negative_slope 0.1: x>0 ? x : 0.1*x. "
+        "relu_thresh ReLU threshold 0.5: x>0.5 ? x : 0 (strictly greater; Keras' general "
+        "form is clip(x>t ? x : 0, 0, max_value) - negative_slope*relu(t-x)). concat "
+        "Concatenate axis -1 (channels). avgpool_same AveragePooling2D 3x3 stride 1 same "
+        "(pads 1/1, symmetric): border windows divide by the number of real pixels (4 in a "
+        "corner, 6 on an edge), never by 9. maxpool 2x2 valid; gap / gmp global average / "
+        "max over H,W of the same tensor; head_concat; logits Dense 6; probs Activation "
+        "softmax. padding_checks compares three layers with a numpy TF-semantics "
+        "reference. model.h5: weight_names here are '<layer>/<var>' with NO model-name "
+        "prefix (layers built outside the model; the Sequential case, whose layers are "
+        "built inside it, has 'sequential_cnn/conv1/kernel'), so datasets sit at "
+        "model_weights/<layer>/<layer>/<var> -- resolve weight_names, do not assume a "
+        "depth. Keras 3 names DepthwiseConv2D's kernel 'kernel' (dw/kernel, Keras 2: "
+        "depthwise_kernel:0); SeparableConv2D has depthwise_kernel, pointwise_kernel, bias. "
+        "layer_names includes the InputLayer 'image' (empty group) in a Functional model "
+        "but not in a Sequential one. The shared layer has one group and one set of "
+        "weights.")
+    write_case("functional_branches", model, x, seed, notes, extra=extra)
+
+
+def case_padding_edges():
+    seed = 3
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((23, 23, 3), name="input")
+    # branch A: odd sizes
+    a = L.Conv2D(6, 4, strides=2, padding="same", name="conv_k4s2_odd")(inp)       # 23 -> 12
+    a = L.Activation("sigmoid", name="act_sigmoid")(a)
+    a = L.MaxPooling2D(3, strides=2, padding="same", name="maxpool_p3s2_same")(a)   # 12 -> 6
+    a = L.Conv2D(6, 3, dilation_rate=2, padding="same", name="conv_dil2_same")(a)   # 6 -> 6
+    # branch B: even sizes
+    b = L.Conv2D(6, 2, padding="valid", name="conv_k2_valid")(inp)                 # 23 -> 22
+    b = L.Conv2D(6, 4, strides=2, padding="same", name="conv_k4s2_even")(b)        # 22 -> 11
+    b = L.AveragePooling2D(2, strides=2, padding="same", name="avgpool_p2s2_same")(b)  # 11 -> 6
+    b = L.Conv2D(6, 4, strides=1, padding="same", use_bias=False,
+                 name="conv_k4s1_same")(b)                                          # 6 -> 6
+    c = L.Concatenate(name="concat")([a, b])                                        # 6x6x12
+    c = L.Reshape((6, 6, 12), name="reshape_noop")(c)
+    c = L.Activation("linear", name="act_linear")(c)
+    c = L.Flatten(name="flatten")(c)                                                # 432
+    c = L.Reshape((432,), name="reshape_flat_noop")(c)
+    out = L.Dense(4, name="dense")(c)
+    model = keras.Model(inp, out, name="padding_edges")
+    init_weights(model, rng)
+    x = rng.standard_normal((2, 23, 23, 3)).astype(np.float32)
+
+    def extra(d, model, entries):
+        rows = []
+        for lname in ("conv_k4s2_odd", "maxpool_p3s2_same", "conv_dil2_same", "conv_k2_valid",
+                      "conv_k4s2_even", "avgpool_p2s2_same", "conv_k4s1_same"):
+            row, _ = check_same_layer(model.get_layer(lname), entries)
+            assert row["numpy_tf_semantics_max_abs_diff"] <= ATOL, row
+            rows.append(row)
+        return {"padding_checks": rows}
+
+    notes = (
+        "Keras 'same' padding (TensorFlow rule): out = ceil(n/stride); total = max((out-1)"
+        "*stride + (k-1)*dilation + 1 - n, 0); before = total//2, after = total - before, "
+        "so an odd total puts the extra pixel at the BOTTOM/RIGHT (ONNX SAME_UPPER; Caffe "
+        "and torch symmetric padding cannot express it). Here: conv_k4s2_odd 4x4/2 on 23 -> "
+        "12, pads 1 top / 2 bottom (same left/right); act_sigmoid; maxpool_p3s2_same 3x3/2 "
+        "on 12 -> 6, pads 0/1 (the padded cell never wins a max); conv_dil2_same 3x3 "
+        "dilation 2 on 6 -> 6, pads 2/2; conv_k2_valid 2x2 valid 23 -> 22; conv_k4s2_even "
+        "4x4/2 on 22 -> 11, pads 1/1 (kernel 4 stride 2 is symmetric on even sizes, "
+        "asymmetric 1/2 on odd ones); avgpool_p2s2_same 2x2/2 on 11 -> 6, pads 0/1, the last "
+        "row/column windows average the real pixels only; conv_k4s1_same 4x4 stride 1, no "
+        "bias, pads 1/2 (even kernel). concat; reshape_noop Reshape((6,6,12)) and "
+        "reshape_flat_noop Reshape((432,)) change nothing; act_linear Activation linear; "
+        "flatten (HWC order); dense. padding_checks lists every padded layer with its pads "
+        "and the max difference from a numpy TF-semantics reference (zero padding for "
+        "conv; padding ignored for max; divisor = real pixels for average).")
+    write_case("padding_edges", model, x, seed, notes, extra=extra)
+
+
+def case_avgpool_same_asym():
+    seed = 5
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((12, 12, 2), name="input")
+    a = L.AveragePooling2D(3, strides=2, padding="same", name="avgpool_p3s2")(inp)   # pads 0/1
+    out = L.AveragePooling2D(4, strides=1, padding="same", name="avgpool_p4s1")(a)   # pads 1/2
+    model = keras.Model(inp, out, name="avgpool_same_asym")
+    x = rng.standard_normal((2, 12, 12, 2)).astype(np.float32)
+
+    def post(d, entries, y_keras):
+        np.save(d / "output_keras_torch.npy", y_keras)
+        rows = []
+        prev = x
+        for e in entries[1:]:
+            layer = model.get_layer(e["name"])
+            cfg = layer.get_config()
+            h, w = prev.shape[1:3]
+            k, s = cfg["pool_size"], cfg["strides"]
+            pads = (same_pads(h, k[0], s[0]), same_pads(w, k[1], s[1]))
+            ref = np_pool2d(prev, k, s, pads, "avg").astype(np.float32)
+            # Keras-torch on the TF-semantics input of this layer, to isolate its effect
+            kt = to_np(layer(prev))
+            rows.append({"layer": e["name"], "pool": list(k), "strides": list(s),
+                         "input_hw": [int(h), int(w)],
+                         "pads_top_bottom_left_right": [pads[0][0], pads[0][1], pads[1][0], pads[1][1]],
+                         "keras_torch_vs_tf_semantics_max_abs_diff": max_diff(kt, ref)})
+            e["_value"] = ref
+            prev = ref
+        return {"avgpool_semantics": rows}
+
+    notes = (
+        "AveragePooling2D with padding 'same' where the padding is ASYMMETRIC. TensorFlow "
+        "(and Keras' JAX and numpy backends) divide each window by the number of real "
+        "pixels in it. Keras 3.15.1's torch backend instead pads asymmetric cases with "
+        "F.pad(mode='replicate') and then runs avg_pool2d, so replicated edge pixels are "
+        "averaged in (symmetric cases use avg_pool2d(padding=p, count_include_pad=False) "
+        "and are right). It only shows when a window holds more than one padded row/column "
+        "or covers two or more real ones next to a pad: avgpool_p3s2 (3x3/2 on 12, pads 0/1) "
+        "last window (x10+x11+x11)/3 instead of (x10+x11)/2; avgpool_p4s1 (4x4/1 on 6, pads "
+        "1/2). 2x2/2 on an odd size (pads 0/1) is unaffected. output.npy and layers/*.npy "
+        "are the TF semantics computed with numpy (float64, cast to float32) -- the right "
+        "target for an importer of Keras models, most of which come from TensorFlow; "
+        "output_keras_torch.npy is what this Keras build gives (the reload checks compare "
+        "against it). No weights.")
+    m = write_case("avgpool_same_asym", model, x, seed, notes, post=post)
+    return m
+
+
+# ---- keras2_layout
+
+K2_INIT_GLOROT = {"class_name": "GlorotUniform", "config": {"seed": None}}
+K2_ZEROS = {"class_name": "Zeros", "config": {}}
+K2_ONES = {"class_name": "Ones", "config": {}}
+
+
+def k2_layer(class_name, name, config, inbound):
+    cfg = {"name": name, "trainable": True, "dtype": "float32"}
+    cfg.update(config)
+    return {"class_name": class_name, "config": cfg, "name": name,
+            "inbound_nodes": [[[n, 0, 0, {}] for n in inbound]] if inbound else []}
+
+
+def k2_conv(name, filters, k, padding, activation, inbound):
+    return k2_layer("Conv2D", name, {
+        "filters": filters, "kernel_size": [k, k], "strides": [1, 1], "padding": padding,
+        "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1,
+        "activation": activation, "use_bias": True, "kernel_initializer": K2_INIT_GLOROT,
+        "bias_initializer": K2_ZEROS, "kernel_regularizer": None, "bias_regularizer": None,
+        "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None},
+        inbound)
+
+
+def keras2_model_config():
+    layers = [
+        {"class_name": "InputLayer",
+         "config": {"batch_input_shape": [None, 12, 12, 3], "dtype": "float32",
+                    "sparse": False, "ragged": False, "name": "input_1"},
+         "name": "input_1", "inbound_nodes": []},
+        k2_conv("conv2d", 4, 3, "same", "relu", ["input_1"]),
+        k2_conv("conv2d_1", 4, 1, "valid", "linear", ["input_1"]),
+        k2_layer("Add", "add", {}, ["conv2d", "conv2d_1"]),
+        k2_layer("BatchNormalization", "batch_normalization", {
+            "axis": [3], "momentum": 0.99, "epsilon": 0.001, "center": True, "scale": True,
+            "beta_initializer": K2_ZEROS, "gamma_initializer": K2_ONES,
+            "moving_mean_initializer": K2_ZEROS, "moving_variance_initializer": K2_ONES,
+            "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+            "gamma_constraint": None}, ["add"]),
+        k2_layer("Activation", "activation", {"activation": "relu"}, ["batch_normalization"]),
+        k2_layer("MaxPooling2D", "max_pooling2d", {
+            "pool_size": [2, 2], "padding": "valid", "strides": [2, 2],
+            "data_format": "channels_last"}, ["activation"]),
+        k2_layer("Flatten", "flatten", {"data_format": "channels_last"}, ["max_pooling2d"]),
+        k2_layer("Dense", "dense", {
+            "units": 3, "activation": "softmax", "use_bias": True,
+            "kernel_initializer": K2_INIT_GLOROT, "bias_initializer": K2_ZEROS,
+            "kernel_regularizer": None, "bias_regularizer": None,
+            "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None},
+            ["flatten"]),
+    ]
+    return {"class_name": "Functional",
+            "config": {"name": "model", "layers": layers,
+                       "input_layers": [["input_1", 0, 0]],
+                       "output_layers": [["dense", 0, 0]]}}
+
+
+def keras2_rebuild():
+    inp = keras.Input((12, 12, 3), name="input_1")
+    a = L.Conv2D(4, 3, padding="same", activation="relu", name="conv2d")(inp)
+    b = L.Conv2D(4, 1, padding="valid", name="conv2d_1")(inp)
+    s = L.Add(name="add")([a, b])
+    s = L.BatchNormalization(epsilon=1e-3, name="batch_normalization")(s)
+    s = L.Activation("relu", name="activation")(s)
+    s = L.MaxPooling2D(2, name="max_pooling2d")(s)
+    s = L.Flatten(name="flatten")(s)
+    out = L.Dense(3, activation="softmax", name="dense")(s)
+    return keras.Model(inp, out, name="model")
+
+
+K2_VAR_NAMES = {"kernel": "kernel:0", "bias": "bias:0", "gamma": "gamma:0", "beta": "beta:0",
+                "moving_mean": "moving_mean:0", "moving_variance": "moving_variance:0"}
+
+
+def fixed_bytes(strings):
+    """Keras 2 + h5py 2 stored name lists as numpy 'S' arrays (fixed-length)."""
+    if not strings:
+        return np.array([], dtype=np.float64)    # what np.asarray([]) gives, as Keras 2 wrote
+    return np.array([s.encode("utf8") for s in strings], dtype="S")
+
+
+def write_keras2_h5(path, model):
+    cfg = keras2_model_config()
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = "2.11.0"
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["model_config"] = np.bytes_(json.dumps(cfg).encode("utf8"))
+        g = f.create_group("model_weights")
+        names = [lay["name"] for lay in cfg["config"]["layers"]]
+        g.attrs["layer_names"] = fixed_bytes(names)
+        g.attrs["backend"] = np.bytes_(b"tensorflow")
+        g.attrs["keras_version"] = np.bytes_(b"2.11.0")
+        for lname in names:
+            lg = g.create_group(lname)
+            layer = model.get_layer(lname)
+            wnames = [f"{lname}/{K2_VAR_NAMES[v.name]}" for v in layer.weights]
+            lg.attrs["weight_names"] = fixed_bytes(wnames)
+            for wn, v in zip(wnames, layer.get_weights()):
+                lg.create_dataset(wn, data=v.astype(np.float32))
+
+
+def case_keras2_layout():
+    seed = 4
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = keras2_rebuild()
+    init_weights(model, rng)
+    x = rng.standard_normal((2, 12, 12, 3)).astype(np.float32)
+
+    def extra(d, model, entries):
+        checks = {}
+        try:
+            m = keras.models.load_model(str(d / "model.h5"), compile=False)
+            diff = max_diff(to_np(m(x, training=False)), np.load(d / "output.npy"))
+            assert diff <= ATOL, diff
+            checks["keras.models.load_model('model.h5') (Keras 2 layout)"] = (
+                f"loads and reproduces output.npy, max |diff| {diff:.3g}")
+        except Exception as e:  # noqa: BLE001
+            checks["keras.models.load_model('model.h5') (Keras 2 layout)"] = (
+                f"fails: {type(e).__name__}: {clean_msg(e)}")
+        k3_h5 = Path(tempfile.mkdtemp()) / "k3.h5"
+        model.save(str(k3_h5))
+        k3_form = inbound_nodes_example(k3_h5, "add")
+        shutil.rmtree(k3_h5.parent)
+        return {"checks": checks,
+                "inbound_nodes_example": {
+                    "add, Keras 2 form (this model.h5)": inbound_nodes_example(d / "model.h5", "add"),
+                    "add, Keras 3 form (same model saved by Keras 3 as .h5)": k3_form}}
+
+    notes = (
+        "model.h5 is written by h5py to look like a tf.keras 2.11 save: root attrs "
+        "keras_version '2.11.0' and backend 'tensorflow' (vlen UTF-8 str) and model_config "
+        "as a FIXED-LENGTH byte string (h5py-2-era storage; Keras 3 + h5py 3 write vlen "
+        "strings, so the two cases cover both); model_weights attrs layer_names (fixed-"
+        "length 'S' array, InputLayer included), backend, keras_version (fixed-length "
+        "bytes); per layer model_weights/<layer> with weight_names as a fixed-length 'S' "
+        "array like b'conv2d/kernel:0', datasets at model_weights/<layer>/<layer>/kernel:0 "
+        "and bias:0 (BN gamma:0, beta:0, moving_mean:0, moving_variance:0); weight-less "
+        "layers have weight_names = empty float64 array. model_config: class_name "
+        "'Functional'; every layer entry has class_name, config, name, inbound_nodes; "
+        "config.dtype is the plain string 'float32'; InputLayer uses batch_input_shape; "
+        "BatchNormalization axis is the list [3]; inbound_nodes is the Keras 2 list form "
+        "[[['input_1', 0, 0, {}]]] (one list per node, one [layer, node_index, "
+        "tensor_index, kwargs] per input); input_layers / output_layers are lists of "
+        "[name, 0, 0]. Graph: input_1 -> conv2d (3x3 same relu) and conv2d_1 (1x1) -> add -> "
+        "batch_normalization (eps 1e-3) -> activation relu -> max_pooling2d 2x2 -> flatten "
+        "(HWC) -> dense softmax. Reference values come from the same model built in Keras 3 "
+        "with the same weights; model.keras is that Keras 3 model. See checks for whether "
+        "Keras 3 itself loads the Keras 2 file.")
+    write_case("keras2_layout", model, x, seed, notes, extra=extra,
+               write_h5=lambda p: write_keras2_h5(p, model), h5_checked=False)
+
+
+# ---- malformed
+
+def clean_msg(e):
+    msg = " ".join(str(e).split())
+    msg = msg.replace(str(ROOT) + "/", "").replace(str(OUT), "Fixtures/keras")
+    msg = re.sub(r"/tmp/[^\s'\"]+", "<tmp>", msg)
+    msg = re.sub(r"0x[0-9a-f]{6,}", "0x…", msg)
+    return msg[:300]
+
+
+def keras_load_result(path, ref_y=None, x=None):
+    try:
+        m = keras.models.load_model(str(path), compile=False)
+    except Exception as e:  # noqa: BLE001
+        return f"load_model fails: {type(e).__name__}: {clean_msg(e)}"
+    if ref_y is None:
+        return "load_model succeeds"
+    diff = max_diff(to_np(m(x, training=False)), ref_y)
+    return f"load_model succeeds; output max |diff| vs base.h5 {diff:.3g}"
+
+
+def case_malformed():
+    seed = 6
+    d = OUT / "malformed"
+    clear_case_dir(d)
+    d.mkdir(parents=True)
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+
+    def base_model(with_lambda=False):
+        inp = keras.Input((12, 12, 3), name="input")
+        h = L.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inp)
+        if with_lambda:
+            # compiled from a string so the marshalled bytecode Keras stores holds no
+            # local path or line number (it still depends on the Python version)
+            fn = eval(compile("lambda t: t * 2.0", "<fixture>", "eval"))  # noqa: S307
+            h = L.Lambda(fn, name="lambda")(h)
+        h = L.GlobalAveragePooling2D(name="gap")(h)
+        out = L.Dense(3, name="dense")(h)
+        return keras.Model(inp, out, name="malformed_base")
+
+    model = base_model()
+    init_weights(model, rng)
+    x = rng.standard_normal((2, 12, 12, 3)).astype(np.float32)
+    y = to_np(model(x, training=False))
+    model.save(str(d / "base.h5"))
+    save_keras_zip(model, d / "base.keras")
+    np.save(d / "input.npy", x)
+    np.save(d / "output.npy", y)
+    base_bytes = (d / "base.h5").read_bytes()
+
+    # plain HDF5, not Keras
+    with h5py.File(d / "not_keras.h5", "w") as f:
+        f.create_dataset("data", data=np.arange(16, dtype=np.float32).reshape(4, 4))
+    # unsupported layer class
+    lam = base_model(with_lambda=True)
+    lam.get_layer("conv1").set_weights(model.get_layer("conv1").get_weights())
+    lam.get_layer("dense").set_weights(model.get_layer("dense").get_weights())
+    lam.save(str(d / "unsupported_layer.h5"))
+    # missing weights: conv1's group removed, layer_names still lists it
+    (d / "missing_weights.h5").write_bytes(base_bytes)
+    with h5py.File(d / "missing_weights.h5", "r+") as f:
+        del f["model_weights/conv1"]
+    # wrong kernel shape: OIHW-looking (4,3,3,3) instead of HWIO (3,3,3,4)
+    (d / "wrong_shape.h5").write_bytes(base_bytes)
+    with h5py.File(d / "wrong_shape.h5", "r+") as f:
+        g = f["model_weights/conv1"]
+        kpath = g.attrs["weight_names"][0]
+        kpath = kpath.decode() if isinstance(kpath, bytes) else kpath
+        k = g[kpath][()]
+        del g[kpath]
+        g.create_dataset(kpath, data=np.ascontiguousarray(k.transpose(3, 2, 0, 1)))
+    # float64 kernel
+    (d / "wrong_dtype.h5").write_bytes(base_bytes)
+    with h5py.File(d / "wrong_dtype.h5", "r+") as f:
+        g = f["model_weights/conv1"]
+        k = g[kpath][()]
+        del g[kpath]
+        g.create_dataset(kpath, data=k.astype(np.float64))
+    # truncated
+    (d / "truncated.h5").write_bytes(base_bytes[:1000])
+    # .keras without weights
+    with zipfile.ZipFile(d / "base.keras") as z:
+        cfg_json, meta_json = z.read("config.json"), z.read("metadata.json")
+    with zipfile.ZipFile(d / "no_weights.keras", "w") as z:
+        for name, data in (("metadata.json", meta_json), ("config.json", cfg_json)):
+            zi = zipfile.ZipInfo(name, date_time=FIXED_ZIP_DATE)
+            zi.external_attr = 0o644 << 16
+            z.writestr(zi, data)
+    # a zip that is not Keras
+    with zipfile.ZipFile(d / "not_keras.keras", "w") as z:
+        for name, data in (("README.txt", b"just a zip archive\n"),
+                           ("data.json", b'{"hello": "world"}\n')):
+            zi = zipfile.ZipInfo(name, date_time=FIXED_ZIP_DATE)
+            zi.external_attr = 0o644 << 16
+            z.writestr(zi, data)
+
+    items = [
+        ("base.h5", "valid control: Input(12,12,3) -> conv1 Conv2D 4 3x3 same relu -> gap "
+         "GlobalAveragePooling2D -> dense Dense 3; input.npy/output.npy are its reference",
+         "loads; reproduces output.npy"),
+        ("base.keras", "the same model as a .keras zip", "loads; reproduces output.npy"),
+        ("not_keras.h5", "a valid HDF5 file with one dataset /data (float32 4x4), no attributes",
+         "'not a Keras model' error: no model_config attribute (and no model_weights "
+         "group / layer_names) -- must not be taken for a weights-only file"),
+        ("unsupported_layer.h5", "base with a Lambda layer (t*2, Python bytecode in its "
+         "config) between conv1 and gap", "unsupported layer class 'Lambda' (layer 'lambda')"),
+        ("missing_weights.h5", "base.h5 with the group model_weights/conv1 deleted "
+         "(layer_names still lists conv1)", "missing weights for layer 'conv1'"),
+        ("wrong_shape.h5", f"base.h5 with conv1's kernel ({kpath}) stored as (4,3,3,3) "
+         "(OIHW-looking) instead of HWIO (3,3,3,4)",
+         "shape mismatch for conv1 kernel: expected [3,3,3,4] from the config, got [4,3,3,3]"),
+        ("wrong_dtype.h5", f"base.h5 with conv1's kernel ({kpath}) stored as float64 (same "
+         "values)", "Keras casts on assign and loads it unchanged (see keras_3); a reader "
+         "should accept float64 (and float16) weights by converting to float32 -- the values "
+         "are exact float32 numbers here, so the output must match output.npy -- and reject "
+         "integer or string datasets with a dtype error"),
+        ("truncated.h5", "the first 1000 bytes of base.h5",
+         "'truncated / not a readable HDF5 file' error, no crash"),
+        ("no_weights.keras", "base.keras's metadata.json and config.json without "
+         "model.weights.h5", "'model.weights.h5 missing from the .keras archive' error"),
+        ("not_keras.keras", "a zip holding README.txt and data.json",
+         "'not a Keras archive: no config.json' error"),
+    ]
+    files = []
+    for fn, what, expect in items:
+        res = keras_load_result(d / fn, y, x)
+        files.append({"file": fn, "what": what, "should_trigger": expect, "keras_3": res})
+        print(f"  malformed/{fn:22s} {res[:110]}")
+    # Lambda with safe_mode off, for the record
+    try:
+        m = keras.models.load_model(str(d / "unsupported_layer.h5"), compile=False,
+                                    safe_mode=False)
+        files[3]["keras_3_safe_mode_false"] = "loads (Keras runs the stored bytecode)"
+        del m
+    except Exception as e:  # noqa: BLE001
+        files[3]["keras_3_safe_mode_false"] = f"fails: {type(e).__name__}: {clean_msg(e)}"
+
+    manifest = {
+        "generator": GENERATOR,
+        "reference": reference(),
+        "versions": versions(),
+        "seed": seed,
+        "atol": ATOL,
+        "rtol": RTOL,
+        "layout": "NHWC",
+        "input": {"name": "input", "shape": list(x.shape), "file": "input.npy"},
+        "output": {"name": "dense", "shape": list(y.shape), "file": "output.npy"},
+        "files": files,
+        "notes": "Broken or unsupported Keras files derived from base.h5 / base.keras. "
+                 "should_trigger is what an importer should report (a clear error naming "
+                 "the file / layer, never a crash or silent garbage); keras_3 is what "
+                 "keras.models.load_model(path, compile=False) does with it.",
+    }
+    (d / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    total = sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+    print(f"{'malformed':20s} {len(items)} files  total {total / 1024:6.1f} KB")
+
+
+CASES = {
+    "sequential_cnn": case_sequential_cnn,
+    "functional_branches": case_functional_branches,
+    "padding_edges": case_padding_edges,
+    "avgpool_same_asym": case_avgpool_same_asym,
+    "keras2_layout": case_keras2_layout,
+    "malformed": case_malformed,
+}
+
+
+def main(argv):
+    wanted = fixture_folders.selected_cases(argv, CASES)
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"keras {keras.__version__} ({keras.backend.backend()}), torch {torch.__version__}, "
+          f"h5py {h5py.__version__}, numpy {np.__version__}")
+    for w in wanted:
+        CASES[w]()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
