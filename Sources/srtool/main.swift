@@ -22,6 +22,10 @@ do {
     fflush(stdout)
     Log.error(error.message)
     exit(error.exitCode)
+} catch let failed as IsolatedImport.ChildFailed {
+    // The child srtool that read the model already said why.
+    fflush(stdout)
+    exit(failed.code)
 } catch {
     fflush(stdout)
     SRTool.exit(withError: error)

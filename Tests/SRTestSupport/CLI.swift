@@ -21,13 +21,14 @@ public enum CLI {
         return Fixtures.root.deletingLastPathComponent().appendingPathComponent(".build/debug/srtool")
     }
 
-    public static func run(_ arguments: [String], timeout: TimeInterval = 60) throws -> Result {
+    public static func run(_ arguments: [String], timeout: TimeInterval = 60, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = Fixtures.root.deletingLastPathComponent()
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "1"
+        env.merge(environment) { _, new in new }
         process.environment = env
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

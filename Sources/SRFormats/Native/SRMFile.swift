@@ -14,7 +14,7 @@ public enum SRMFile {
         return header.first == UInt8(ascii: "{") && String(decoding: header, as: UTF8.self).contains("\"srtool\"")
     }
 
-    public static func write(_ graph: Graph, to path: String) throws {
+    public static func write(_ graph: Graph, to path: String, progress: ((Double) -> Void)? = nil) throws {
         let record = GraphRecord(inputs: graph.inputs, outputs: graph.outputs,
                                  nodes: graph.nodes.map(NodeRecord.init), metadata: graph.metadata)
         let encoder = JSONEncoder()
@@ -37,9 +37,20 @@ public enum SRMFile {
             var length = UInt64(json.count).littleEndian
             try handle.write(contentsOf: Data(bytes: &length, count: 8))
             try handle.write(contentsOf: json)
+            // Straight from each tensor's storage (often the mapped source file), in 16 MiB
+            // pieces so a progress bar can follow.
+            var written = 0
             for name in names {
                 guard let t = graph.weights[name] else { continue }
-                try handle.write(contentsOf: Data(bytes: t.pointer, count: t.count * 4))
+                let raw = UnsafeMutableRawPointer(t.pointer)
+                var start = 0
+                while start < t.count * 4 {
+                    let n = min(16 << 20, t.count * 4 - start)
+                    try handle.write(contentsOf: Data(bytesNoCopy: raw + start, count: n, deallocator: .none))
+                    start += n
+                    written += n
+                    progress?(Double(written) / Double(max(offset, 1)))
+                }
             }
         }
     }

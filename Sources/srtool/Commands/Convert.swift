@@ -6,11 +6,11 @@ import SRRender
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a model to srtool's native .srm file (safetensors + graph).")
+        abstract: "Convert a model to srtool's native .srm file (safetensors + graph) or to ONNX.")
 
     @OptionGroup var modelArguments: ModelArguments
 
-    @Option(name: .short, help: "Output file (default: <model name>.srm beside the input).")
+    @Option(name: .short, help: "Output file: .srm or .onnx (default: <model name>.srm beside the input).")
     var output: String?
 
     @Option(help: "Class labels to store in the file, one per line.")
@@ -22,9 +22,10 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         var graph = try modelArguments.load()
-        let target = output ?? ((modelArguments.model as NSString).deletingPathExtension + ".srm")
-        guard target.hasSuffix(".srm") else {
-            throw SRError.usage("output '\(target)' must end in .srm (the only format srtool writes)")
+        let target = output ?? Self.defaultOutput(for: modelArguments.model)
+        let toONNX = target.hasSuffix(".onnx")
+        guard toONNX || target.hasSuffix(".srm") else {
+            throw SRError.usage("output '\(target)' must end in .srm or .onnx")
         }
         if let preprocess {
             guard Preset.named(preprocess) != nil else {
@@ -33,8 +34,25 @@ struct Convert: ParsableCommand {
             graph.metadata.preprocess = preprocess
         }
         if let labels { graph.metadata.labels = try readLabels(labels) }
-        try SRMFile.write(graph, to: target)
-        Log.info("wrote \(target): \(graph.nodes.count) layers, \(grouped(graph.weights.values.reduce(0) { $0 + $1.count })) parameters")
+        let parameters = graph.weights.values.reduce(0) { $0 + $1.count }
+        let progress = Progress("writing \((target as NSString).lastPathComponent)", bytes: parameters * 4)
+        if toONNX {
+            try ONNXExporter.write(graph, to: target)
+        } else {
+            try SRMFile.write(graph, to: target, progress: progress.update)
+        }
+        progress.finish()
+        Log.info("wrote \(target): \(graph.nodes.count) layers, \(grouped(parameters)) parameters")
+    }
+
+    /// `<name>.srm` beside the model, without its model extensions (`vgg.caffemodel.h5` → `vgg.srm`).
+    static func defaultOutput(for model: String) -> String {
+        var base = model
+        for ext in [".h5", ".caffemodel", ".prototxt", ".onnx", ".srm"] where base.hasSuffix(ext) {
+            base = String(base.dropLast(ext.count))
+        }
+        if base == model { base = (model as NSString).deletingPathExtension }
+        return base + ".srm"
     }
 }
 

@@ -1,11 +1,21 @@
+import Foundation
 import ArgumentParser
 import SRCore
 import SRFormats
 
 /// The model argument and options every command that reads a model shares.
 struct ModelArguments: ParsableArguments {
-    @Argument(help: "Model file: ONNX (.onnx) or srtool's native .srm (detected from content).")
+    @Argument(help: "Model file: ONNX, Caffe (.caffemodel, .caffemodel.h5, .prototxt), Keras (.h5, .keras) or srtool's native .srm (detected from content).")
     var model: String
+
+    @Option(help: "Caffe: the deploy prototxt for a caffemodel (default: the *deploy*.prototxt, or only .prototxt, beside it).")
+    var prototxt: String?
+
+    @Option(help: "Caffe: the weights (.caffemodel or .caffemodel.h5) for a prototxt (default: the only one beside it).")
+    var weights: String?
+
+    @Option(help: "Keras: the architecture JSON (model.to_json()) for a weights-only .h5.")
+    var config: String?
 
     @Option(name: .customLong("input-shape"), help: "Override the input shape, N,C,H,W.")
     var inputShape: String?
@@ -16,8 +26,9 @@ struct ModelArguments: ParsableArguments {
     /// The model, refused (exit 65) when a weight holds NaN or Inf, unless allowed.
     func loadForRunning() throws -> Graph {
         let graph = try load()
-        if !allowNonfinite, let bad = graph.nonFiniteWeights().first {
-            let more = graph.nonFiniteWeights().count - 1
+        let nonFinite = allowNonfinite ? [] : graph.nonFiniteWeights()
+        if let bad = nonFinite.first {
+            let more = nonFinite.count - 1
             throw SRError.malformed("weight '\(bad.name)' holds \(bad.count) NaN/Inf value(s)\(more > 0 ? " (and \(more) more weights)" : ""); pass --allow-nonfinite to run anyway")
         }
         return graph
@@ -35,8 +46,26 @@ struct ModelArguments: ParsableArguments {
         if let shape, shape.isEmpty || shape.contains(where: { $0 < 1 }) {
             throw SRError.usage("--input-shape needs positive dimensions, got '\(inputShape ?? "")'")
         }
-        return try ModelLoader.load(path: model, options: ModelOptions(inputShape: shape))
+        let options = ModelOptions(inputShape: shape, prototxt: prototxt, weights: weights, config: config)
+        if !IsolatedImport.inChild && ModelFormat.readsHDF5(path: model, options: options) {
+            return try IsolatedImport.load(self)
+        }
+        // What the importer decided is said after a successful load only, so that a
+        // failure stays one line on stderr.
+        let notes = Notes()
+        let graph = try ModelLoader.load(path: model, options: ModelOptions(inputShape: shape, prototxt: prototxt, weights: weights, config: config,
+                                                                            notice: notes.add))
+        for line in notes.lines { Log.info("srtool: \(line)") }
+        return graph
     }
+}
+
+/// Importer notices, collected from any thread.
+final class Notes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [String] = []
+    var lines: [String] { lock.lock(); defer { lock.unlock() }; return stored }
+    var add: @Sendable (String) -> Void { { [self] line in lock.lock(); stored.append(line); lock.unlock() } }
 }
 
 /// Parses "1,3,224,224".

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import SRCore
+import SRFormats
+
+/// libhdf5 is C and outside Swift's safety: fuzzing made it spin forever on a crafted
+/// file (its global-heap reader, H5HG_read). So a model read through libhdf5 (Caffe-HDF5,
+/// Keras .h5/.keras) is imported by a child srtool (`srtool _import`), which writes a
+/// temporary .srm that this process maps. A child that dies on a signal or outlives its
+/// time limit becomes one error line and exit 65; a child's own error line and exit code
+/// pass through unchanged.
+enum IsolatedImport {
+    static let childVariable = "SRTOOL_IMPORT_CHILD"
+    static var inChild: Bool { ProcessInfo.processInfo.environment[childVariable] != nil }
+
+    /// A child's failure it already reported on stderr; exit with its code.
+    struct ChildFailed: Error { let code: Int32 }
+
+    /// Seconds the child may take: `SRTOOL_HDF5_TIMEOUT`, else 20 s plus 1 s per 20 MB.
+    static func timeLimit(for path: String) -> Double {
+        if let s = ProcessInfo.processInfo.environment["SRTOOL_HDF5_TIMEOUT"], let v = Double(s), v > 0 { return v }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        return 20 + Double(size ?? 0) / 20e6
+    }
+
+    static func load(_ model: ModelArguments) throws -> Graph {
+        // A private folder: a killed child may leave its half-written temporary file there.
+        let folder = NSTemporaryDirectory() + "/srtool-import-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw SRError.cannotWrite("cannot create a temporary folder \(folder)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let tmp = folder + "/model.srm"
+        var arguments = ["_import", model.model, tmp]
+        if let p = model.prototxt { arguments += ["--prototxt", p] }
+        if let w = model.weights { arguments += ["--weights", w] }
+        if let c = model.config { arguments += ["--config", c] }
+        if let s = model.inputShape { arguments += ["--input-shape", s] }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        child.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env[childVariable] = "1"
+        // A crash in libhdf5 is reported by this process in one line, not by the Swift
+        // runtime's backtracer in the child.
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        child.environment = env
+        child.standardOutput = FileHandle.nullDevice
+        let done = DispatchSemaphore(value: 0)
+        child.terminationHandler = { _ in done.signal() }
+        do { try child.run() } catch {
+            throw SRError.internalError("cannot start a child srtool to read \(model.model): \(error.localizedDescription)")
+        }
+        let limit = timeLimit(for: model.model)
+        if done.wait(timeout: .now() + limit) == .timedOut {
+            kill(child.processIdentifier, SIGKILL)
+            done.wait()
+            throw SRError.malformed("\(model.model): reading it did not finish within \(Int(limit)) s (libhdf5 hangs on some damaged files); refusing it")
+        }
+        switch child.terminationReason {
+        case .uncaughtSignal:
+            throw SRError.malformed("\(model.model): libhdf5 crashed reading it (signal \(child.terminationStatus)); refusing it")
+        case .exit:
+            guard child.terminationStatus == 0 else { throw ChildFailed(code: child.terminationStatus) }
+            return try SRMFile.load(path: tmp)
+        @unknown default:
+            throw SRError.internalError("a child srtool ended in an unknown way")
+        }
+    }
+}
+
+/// `srtool _import MODEL OUT.srm`: the child side of `IsolatedImport` (not listed in help).
+struct ImportChild: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "_import", shouldDisplay: false)
+
+    @OptionGroup var modelArguments: ModelArguments
+
+    @Argument var output: String
+
+    func run() throws {
+        try SRMFile.write(try modelArguments.load(), to: output)
+    }
+}
