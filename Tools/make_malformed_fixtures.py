@@ -5,12 +5,13 @@ and exit code srtool must give for each (manifest.json). SRToolTests runs `inspe
 
     python3 Tools/make_malformed_fixtures.py
 
-Needs: pip install onnx==1.23.2 numpy. Deterministic.
+Needs: pip install onnx==1.23.2 numpy h5py. Deterministic.
 """
 import json
 import os
 import shutil
 
+import h5py
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -49,7 +50,7 @@ def main():
     write("truncated.onnx", good_bytes[: len(good_bytes) // 2])
     case("truncated.onnx", 65, None, "cut in half inside the weight bytes")
     write("garbage.onnx", bytes(rng.integers(0, 256, 512, dtype=np.uint8)))
-    case("garbage.onnx", 65, "srtool: error: Fixtures/malformed/garbage.onnx: not a model srtool recognises (expected ONNX or .srm)",
+    case("garbage.onnx", 65, "srtool: error: Fixtures/malformed/garbage.onnx: not a model srtool recognises (expected ONNX, Caffe, Keras or .srm)",
          "random bytes")
     write("empty.onnx", b"")
     case("empty.onnx", 65, "srtool: error: Fixtures/malformed/empty.onnx: empty file", "zero bytes")
@@ -94,6 +95,26 @@ def main():
          "srtool: error: node 'conv' (conv2d): weight [2, 3, 3, 3] does not fit input [1, 2, 4, 4] with group 1",
          "conv weight for 3 input channels on a 2-channel input")
 
+    # Shape arithmetic on hostile values: a product past 2^63, a NaN where an integer must be,
+    # a dilation whose span overflows (each trapped the importer before it was checked).
+    huge = numpy_helper.from_array(np.array([1, 1 << 40, 1 << 40, -1], dtype=np.int64), "shape")
+    m = small_model([helper.make_node("Reshape", ["x", "shape"], ["y"], name="r")], [huge])
+    write("reshape_overflow.onnx", m.SerializeToString())
+    case("reshape_overflow.onnx", 65, "srtool: error: node 'r' (Reshape): cannot reshape [1, 2, 4, 4] to "
+         "[1, 1099511627776, 1099511627776, -1]", "a Reshape target whose known dims multiply past 2^63")
+    nan_shape = helper.make_tensor("v", TensorProto.FLOAT, [1], [float("nan")])
+    m = small_model([helper.make_node("Constant", [], ["s"], name="c", value=nan_shape),
+                     helper.make_node("ConstantOfShape", ["s"], ["z"], name="fill"),
+                     helper.make_node("Add", ["x", "z"], ["y"], name="add")], [])
+    write("nan_shape.onnx", m.SerializeToString())
+    case("nan_shape.onnx", 65, "srtool: error: node 'fill' (ConstantOfShape): shape value nan is not an integer",
+         "a folded shape computed from a NaN constant")
+    m = small_model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv", auto_pad="SAME_UPPER",
+                                      kernel_shape=[(1 << 40) - 1] * 2, dilations=[(1 << 40) - 1] * 2)], [w])
+    write("dilation_overflow.onnx", m.SerializeToString())
+    case("dilation_overflow.onnx", 65, "srtool: error: node 'conv' (Conv): bad kernel_shape/strides/dilations for auto_pad",
+         "SAME padding with a kernel and dilation whose span (k−1)·d overflows")
+
     m = small_model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], [w])
     m.graph.input[0].type.tensor_type.elem_type = TensorProto.INT8
     write("int8_input.onnx", m.SerializeToString())
@@ -114,6 +135,163 @@ def main():
     case("image_as_model.onnx", 65,
          "srtool: error: Fixtures/malformed/image_as_model.onnx: an image, not a model (pass it with --image)",
          "a PNG under an .onnx name")
+
+    # Caffe: each case in its own folder, so that a caffemodel finds its deploy prototxt
+    # (and a prototxt its caffemodel) beside it as a user's files would be. All derive
+    # from the Fixtures/caffe/vggface_mini_v2 net (made with Caffe by make_caffe_fixtures.py).
+    src = os.path.join(ROOT, "Fixtures", "caffe", "vggface_mini_v2")
+    model = open(os.path.join(src, "vggface_mini_v2.caffemodel"), "rb").read()
+    deploy = open(os.path.join(src, "deploy.prototxt")).read()
+
+    def caffe_case(folder, prototxt, caffemodel=model, entry="model.caffemodel"):
+        os.makedirs(os.path.join(OUT, folder))
+        if caffemodel is not None:
+            write(f"{folder}/model.caffemodel", caffemodel)
+        if prototxt is not None:
+            write(f"{folder}/deploy.prototxt", prototxt.encode())
+        return f"{folder}/{entry}"
+
+    f = caffe_case("caffe_truncated", None, model[: len(model) // 2])
+    case(f, 65, f"srtool: error: Fixtures/malformed/{f}: truncated caffemodel (a length runs past the end of the file)",
+         "a caffemodel cut in half, no prototxt beside it")
+    bad_syntax = deploy.replace("    num_output: 8\n", "    num_output 8\n", 1)
+    assert bad_syntax != deploy
+    f = caffe_case("caffe_syntax", bad_syntax, entry="deploy.prototxt")
+    line = bad_syntax.split("num_output 8")[0].count("\n") + 1
+    case(f, 65, f"srtool: error: deploy.prototxt:{line}:16: expected ':' or '{{' after 'num_output', found '8'",
+         "a prototxt with a missing colon: the line and column are named")
+    mismatch = deploy.replace("    num_output: 8\n", "    num_output: 16\n", 1)
+    f = caffe_case("caffe_mismatch", mismatch)
+    case(f, 65, "srtool: error: layer 'conv1_1' (Convolution): weight blob in model.caffemodel has shape [8, 3, 3, 3], "
+         "deploy.prototxt implies [16, 3, 3, 3]", "the deploy prototxt disagrees with the caffemodel's weights")
+    missing = deploy.replace('name: "fc8"', 'name: "fc8_new"').replace('bottom: "fc8"', 'bottom: "fc8_new"')
+    f = caffe_case("caffe_missing_weights", missing)
+    case(f, 65, "srtool: error: layer 'fc8_new' (InnerProduct) has no weights in model.caffemodel",
+         "a deploy layer (renamed for fine-tuning) that the caffemodel has no blobs for")
+    unsupported = deploy.replace('type: "ReLU"', 'type: "ELU"', 1)
+    f = caffe_case("caffe_unsupported", unsupported)
+    case(f, 69, "srtool: error: layer 'relu1_1' has type 'ELU', which srtool does not support",
+         "a layer type srtool lacks")
+    fork = deploy.replace("    pool: MAX\n", "    pool: MAX\n    ceil_mode: false\n", 1)
+    assert fork != deploy
+    f = caffe_case("caffe_fork_field", fork)
+    line = fork.split("ceil_mode")[0].count("\n") + 1
+    case(f, 69, f"srtool: error: deploy.prototxt:{line}:5: layer 'pool1' (Pooling): 'ceil_mode' in pooling_param is not in "
+         "Caffe's schema (a fork's field; upstream Caffe names it round_mode) and could change the result",
+         "a fork's pooling field whose meaning srtool cannot know")
+
+    no_bottom = deploy + 'layer {\n  name: "cat"\n  type: "Concat"\n  top: "cat"\n}\n'
+    f = caffe_case("caffe_no_bottom", no_bottom)
+    case(f, 65, "srtool: error: layer 'cat' (Concat): needs 1 bottom blob(s), has 0",
+         "a Concat without bottoms (found by the prototxt fuzzer, which crashed the importer)")
+
+    reshape = deploy + ('layer {\n  name: "flat"\n  type: "Reshape"\n  bottom: "prob"\n  top: "flat"\n'
+                        '  reshape_param { shape { dim: 0 dim: 4000000000 dim: 4000000000 dim: -1 } }\n}\n')
+    f = caffe_case("caffe_reshape_overflow", reshape)
+    case(f, 65, "srtool: error: layer 'flat' (Reshape): cannot reshape [1, 10] to [0, 4000000000, 4000000000, -1]",
+         "a Reshape whose dims multiply past 2^63 (trapped the importer before it was checked)")
+
+    lrn = deploy + ('layer {\n  name: "norm"\n  type: "LRN"\n  bottom: "conv1_2"\n  top: "norm"\n'
+                    '  lrn_param { local_size: 4294967295 norm_region: WITHIN_CHANNEL }\n}\n')
+    f = caffe_case("caffe_lrn_size", lrn)
+    case(f, 65, "srtool: error: node 'norm' (lrn): size 4294967295 must be in 1..<2^31",
+         "an LRN window of 2^32−1 (its window area overflowed in the kernel before it was checked)")
+
+    # Length fields and dimensions that claim more than the file holds.
+    write("huge_length.caffemodel", bytes([0x0a, 0x01, 0x61, 0xa2, 0x06]) + bytes([0xff] * 8) + bytes([0x3f]) + b"layer")
+    case("huge_length.caffemodel", 65,
+         "srtool: error: Fixtures/malformed/huge_length.caffemodel: truncated caffemodel (a length runs past the end of the file)",
+         "a layer whose length varint claims 2^62 bytes")
+
+    def varint(v):
+        out = bytearray()
+        while True:
+            b = v & 0x7f
+            v >>= 7
+            out.append(b | (0x80 if v else 0))
+            if not v:
+                return bytes(out)
+
+    def field(num, payload):
+        return varint(num << 3 | 2) + varint(len(payload)) + payload
+
+    dims = b"".join(varint(d) for d in (1 << 30, 1 << 30, 1 << 30))
+    blob = field(7, field(1, dims))
+    layer = field(1, b"conv") + field(2, b"Convolution") + field(7, blob)
+    write("overflow_blob.caffemodel", field(1, b"n") + field(100, layer))
+    case("overflow_blob.caffemodel", 65,
+         "srtool: error: Fixtures/malformed/overflow_blob.caffemodel: not a valid caffemodel (blob shape [1073741824, 1073741824, 1073741824] overflows)",
+         "a blob whose dims multiply past 2^63")
+    flipped = bytearray(good_bytes)
+    for i in range(20, len(flipped), 37):
+        flipped[i] ^= 1 << (i % 8)
+    write("bitflips.onnx", bytes(flipped))
+    case("bitflips.onnx", 65, None, "one bit flipped in every 37 bytes of a valid model")
+
+    # Keras: the broken files Tools/make_keras_fixtures.py writes with Keras and h5py.
+    keras = os.path.join(ROOT, "Fixtures", "keras", "malformed")
+    for file, code, line, note in [
+        ("not_keras.h5", 65, "srtool: error: Fixtures/malformed/keras_not_keras.h5: an HDF5 file that is neither Caffe-HDF5 weights nor a Keras model",
+         "an HDF5 file with one dataset"),
+        ("truncated.h5", 65, "srtool: error: Fixtures/malformed/keras_truncated.h5: not a readable HDF5 file",
+         "the first 1000 bytes of a Keras .h5"),
+        ("missing_weights.h5", 65, "srtool: error: layer 'conv1' (Conv2D) has no weights in keras_missing_weights.h5",
+         "a layer's weight group deleted"),
+        ("wrong_shape.h5", 65, "srtool: error: layer 'conv1' (Conv2D): kernel of shape [4, 3, 3, 3] does not fit kernel_size [3, 3] and 3 input channels",
+         "a kernel stored transposed"),
+        ("unsupported_layer.h5", 69, "srtool: error: layer 'lambda' has class 'Lambda', which srtool does not support",
+         "a Lambda layer (Python code)"),
+        ("no_weights.keras", 65, "srtool: error: keras_no_weights.keras: a .keras file without model.weights.h5",
+         "a .keras zip without its weights"),
+        ("not_keras.keras", 65, "srtool: error: keras_not_keras.keras: a zip without config.json, not a Keras 3 .keras file",
+         "a zip that is not a Keras file"),
+    ]:
+        shutil.copyfile(os.path.join(keras, file), os.path.join(OUT, "keras_" + file))
+        case("keras_" + file, code, line, note)
+
+    # A config stride of 0 (Keras' "same" padding divides by it).
+    shutil.copyfile(os.path.join(ROOT, "Fixtures", "keras", "sequential_cnn", "model.h5"), os.path.join(OUT, "keras_zero_stride.h5"))
+    with h5py.File(os.path.join(OUT, "keras_zero_stride.h5"), "r+") as h:
+        config = json.loads(h.attrs["model_config"])
+        config["config"]["layers"][1]["config"].update(strides=[0, 0], padding="same")
+        h.attrs["model_config"] = json.dumps(config)
+    case("keras_zero_stride.h5", 65, "srtool: error: layer 'conv1' (Conv2D): 'strides' is [0, 0]",
+         "a Conv2D with stride 0 and same padding (a division by zero before it was checked)")
+
+    # A Concatenate axis of 2^31 (it indexed the axis table before the range check).
+    shutil.copyfile(os.path.join(ROOT, "Fixtures", "keras", "functional_branches", "model.h5"), os.path.join(OUT, "keras_concat_axis.h5"))
+    with h5py.File(os.path.join(OUT, "keras_concat_axis.h5"), "r+") as h:
+        config = json.loads(h.attrs["model_config"])
+        layer = next(l for l in config["config"]["layers"] if l["class_name"] == "Concatenate")
+        layer["config"]["axis"] = 1 << 31
+        h.attrs["model_config"] = json.dumps(config)
+    case("keras_concat_axis.h5", 69, "srtool: error: layer 'concat' (Concatenate): axis 2147483648 is not supported",
+         "a Concatenate axis out of range (found by Tools/fuzz/sweep.py)")
+
+    # Found by Tools/fuzz/run (keras-h5): libhdf5 1.10.8 spins forever in H5HG_read on this
+    # file. srtool reads HDF5 in a child process and gives up after SRTOOL_HDF5_TIMEOUT
+    # seconds (the test sets 3).
+    shutil.copyfile(os.path.join(ROOT, "Tools", "fuzz", "findings", "libhdf5-hang-h5hg-read.h5"), os.path.join(OUT, "hdf5_hang.h5"))
+    shutil.copyfile(os.path.join(ROOT, "Tools", "fuzz", "findings", "libhdf5-segv-h5hg-read.h5"), os.path.join(OUT, "hdf5_segv.h5"))
+    case("hdf5_segv.h5", 65, "srtool: error: Fixtures/malformed/hdf5_segv.h5: libhdf5 crashed reading it (signal 11); refusing it",
+         "a fuzzer-made Keras .h5 on which libhdf5 1.10.8 reads out of bounds in H5HG_read (a string attribute)")
+    # A Caffe-HDF5 file whose damaged datatype claims ~2 GB elements; libhdf5 filled ~2 GB
+    # before failing. srtool now checks element sizes and stored bytes first.
+    os.makedirs(os.path.join(OUT, "caffe_hdf5_claims"))
+    shutil.copyfile(os.path.join(ROOT, "Tools", "fuzz", "findings", "caffe-hdf5-dataset-claims-gigabytes.h5"),
+                    os.path.join(OUT, "caffe_hdf5_claims", "model.caffemodel.h5"))
+    shutil.copyfile(os.path.join(ROOT, "Fixtures", "caffe", "resnet_block", "deploy.prototxt"),
+                    os.path.join(OUT, "caffe_hdf5_claims", "deploy.prototxt"))
+    case("caffe_hdf5_claims/model.caffemodel.h5", 65,
+         "srtool: error: Fixtures/malformed/caffe_hdf5_claims/model.caffemodel.h5: dataset 'data/conv1/0' has 1962934276-byte elements",
+         "a fuzzer-made Caffe-HDF5 file whose dataset claims far more bytes than it stores")
+    shutil.copyfile(os.path.join(ROOT, "Tools", "fuzz", "findings", "keras-zip-element-size-claims-gigabytes.keras"),
+                    os.path.join(OUT, "keras_element_size.keras"))
+    case("keras_element_size.keras", 65, "srtool: error: keras_element_size.keras/model.weights.h5: dataset "
+         "'layers/conv2d_1/vars/1' has 1979711492-byte elements",
+         "a fuzzer-made .keras whose weights' datatype claims ~2 GB elements")
+    case("hdf5_hang.h5", 65, "srtool: error: Fixtures/malformed/hdf5_hang.h5: reading it did not finish within 3 s "
+         "(libhdf5 hangs on some damaged files); refusing it", "a fuzzer-made Keras .h5 on which libhdf5 never returns")
 
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump({"generator": "Tools/make_malformed_fixtures.py", "reference": "srtool's documented error lines",
