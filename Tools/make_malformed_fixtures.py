@@ -290,6 +290,13 @@ def main():
     case("keras_element_size.keras", 65, "srtool: error: keras_element_size.keras/model.weights.h5: dataset "
          "'layers/conv2d_1/vars/1' has 1979711492-byte elements",
          "a fuzzer-made .keras whose weights' datatype claims ~2 GB elements")
+    # Found by Tools/fuzz/run (keras-zip): libhdf5 overflows a heap buffer in H5HG_read
+    # (a variable-length string attribute of model.weights.h5) and glibc aborts the reading
+    # child with "free(): invalid size" on stderr; srtool must still say one line.
+    shutil.copyfile(os.path.join(ROOT, "Tools", "fuzz", "findings", "libhdf5-heap-overflow-h5hg-read.keras"),
+                    os.path.join(OUT, "keras_libc_abort.keras"))
+    case("keras_libc_abort.keras", 65, "srtool: error: Fixtures/malformed/keras_libc_abort.keras: libhdf5 crashed reading it "
+         "(signal 6); refusing it", "a fuzzer-made .keras on which libhdf5 corrupts the heap and glibc aborts, printing a line of its own")
     case("hdf5_hang.h5", 65, "srtool: error: Fixtures/malformed/hdf5_hang.h5: reading it did not finish within 3 s "
          "(libhdf5 hangs on some damaged files); refusing it", "a fuzzer-made Keras .h5 on which libhdf5 never returns")
 

@@ -23,8 +23,9 @@ do {
     Log.error(error.message)
     exit(error.exitCode)
 } catch let failed as IsolatedImport.ChildFailed {
-    // The child srtool that read the model already said why.
+    // The child srtool that read the model said why; its line is passed on as it was.
     fflush(stdout)
+    Log.info(failed.line)
     exit(failed.code)
 } catch {
     fflush(stdout)

@@ -6,21 +6,23 @@ import SRFormats
 /// libhdf5 is C and outside Swift's safety: fuzzing made it spin forever on a crafted
 /// file (its global-heap reader, H5HG_read). So a model read through libhdf5 (Caffe-HDF5,
 /// Keras .h5/.keras) is imported by a child srtool (`srtool _import`), which writes a
-/// temporary .srm that this process maps. A child that dies on a signal or outlives its
-/// time limit becomes one error line and exit 65; a child's own error line and exit code
-/// pass through unchanged.
+/// temporary .srm that this process maps. The child's stderr comes through a pipe: after a
+/// success its notices are passed on; a child that dies on a signal or outlives its time
+/// limit becomes one error line and exit 65 (what glibc or the runtime printed as it died,
+/// e.g. `free(): invalid size`, is dropped); a child's own error line and exit code pass
+/// through unchanged.
 enum IsolatedImport {
     static let childVariable = "SRTOOL_IMPORT_CHILD"
     static var inChild: Bool { ProcessInfo.processInfo.environment[childVariable] != nil }
 
-    /// A child's failure it already reported on stderr; exit with its code.
-    struct ChildFailed: Error { let code: Int32 }
+    /// A child's own failure: its error line (`srtool: error: …`) and exit code.
+    struct ChildFailed: Error { let code: Int32; let line: String }
 
     /// Seconds the child may take: `SRTOOL_HDF5_TIMEOUT`, else 20 s plus 1 s per 20 MB.
     static func timeLimit(for path: String) -> Double {
         if let s = ProcessInfo.processInfo.environment["SRTOOL_HDF5_TIMEOUT"], let v = Double(s), v > 0 { return v }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        return 20 + Double(size ?? 0) / 20e6
+        return 20 + Double(size) / 20e6
     }
 
     static func load(_ model: ModelArguments) throws -> Graph {
@@ -46,11 +48,15 @@ enum IsolatedImport {
         env["SWIFT_BACKTRACE"] = "enable=no"
         child.environment = env
         child.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        child.standardError = errors
         let done = DispatchSemaphore(value: 0)
         child.terminationHandler = { _ in done.signal() }
         do { try child.run() } catch {
             throw SRError.internalError("cannot start a child srtool to read \(model.model): \(error.localizedDescription)")
         }
+        // Read on another thread, so that a child writing much cannot block on a full pipe.
+        let stderrText = ChildOutput(errors.fileHandleForReading)
         let limit = timeLimit(for: model.model)
         if done.wait(timeout: .now() + limit) == .timedOut {
             kill(child.processIdentifier, SIGKILL)
@@ -61,11 +67,37 @@ enum IsolatedImport {
         case .uncaughtSignal:
             throw SRError.malformed("\(model.model): libhdf5 crashed reading it (signal \(child.terminationStatus)); refusing it")
         case .exit:
-            guard child.terminationStatus == 0 else { throw ChildFailed(code: child.terminationStatus) }
+            let lines = stderrText.lines
+            guard child.terminationStatus == 0 else {
+                let line = lines.last { $0.hasPrefix("srtool: error: ") }
+                    ?? "srtool: error: a child srtool reading \(model.model) failed with exit code \(child.terminationStatus)"
+                throw ChildFailed(code: child.terminationStatus, line: line)
+            }
+            for line in lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             return try SRMFile.load(path: tmp)
         @unknown default:
             throw SRError.internalError("a child srtool ended in an unknown way")
         }
+    }
+}
+
+/// Everything a pipe delivers until its writer closes, collected on a thread of its own.
+final class ChildOutput: @unchecked Sendable {
+    private var data = Data()
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            finished.signal()
+        }
+    }
+
+    /// The lines written, once the writer has closed the pipe (no trailing empty line).
+    var lines: [String] {
+        finished.wait()
+        finished.signal()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 }
 
