@@ -35,13 +35,15 @@ public enum CLI {
         process.standardError = err
         try process.run()
         let outData = Future { out.fileHandleForReading.readDataToEndOfFile() }
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        let errData = Future { err.fileHandleForReading.readDataToEndOfFile() }
+        // A hanging srtool is killed after `timeout` seconds, so the test fails instead of
+        // hanging; it then reports the signal as its code.
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return Result(stdout: String(decoding: outData.value, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self), code: process.terminationStatus)
+                      stderr: String(decoding: errData.value, as: UTF8.self), code: process.terminationStatus)
     }
 
     /// Reads a pipe on another thread so neither pipe fills up.
