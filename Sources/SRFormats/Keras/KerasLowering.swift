@@ -95,7 +95,7 @@ extension KerasGraphBuilder {
                     throw bad("kernel of shape \(k.shape) does not fit kernel_size \(kernel) and \(inC) input channels")
                 }
                 let outC = k.shape[3]
-                var params = ["weight": try weight(name, "weight") { Self.hwioToOIHW(k) }]
+                var params = ["weight": weight(name, "weight") { Self.hwioToOIHW(k) }]
                 if useBias { params["bias"] = try weight(name, "bias") { try Self.vector(w[1], outC, "bias", layer: name) } }
                 steps.append((.conv2d(Conv2DAttributes(kernel: kernel, stride: stride, pads: pads, dilation: dilation, group: groups)), params))
             } else {
@@ -106,14 +106,14 @@ extension KerasGraphBuilder {
                 guard dk.shape == [kernel[0], kernel[1], inC, mult] else {
                     throw bad("depthwise kernel of shape \(dk.shape), expected \([kernel[0], kernel[1], inC, mult])")
                 }
-                var dparams = ["weight": try weight(name, "depthwise") { Self.depthwiseToOIHW(dk) }]
+                var dparams = ["weight": weight(name, "depthwise") { Self.depthwiseToOIHW(dk) }]
                 let dw = Op.conv2d(Conv2DAttributes(kernel: kernel, stride: stride, pads: pads, dilation: dilation, group: inC))
                 if separable {
                     let pk = w[1]
                     guard pk.rank == 4, pk.shape[0] == 1, pk.shape[1] == 1, pk.shape[2] == inC * mult else {
                         throw bad("pointwise kernel of shape \(pk.shape) does not fit \(inC * mult) channels")
                     }
-                    var pparams = ["weight": try weight(name, "pointwise") { Self.hwioToOIHW(pk) }]
+                    var pparams = ["weight": weight(name, "pointwise") { Self.hwioToOIHW(pk) }]
                     if useBias { pparams["bias"] = try weight(name, "bias") { try Self.vector(w[2], pk.shape[3], "bias", layer: name) } }
                     steps.append((dw, dparams))
                     steps.append((.conv2d(Conv2DAttributes(kernel: [1, 1])), pparams))
@@ -133,7 +133,7 @@ extension KerasGraphBuilder {
             let units = k.shape[1]
             // Keras flattened H, W, C; the NCHW graph flattens C, H, W: permute the rows.
             let chw = flattenedFrom[x]
-            var params = ["weight": try weight(name, "weight") { Self.denseToOutIn(k, flattenedCHW: chw) }]
+            var params = ["weight": weight(name, "weight") { Self.denseToOutIn(k, flattenedCHW: chw) }]
             if useBias { params["bias"] = try weight(name, "bias") { try Self.vector(w[1], units, "bias", layer: name) } }
             try chain([(.linear, params)] + activationSteps())
 
