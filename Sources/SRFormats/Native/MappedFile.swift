@@ -29,4 +29,15 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
+
+    /// Gives back the pages lying wholly inside `range` (`madvise(MADV_DONTNEED)`), for
+    /// bytes that were copied out: they stop counting towards this process's memory, and a
+    /// later read of them maps them from the file again (the map is private and never written).
+    public func release(_ range: Range<Int>) {
+        guard let base, range.lowerBound >= 0, range.upperBound <= size else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page, end = range.upperBound / page * page
+        guard page > 0, end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
 }
