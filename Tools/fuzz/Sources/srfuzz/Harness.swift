@@ -21,10 +21,14 @@ enum Harness: String, CaseIterable {
     /// Companion files from the fixtures (set by Tools/fuzz/run).
     static let fixtures = ProcessInfo.processInfo.environment["SRFUZZ_FIXTURES"] ?? "Fixtures"
 
+    /// In memory (/dev/shm) where the machine has it, else the temporary folder.
     static let folder: String = {
-        let dir = "/dev/shm/srfuzz-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        for base in ["/dev/shm", NSTemporaryDirectory()] {
+            let dir = "\(base)/srfuzz-\(getpid())"
+            if (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)) != nil,
+               FileManager.default.isWritableFile(atPath: dir) { return dir }
+        }
+        fatalError("srfuzz: no writable folder for the inputs")
     }()
 
     /// Small caps so a crafted size field cannot make one input take seconds.
