@@ -79,6 +79,28 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(input.errorLines, ["srtool: error: the input holds 1 NaN/Inf value(s); pass --allow-nonfinite to run anyway"])
     }
 
+    /// --max-tensor-elements and --max-nodes cap what an import may build, in every format
+    /// (the HDF5 child gets them too).
+    func testImportLimitsFromTheCommandLine() throws {
+        let cases: [([String], String)] = [
+            (["Fixtures/onnx/vgg_mini/model.onnx", "--max-tensor-elements", "100"],
+             "srtool: error: initializer 'conv1_1.weight': 108 elements exceed the limit of 100"),
+            (["Fixtures/onnx/vgg_mini/model.onnx", "--max-nodes", "3"], "srtool: error: graph has 13 nodes, more than the limit of 3"),
+            (["Fixtures/caffe/alexnet_mini/alexnet_mini.caffemodel", "--max-tensor-elements", "1000"],
+             "srtool: error: layer 'conv3' blob 0: 1152 elements exceed the limit of 1000"),
+            (["Fixtures/keras/sequential_cnn/model.keras", "--max-tensor-elements", "100"],
+             "srtool: error: dataset 'layers/conv2d/vars/0': 216 elements exceed the limit of 100"),
+            (["Fixtures/keras/sequential_cnn/model.h5", "--max-nodes", "2"], "srtool: error: graph has 3 nodes, more than the limit of 2"),
+        ]
+        for (arguments, line) in cases {
+            let r = try CLI.run(["inspect"] + arguments)
+            XCTAssertEqual(r.code, 65, r.stderr)
+            XCTAssertEqual(r.errorLines, [line])
+        }
+        XCTAssertEqual(try CLI.run(["inspect", "Fixtures/onnx/vgg_mini/model.onnx", "--max-nodes", "0"]).code, 64)
+        XCTAssertEqual(try CLI.run(["inspect", "Fixtures/onnx/vgg_mini/model.onnx", "--max-nodes", "13"]).code, 0)
+    }
+
     func testExitCodes() throws {
         XCTAssertEqual(try CLI.run(["inspect", "Fixtures/nothing-here.onnx"]).code, 66)
         XCTAssertEqual(try CLI.run(["inspect"]).code, 64)

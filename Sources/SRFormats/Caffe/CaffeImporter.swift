@@ -68,7 +68,7 @@ public enum CaffeImporter {
             try findPrototxt()
             files.append(path)
         case .caffeHDF5:
-            weights = try CaffeWeights(hdf5: HDF5File(path: path))
+            weights = try CaffeWeights(hdf5: HDF5File(path: path), limits: options.limits)
             try findPrototxt()
             guard prototxt != nil else {
                 throw SRError.usage("\(path): Caffe-HDF5 weights carry no network; give its deploy prototxt with --prototxt")
@@ -92,7 +92,7 @@ public enum CaffeImporter {
                 model = m
                 weights = CaffeWeights(model: m)
             case .caffeHDF5:
-                weights = try CaffeWeights(hdf5: HDF5File(path: w))
+                weights = try CaffeWeights(hdf5: HDF5File(path: w), limits: options.limits)
                 hdf5 = true
             default:
                 throw SRError.usage("\(w): not Caffe weights (a .caffemodel or .caffemodel.h5)")

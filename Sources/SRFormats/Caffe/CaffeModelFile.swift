@@ -99,7 +99,7 @@ final class CaffeModelFile {
             let start = reader.offset
             let (field, wire) = try reader.tag()
             if field == blobsField && wire == 2 {
-                blobs.append(try blob(bytes, range: try reader.payload(), limits: limits))
+                blobs.append(try blob(bytes, range: try reader.payload()))
             } else {
                 try reader.skip(wire: wire)
                 rest.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<reader.offset]))
@@ -107,13 +107,15 @@ final class CaffeModelFile {
         }
         let layer = v1 ? try CaffeV1.upgrade(Caffe_V1LayerParameter(serializedBytes: rest))
                        : try Caffe_LayerParameter(serializedBytes: rest)
+        for (i, b) in blobs.enumerated() {
+            try limits.check(elements: b.count, what: "layer '\(layer.name)' blob \(i)")
+        }
         return CaffeBinaryLayer(layer: layer, blobs: blobs)
     }
 
     /// BlobProto fields (caffe.proto): num 1, channels 2, height 3, width 4, data 5 (packed
     /// float), diff 6, shape 7 (BlobShape, dim 1 packed int64), double_data 8, double_diff 9.
-    private static func blob(_ bytes: UnsafeRawBufferPointer, range: Range<Int>,
-                             limits: ImportLimits) throws -> CaffeBlob {
+    private static func blob(_ bytes: UnsafeRawBufferPointer, range: Range<Int>) throws -> CaffeBlob {
         var reader = ProtoWireReader(bytes, range: range)
         var legacy = [0, 0, 0, 0]
         var hasLegacy = false
@@ -171,9 +173,6 @@ final class CaffeModelFile {
         if mapped != nil && doubles { throw Failure.malformed("a blob holds both float and double data") }
         let shape = dims ?? (hasLegacy ? legacy : [])
         guard let count = Shape.elementCount(shape) else { throw Failure.malformed("blob shape \(shape) overflows") }
-        guard count <= limits.maxTensorElements else {
-            throw Failure.malformed("a blob of shape \(shape) has \(count) elements, more than the limit of \(limits.maxTensorElements)")
-        }
         let blob = CaffeBlob(shape: shape, legacy: dims == nil && hasLegacy,
                              values: mapped.map { .mapped($0) } ?? .decoded(decoded))
         guard blob.count == count else {

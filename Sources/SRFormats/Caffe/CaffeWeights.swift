@@ -36,7 +36,7 @@ final class CaffeWeights {
         }
     }
 
-    init(hdf5 file: HDF5File) throws {
+    init(hdf5 file: HDF5File, limits: ImportLimits) throws {
         fileName = (file.path as NSString).lastPathComponent
         guard try file.isGroup("data") else {
             throw SRError.malformed("\(file.path): not Caffe-HDF5 weights (no 'data' group)")
@@ -48,7 +48,7 @@ final class CaffeWeights {
             while let info = try file.datasetInfo("\(group)/\(blobs.count)") {
                 let path = "\(group)/\(blobs.count)"
                 blobs.append(Blob(shape: info.shape, legacy: false, load: { shape in
-                    let t = try file.readFloats(path)
+                    let t = try file.readFloats(path, limits: limits)
                     return try t.reshaped(shape)
                 }))
             }

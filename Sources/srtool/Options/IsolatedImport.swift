@@ -38,6 +38,7 @@ enum IsolatedImport {
         if let w = model.weights { arguments += ["--weights", w] }
         if let c = model.config { arguments += ["--config", c] }
         if let s = model.inputShape { arguments += ["--input-shape", s] }
+        arguments += ["--max-tensor-elements", "\(model.maxTensorElements)", "--max-nodes", "\(model.maxNodes)"]
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         child.arguments = arguments

@@ -23,6 +23,12 @@ struct ModelArguments: ParsableArguments {
     @Flag(name: .customLong("allow-nonfinite"), help: "Run even when weights or inputs hold NaN or Inf.")
     var allowNonfinite = false
 
+    @Option(name: .customLong("max-tensor-elements"), help: "Refuse a model with a weight or activation of more elements than this.")
+    var maxTensorElements = ImportLimits.default.maxTensorElements
+
+    @Option(name: .customLong("max-nodes"), help: "Refuse a model with more nodes (layers) than this.")
+    var maxNodes = ImportLimits.default.maxNodes
+
     /// The model, refused (exit 65) when a weight holds NaN or Inf, unless allowed.
     func loadForRunning() throws -> Graph {
         let graph = try load()
@@ -46,15 +52,18 @@ struct ModelArguments: ParsableArguments {
         if let shape, shape.isEmpty || shape.contains(where: { $0 < 1 }) {
             throw SRError.usage("--input-shape needs positive dimensions, got '\(inputShape ?? "")'")
         }
-        let options = ModelOptions(inputShape: shape, prototxt: prototxt, weights: weights, config: config)
-        if !IsolatedImport.inChild && ModelFormat.readsHDF5(path: model, options: options) {
-            return try IsolatedImport.load(self)
+        guard maxTensorElements >= 1, maxNodes >= 1 else {
+            throw SRError.usage("--max-tensor-elements and --max-nodes must be positive")
         }
         // What the importer decided is said after a successful load only, so that a
         // failure stays one line on stderr.
         let notes = Notes()
-        let graph = try ModelLoader.load(path: model, options: ModelOptions(inputShape: shape, prototxt: prototxt, weights: weights, config: config,
-                                                                            notice: notes.add))
+        let options = ModelOptions(inputShape: shape, limits: ImportLimits(maxTensorElements: maxTensorElements, maxNodes: maxNodes),
+                                   prototxt: prototxt, weights: weights, config: config, notice: notes.add)
+        if !IsolatedImport.inChild && ModelFormat.readsHDF5(path: model, options: options) {
+            return try IsolatedImport.load(self)
+        }
+        let graph = try ModelLoader.load(path: model, options: options)
         for line in notes.lines { Log.info("srtool: \(line)") }
         return graph
     }
