@@ -72,9 +72,11 @@ Needs:  torch, torchvision (for the ResNetCanonizer cross-check), zennit 0.5.1, 
 
 import copy
 import json
-import shutil
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fixture_folders  # noqa: E402  (Tools/fixture_folders.py)
 
 import numpy as np
 import onnx
@@ -537,18 +539,6 @@ def float64_check(model, x, target, comps, results):
 
 # --------------------------------------------------------------------------- main
 
-def clear_dir(d):
-    if not d.exists():
-        return
-    try:
-        gen = json.loads((d / "manifest.json").read_text()).get("generator")
-    except (OSError, ValueError):
-        gen = None
-    if gen != GENERATOR:
-        raise SystemExit(f"refusing to replace {d}: not made by {GENERATOR}")
-    shutil.rmtree(d)
-
-
 def save(path, arr):
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, np.ascontiguousarray(arr, dtype=np.float32))
@@ -591,7 +581,7 @@ def make(name):
     assert not missing, f"{name}: leaf modules without an ONNX tensor: {missing}"
 
     d = OUT / name
-    clear_dir(d)
+    fixture_folders.clear_case_dir(d, GENERATOR)
     d.mkdir(parents=True)
     onnx.save_model(proto, str(d / "model.onnx"))
     save(d / "input.npy", x.numpy())

@@ -64,7 +64,6 @@ Needs:  everything make_lrp_fixtures.py imports (torch, zennit, onnx, onnxruntim
 
 import copy
 import json
-import shutil
 import sys
 import warnings
 from importlib.metadata import version as pkg_version
@@ -76,6 +75,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fixture_folders  # noqa: E402  (Tools/fixture_folders.py)
 import make_lrp_fixtures as lrp  # noqa: E402  (same models, seeds, input)
 
 import cv2  # noqa: E402
@@ -306,18 +306,6 @@ def tol_ratio(a32, b64):
 
 # --------------------------------------------------------------------------- main
 
-def clear_dir(d):
-    if not d.exists():
-        return
-    try:
-        gen = json.loads((d / "manifest.json").read_text()).get("generator")
-    except (OSError, ValueError):
-        gen = None
-    if gen != GENERATOR:
-        raise SystemExit(f"refusing to replace {d}: not made by {GENERATOR}")
-    shutil.rmtree(d)
-
-
 def versions():
     out = {"torch": torch.__version__, "numpy": np.__version__, "opencv": cv2.__version__}
     for k, p in (("captum", "captum"), ("grad-cam", "grad-cam")):
@@ -407,7 +395,7 @@ def make(name):
             checks["gradcam_layer_vs_cam_over_hw"] = rel(res["gradcam_layer"], cam / (h * w))
 
     d = OUT / name
-    clear_dir(d)
+    fixture_folders.clear_case_dir(d, GENERATOR)
     d.mkdir(parents=True)
     files = {}
     desc = describe(name, t, stdev, layer_name, cam_spec)
