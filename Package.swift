@@ -3,8 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "srtool",
-    platforms: [.macOS(.v13)],
-    products: [
+        products: [
         .executable(name: "srtool", targets: ["srtool"]),
         .library(name: "SRKit", targets: ["SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRRender"]),
     ],
@@ -23,7 +22,9 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
-        .target(name: "SRCore"),
+        // Linux system calls Glibc does not import (O_TMPFILE, renameat2, prctl).
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
+        .target(name: "SRCore", dependencies: ["CLinux"]),
         .target(name: "SRFormats", dependencies: [
             "SRCore", "CHDF5", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),

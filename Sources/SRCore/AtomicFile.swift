@@ -1,35 +1,198 @@
 import Foundation
 
-/// Atomic writes: data goes to a temporary file in the target's folder, which is renamed
-/// over the target only when complete. A failed or killed run leaves the target as it was.
+/// How srtool writes an output file (README, "Writing files"):
+/// - `-`: standard output;
+/// - a new or regular file: replaced atomically. The data goes into an unnamed file in the
+///   target's folder (`O_TMPFILE`), which gets a name only once complete and is renamed
+///   over the target, so a killed process leaves neither a half-written target nor a
+///   temporary file. Where the file system has no `O_TMPFILE`, a hidden
+///   `.<name>.<pid>.<random>.tmp` is used instead, removed on an error, on SIGINT/SIGTERM/
+///   SIGHUP, and (left by a killed process) by the next write beside it;
+/// - a symbolic link: the same for the file it points to (the link stays a link);
+/// - a character device or FIFO (`/dev/null`, a named pipe): written in place;
+/// - a folder, block device or socket: refused (exit 73).
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         try write(to: path) { handle in try handle.write(contentsOf: data) }
     }
 
-    /// Streams into a temporary file through `body`, then renames it to `path`.
+    /// Streams into the target through `body` under the policy above.
     public static func write(to path: String, _ body: (FileHandle) throws -> Void) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp")
-        guard FileManager.default.createFile(atPath: tmp.path, contents: nil),
-              let handle = try? FileHandle(forWritingTo: tmp) else {
-            throw SRError.cannotWrite("cannot write \(path): cannot create a file in \(dir.path)")
+        switch try OutputTarget(path) {
+        case .standardOutput:
+            fflush(stdout)
+            try writing(path) { try body(FileHandle.standardOutput) }
+        case .inPlace(let resolved):
+            let fd = open(resolved, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw SRError.cannotWrite("cannot write \(path): \(String(cString: strerror(errno)))") }
+            let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            try writing(path) { try body(handle) }
+        case .replace(let resolved):
+            try replace(resolved, shownAs: path, body)
         }
+    }
+
+    private static func replace(_ target: String, shownAs path: String, _ body: (FileHandle) throws -> Void) throws {
+        let url = URL(fileURLWithPath: target)
+        let folder = url.deletingLastPathComponent().path
+        let name = url.lastPathComponent
+        var fd = LinuxSystem.openUnnamedFile(in: folder)
+        var named: String?
+        if fd < 0 {
+            guard errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL else {
+                throw SRError.cannotWrite("cannot write \(path): \(String(cString: strerror(errno))) (folder \(folder))")
+            }
+            Temporaries.removeStale(in: folder, prefix: Temporaries.prefix(name))
+            let temporary = Temporaries.name(in: folder, for: name)
+            fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o666)
+            guard fd >= 0 else { throw SRError.cannotWrite("cannot write \(path): \(String(cString: strerror(errno)))") }
+            Temporaries.pending.set(temporary)
+            named = temporary
+        }
+        defer { close(fd) }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         do {
-            try body(handle)
-            try handle.synchronize()
-            try handle.close()
+            try writing(path) { try body(handle) }
+            guard fsync(fd) == 0 else { throw SRError.cannotWrite("cannot write \(path): \(String(cString: strerror(errno)))") }
         } catch {
-            try? handle.close()
-            try? FileManager.default.removeItem(at: tmp)
-            if let e = error as? SRError { throw e }
-            throw SRError.cannotWrite("cannot write \(path): \(error.localizedDescription)")
+            if let named { unlink(named); Temporaries.pending.set(nil) }
+            throw error
         }
-        guard rename(tmp.path, url.path) == 0 else {
+        let temporary = named ?? Temporaries.name(in: folder, for: name)
+        if named == nil {
+            guard LinuxSystem.link(fd, to: temporary) else {
+                throw SRError.cannotWrite("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        defer { Temporaries.pending.set(nil) }
+        guard rename(temporary, target) == 0 else {
             let why = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: tmp)
+            unlink(temporary)
             throw SRError.cannotWrite("cannot write \(path): \(why)")
         }
     }
+
+    /// Runs `body`, turning Foundation's write errors into one `cannotWrite` line with the
+    /// system's reason (not "NSCocoaErrorDomain error 512").
+    private static func writing(_ path: String, _ body: () throws -> Void) throws {
+        do { try body() } catch let e as SRError { throw e } catch {
+            throw SRError.cannotWrite("cannot write \(path): \(systemReason(error))")
+        }
+    }
 }
+
+/// What writing to a path means (see `AtomicFile`): symlinks are followed to what they
+/// name (up to 40 links, as the kernel does).
+public enum OutputTarget: Equatable {
+    case standardOutput
+    case inPlace(String)
+    case replace(String)
+
+    public init(_ path: String) throws {
+        if path == "-" { self = .standardOutput; return }
+        guard !path.isEmpty else { throw SRError.usage("an empty output path") }
+        var resolved = path
+        for _ in 0..<40 {
+            var st = stat()
+            guard lstat(resolved, &st) == 0 else {
+                guard errno == ENOENT else {
+                    throw SRError.cannotWrite("cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+                self = .replace(resolved)  // a new file (or a dangling link's target)
+                return
+            }
+            switch st.st_mode & S_IFMT {
+            case S_IFLNK:
+                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let n = readlink(resolved, &buffer, buffer.count - 1)
+                guard n > 0 else { throw SRError.cannotWrite("cannot write \(path): unreadable symbolic link") }
+                let link = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                resolved = link.hasPrefix("/") ? link
+                    : URL(fileURLWithPath: resolved).deletingLastPathComponent().appendingPathComponent(link).path
+                continue
+            case S_IFREG: self = .replace(resolved)
+            case S_IFCHR, S_IFIFO: self = .inPlace(resolved)
+            case S_IFDIR: throw SRError.cannotWrite("cannot write \(path): it is a folder")
+            default: throw SRError.cannotWrite("cannot write \(path): not a regular file, character device or FIFO")
+            }
+            return
+        }
+        throw SRError.cannotWrite("cannot write \(path): too many levels of symbolic links")
+    }
+}
+
+/// The reason behind a Foundation file error, from its POSIX code where it has one.
+public func systemReason(_ error: Error) -> String {
+    let e = error as NSError
+    if e.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(e.code))) }
+    if let u = e.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(u.code)))
+    }
+    if e.domain == NSCocoaErrorDomain {
+        switch e.code {
+        case NSFileWriteOutOfSpaceError: return "no space left on device"
+        case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return "permission denied"
+        case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file or folder"
+        case NSFileWriteFileExistsError: return "a file of that name exists"
+        default: break
+        }
+    }
+    return e.localizedDescription
+}
+
+/// Named temporary files and folders: `.<name>.<pid>.<random>.tmp` beside their target.
+/// One path at a time is "pending": a handler for SIGINT, SIGTERM and SIGHUP removes it
+/// before the signal ends the process.
+enum Temporaries {
+    /// `.<name>.`, the name cut to 200 bytes so that the whole stays within NAME_MAX.
+    static func prefix(_ name: String) -> String {
+        var cut = ""
+        for c in name where cut.utf8.count + c.utf8.count <= 200 { cut.append(c) }
+        return "." + cut + "."
+    }
+
+    static func name(in folder: String, for name: String) -> String {
+        (folder as NSString).appendingPathComponent("\(prefix(name))\(getpid()).\(String(UInt32.random(in: 0 ... .max), radix: 16)).tmp")
+    }
+
+    /// Removes `<prefix><pid>.<hex>.tmp` entries of `folder` whose process is gone.
+    static func removeStale(in folder: String, prefix: String) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        for entry in entries where entry.hasPrefix(prefix) && entry.hasSuffix(".tmp") {
+            let parts = entry.dropFirst(prefix.count).dropLast(4).split(separator: ".")
+            guard parts.count == 2, let pid = Int32(parts[0]), UInt32(parts[1], radix: 16) != nil,
+                  pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(entry))
+        }
+    }
+
+    static let pending = Pending()
+
+    /// The pending path as a C string the signal handler can read without allocating.
+    final class Pending: @unchecked Sendable {
+        private let slot = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: 1)
+        private let lock = NSLock()
+
+        init() {
+            slot.initialize(to: nil)
+            pendingSlot = slot
+            for sig in [SIGINT, SIGTERM, SIGHUP] {
+                signal(sig) { sig in
+                    if let p = pendingSlot?.pointee { unlink(p) }
+                    signal(sig, SIG_DFL)
+                    raise(sig)
+                }
+            }
+        }
+
+        func set(_ path: String?) {
+            lock.lock(); defer { lock.unlock() }
+            let old = slot.pointee
+            slot.pointee = path.map { strdup($0) }
+            free(old)
+        }
+    }
+}
+
+/// Read by the signal handler (a C function pointer cannot capture).
+nonisolated(unsafe) private var pendingSlot: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?

@@ -1,0 +1,28 @@
+import CLinux
+import Foundation
+
+/// The Linux system calls Swift's Glibc does not import, through the `CLinux` shim (this
+/// file is its one user).
+public enum LinuxSystem {
+    /// An unnamed file in `folder` (`O_TMPFILE`), or -1 with `errno` set.
+    static func openUnnamedFile(in folder: String) -> Int32 { srlinux_open_tmpfile(folder, 0o666) }
+
+    /// Gives the unnamed file `fd` the name `path` (`linkat`).
+    static func link(_ fd: Int32, to path: String) -> Bool { srlinux_link_fd(fd, path) == 0 }
+
+    /// Swaps two paths atomically (`renameat2` RENAME_EXCHANGE).
+    static func exchange(_ a: String, _ b: String) -> Bool { srlinux_exchange(a, b) == 0 }
+
+    /// Makes the kernel kill this process when its parent dies (`PR_SET_PDEATHSIG`), and
+    /// exits at once when the parent `parent` is already gone.
+    public static func dieWithParent(_ parent: pid_t) {
+        _ = srlinux_die_with_parent()
+        if getppid() != parent { _exit(70) }
+    }
+
+    /// Caps this process's CPU time (`RLIMIT_CPU`): SIGXCPU after `seconds`, SIGKILL 5 s later.
+    public static func limitCPUTime(seconds: Int) {
+        var limit = rlimit(rlim_cur: rlim_t(seconds), rlim_max: rlim_t(seconds + 5))
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_CPU.rawValue), &limit)
+    }
+}
