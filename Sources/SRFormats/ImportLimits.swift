@@ -22,6 +22,21 @@ public struct ImportLimits: Sendable {
         }
     }
 
+    /// The element count of a tensor of `shape` stored as `present` units (bytes, or
+    /// values of a typed field) of which each element takes `unitsPerElement`: the shape
+    /// must not overflow, must be within the cap, and must match the data present. Every
+    /// reader calls this before it allocates the tensor.
+    func payload(_ shape: [Int], unitsPerElement: Int, present: Int, unit: String, what: String) throws -> Int {
+        guard let count = Shape.elementCount(shape), let needed = Shape.byteCount(shape, elementSize: unitsPerElement) else {
+            throw SRError.malformed("\(what): dimensions \(shape) overflow")
+        }
+        try check(elements: count, what: what)
+        guard present == needed else {
+            throw SRError.malformed("\(what): \(present) \(unit) for shape \(shape) (want \(needed))")
+        }
+        return count
+    }
+
     func check(nodes: Int) throws {
         guard nodes <= maxNodes else {
             throw SRError.malformed("graph has \(nodes) nodes, more than the limit of \(maxNodes)")

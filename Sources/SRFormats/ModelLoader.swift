@@ -39,13 +39,8 @@ public enum ModelFormat: String, CaseIterable, Sendable {
 
     /// Detects the format from the first bytes of the file.
     public static func detect(path: String) throws -> ModelFormat {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-                throw SRError.missing("\(path): cannot read\(isDir.boolValue ? " (a folder)" : "")")
-            }
-            throw SRError.missing("\(path): no such file")
-        }
+        try InputFile.checkRegular(path)
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw SRError.missing("\(path): cannot read") }
         defer { try? handle.close() }
         let head = (try? handle.read(upToCount: 4096)) ?? Data()
         guard !head.isEmpty else { throw SRError.malformed("\(path): empty file") }
@@ -99,7 +94,7 @@ extension ModelFormat {
     /// `.keras` zip (which holds an HDF5 file).
     public static func readsHDF5(path: String, options: ModelOptions) -> Bool {
         func head(_ p: String) -> Data {
-            guard let h = FileHandle(forReadingAtPath: p) else { return Data() }
+            guard (try? InputFile.checkRegular(p)) != nil, let h = FileHandle(forReadingAtPath: p) else { return Data() }
             defer { try? h.close() }
             return (try? h.read(upToCount: 4096)) ?? Data()
         }

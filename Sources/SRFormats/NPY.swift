@@ -5,9 +5,7 @@ import SRCore
 /// arrays as float32 tensors; write float32.
 public enum NPY {
     public static func read(path: String, limits: ImportLimits = .default) throws -> Tensor {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SRError.missing("\(path): cannot read")
-        }
+        let data = try InputFile.read(path)
         return try read(data, name: path, limits: limits)
     }
 
@@ -45,15 +43,10 @@ public enum NPY {
         case "|u1": size = 1
         default: throw SRError.unsupported("\(name): dtype \(dtype) is not supported (float32, float64 or uint8, little-endian)")
         }
-        guard let count = Shape.elementCount(shape), let byteCount = Shape.byteCount(shape, elementSize: size) else {
-            throw bad("shape \(shape) overflows")
-        }
-        try limits.check(elements: count, what: name)
         let start = headerStart + headerLength
-        guard data.count - start == byteCount else {
-            throw bad("\(data.count - start) data bytes for shape \(shape) of \(dtype) (want \(byteCount))")
-        }
-        let t = Tensor(zeros: shape)
+        let count = try limits.payload(shape, unitsPerElement: size, present: data.count - start, unit: "data bytes", what: name)
+        let byteCount = count * size
+        let t = Tensor(uninitialized: shape)
         data.withUnsafeBytes { raw in
             let src = UnsafeRawBufferPointer(rebasing: raw[start...])
             if size == 4 {
@@ -79,7 +72,8 @@ public enum NPY {
         return String(rest[..<end]).trimmingCharacters(in: .whitespaces)
     }
 
-    public static func encode(_ t: Tensor) -> Data {
+    /// The `.npy` header (format 1.0, float32, C order), padded to 64 bytes.
+    static func header(_ t: Tensor) -> Data {
         let dims = t.shape.map(String.init).joined(separator: ", ")
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)\(t.shape.count == 1 ? "," : "")), }"
         while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
@@ -88,11 +82,24 @@ public enum NPY {
         let n = header.utf8.count
         data.append(contentsOf: [UInt8(n & 0xff), UInt8(n >> 8)])
         data.append(contentsOf: Array(header.utf8))
-        data.append(Data(bytes: t.pointer, count: t.count * 4))
         return data
     }
 
+    /// The whole file in memory (small tensors).
+    public static func encode(_ t: Tensor) -> Data {
+        header(t) + Data(bytes: t.pointer, count: t.count * 4)
+    }
+
+    /// Writes the header, then the tensor's memory 16 MiB at a time, in place (no second
+    /// copy of a large output).
     public static func write(_ t: Tensor, to path: String) throws {
-        try AtomicFile.write(encode(t), to: path)
+        try AtomicFile.write(to: path) { handle in
+            try handle.write(contentsOf: header(t))
+            let bytes = t.count * 4, piece = 16 << 20
+            let raw = UnsafeMutableRawPointer(t.pointer)
+            for start in stride(from: 0, to: bytes, by: piece) {
+                try handle.write(contentsOf: Data(bytesNoCopy: raw + start, count: min(piece, bytes - start), deallocator: .none))
+            }
+        }
     }
 }

@@ -16,9 +16,7 @@ public struct RGBImage: Sendable, Equatable {
 
     /// Decodes PNG or JPEG, detected from the first bytes.
     public static func read(path: String) throws -> RGBImage {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SRError.missing("\(path): cannot read")
-        }
+        let data = try InputFile.read(path)
         if data.starts(with: [0x89, 0x50, 0x4e, 0x47]) { return try PNG.decode(data, name: path) }
         if data.starts(with: [0xff, 0xd8, 0xff]) { return try JPEG.decode(data, name: path) }
         throw SRError.malformed("\(path): not a PNG or JPEG image")

@@ -198,9 +198,7 @@ public enum CaffeImporter {
 
     /// The prototxt as a NetParameter, with syntax errors located.
     static func parse(prototxt path: String, limits: ImportLimits) throws -> (Caffe_NetParameter, Prototxt) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SRError.missing("\(path): cannot read")
-        }
+        let data = try InputFile.read(path)
         guard data.count < 256 << 20 else { throw SRError.malformed("\(path): a prototxt of \(data.count) bytes") }
         guard let string = String(data: data, encoding: .utf8) else { throw SRError.malformed("\(path): not UTF-8 text") }
         let tree = try Prototxt(path: path, text: string)

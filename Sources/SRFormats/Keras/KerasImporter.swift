@@ -89,7 +89,6 @@ public enum KerasImporter {
     }
 
     private static func readConfig(_ path: String) throws -> Data {
-        guard let data = FileManager.default.contents(atPath: path) else { throw SRError.missing("\(path): cannot read") }
-        return data
+        try InputFile.read(path)
     }
 }

@@ -29,6 +29,13 @@ extension KerasGraphBuilder {
             guard values.allSatisfy({ $0 >= 1 && $0 < 1 << 31 }) else { throw bad("'\(key)' is \(values)") }
             return values
         }
+        /// A count the weights must agree with (`filters`, `units`, `depth_multiplier`,
+        /// `groups`): positive when present; `d` when absent or null.
+        func positive(_ key: String, default d: Int? = nil) throws -> Int? {
+            if c[key] == nil || c[key] is NSNull { return d }
+            guard let v = c[key] as? Int, v >= 1, v < 1 << 31 else { throw bad("'\(key)' is \(c[key].map { "\($0)" } ?? "")") }
+            return v
+        }
         /// A number from the config; nil when it is absent or null.
         func number(_ key: String) throws -> Float? {
             if let v = c[key] as? NSNumber { return v.floatValue }
@@ -87,7 +94,7 @@ extension KerasGraphBuilder {
             let inC = xs[1]
             var steps: [(Op, [String: String])] = []
             if layer.className == "Conv2D" {
-                let groups = (c["groups"] as? Int) ?? 1
+                let groups = try positive("groups", default: 1) ?? 1
                 let w = try weightTensors(layer, count: useBias ? 2...2 : 1...1)
                 let k = w[0]
                 guard k.rank == 4, k.shape[0] == kernel[0], k.shape[1] == kernel[1], groups >= 1, inC % groups == 0,
@@ -95,11 +102,14 @@ extension KerasGraphBuilder {
                     throw bad("kernel of shape \(k.shape) does not fit kernel_size \(kernel) and \(inC) input channels")
                 }
                 let outC = k.shape[3]
+                if let filters = try positive("filters"), filters != outC {
+                    throw bad("'filters' is \(filters) but the kernel has \(outC) output channels")
+                }
                 var params = ["weight": weight(name, "weight") { Self.hwioToOIHW(k) }]
                 if useBias { params["bias"] = try weight(name, "bias") { try Self.vector(w[1], outC, "bias", layer: name) } }
                 steps.append((.conv2d(Conv2DAttributes(kernel: kernel, stride: stride, pads: pads, dilation: dilation, group: groups)), params))
             } else {
-                let mult = (c["depth_multiplier"] as? Int) ?? 1
+                let mult = try positive("depth_multiplier", default: 1) ?? 1
                 let separable = layer.className == "SeparableConv2D"
                 let w = try weightTensors(layer, count: separable ? (useBias ? 3...3 : 2...2) : (useBias ? 2...2 : 1...1))
                 let dk = w[0]
@@ -112,6 +122,9 @@ extension KerasGraphBuilder {
                     let pk = w[1]
                     guard pk.rank == 4, pk.shape[0] == 1, pk.shape[1] == 1, pk.shape[2] == inC * mult else {
                         throw bad("pointwise kernel of shape \(pk.shape) does not fit \(inC * mult) channels")
+                    }
+                    if let filters = try positive("filters"), filters != pk.shape[3] {
+                        throw bad("'filters' is \(filters) but the pointwise kernel has \(pk.shape[3]) output channels")
                     }
                     var pparams = ["weight": weight(name, "pointwise") { Self.hwioToOIHW(pk) }]
                     if useBias { pparams["bias"] = try weight(name, "bias") { try Self.vector(w[2], pk.shape[3], "bias", layer: name) } }
@@ -131,6 +144,9 @@ extension KerasGraphBuilder {
             let k = w[0]
             guard k.rank == 2, k.shape[0] == xs[1] else { throw bad("kernel of shape \(k.shape) does not fit \(xs[1]) inputs") }
             let units = k.shape[1]
+            if let declared = try positive("units"), declared != units {
+                throw bad("'units' is \(declared) but the kernel has \(units) columns")
+            }
             // Keras flattened H, W, C; the NCHW graph flattens C, H, W: permute the rows.
             let chw = flattenedFrom[x]
             var params = ["weight": weight(name, "weight") { Self.denseToOutIn(k, flattenedCHW: chw) }]

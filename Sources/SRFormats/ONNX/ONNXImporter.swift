@@ -42,9 +42,14 @@ public enum ONNXImporter {
         return fields > 0
     }
 
+    /// The newest default-domain opset srtool reads: that of the `onnx` 1.23.2 wheel, whose
+    /// node tests the conformance suite runs. A newer one may change an op's meaning.
+    public static let newestOpset = 28
+
     public static func load(path: String, inputShape: [Int]? = nil,
                             limits: ImportLimits = .default) throws -> Graph {
         let url = URL(fileURLWithPath: path)
+        try InputFile.checkRegular(path)
         var model: Onnx_ModelProto
         do {
             let bytes = try Data(contentsOf: url, options: .alwaysMapped)
@@ -93,6 +98,10 @@ final class ONNXGraphBuilder {
 
     init(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]?, limits: ImportLimits) throws {
         opset = Int(model.opsetImport.first { $0.domain == "" || $0.domain == "ai.onnx" }?.version ?? 1)
+        guard opset >= 1 else { throw SRError.malformed("the model declares ONNX opset \(opset)") }
+        guard opset <= ONNXImporter.newestOpset else {
+            throw SRError.unsupported("the model uses ONNX opset \(opset); srtool reads opsets up to \(ONNXImporter.newestOpset)")
+        }
         self.limits = limits
         self.inputShape = inputShape
         try limits.check(nodes: model.graph.node.count)

@@ -55,10 +55,6 @@ extension Onnx_TensorProto {
             guard d >= 0, d <= Int64(Int.max) else { throw SRError.malformed("\(what): negative dimension \(d)") }
             shape.append(Int(d))
         }
-        guard let count = Shape.elementCount(shape) else {
-            throw SRError.malformed("\(what): dimensions \(shape) overflow")
-        }
-        try limits.check(elements: count, what: what)
         let raw: Data?
         if dataLocation == .external {
             raw = try externalBytes(modelDirectory: modelDirectory, what: what)
@@ -68,74 +64,68 @@ extension Onnx_TensorProto {
         guard let type = DataType(rawValue: Int(dataType)) else {
             throw SRError.unsupported("\(what): unknown data type \(dataType)")
         }
-        func checkRaw(_ data: Data, _ size: Int) throws {
-            guard data.count == count * size else {
-                throw SRError.malformed("\(what): \(data.count) bytes of data for shape \(shape) of \(type) (want \(count * size))")
-            }
+        // Bytes per element in raw_data, and the typed field holding the values otherwise
+        // (float16, int8…int32 and bool live in int32_data, one per element).
+        let size: Int, typed: Int
+        switch type {
+        case .float: (size, typed) = (4, floatData.count)
+        case .double: (size, typed) = (8, doubleData.count)
+        case .int64: (size, typed) = (8, int64Data.count)
+        case .float16, .int16, .uint16: (size, typed) = (2, int32Data.count)
+        case .int32: (size, typed) = (4, int32Data.count)
+        case .int8, .uint8, .bool: (size, typed) = (1, int32Data.count)
+        default: throw SRError.unsupported("\(what): data type \(type) is not supported")
         }
-        func checkTyped(_ n: Int) throws {
-            guard n == count else {
-                throw SRError.malformed("\(what): \(n) values for shape \(shape)")
-            }
-        }
+        // The data present is checked against the shape before anything is allocated.
+        let count = try raw.map { try limits.payload(shape, unitsPerElement: size, present: $0.count, unit: "bytes of \(type) data", what: what) }
+            ?? limits.payload(shape, unitsPerElement: 1, present: typed, unit: "values", what: what)
         switch type {
         case .float:
-            let t = Tensor(zeros: shape)
+            let t = Tensor(uninitialized: shape)
             if let raw {
-                try checkRaw(raw, 4)
                 raw.withUnsafeBytes { src in
                     let dst = UnsafeMutableRawBufferPointer(start: t.pointer, count: count * 4)
                     dst.copyMemory(from: src)
                 }
                 littleEndianFix(t)
             } else {
-                try checkTyped(floatData.count)
                 floatData.withUnsafeBufferPointer { if let b = $0.baseAddress { t.pointer.update(from: b, count: count) } }
             }
             return .floats(t)
         case .double:
-            let t = Tensor(zeros: shape)
+            let t = Tensor(uninitialized: shape)
             if let raw {
-                try checkRaw(raw, 8)
                 raw.withUnsafeBytes { src in
                     for i in 0..<count {
                         t.pointer[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))))
                     }
                 }
             } else {
-                try checkTyped(doubleData.count)
                 for i in 0..<count { t.pointer[i] = Float(doubleData[i]) }
             }
             return .floats(t)
         case .float16:
-            let t = Tensor(zeros: shape)
+            let t = Tensor(uninitialized: shape)
             if let raw {
-                try checkRaw(raw, 2)
                 raw.withUnsafeBytes { src in
                     for i in 0..<count {
                         t.pointer[i] = halfToFloat(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
                     }
                 }
             } else {
-                // float16 values live in int32_data, one per element (low 16 bits).
-                try checkTyped(int32Data.count)
                 for i in 0..<count { t.pointer[i] = halfToFloat(UInt16(truncatingIfNeeded: int32Data[i])) }
             }
             return .floats(t)
         case .int64:
             if let raw {
-                try checkRaw(raw, 8)
                 let v = raw.withUnsafeBytes { src in
                     (0..<count).map { Int(Int64(littleEndian: src.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self))) }
                 }
                 return .ints(shape: shape, values: v)
             }
-            try checkTyped(int64Data.count)
             return .ints(shape: shape, values: int64Data.map { Int($0) })
-        case .int32, .int16, .int8, .uint8, .uint16, .bool:
-            let size = [DataType.int32: 4, .int16: 2, .int8: 1, .uint8: 1, .uint16: 2, .bool: 1][type] ?? 4
+        default:
             if let raw {
-                try checkRaw(raw, size)
                 let v: [Int] = raw.withUnsafeBytes { src in
                     (0..<count).map { i in
                         switch type {
@@ -149,10 +139,7 @@ extension Onnx_TensorProto {
                 }
                 return .ints(shape: shape, values: v)
             }
-            try checkTyped(int32Data.count)
             return .ints(shape: shape, values: int32Data.map { Int($0) })
-        default:
-            throw SRError.unsupported("\(what): data type \(type) is not supported")
         }
     }
 
@@ -179,6 +166,7 @@ extension Onnx_TensorProto {
             return v
         }
         let url = dir.appendingPathComponent(location)
+        try InputFile.checkRegular(url.path)
         guard let handle = try? FileHandle(forReadingFrom: url) else {
             throw SRError.missing("\(what): cannot open external data file '\(url.path)'")
         }
