@@ -21,14 +21,24 @@ extension Graph {
         }
     }
 
-    /// Multiply-accumulates of a conv or linear node (one per weight use); element-wise
-    /// work elsewhere is not counted.
+    /// Multiply-accumulates per image of all nodes at `shapes` (saturating at `Int.max`:
+    /// a hostile graph can claim more than 2^63).
+    public func totalMACs(shapes: [String: [Int]]) -> Int {
+        nodes.reduce(0) { total, node in
+            let m = macs(node, inputs: node.inputs.map { shapes[$0] ?? [] }, output: shapes[node.output] ?? [])
+            let (sum, overflow) = total.addingReportingOverflow(m)
+            return overflow ? .max : sum
+        }
+    }
+
+    /// Multiply-accumulates of a conv or linear node (one per weight use), saturating at
+    /// `Int.max`; element-wise work elsewhere is not counted.
     func macs(_ node: Node, inputs: [[Int]], output: [Int]) -> Int {
-        let outCount = output.dropFirst().reduce(1, *)
+        let outCount = Shape.elementCount(Array(output.dropFirst())) ?? .max
         switch node.op {
         case .conv2d(let a):
             guard let w = weight(node, "weight"), w.rank == 4 else { return 0 }
-            return outCount * w.shape[1] * a.kernel[0] * a.kernel[1]
+            return Shape.elementCount([outCount, w.shape[1], a.kernel[0], a.kernel[1]]) ?? .max
         case .linear:
             guard let w = weight(node, "weight") else { return 0 }
             return w.count

@@ -14,12 +14,18 @@ public final class TensorStorage: @unchecked Sendable {
         memset(base, 0, max(count, 1) * MemoryLayout<Float>.stride)
     }
 
+    /// What happens when an allocation fails, which the run budget (`RunBudget`) should
+    /// have prevented: by default a fatal error; the CLI sets one error line and exit 71.
+    nonisolated(unsafe) public static var outOfMemory: (_ bytes: Int) -> Never = { bytes in
+        fatalError("out of memory allocating \(bytes) bytes")
+    }
+
     /// Owned storage whose contents are undefined: for outputs a kernel writes in full.
     public init(uninitializedCount count: Int) {
         var raw: UnsafeMutableRawPointer?
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("out of memory allocating \(bytes) bytes")
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !overflow, posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            Self.outOfMemory(overflow ? .max : bytes)
         }
         self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count

@@ -22,10 +22,13 @@ public final class Executor {
     private let fusedReLU: [String: Float]
     /// The node producing each tensor (graph inputs have none).
     private let producers: [String: Node]
+    /// Memory and MACs a run may use; checked before it allocates.
+    public let budget: RunBudget
 
-    public init(graph: Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+    public init(graph: Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount, budget: RunBudget = RunBudget()) throws {
         try graph.validate()
         self.graph = graph
+        self.budget = budget
         var readers: [String: Int] = [:]
         for node in graph.nodes { for i in node.inputs { readers[i, default: 0] += 1 } }
         for o in graph.outputs { readers[o, default: 0] += 1 }
@@ -41,6 +44,7 @@ public final class Executor {
             fused[producer.name] = slope
         }
         fusedReLU = fused
+        try budget.checkMACs(graph, shapes: try shapeTable(batch: 1).shapes)
         Parallel.threads = max(threads, 1)
         BLAS.useSingleThreadedKernels()
     }
@@ -64,6 +68,7 @@ public final class Executor {
             values[input.name] = t
         }
         let shapes = try shapeTable(batch: batch ?? 1)
+        try budget.checkMemory(MemoryPlan(graph: graph, shapes: shapes.shapes, keepAll: keepAll), keepAll: keepAll, batch: batch ?? 1)
         var remaining = keepAll ? [:] : readers
         for node in graph.nodes {
             let ins = try node.inputs.map { name -> Tensor in

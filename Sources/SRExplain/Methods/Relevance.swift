@@ -32,9 +32,9 @@ public final class Explainer {
     public let executor: Executor
     private let engine: BackwardEngine
 
-    public init(graph: Graph, threads: Int) throws {
+    public init(graph: Graph, threads: Int, budget: RunBudget = RunBudget()) throws {
         self.graph = try Canonizer.foldAffine(graph)
-        executor = try Executor(graph: self.graph, threads: threads)
+        executor = try Executor(graph: self.graph, threads: threads, budget: budget)
         engine = BackwardEngine(graph: self.graph)
     }
 
