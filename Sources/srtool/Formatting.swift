@@ -13,14 +13,23 @@ func grouped(_ n: Int) -> String {
     return (n < 0 ? "-" : "") + out
 }
 
+/// "12.3 KB", "1.23 MB", "13,500 MB" (decimal units, three significant digits below 1,000 MB).
+func byteSize(_ bytes: Int) -> String {
+    let mb = Double(bytes) / 1e6
+    if mb < 1 { return String(format: "%.3g KB", Double(bytes) / 1e3) }
+    return mb >= 1000 ? "\(grouped(Int(mb.rounded()))) MB" : String(format: "%.3g MB", mb)
+}
+
 /// Four significant digits, compact.
 func number(_ v: Float) -> String {
     if v.isNaN { return "nan" }
     return String(format: "%.4g", Double(v))
 }
 
-/// Left- or right-aligned columns separated by two spaces.
+/// Left- or right-aligned columns separated by two spaces; cells (names from files) are
+/// escaped for the terminal.
 func formatTable(_ rows: [[String]], rightAligned: Set<Int>) -> [String] {
+    let rows = rows.map { $0.map(Escape.terminal) }
     let widths = rows.reduce(into: [Int]()) { w, row in
         for (i, cell) in row.enumerated() {
             if i >= w.count { w.append(0) }
@@ -41,5 +50,5 @@ func jsonText<T: Encodable>(_ value: T) throws -> String {
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.keyEncodingStrategy = .convertToSnakeCase
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
+    return Escape.json(String(decoding: try encoder.encode(value), as: UTF8.self))
 }

@@ -15,12 +15,14 @@ enum Log {
                     seconds(load), label, s.first ?? 0, s.isEmpty ? 0 : s[s.count / 2], s.count))
     }
 
+    /// Every line srtool says is escaped for the terminal: a message may quote a name
+    /// from a file.
     private static func write(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        FileHandle.standardError.write(Data((Escape.terminal(line) + "\n").utf8))
     }
 }
 
-/// Writes text to stdout.
+/// Writes text to stdout, each line escaped for the terminal (names come from files).
 func emit(_ text: String) {
-    print(text)
+    print(text.split(separator: "\n", omittingEmptySubsequences: false).map { Escape.terminal(String($0)) }.joined(separator: "\n"))
 }

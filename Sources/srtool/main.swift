@@ -14,6 +14,12 @@ if let core = BLAS.betterCoreType() {
 // srtool's own workers parallelise; each BLAS call runs on the worker that makes it.
 BLAS.useSingleThreadedKernels()
 setvbuf(stdout, nil, _IOFBF, 1 << 16)
+// An allocation the run budget did not foresee fails as one line and exit 71, not a trap.
+TensorStorage.outOfMemory = { bytes in
+    fflush(stdout)
+    Log.error("out of memory: cannot allocate \(bytes == .max ? "more than 2^63" : "\(bytes)") bytes (lower --max-memory, or give srtool more memory)")
+    exit(71)
+}
 do {
     var command = try SRTool.parseAsRoot()
     try command.run()

@@ -21,6 +21,9 @@ struct Convert: ParsableCommand {
     var preprocess: String?
 
     func run() throws {
+        if modelArguments.model == "-" && output == nil {
+            throw SRError.usage("a model read from standard input needs -o OUT.srm or -o OUT.onnx")
+        }
         var graph = try modelArguments.load()
         let target = output ?? Self.defaultOutput(for: modelArguments.model)
         let toONNX = target.hasSuffix(".onnx")

@@ -58,7 +58,7 @@ struct Explain: ParsableCommand {
         let (x, sources) = try inputArguments.tensor(for: graph)
         try modelArguments.checkInput(x)
         let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
-        let explainer = try Explainer(graph: graph, threads: runtime.threadCount)
+        let explainer = try Explainer(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
         var options = try methodArguments.options(for: explainer)
         options.rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing,
                                                      defaultComposite: method == "sr" ? "sr-paper" : "epsilon-plus-flat")
@@ -92,9 +92,10 @@ struct Explain: ParsableCommand {
                reduction: Heatmap.Reduction.sum)
             : try renderArguments.settings(for: m)
         for n in 0..<x.shape[0] {
+            var mapNames = FileNames()
             let k = result.classified.targets[n]
             let logit = result.classified.score(n)
-            let label = names.flatMap { k < $0.count ? " (\($0[k]))" : nil } ?? ""
+            let label = names.flatMap { k < $0.count ? " (\(Escape.terminal($0[k])))" : nil } ?? ""
             lines.append("\(sources[min(n, sources.count - 1)]): target \(k)\(label), score \(number(logit)), method \(method)")
             for map in result.maps {
                 let r = map.raw.sample(n)
@@ -110,7 +111,7 @@ struct Explain: ParsableCommand {
                 }
                 guard let output else { continue }
                 var path = x.shape[0] == 1 ? output : numbered(output, n)
-                if result.maps.count > 1, let layer = map.layer { path = suffixed(path, fileName(layer)) }
+                if result.maps.count > 1, let layer = map.layer { path = suffixed(path, mapNames.name(for: layer, extension: "")) }
                 let values = Heatmap.normalize(Heatmap.reduce(map.display, image: n, render.reduction), render.normalization,
                                                clipPercentile: renderArguments.clipPercentile)
                 let (h, w) = (x.shape[2], x.shape[3])
@@ -123,18 +124,19 @@ struct Explain: ParsableCommand {
             }
         }
         if let save {
+            var names = FileNames()
             for map in result.maps {
-                let path = result.maps.count > 1 ? suffixed(save, fileName(map.layer ?? "map")) : save
+                let path = result.maps.count > 1 ? suffixed(save, names.name(for: map.layer ?? "map", extension: "")) : save
                 try NPY.write(map.raw, to: path)
             }
         }
         if let saveLayers, let layers = result.layers {
-            do { try FileManager.default.createDirectory(atPath: saveLayers, withIntermediateDirectories: true) } catch {
-                throw SRError.cannotWrite("cannot create folder \(saveLayers): \(error.localizedDescription)")
-            }
+            let folder = try OutputFolder(saveLayers)
+            var names = FileNames()
             for (name, t) in layers {
-                try NPY.write(t, to: (saveLayers as NSString).appendingPathComponent(fileName(name) + ".npy"))
+                try NPY.write(t, to: folder.file(names.name(for: name, extension: ".npy")))
             }
+            try folder.commit()
         }
         emit(lines.joined(separator: "\n"))
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SRCore
 import SRExplain
+import SRRuntime
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,7 +35,7 @@ struct Inspect: ParsableCommand {
             if json { emit(try jsonText(report)) } else { emit(report.text) }
             return
         }
-        let report = ModelReport(model: modelArguments.model, graph: graph, rows: rows)
+        let report = ModelReport(model: modelArguments.model, graph: graph, rows: rows, budget: try modelArguments.budget())
         if json { emit(try jsonText(report)) } else { emit(report.text) }
     }
 
@@ -42,7 +43,7 @@ struct Inspect: ParsableCommand {
     private func relevance(of node: Node, graph: Graph) throws -> RelevanceStatistics {
         let (x, _) = try inputArguments.tensor(for: graph)
         let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
-        let explainer = try Explainer(graph: graph, threads: ProcessInfo.processInfo.activeProcessorCount)
+        let explainer = try Explainer(graph: graph, threads: ProcessInfo.processInfo.activeProcessorCount, budget: try modelArguments.budget())
         let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
         let e = try explainer.explain(x.sample(0), target: try explainArguments.resolveTarget(labels: graph.metadata.labels),
                                       rules: rules)
@@ -69,7 +70,9 @@ struct ModelReport: Encodable {
         var parameters: Int
         var macs: Int
     }
-    struct Totals: Encodable { var layers: Int; var parameters: Int; var macs: Int }
+    /// `activation_bytes`: the forward pass's peak for one image (a backward pass holds twice as much).
+    struct Totals: Encodable { var layers: Int; var parameters: Int; var macs: Int; var activationBytes: Int }
+    struct Budget: Encodable { var maxMacs: Int; var maxMemory: Int }
 
     var model: String
     var format: String
@@ -79,8 +82,9 @@ struct ModelReport: Encodable {
     var outputs: [IO]
     var layers: [Layer]
     var totals: Totals
+    var budget: Budget
 
-    init(model: String, graph: Graph, rows: [LayerSummary]) {
+    init(model: String, graph: Graph, rows: [LayerSummary], budget: RunBudget) {
         let shapes = (try? graph.inferShapes()) ?? [:]
         self.model = model
         format = graph.metadata.sourceFormat
@@ -93,13 +97,16 @@ struct ModelReport: Encodable {
                   input_shapes: $0.inputShapes, output_shape: $0.outputShape, parameters: $0.parameters, macs: $0.macs)
         }
         totals = Totals(layers: rows.count, parameters: graph.weights.values.reduce(0) { $0 + $1.count },
-                        macs: rows.reduce(0) { $0 + $1.macs })
+                        macs: graph.totalMACs(shapes: shapes),
+                        activationBytes: MemoryPlan(graph: graph, shapes: (try? graph.inferShapes(batch: 1)) ?? shapes, keepAll: false).peakBytes)
+        self.budget = Budget(maxMacs: budget.maxMACs, maxMemory: budget.maxMemory)
     }
 
     var text: String {
-        var lines = ["model: \(model) (\(format)\(preprocess.map { ", preprocess \($0)" } ?? "")\(labels.map { ", \($0) labels" } ?? ""))"]
-        for i in inputs { lines.append("input:  \(i.name) \(shapeText(i.shape))") }
-        for o in outputs { lines.append("output: \(o.name) \(shapeText(o.shape))") }
+        let e = Escape.terminal
+        var lines = ["model: \(e(model)) (\(format)\(preprocess.map { ", preprocess \($0)" } ?? "")\(labels.map { ", \($0) labels" } ?? ""))"]
+        for i in inputs { lines.append("input:  \(e(i.name)) \(shapeText(i.shape))") }
+        for o in outputs { lines.append("output: \(e(o.name)) \(shapeText(o.shape))") }
         lines.append("")
         var table = [["#", "name", "op", "input → output", "params", "MACs"]]
         for l in layers {
@@ -110,6 +117,8 @@ struct ModelReport: Encodable {
         lines.append(contentsOf: formatTable(table, rightAligned: [0, 4, 5]))
         lines.append("")
         lines.append("total: \(totals.layers) layers, \(grouped(totals.parameters)) parameters, \(grouped(totals.macs)) MACs per image")
+        lines.append("run budget: \(grouped(budget.maxMacs)) MACs per image (--max-macs), \(byteSize(budget.maxMemory)) of activations (--max-memory); "
+                     + "this model's forward pass peaks at \(byteSize(totals.activationBytes)) per image, a backward pass at twice that")
         return lines.joined(separator: "\n")
     }
 }
@@ -153,9 +162,10 @@ struct LayerReport: Encodable {
     }
 
     var text: String {
-        var lines = ["layer \(index): \(name) (\(op))",
-                     "  inputs:  " + zip(inputs, input_shapes).map { "\($0) \(shapeText($1))" }.joined(separator: ", "),
-                     "  outputs: " + outputs.map { "\($0) \(shapeText(output_shape))" }.joined(separator: ", ")]
+        let e = Escape.terminal
+        var lines = ["layer \(index): \(e(name)) (\(op))",
+                     "  inputs:  " + zip(inputs, input_shapes).map { "\(e($0)) \(shapeText($1))" }.joined(separator: ", "),
+                     "  outputs: " + outputs.map { "\(e($0)) \(shapeText(output_shape))" }.joined(separator: ", ")]
         for key in attribute_order {
             if let v = attributes[key] { lines.append("  \(key): \(v)") }
         }
@@ -170,7 +180,7 @@ struct LayerReport: Encodable {
             }
             lines.append(contentsOf: formatTable(table, rightAligned: [3, 4, 5, 6, 7]))
             for w in weights where w.stats.nonFinite > 0 {
-                lines.append("  warning: \(w.name) holds \(w.stats.nonFinite) NaN/Inf value(s)")
+                lines.append("  warning: \(e(w.name)) holds \(w.stats.nonFinite) NaN/Inf value(s)")
             }
         }
         if let r = relevance {

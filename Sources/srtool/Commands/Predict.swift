@@ -29,7 +29,7 @@ struct Predict: ParsableCommand {
         let names = try labels.map(readLabels) ?? graph.metadata.labels
         let (x, sources) = try inputArguments.tensor(for: graph)
         try modelArguments.checkInput(x)
-        let executor = try Executor(graph: graph, threads: runtime.threadCount)
+        let executor = try Executor(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
         guard let scores = try executor.outputs(x).first else { throw SRError.internalError("no output") }
         let ranked = try Classification.top(scores, k: top, isProbability: graph.endsInSoftmax)
         if let names, let classes = scores.shape.last, names.count != classes {
@@ -41,7 +41,7 @@ struct Predict: ParsableCommand {
 }
 
 func readLabels(_ path: String) throws -> [String] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw SRError.missing("\(path): cannot read labels") }
+    let data = try InputFile.read(path)
     return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
         .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         .reversed().drop(while: \.isEmpty).reversed()

@@ -51,15 +51,15 @@ struct Render: ParsableCommand {
         let (x, sources) = try inputArguments.tensor(for: graph)
         try modelArguments.checkInput(x)
         let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
-        let explainer = try Explainer(graph: graph, threads: runtime.threadCount)
+        let explainer = try Explainer(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
         let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
         let target = try explainArguments.resolveTarget(labels: names)
         let (e, audits) = try explainer.audit(x, target: target, rules: rules, tolerance: 1e-3)
         let (h, w) = (x.shape[2], x.shape[3])
-        do { try FileManager.default.createDirectory(atPath: out + "/layers", withIntermediateDirectories: true) } catch {
-            throw SRError.cannotWrite("cannot create folder \(out): \(error.localizedDescription)")
-        }
-        func path(_ name: String) -> String { (out as NSString).appendingPathComponent(name) }
+        // Built whole beside `out`, then swapped in: the folder never mixes two runs.
+        let folder = try OutputFolder(out)
+        try folder.makeFolder("layers")
+        func path(_ name: String) -> String { folder.file(name) }
         func heat(_ t: Tensor) -> RGBImage {
             let up = t.rank == 4 ? Kernels.resizeBilinear(t, height: h, width: w) : t
             return Heatmap.render(Heatmap.normalize(Heatmap.reduce(up, image: 0, .sum), .symmetric), width: w, height: h,
@@ -105,11 +105,12 @@ struct Render: ParsableCommand {
         let showProgress = isatty(2) != 0
         var tiles: [(name: String, image: RGBImage)] = []
         var layerFigures: [Report.Figure] = []
+        var tileNames = FileNames()
         for (i, node) in nodes.enumerated() {
             if showProgress { FileHandle.standardError.write(Data("\rrendering layer \(i + 1)/\(nodes.count)".utf8)) }
             guard let t = e.layers[node.output] else { continue }
             let image = heat(t)
-            try PNG.write(image, to: path("layers/\(fileName(node.output)).png"))
+            try PNG.write(image, to: path("layers/" + tileNames.name(for: node.output, extension: ".png")))
             tiles.append((node.name, image))
             layerFigures.append(Report.Figure(title: node.name, png: try PNG.encode(width: w, height: h, channels: 3, pixels: image.pixels)))
         }
@@ -135,7 +136,8 @@ struct Render: ParsableCommand {
             conservation: [("input", audit.inputRelevance)] + audit.layers.map { ($0.node, $0.relevanceOut) },
             start: audit.start)
         try AtomicFile.write(Data(report.html.utf8), to: path("index.html"))
-        emit("wrote \(path("index.html")): \(nodes.count) layer tiles, contact-sheet.png, heatmap.png\(sr ? ", sr.png" : "")")
+        try folder.commit()
+        emit("wrote \((out as NSString).appendingPathComponent("index.html")): \(nodes.count) layer tiles, contact-sheet.png, heatmap.png\(sr ? ", sr.png" : "")")
     }
 }
 

@@ -52,7 +52,7 @@ struct Run: ParsableCommand {
         let loaded = clock.now
         let (x, _) = try inputArguments.tensor(for: graph)
         try modelArguments.checkInput(x)
-        let executor = try Executor(graph: graph, threads: runtime.threadCount)
+        let executor = try Executor(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
         var timings: [(String, String, Double)] = []
         if profile { executor.observer = { node, seconds in timings.append((node.name, node.op.name, seconds)) } }
         guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }
@@ -67,15 +67,13 @@ struct Run: ParsableCommand {
         if profile { report(profile: timings, runs: times.count) }
         guard let first = graph.outputs.first, let y = acts[first] else { throw SRError.internalError("no output computed") }
         if let dump {
-            do {
-                try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
-            } catch {
-                throw SRError.cannotWrite("cannot create folder \(dump): \(error.localizedDescription)")
-            }
+            let folder = try OutputFolder(dump)
+            var names = FileNames()
             for name in acts.tensors.keys.sorted() {
                 guard let t = acts[name] else { continue }
-                try NPY.write(t, to: (dump as NSString).appendingPathComponent(fileName(name) + ".npy"))
+                try NPY.write(t, to: folder.file(names.name(for: name, extension: ".npy")))
             }
+            try folder.commit()
         }
         if let output {
             try NPY.write(y, to: output)
@@ -83,15 +81,10 @@ struct Run: ParsableCommand {
             for name in graph.outputs {
                 guard let t = acts[name] else { continue }
                 let head = t.buffer.prefix(10).map { number($0) }.joined(separator: " ")
-                emit("\(name) \(shapeText(t.shape)): \(head)\(t.count > 10 ? " …" : "")")
+                emit("\(Escape.terminal(name)) \(shapeText(t.shape)): \(head)\(t.count > 10 ? " …" : "")")
             }
         }
     }
-}
-
-/// A tensor name as a file name: `/` and `:` become `_`.
-func fileName(_ tensor: String) -> String {
-    String(tensor.map { $0 == "/" || $0 == ":" || $0 == "\\" ? "_" : $0 })
 }
 
 /// The threading option of commands that run the network.

@@ -42,7 +42,7 @@ struct Verify: ParsableCommand {
         let (x, sources) = try inputs.tensor(for: graph)
         try modelArguments.checkInput(x)
         let preprocessing = inputs.images.isEmpty ? nil : try inputs.preprocessing(for: graph)
-        let explainer = try Explainer(graph: graph, threads: runtime.threadCount)
+        let explainer = try Explainer(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
         let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
         let target = try explainArguments.resolveTarget(labels: graph.metadata.labels)
         var audits: [ConservationAudit] = []

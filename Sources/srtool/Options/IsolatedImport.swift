@@ -10,7 +10,9 @@ import SRFormats
 /// success its notices are passed on; a child that dies on a signal or outlives its time
 /// limit becomes one error line and exit 65 (what glibc or the runtime printed as it died,
 /// e.g. `free(): invalid size`, is dropped); a child's own error line and exit code pass
-/// through unchanged.
+/// through unchanged. The child dies with its parent (`PR_SET_PDEATHSIG`) and has a CPU-time
+/// limit of its own (`RLIMIT_CPU`, a little above the parent's timeout), so no kill of
+/// srtool — a test harness, a CI timeout, a cluster scheduler — leaves a child spinning.
 enum IsolatedImport {
     static let childVariable = "SRTOOL_IMPORT_CHILD"
     static var inChild: Bool { ProcessInfo.processInfo.environment[childVariable] != nil }
@@ -42,8 +44,9 @@ enum IsolatedImport {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         child.arguments = arguments
+        let limit = timeLimit(for: model.model)
         var env = ProcessInfo.processInfo.environment
-        env[childVariable] = "1"
+        env[childVariable] = "\(getpid()),\(Int(limit.rounded(.up)) + 2)"
         // A crash in libhdf5 is reported by this process in one line, not by the Swift
         // runtime's backtracer in the child.
         env["SWIFT_BACKTRACE"] = "enable=no"
@@ -58,7 +61,6 @@ enum IsolatedImport {
         }
         // Read on another thread, so that a child writing much cannot block on a full pipe.
         let stderrText = ChildOutput(errors.fileHandleForReading)
-        let limit = timeLimit(for: model.model)
         if done.wait(timeout: .now() + limit) == .timedOut {
             kill(child.processIdentifier, SIGKILL)
             done.wait()
@@ -111,6 +113,12 @@ struct ImportChild: ParsableCommand {
     @Argument var output: String
 
     func run() throws {
+        // SRTOOL_IMPORT_CHILD = "<parent pid>,<CPU seconds>"
+        let parts = (ProcessInfo.processInfo.environment[IsolatedImport.childVariable] ?? "").split(separator: ",").compactMap { Int($0) }
+        if parts.count == 2 {
+            LinuxSystem.dieWithParent(pid_t(parts[0]))
+            LinuxSystem.limitCPUTime(seconds: parts[1])
+        }
         try SRMFile.write(try modelArguments.load(), to: output)
     }
 }

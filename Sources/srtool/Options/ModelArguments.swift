@@ -2,10 +2,11 @@ import Foundation
 import ArgumentParser
 import SRCore
 import SRFormats
+import SRRuntime
 
 /// The model argument and options every command that reads a model shares.
 struct ModelArguments: ParsableArguments {
-    @Argument(help: "Model file: ONNX, Caffe (.caffemodel, .caffemodel.h5, .prototxt), Keras (.h5, .keras) or srtool's native .srm (detected from content).")
+    @Argument(help: "Model file: ONNX, Caffe (.caffemodel, .caffemodel.h5, .prototxt), Keras (.h5, .keras) or srtool's native .srm (detected from content); - reads it from standard input.")
     var model: String
 
     @Option(help: "Caffe: the deploy prototxt for a caffemodel (default: the *deploy*.prototxt, or only .prototxt, beside it).")
@@ -29,6 +30,29 @@ struct ModelArguments: ParsableArguments {
     @Option(name: .customLong("max-nodes"), help: "Refuse a model with more nodes (layers) than this.")
     var maxNodes = ImportLimits.default.maxNodes
 
+    @Option(name: .customLong("max-memory"), help: ArgumentHelp("Refuse a run whose activations need more memory than this: bytes, or with a K, M, G or T suffix (decimal) (default: 75 % of the memory available).", valueName: "size"))
+    var maxMemory: String?
+
+    @Option(name: .customLong("max-macs"), help: "Refuse a model needing more multiply-accumulates per image than this.")
+    var maxMACs = RunBudget.defaultMACs
+
+    @Option(name: .customLong("max-stdin-bytes"), help: "Largest model read from standard input (MODEL -).")
+    var maxStdinBytes = 4 << 30
+
+    /// What a run may use (`--max-memory`, `--max-macs`).
+    func budget() throws -> RunBudget {
+        guard maxMACs >= 1 else { throw SRError.usage("--max-macs must be positive") }
+        guard let text = maxMemory else { return RunBudget(maxMACs: maxMACs) }
+        let units: [Character: Double] = ["K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12]
+        var number = text.uppercased(), scale = 1.0
+        if number.hasSuffix("B") { number.removeLast() }
+        if let unit = number.last, let s = units[unit] { scale = s; number.removeLast() }
+        guard let value = Double(number), value.isFinite, value > 0, value * scale < 9e18 else {
+            throw SRError.usage("--max-memory expects a size such as 8G or 500M, got '\(text)'")
+        }
+        return RunBudget(maxMemory: Int(value * scale), maxMACs: maxMACs)
+    }
+
     /// The model, refused (exit 65) when a weight holds NaN or Inf, unless allowed.
     func loadForRunning() throws -> Graph {
         let graph = try load()
@@ -48,6 +72,21 @@ struct ModelArguments: ParsableArguments {
         }
     }
     func load() throws -> Graph {
+        guard model == "-" else { return try loadFile() }
+        // A model on standard input is copied to a private file first: the importers map
+        // files, and libhdf5 reads a path in a child process.
+        let folder = NSTemporaryDirectory() + "/srtool-stdin-\(getpid())-\(String(UInt32.random(in: 0 ... .max), radix: 16))"
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw SRError.cannotWrite("cannot create a temporary folder \(folder)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var copy = self
+        copy.model = folder + "/stdin"
+        try InputFile.copyStandardInput(to: copy.model, maxBytes: maxStdinBytes)
+        return try copy.loadFile()
+    }
+
+    private func loadFile() throws -> Graph {
         let shape = try inputShape.map { try parseInts($0, option: "--input-shape", count: nil) }
         if let shape, shape.isEmpty || shape.contains(where: { $0 < 1 }) {
             throw SRError.usage("--input-shape needs positive dimensions, got '\(inputShape ?? "")'")
