@@ -41,10 +41,12 @@ def main():
     good_bytes = good.SerializeToString()
     cases = []
 
-    def case(file, code, line, note, inspect_code=None):
+    def case(file, code, line, note, inspect_code=None, run_input=None):
         c = {"file": file, "exit_code": code, "stderr": line, "note": note}
         if inspect_code is not None:
             c["inspect_exit_code"] = inspect_code  # inspect reports it instead of refusing
+        if run_input is not None:
+            c["input"] = run_input  # `run` reads this input (default: Fixtures/onnx/conv_basic/input.npy)
         cases.append(c)
 
     write("truncated.onnx", good_bytes[: len(good_bytes) // 2])
@@ -85,8 +87,52 @@ def main():
     m = small_model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], [short])
     write("short_raw_data.onnx", m.SerializeToString())
     case("short_raw_data.onnx", 65,
-         "srtool: error: initializer 'w': 20 bytes of data for shape [2, 2, 3, 3] of float (want 144)",
+         "srtool: error: initializer 'w': 20 bytes of float data for shape [2, 2, 3, 3] (want 144)",
          "raw_data shorter than the shape says")
+
+    # Memory bombs: a few hundred bytes claiming gigabytes. The initializer was allocated
+    # (8 GB, zero-filled) before its length was checked; the activation and the MACs are
+    # refused by the run budget before anything is allocated (the test runs srtool under a
+    # 4 GiB address-space limit, so the budget is 3.2 GB).
+    for dtype, name in [(TensorProto.FLOAT, "float"), (TensorProto.FLOAT16, "float16")]:
+        bomb = TensorProto(name="w", data_type=dtype, dims=[(1 << 31) - 1], raw_data=b"\0" * 8)
+        m = small_model([helper.make_node("Relu", ["x"], ["y"], name="relu")], [bomb])
+        write(f"huge_initializer_{name}.onnx", m.SerializeToString())
+        size = 4 if name == "float" else 2
+        case(f"huge_initializer_{name}.onnx", 65,
+             f"srtool: error: initializer 'w': 8 bytes of {name} data for shape [2147483647] (want {((1 << 31) - 1) * size})",
+             f"a {name} initializer claiming 2^31-1 elements with 8 bytes of data")
+    x1 = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 1])]
+    one = numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")
+    m = small_model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[23000] * 4)], [one], inputs=x1)
+    write("activation_bomb.onnx", m.SerializeToString())
+    np.save(os.path.join(OUT, "activation_bomb_input.npy"), np.ones((1, 1, 1, 1), np.float32))
+    case("activation_bomb.onnx", 65, None, "a Conv on a 1x1 input padded by 23000: a 2^31-element (8.5 GB) activation "
+         "from a 200-byte file; inspect shows it, run refuses it", inspect_code=0,
+         run_input="Fixtures/malformed/activation_bomb_input.npy")
+    x128 = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256, 128, 128])]
+    shape = numpy_helper.from_array(np.array([256, 256, 3, 3], np.int64), "wshape")
+    nodes = [helper.make_node("ConstantOfShape", ["wshape"], ["w"], name="weights",
+                              value=numpy_helper.from_array(np.array([1e-3], np.float32), "v"))]
+    prev = "x"
+    for i in range(1200):
+        out = "y" if i == 1199 else f"t{i}"
+        nodes.append(helper.make_node("Conv", [prev, "w"], [out], name=f"c{i}", pads=[1, 1, 1, 1]))
+        prev = out
+    m = small_model(nodes, [shape], inputs=x128)
+    write("macs_bomb.onnx", m.SerializeToString())
+    case("macs_bomb.onnx", 65, f"srtool: error: the model needs {1200 * 128 * 128 * 256 * 256 * 9} multiply-accumulates per image, more than "
+         "the budget of 1000000000000 (--max-macs)",
+         "1,200 3x3 convolutions sharing one folded weight: 11.9 T MACs from a small file; inspect shows it, run refuses it",
+         inspect_code=0)
+    m = small_model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[1, 1, 1, 1])], [w], opset=999)
+    write("opset_999.onnx", m.SerializeToString())
+    case("opset_999.onnx", 69, "srtool: error: the model uses ONNX opset 999; srtool reads opsets up to 28",
+         "an opset newer than srtool knows (onnxruntime refuses it too)")
+    m = small_model([helper.make_node("Erf", ["x"], ["y"], name="erf\n\x1b[31mred\x1b[0m")], [])
+    write("terminal_escape.onnx", m.SerializeToString())
+    case("terminal_escape.onnx", 69, "srtool: error: node 'erf\\n\\e[31mred\\e[0m': op 'Erf' is not supported",
+         "a node name with a newline and ANSI colour codes: shown escaped, on one line")
 
     bad = numpy_helper.from_array(rng.standard_normal((2, 3, 3, 3)).astype(np.float32), "w")
     m = small_model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], [bad])
@@ -257,6 +303,15 @@ def main():
         h.attrs["model_config"] = json.dumps(config)
     case("keras_zero_stride.h5", 65, "srtool: error: layer 'conv1' (Conv2D): 'strides' is [0, 0]",
          "a Conv2D with stride 0 and same padding (a division by zero before it was checked)")
+
+    # A negative 'filters' (the kernel's own shape decided; the config was not checked).
+    shutil.copyfile(os.path.join(ROOT, "Fixtures", "keras", "sequential_cnn", "model.h5"), os.path.join(OUT, "keras_negative_filters.h5"))
+    with h5py.File(os.path.join(OUT, "keras_negative_filters.h5"), "r+") as h:
+        config = json.loads(h.attrs["model_config"])
+        config["config"]["layers"][1]["config"].update(filters=-8)
+        h.attrs["model_config"] = json.dumps(config)
+    case("keras_negative_filters.h5", 65, "srtool: error: layer 'conv1' (Conv2D): 'filters' is -8",
+         "a Conv2D whose config says filters -8")
 
     # A Concatenate axis of 2^31 (it indexed the axis table before the range check).
     shutil.copyfile(os.path.join(ROOT, "Fixtures", "keras", "functional_branches", "model.h5"), os.path.join(OUT, "keras_concat_axis.h5"))

@@ -21,10 +21,19 @@ public enum CLI {
         return Fixtures.root.deletingLastPathComponent().appendingPathComponent(".build/debug/srtool")
     }
 
-    public static func run(_ arguments: [String], timeout: TimeInterval = 60, environment: [String: String] = [:]) throws -> Result {
+    /// Runs srtool with `arguments`; `addressSpaceLimit` (KiB) runs it under `ulimit -v`, as
+    /// a memory-capped container or cluster job would.
+    public static func run(_ arguments: [String], timeout: TimeInterval = 60, environment: [String: String] = [:],
+                           addressSpaceLimit: Int? = nil, stdin: FileHandle? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
+        if let limit = addressSpaceLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -v \(limit) && exec \"$0\" \"$@\"", binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
+        if let stdin { process.standardInput = stdin }
         process.currentDirectoryURL = Fixtures.root.deletingLastPathComponent()
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "1"

@@ -31,8 +31,10 @@ enum Harness: String, CaseIterable {
         fatalError("srfuzz: no writable folder for the inputs")
     }()
 
-    /// Small caps so a crafted size field cannot make one input take seconds.
-    static let limits = ImportLimits(maxTensorElements: 1 << 22, maxNodes: 2000)
+    /// The CLI's own caps: an input of at most 256 KB justifies no allocation near
+    /// libFuzzer's `-malloc_limit_mb` (Tools/fuzz/run), so a reader that allocates what a
+    /// size field claims before checking it against the bytes present is a finding.
+    static let limits = ImportLimits.default
 
     func run(_ data: Data) {
         let path = Harness.folder + "/input"
