@@ -81,8 +81,9 @@ public enum AtomicFile {
     }
 }
 
-/// What writing to a path means (see `AtomicFile`): symlinks are followed to what they
-/// name (up to 40 links, as the kernel does).
+/// What writing to a path means (see `AtomicFile`). The type is that of what the path
+/// finally names (`stat` follows links, also `/dev/stdout`'s through `/proc`); a regular or
+/// new file is replaced at the end of its chain of links (up to 40, as the kernel allows).
 public enum OutputTarget: Equatable {
     case standardOutput
     case inPlace(String)
@@ -91,31 +92,32 @@ public enum OutputTarget: Equatable {
     public init(_ path: String) throws {
         if path == "-" { self = .standardOutput; return }
         guard !path.isEmpty else { throw SRError.usage("an empty output path") }
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            guard errno == ENOENT else { throw SRError.cannotWrite("cannot write \(path): \(String(cString: strerror(errno)))") }
+            self = .replace(try Self.endOfLinks(path))  // a new file, or a dangling link's target
+            return
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: self = .replace(try Self.endOfLinks(path))
+        case S_IFCHR, S_IFIFO: self = .inPlace(path)
+        case S_IFDIR: throw SRError.cannotWrite("cannot write \(path): it is a folder")
+        default: throw SRError.cannotWrite("cannot write \(path): not a regular file, character device or FIFO")
+        }
+    }
+
+    /// The path a chain of symbolic links ends at (which need not exist yet).
+    private static func endOfLinks(_ path: String) throws -> String {
         var resolved = path
         for _ in 0..<40 {
             var st = stat()
-            guard lstat(resolved, &st) == 0 else {
-                guard errno == ENOENT else {
-                    throw SRError.cannotWrite("cannot write \(path): \(String(cString: strerror(errno)))")
-                }
-                self = .replace(resolved)  // a new file (or a dangling link's target)
-                return
-            }
-            switch st.st_mode & S_IFMT {
-            case S_IFLNK:
-                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-                let n = readlink(resolved, &buffer, buffer.count - 1)
-                guard n > 0 else { throw SRError.cannotWrite("cannot write \(path): unreadable symbolic link") }
-                let link = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                resolved = link.hasPrefix("/") ? link
-                    : URL(fileURLWithPath: resolved).deletingLastPathComponent().appendingPathComponent(link).path
-                continue
-            case S_IFREG: self = .replace(resolved)
-            case S_IFCHR, S_IFIFO: self = .inPlace(resolved)
-            case S_IFDIR: throw SRError.cannotWrite("cannot write \(path): it is a folder")
-            default: throw SRError.cannotWrite("cannot write \(path): not a regular file, character device or FIFO")
-            }
-            return
+            guard lstat(resolved, &st) == 0, st.st_mode & S_IFMT == S_IFLNK else { return resolved }
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(resolved, &buffer, buffer.count - 1)
+            guard n > 0 else { throw SRError.cannotWrite("cannot write \(path): unreadable symbolic link") }
+            let link = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            resolved = link.hasPrefix("/") ? link
+                : URL(fileURLWithPath: resolved).deletingLastPathComponent().appendingPathComponent(link).path
         }
         throw SRError.cannotWrite("cannot write \(path): too many levels of symbolic links")
     }

@@ -76,6 +76,10 @@ final class HostileCLITests: XCTestCase {
         // `-` is standard output.
         let stdout = try CLI.run(["run"] + bundled + ["-o", "-"])
         XCTAssertTrue(stdout.stdout.utf8.starts(with: [0x93] + Array("NUMPY".utf8)) || stdout.stdout.contains("NUMPY"), stdout.stderr)
+        // /dev/stdout (a link through /proc to the pipe) is written in place too.
+        let devStdout = try CLI.run(["run"] + bundled + ["-o", "/dev/stdout"])
+        XCTAssertEqual(devStdout.code, 0, devStdout.stderr)
+        XCTAssertTrue(devStdout.stdout.contains("NUMPY"), devStdout.stderr)
         // A folder is refused in one line.
         let folder = try CLI.run(["run"] + bundled + ["-o", dir])
         XCTAssertEqual(folder.code, 73)
