@@ -1,6 +1,6 @@
 import SRCore
 
-/// The one place errors become exit codes (DESIGN.md, "The CLI contract").
+/// The one place errors become exit codes (README, "Exit codes"; docs/ARCHITECTURE.md, "Policies").
 extension SRError {
     var exitCode: Int32 {
         switch self {
