@@ -313,6 +313,29 @@ def main():
     case("keras_negative_filters.h5", 65, "srtool: error: layer 'conv1' (Conv2D): 'filters' is -8",
          "a Conv2D whose config says filters -8")
 
+    # A zip bomb: model.weights.h5 (deflated) declares 1,000 bytes and unpacks to more. Its
+    # size fields in the local header and the central directory are patched.
+    import struct
+    import zipfile
+    with zipfile.ZipFile(os.path.join(ROOT, "Fixtures", "keras", "sequential_cnn", "model.keras")) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    bomb = os.path.join(OUT, "keras_zip_bomb.keras")
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+    raw = bytearray(open(bomb, "rb").read())
+    name = b"model.weights.h5"
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = raw.find(signature)
+        while at >= 0:
+            name_at = at + (30 if signature == b"PK\x03\x04" else 46)
+            if raw[name_at:name_at + len(name)] == name:
+                struct.pack_into("<I", raw, at + offset, 1000)
+            at = raw.find(signature, at + 4)
+    open(bomb, "wb").write(bytes(raw))
+    case("keras_zip_bomb.keras", 65, "srtool: error: keras_zip_bomb.keras: model.weights.h5 unpacks to more than its declared 1000 bytes",
+         "a .keras whose weights entry declares 1,000 bytes and inflates to more (a zip bomb's shape)")
+
     # A Concatenate axis of 2^31 (it indexed the axis table before the range check).
     shutil.copyfile(os.path.join(ROOT, "Fixtures", "keras", "functional_branches", "model.h5"), os.path.join(OUT, "keras_concat_axis.h5"))
     with h5py.File(os.path.join(OUT, "keras_concat_axis.h5"), "r+") as h:

@@ -70,11 +70,31 @@ public enum KerasImporter {
                 throw SRError.malformed("\(name): cannot unpack config.json (\(error))")
             }
             config = try KerasConfig.parse(json: json, source: "\(name)/config.json")
-            // libhdf5 reads files: the weights go to a private temporary copy.
+            // libhdf5 reads files: the weights go to a private temporary copy. A zip bomb
+            // cannot fill the disk: the entry must fit the free space by its declared size,
+            // and unpacking stops where that size ends.
             let tmp = NSTemporaryDirectory() + "/srtool-keras-\(getpid())-\(UInt32.random(in: 0 ... .max)).weights.h5"
+            let declared = Int(clamping: weightsEntry.uncompressedSize)
+            var fs = statvfs()
+            if statvfs(NSTemporaryDirectory(), &fs) == 0, UInt64(declared) > UInt64(fs.f_bavail) * UInt64(fs.f_frsize) / 2 {
+                throw SRError.malformed("\(name): model.weights.h5 claims \(declared) bytes, more than half the free space in \(NSTemporaryDirectory())")
+            }
+            guard FileManager.default.createFile(atPath: tmp, contents: nil), let out = FileHandle(forWritingAtPath: tmp) else {
+                throw SRError.cannotWrite("cannot create a temporary file \(tmp)")
+            }
             scratch = tmp
+            defer { try? out.close() }
+            var written = 0
             do {
-                _ = try archive.extract(weightsEntry, to: URL(fileURLWithPath: tmp), skipCRC32: false)
+                _ = try archive.extract(weightsEntry, skipCRC32: false) { chunk in
+                    written += chunk.count
+                    guard written <= declared else {
+                        throw SRError.malformed("\(name): model.weights.h5 unpacks to more than its declared \(declared) bytes")
+                    }
+                    try out.write(contentsOf: chunk)
+                }
+            } catch let e as SRError {
+                throw e
             } catch {
                 throw SRError.malformed("\(name): cannot unpack model.weights.h5 (\(error))")
             }
