@@ -3,7 +3,15 @@ import Foundation
 /// Progress, warnings and errors go to stderr; data goes to stdout.
 enum Log {
     static func error(_ message: String) { write("srtool: error: \(message)") }
-    static func warning(_ message: String) { write("srtool: warning: \(message)") }
+    /// Each warning is said once per run, however many places meet its cause.
+    static func warning(_ message: String) {
+        said.lock.lock()
+        let first = said.lines.insert(message).inserted
+        said.lock.unlock()
+        if first { write("srtool: warning: \(message)") }
+    }
+    private static let said = Said()
+    private final class Said: @unchecked Sendable { let lock = NSLock(); var lines = Set<String>() }
     static func info(_ message: String) { write(message) }
 
     /// `timing: load 0.512 s, forward best 0.301 s, median 0.310 s (5 runs)` — the line

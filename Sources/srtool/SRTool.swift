@@ -3,7 +3,7 @@ import ArgumentParser
 struct SRTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "srtool",
-        abstract: "Read trained CNNs (ONNX, .srm), run them on the CPU and explain their decisions.",
+        abstract: "Read trained vision models (ONNX, Caffe, Keras, .srm), run them on the CPU and explain their decisions.",
         version: "0.1.0",
         subcommands: [Inspect.self, Run.self, Predict.self, Explain.self, Verify.self, Saliency.self, Render.self, Colormaps.self, Convert.self, Presets.self, ImportChild.self]
     )

@@ -35,5 +35,12 @@ do {
     exit(failed.code)
 } catch {
     fflush(stdout)
-    SRTool.exit(withError: error)
+    // --help and --version end here too, printed as ArgumentParser prints them.
+    let code = SRTool.exitCode(for: error)
+    if code == .success { SRTool.exit(withError: error) }
+    // A usage error is one line like every other error: ArgumentParser's message without
+    // its "Error: " prefix and the usage lines after it.
+    let first = SRTool.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+    Log.error(first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first)
+    exit(code == .validationFailure ? 64 : 70)
 }

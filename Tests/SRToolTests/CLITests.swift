@@ -105,6 +105,28 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try CLI.run(["inspect", "Fixtures/onnx/vgg_mini/model.onnx", "--max-nodes", "13"]).code, 0)
     }
 
+    /// Every usage error, whoever finds it (the argument parser, a validation, a rule on a
+    /// layer without weights), is one `srtool: error:` line and exit 64; negative numbers
+    /// parse as values.
+    func testUsageErrorsAreOneLine() throws {
+        let image = ["Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/samples/circle_1.png"]
+        for (arguments, line) in [
+            (["explain"] + image + ["--method", "lrpp"], "--method must be one of lrp, gradient, gradxinput, deconvnet, guided, smoothgrad, ig, occlusion, cam, gradcam, guided-gradcam, sr"),
+            (["predict"] + image + ["b.png"], "Unexpected argument 'b.png'"),
+            (["inspect", "Fixtures/bundled/shapes.onnx", "--bogus"], "Unknown option '--bogus'. Did you mean '--bgr'?"),
+            (["explain"] + image + ["--target", "-1"], "target -1 is out of range: the model has 4 classes"),
+            (["verify"] + image + ["--tolerance", "-1"], "--tolerance must not be negative"),
+            (["explain"] + image + ["--rule", "/MaxPool=epsilon"], "layer '/MaxPool' (maxPool2d) has no 'weight': its rule needs a convolution or linear layer"),
+        ] {
+            let r = try CLI.run(arguments)
+            XCTAssertEqual(r.code, 64, "\(arguments): \(r.stderr)")
+            XCTAssertEqual(r.errorLines, ["srtool: error: " + line])
+        }
+        let help = try CLI.run(["explain", "--help"])
+        XCTAssertEqual(help.code, 0)
+        XCTAssertTrue(help.stdout.hasPrefix("OVERVIEW:"), help.stdout)
+    }
+
     func testExitCodes() throws {
         XCTAssertEqual(try CLI.run(["inspect", "Fixtures/nothing-here.onnx"]).code, 66)
         XCTAssertEqual(try CLI.run(["inspect"]).code, 64)

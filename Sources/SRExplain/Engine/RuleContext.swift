@@ -17,7 +17,8 @@ public struct RuleContext {
 
     public func weight(_ role: String) throws -> Tensor {
         guard let t = graph.weight(node, role) else {
-            throw SRError.internalError("node '\(node.name)' (\(node.op.name)) has no '\(role)'")
+            // Only a `--rule` can put a weight rule on a layer without weights.
+            throw SRError.usage("layer '\(node.name)' (\(node.op.name)) has no '\(role)': its rule needs a convolution or linear layer")
         }
         return t
     }

@@ -16,7 +16,7 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var explainArguments: ExplainArguments
 
-    @Option(help: "Largest |Σ R_out − Σ R_in| of a conserving layer, relative to the start relevance.")
+    @Option(parsing: .unconditional, help: "Largest |Σ R_out − Σ R_in| of a conserving layer, relative to the start relevance.")
     var tolerance: Double = 1e-3
 
     @Flag(help: "Print stable JSON instead of text.")

@@ -8,22 +8,22 @@ struct ExplainArguments: ParsableArguments {
     @Option(help: ArgumentHelp("LRP composite: \(Composite.all.map(\.name).joined(separator: ", ")) (default: epsilon-plus-flat; sr-paper for --method sr).", valueName: "composite"))
     var composite: String?
 
-    @Option(help: "Class to explain: top (default), a 0-based index, or a label.")
+    @Option(parsing: .unconditional, help: "Class to explain: top (default), a 0-based index, or a label.")
     var target: String = "top"
 
     @Option(name: .customLong("rule"), help: ArgumentHelp("Override one layer's rule, LAYER=RULE[:params] (\(RuleParser.names.joined(separator: ", "))); repeatable.", valueName: "layer=rule"))
     var rules: [String] = []
 
-    @Option(help: "ε of the ε-rule (composites' dense layers).")
+    @Option(parsing: .unconditional, help: "ε of the ε-rule (composites' dense layers).")
     var epsilon: Float = 1e-6
 
-    @Option(help: "γ of the γ-rule (epsilon-gamma-box).")
+    @Option(parsing: .unconditional, help: "γ of the γ-rule (epsilon-gamma-box).")
     var gamma: Float = 0.25
 
-    @Option(help: "Lowest input value per channel for z^B (default: from the preprocessing, else the input's minimum).")
+    @Option(parsing: .unconditional, help: "Lowest input value per channel for z^B (default: from the preprocessing, else the input's minimum).")
     var low: String?
 
-    @Option(help: "Highest input value per channel for z^B (default: from the preprocessing, else the input's maximum).")
+    @Option(parsing: .unconditional, help: "Highest input value per channel for z^B (default: from the preprocessing, else the input's maximum).")
     var high: String?
 
     func resolveTarget(labels: [String]?) throws -> Target {

@@ -17,13 +17,13 @@ struct InputArguments: ParsableArguments {
                                valueName: "preset"))
     var preprocess: String?
 
-    @Option(help: "Per-channel mean in the network's channel order, e.g. 104,117,123.")
+    @Option(parsing: .unconditional, help: "Per-channel mean in the network's channel order, e.g. 104,117,123.")
     var mean: String?
 
-    @Option(help: "Per-channel standard deviation, e.g. 0.229,0.224,0.225.")
+    @Option(parsing: .unconditional, help: "Per-channel standard deviation, e.g. 0.229,0.224,0.225.")
     var std: String?
 
-    @Option(help: "Multiplier applied to 0–255 pixel values before the mean, e.g. 0.00392157.")
+    @Option(parsing: .unconditional, help: "Multiplier applied to 0–255 pixel values before the mean, e.g. 0.00392157.")
     var scale: Float?
 
     @Flag(help: "Feed channels in BGR order.")
