@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+import SRCore
 
 func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
 
@@ -51,4 +53,15 @@ func jsonText<T: Encodable>(_ value: T) throws -> String {
     encoder.keyEncodingStrategy = .convertToSnakeCase
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return Escape.json(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Refuses an output path whose extension says another format than srtool writes there
+/// (`-o heat.jpg` for a PNG, `--save map.png` for a `.npy`). Standard output (`-`), devices
+/// and FIFOs take any name.
+func checkOutputName(_ path: String?, option: String, format: String, extensions: [String]) throws {
+    guard let path, path != "-" else { return }
+    if case .inPlace = try? OutputTarget(path) { return }
+    guard extensions.contains(where: { path.lowercased().hasSuffix($0) }) else {
+        throw ValidationError("\(option) \(path): srtool writes \(format) there; name the file \(extensions.joined(separator: " or "))")
+    }
 }

@@ -110,6 +110,9 @@ final class CLITests: XCTestCase {
     /// parse as values.
     func testUsageErrorsAreOneLine() throws {
         let image = ["Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/samples/circle_1.png"]
+        let labels = NSTemporaryDirectory() + "srtool-labels-\(getpid()).txt"
+        try "cat\ndog\n".write(toFile: labels, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: labels) }
         for (arguments, line) in [
             (["explain"] + image + ["--method", "lrpp"], "--method must be one of lrp, gradient, gradxinput, deconvnet, guided, smoothgrad, ig, occlusion, cam, gradcam, guided-gradcam, sr"),
             (["predict"] + image + ["b.png"], "Unexpected argument 'b.png'"),
@@ -117,6 +120,11 @@ final class CLITests: XCTestCase {
             (["explain"] + image + ["--target", "-1"], "target -1 is out of range: the model has 4 classes"),
             (["verify"] + image + ["--tolerance", "-1"], "--tolerance must not be negative"),
             (["explain"] + image + ["--rule", "/MaxPool=epsilon"], "layer '/MaxPool' (maxPool2d) has no 'weight': its rule needs a convolution or linear layer"),
+            (["explain"] + image + ["-o", "heat.jpg"], "-o heat.jpg: srtool writes PNG there; name the file .png"),
+            (["explain"] + image + ["--save", "map.png"], "--save map.png: srtool writes a .npy array there; name the file .npy"),
+            (["run"] + image + ["-o", "y.txt"], "-o y.txt: srtool writes a .npy array there; name the file .npy"),
+            (["convert", "Fixtures/bundled/shapes.onnx", "-o", labels + ".srm", "--labels", labels],
+             "--labels \(labels) names 2 classes; the model's output has 4"),
         ] {
             let r = try CLI.run(arguments)
             XCTAssertEqual(r.code, 64, "\(arguments): \(r.stderr)")

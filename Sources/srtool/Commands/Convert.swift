@@ -36,7 +36,14 @@ struct Convert: ParsableCommand {
             }
             graph.metadata.preprocess = preprocess
         }
-        if let labels { graph.metadata.labels = try readLabels(labels) }
+        if let labels {
+            let names = try readLabels(labels)
+            // One label per class of the (first) output, whose last axis holds the classes.
+            if let output = graph.outputs.first, let classes = try graph.inferShapes()[output]?.last, names.count != classes {
+                throw SRError.usage("--labels \(labels) names \(names.count) classes; the model's output has \(classes)")
+            }
+            graph.metadata.labels = names
+        }
         let parameters = graph.weights.values.reduce(0) { $0 + $1.count }
         let progress = Progress("writing \((target as NSString).lastPathComponent)", bytes: parameters * 4)
         if toONNX {

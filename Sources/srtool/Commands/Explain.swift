@@ -46,6 +46,8 @@ struct Explain: ParsableCommand {
         }
         guard repeatCount >= 0 else { throw ValidationError("--repeat must not be negative") }
         if saveLayers != nil && method != "lrp" && method != "sr" { throw ValidationError("--save-layers needs --method lrp or sr") }
+        try checkOutputName(output, option: "-o", format: "PNG", extensions: [".png"])
+        try checkOutputName(save, option: "--save", format: "a .npy array", extensions: [".npy"])
     }
 
     func run() throws {

@@ -27,6 +27,7 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         guard repeatCount >= 0 else { throw ValidationError("--repeat must not be negative") }
+        try checkOutputName(output, option: "-o", format: "a .npy array", extensions: [".npy"])
     }
 
     func report(profile: [(String, String, Double)], runs: Int) {

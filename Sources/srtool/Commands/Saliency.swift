@@ -28,6 +28,11 @@ struct Saliency: ParsableCommand {
     @Flag(help: "Use the slow naive twin (every patch pair directly): for checks and benchmarks.")
     var naive = false
 
+    func validate() throws {
+        try checkOutputName(output, option: "-o", format: "PNG", extensions: [".png"])
+        try checkOutputName(save, option: "--save", format: "a .npy array", extensions: [".npy"])
+    }
+
     func run() throws {
         let clock = ContinuousClock()
         let started = clock.now
