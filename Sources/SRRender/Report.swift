@@ -62,8 +62,8 @@ public struct Report {
             H.element("h1", [], [H.text(title)]), H.element("p", [("class", "sub")], [H.text(subtitle)]),
             H.element("h2", [], [H.text("Prediction")]), H.element("table", [], rows),
             H.element("h2", [], [H.text("Explanation")]), H.joined(figures.map { img($0, size: 224) }),
-            H.element("h2", [], [H.text("Relevance per layer")]), H.joined(layers.map { img($0, size: 128) }),
-            H.element("h2", [], [H.text("Conservation")]), chart,
+            H.element("h2", [], [H.text("LRP relevance per layer")]), H.joined(layers.map { img($0, size: 128) }),
+            H.element("h2", [], [H.text("Conservation of LRP relevance")]), chart,
         ])
         return (H.trusted("<!DOCTYPE html>\n") + H.element("html", [("lang", "en")], [head, body])).markup + "\n"
     }

@@ -56,11 +56,12 @@ func jsonText<T: Encodable>(_ value: T) throws -> String {
 }
 
 /// Refuses an output path whose extension says another format than srtool writes there
-/// (`-o heat.jpg` for a PNG, `--save map.png` for a `.npy`). Standard output (`-`), devices
-/// and FIFOs take any name.
+/// (`-o heat.jpg` for a PNG, `--save map.png` for a `.npy`).
 func checkOutputName(_ path: String?, option: String, format: String, extensions: [String]) throws {
     guard let path, path != "-" else { return }
-    if case .inPlace = try? OutputTarget(path) { return }
+    // Devices and FIFOs take any name; a target that cannot be written at all (a folder)
+    // is refused by the write itself, with exit 73.
+    guard case .replace = try? OutputTarget(path) else { return }
     guard extensions.contains(where: { path.lowercased().hasSuffix($0) }) else {
         throw ValidationError("\(option) \(path): srtool writes \(format) there; name the file \(extensions.joined(separator: " or "))")
     }

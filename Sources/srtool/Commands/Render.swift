@@ -60,9 +60,12 @@ struct Render: ParsableCommand {
         let folder = try OutputFolder(out)
         try folder.makeFolder("layers")
         func path(_ name: String) -> String { folder.file(name) }
-        func heat(_ t: Tensor) -> RGBImage {
-            let up = t.rank == 4 ? Kernels.resizeBilinear(t, height: h, width: w) : t
-            return Heatmap.render(Heatmap.normalize(Heatmap.reduce(up, image: 0, .sum), .symmetric), width: w, height: h,
+        // Channels are summed at the layer's resolution, then upsampled: bilinear resizing is
+        // linear, so this is the same map at 1/C of the work.
+        func heat(_ t: Tensor) throws -> RGBImage {
+            let plane = try Tensor(shape: [1, 1, t.shape[2], t.shape[3]], values: Heatmap.reduce(t, image: 0, .sum))
+            let up = Kernels.resizeBilinear(plane, height: h, width: w)
+            return Heatmap.render(Heatmap.normalize(up.values, .symmetric), width: w, height: h,
                                   colormap: (try? Colormap.named("coldnhot")) ?? Colormap.all[0])
         }
         var figures: [Report.Figure] = []
@@ -74,7 +77,7 @@ struct Render: ParsableCommand {
         let compositeName = explainArguments.composite ?? "epsilon-plus-flat"
         let heatmap: RGBImage
         if method == "lrp" {
-            heatmap = heat(e.input)
+            heatmap = try heat(e.input)
         } else {
             // Another method's map, rendered as `explain -o` renders it.
             guard let m = Method.named(method) else { throw SRError.usage("unknown method '\(method)'") }
@@ -109,7 +112,7 @@ struct Render: ParsableCommand {
         for (i, node) in nodes.enumerated() {
             if showProgress { FileHandle.standardError.write(Data("\rrendering layer \(i + 1)/\(nodes.count)".utf8)) }
             guard let t = e.layers[node.output] else { continue }
-            let image = heat(t)
+            let image = try heat(t)
             try PNG.write(image, to: path("layers/" + tileNames.name(for: node.output, extension: ".png")))
             tiles.append((node.name, image))
             layerFigures.append(Report.Figure(title: node.name, png: try PNG.encode(width: w, height: h, channels: 3, pixels: image.pixels)))
@@ -126,8 +129,8 @@ struct Render: ParsableCommand {
         let report = Report(
             title: "\(modelArguments.model) — \(sources.first ?? "")",
             subtitle: "target \(e.targets[0])\(names.flatMap { e.targets[0] < $0.count ? " (\($0[e.targets[0]]))" : nil } ?? ""), "
-                + "logit \(number(e.startValues[0])), composite \(compositeName), "
-                + "input relevance Σ \(number(Float(audit.inputRelevance)))",
+                + "logit \(number(e.startValues[0])); heatmap: \(method == "lrp" ? "LRP" : method); "
+                + "layer tiles and conservation chart: LRP (\(compositeName)), input relevance Σ \(number(Float(audit.inputRelevance)))",
             predictions: ranked.map { r in
                 Report.Prediction(label: names.flatMap { $0.indices.contains(r.index) ? $0[r.index] : nil } ?? "class \(r.index)",
                                   probability: r.probability)
