@@ -22,8 +22,8 @@ public struct RunBudget: Sendable, Equatable {
     public static let defaultMACs = 1_000_000_000_000
 
     /// 75 % of the memory this process can have: the smallest of physical memory, the
-    /// cgroup's `memory.max` and the `RLIMIT_AS` / `RLIMIT_DATA` limits.
-    public static var defaultMemory: Int {
+    /// cgroup's `memory.max` and the `RLIMIT_AS` / `RLIMIT_DATA` limits (read once).
+    public static let defaultMemory: Int = {
         var limits = [Int(ProcessInfo.processInfo.physicalMemory)]
         if let text = try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8),
            let v = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
@@ -36,7 +36,7 @@ public struct RunBudget: Sendable, Equatable {
             }
         }
         return (limits.min() ?? 0) / 4 * 3
-    }
+    }()
 }
 
 /// The activation memory of one forward pass, from the shape table: with `keepAll` every
