@@ -225,8 +225,9 @@ def replace_number(b, rng):
     if not numbers:
         return b, "no number"
     m, value = rng.choice(numbers), rng.choice(NUMBERS)
+    old = m.group().decode(errors="replace")  # read before the buffer changes under the match
     b[m.start():m.end()] = value.encode()
-    return b, f"number {m.group().decode()} at {m.start()} → {value}"
+    return b, f"number {old} at {m.start()} → {value}"
 
 
 # Length-preserving mutations first: most files fail their framing on anything else.
