@@ -107,7 +107,7 @@ public enum OutputTarget: Equatable {
     }
 
     /// The path a chain of symbolic links ends at (which need not exist yet).
-    private static func endOfLinks(_ path: String) throws -> String {
+    static func endOfLinks(_ path: String) throws -> String {
         var resolved = path
         for _ in 0..<40 {
             var st = stat()

@@ -18,11 +18,8 @@ public final class OutputFolder {
 
     public init(_ path: String) throws {
         self.path = path
-        // The folder a symbolic link names, so that the link itself is kept.
-        let url = URL(fileURLWithPath: path)
-        let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: url.path))
-            .map { $0.hasPrefix("/") ? $0 : url.deletingLastPathComponent().appendingPathComponent($0).path } ?? url.path
-        target = URL(fileURLWithPath: resolved).standardizedFileURL.path
+        // The folder a chain of symbolic links names, so that the links themselves are kept.
+        target = URL(fileURLWithPath: try OutputTarget.endOfLinks(path)).standardizedFileURL.path
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: target, isDirectory: &isFolder) {
             guard isFolder.boolValue else { throw SRError.cannotWrite("cannot write folder \(path): a file of that name exists") }

@@ -75,7 +75,7 @@ final class HostileCLITests: XCTestCase {
         XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
         // `-` is standard output.
         let stdout = try CLI.run(["run"] + bundled + ["-o", "-"])
-        XCTAssertTrue(stdout.stdout.utf8.starts(with: [0x93] + Array("NUMPY".utf8)) || stdout.stdout.contains("NUMPY"), stdout.stderr)
+        XCTAssertTrue(stdout.stdout.contains("NUMPY"), stdout.stderr)
         // /dev/stdout (a link through /proc to the pipe) is written in place too.
         let devStdout = try CLI.run(["run"] + bundled + ["-o", "/dev/stdout"])
         XCTAssertEqual(devStdout.code, 0, devStdout.stderr)
