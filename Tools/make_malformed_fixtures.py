@@ -57,9 +57,9 @@ def main():
     write("empty.onnx", b"")
     case("empty.onnx", 65, "srtool: error: Fixtures/malformed/empty.onnx: empty file", "zero bytes")
 
-    m = small_model([helper.make_node("Erf", ["x"], ["y"], name="erf")], [])
+    m = small_model([helper.make_node("Sin", ["x"], ["y"], name="sin")], [])
     write("unsupported_op.onnx", m.SerializeToString())
-    case("unsupported_op.onnx", 69, "srtool: error: node 'erf': op 'Erf' is not supported", "a valid model with an op srtool lacks")
+    case("unsupported_op.onnx", 69, "srtool: error: node 'sin': op 'Sin' is not supported", "a valid model with an op srtool lacks")
 
     m = small_model([helper.make_node("Relu", ["t"], ["u"], name="a"), helper.make_node("Relu", ["u"], ["t"], name="b"),
                      helper.make_node("Add", ["x", "t"], ["y"], name="c")], [])
@@ -129,9 +129,9 @@ def main():
     write("opset_999.onnx", m.SerializeToString())
     case("opset_999.onnx", 69, "srtool: error: the model uses ONNX opset 999; srtool reads opsets up to 28",
          "an opset newer than srtool knows (onnxruntime refuses it too)")
-    m = small_model([helper.make_node("Erf", ["x"], ["y"], name="erf\n\x1b[31mred\x1b[0m")], [])
+    m = small_model([helper.make_node("Sin", ["x"], ["y"], name="sin\n\x1b[31mred\x1b[0m")], [])
     write("terminal_escape.onnx", m.SerializeToString())
-    case("terminal_escape.onnx", 69, "srtool: error: node 'erf\\n\\e[31mred\\e[0m': op 'Erf' is not supported",
+    case("terminal_escape.onnx", 69, "srtool: error: node 'sin\\n\\e[31mred\\e[0m': op 'Sin' is not supported",
          "a node name with a newline and ANSI colour codes: shown escaped, on one line")
 
     bad = numpy_helper.from_array(rng.standard_normal((2, 3, 3, 3)).astype(np.float32), "w")
@@ -218,13 +218,13 @@ def main():
     f = caffe_case("caffe_unsupported", unsupported)
     case(f, 69, "srtool: error: layer 'relu1_1' has type 'ELU', which srtool does not support",
          "a layer type srtool lacks")
-    fork = deploy.replace("    pool: MAX\n", "    pool: MAX\n    ceil_mode: false\n", 1)
+    fork = deploy.replace("    pool: MAX\n", "    pool: MAX\n    avg_include_pad: false\n", 1)
     assert fork != deploy
     f = caffe_case("caffe_fork_field", fork)
-    line = fork.split("ceil_mode")[0].count("\n") + 1
-    case(f, 69, f"srtool: error: deploy.prototxt:{line}:5: layer 'pool1' (Pooling): 'ceil_mode' in pooling_param is not in "
-         "Caffe's schema (a fork's field; upstream Caffe names it round_mode) and could change the result",
-         "a fork's pooling field whose meaning srtool cannot know")
+    line = fork.split("avg_include_pad")[0].count("\n") + 1
+    case(f, 69, f"srtool: error: deploy.prototxt:{line}:5: layer 'pool1' (Pooling): 'avg_include_pad' in pooling_param is not in "
+         "Caffe's schema and could change the result",
+         "a fork's pooling field whose meaning srtool cannot know (ceil_mode, which has one meaning, is read)")
 
     no_bottom = deploy + 'layer {\n  name: "cat"\n  type: "Concat"\n  top: "cat"\n}\n'
     f = caffe_case("caffe_no_bottom", no_bottom)

@@ -26,6 +26,9 @@ OPS = {
     "LRN", "BatchNormalization", "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Clip", "Add",
     "Mul", "Sum", "Sub", "Div", "Max", "Concat", "Flatten", "Reshape", "Transpose", "Pad",
     "Softmax", "Dropout", "Identity", "Squeeze", "Unsqueeze", "Pow", "ThresholdedRelu",
+    "Erf", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "HardSwish", "HardSigmoid", "Elu", "Selu",
+    "Softplus", "Softsign", "Mish", "Gelu", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Slice",
+    "Split", "LayerNormalization",
 }
 
 

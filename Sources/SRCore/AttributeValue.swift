@@ -4,6 +4,7 @@ public enum AttributeValue: Sendable, Equatable, Encodable, CustomStringConverti
     case float(Float)
     case ints([Int])
     case bool(Bool)
+    case text(String)
 
     public var description: String {
         switch self {
@@ -11,6 +12,7 @@ public enum AttributeValue: Sendable, Equatable, Encodable, CustomStringConverti
         case .float(let v): "\(v)"
         case .ints(let v): "[" + v.map(String.init).joined(separator: ", ") + "]"
         case .bool(let v): "\(v)"
+        case .text(let v): v
         }
     }
 
@@ -21,6 +23,7 @@ public enum AttributeValue: Sendable, Equatable, Encodable, CustomStringConverti
         case .float(let v): try c.encode(v)
         case .ints(let v): try c.encode(v)
         case .bool(let v): try c.encode(v)
+        case .text(let v): try c.encode(v)
         }
     }
 }
@@ -46,7 +49,14 @@ extension Op {
         case .thresholdedRelu(let t): [("threshold", .float(t))]
         case .clip(let lo, let hi): [("min", .float(lo)), ("max", .float(hi))]
         case .pad(let pads, let value): [("pads", .ints(pads)), ("value", .float(value))]
-        case .linear, .prelu, .globalAvgPool, .globalMaxPool, .scale, .add, .mul, .max, .flatten, .sigmoid,
+        case .scale(let axis): axis == 1 ? [] : [("axis", .int(axis))]
+        case .transpose(let perm): [("perm", .ints(perm))]
+        case .reduce(let a): [("kind", .text(a.kind.rawValue)), ("axes", .ints(a.axes)), ("keep_dims", .bool(a.keepDims))]
+        case .slice(let axis, let start, let end, let step):
+            [("axis", .int(axis)), ("start", .int(start)), ("end", .int(end))] + (step == 1 ? [] : [("step", .int(step))])
+        case .unary(let f): f.parameters.map { ($0.0, .float($0.1)) }
+        case .layerNorm(let axis, let eps): [("axis", .int(axis)), ("epsilon", .float(eps))]
+        case .linear, .prelu, .globalAvgPool, .globalMaxPool, .add, .mul, .max, .flatten, .sigmoid,
              .tanh, .identity:
             []
         }

@@ -40,10 +40,12 @@ extension Graph {
             guard let w = weight(node, "weight"), w.rank == 4 else { return 0 }
             return Shape.elementCount([outCount, w.shape[1], a.kernel[0], a.kernel[1]]) ?? .max
         case .linear:
-            guard let w = weight(node, "weight") else { return 0 }
-            return w.count
+            // One weight use per output row: `[N, …, out]` has `count/out` rows per image.
+            guard let w = weight(node, "weight"), w.rank == 2, w.shape[0] > 0 else { return 0 }
+            return Shape.elementCount([outCount / w.shape[0], w.count]) ?? .max
         case .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm, .scale,
-             .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity:
+             .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad,
+             .identity, .transpose, .reduce, .slice, .unary, .layerNorm:
             return 0
         }
     }

@@ -47,12 +47,30 @@ public struct LRNAttributes: Codable, Equatable, Sendable {
     }
 }
 
+/// What a `reduce` node computes over its axes.
+public enum ReduceKind: String, Codable, CaseIterable, Sendable {
+    case mean, sum, max, min
+}
+
+/// Attributes of a reduction over some non-batch axes.
+public struct ReduceAttributes: Codable, Equatable, Sendable {
+    public var kind: ReduceKind
+    /// Sorted, distinct, each in `1..<rank`.
+    public var axes: [Int]
+    /// Keep the reduced axes as size 1 (ONNX `keepdims = 1`) or drop them.
+    public var keepDims: Bool
+
+    public init(kind: ReduceKind, axes: [Int], keepDims: Bool) {
+        self.kind = kind; self.axes = axes; self.keepDims = keepDims
+    }
+}
+
 /// The closed set of canonical ops every importer lowers onto. Every `switch` over it is
 /// exhaustive, so a new op does not compile until every consumer handles it.
 /// Parameter roles (`Node.params` keys) are listed in `paramRoles`.
 public enum Op: Equatable, Sendable {
     case conv2d(Conv2DAttributes)
-    /// `y = x·Wᵀ + b`, W `[out, in]`; the input is `[N, in]`.
+    /// `y = x·Wᵀ + b` on the last axis, W `[out, in]`: `[N, …, in] → [N, …, out]`.
     case linear
     case relu(slope: Float)
     /// Per-channel slope (`[C]`) or one shared slope (`[1]`).
@@ -64,8 +82,9 @@ public enum Op: Equatable, Sendable {
     case lrn(LRNAttributes)
     /// Inference batch norm: `(x − mean)/√(var + ε)·scale + bias` per channel.
     case batchNorm(epsilon: Float)
-    /// Per-channel affine `w·x + b` (`[C]`), or one scalar (`[1]`).
-    case scale
+    /// Affine `w·x + b` along one axis (`[C]` values for that axis, or one scalar `[1]`):
+    /// axis 1 is the channel of NCHW data, the last axis the features of token data.
+    case scale(axis: Int)
     /// Element-wise sum of two or more inputs with numpy broadcasting.
     case add
     case mul
@@ -86,6 +105,18 @@ public enum Op: Equatable, Sendable {
     /// Constant spatial padding, pads `[top, left, bottom, right]`.
     case pad(pads: [Int], value: Float)
     case identity
+    /// Axes permuted: output axis `i` is input axis `perm[i]`; `perm[0] == 0` (the batch
+    /// axis stays first).
+    case transpose(perm: [Int])
+    case reduce(ReduceAttributes)
+    /// Elements `start, start + step, …` below `end` of one non-batch axis (`0 ≤ start <
+    /// end ≤ size`, `step ≥ 1`: importers resolve negative and clamped bounds).
+    case slice(axis: Int, start: Int, end: Int, step: Int)
+    /// An element-wise function of one input (`UnaryFunction.swift`).
+    case unary(UnaryFunction)
+    /// `(x − μ)/√(σ² + ε)·scale + bias`, μ and σ² over the axes from `axis` to the last;
+    /// `scale` and `bias` have the shape of those axes.
+    case layerNorm(axis: Int, epsilon: Float)
 
     /// The op's name in the IR, the `.srm` graph JSON and `inspect`.
     public var name: String {
@@ -115,6 +146,11 @@ public enum Op: Equatable, Sendable {
         case .clip: "clip"
         case .pad: "pad"
         case .identity: "identity"
+        case .transpose: "transpose"
+        case .reduce: "reduce"
+        case .slice: "slice"
+        case .unary(let f): f.name
+        case .layerNorm: "layerNorm"
         }
     }
 
@@ -125,8 +161,10 @@ public enum Op: Equatable, Sendable {
         case .prelu: (["slope"], [])
         case .batchNorm: (["mean", "variance"], ["scale", "bias"])
         case .scale: (["weight"], ["bias"])
+        case .layerNorm: ([], ["scale", "bias"])
         case .relu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .add, .mul,
-             .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity:
+             .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity,
+             .transpose, .reduce, .slice, .unary:
             ([], [])
         }
     }
@@ -137,7 +175,7 @@ public enum Op: Equatable, Sendable {
         case .add, .mul, .max, .concat: nil
         case .conv2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool,
              .globalMaxPool, .lrn, .batchNorm, .scale, .flatten, .reshape, .softmax, .sigmoid,
-             .tanh, .power, .thresholdedRelu, .clip, .pad, .identity:
+             .tanh, .power, .thresholdedRelu, .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .layerNorm:
             1
         }
     }

@@ -43,12 +43,12 @@ extension Op {
             }
             return [x[0], w[0], h, ww]
         case .linear:
-            try needRank(2)
-            guard let w = params["weight"], w.count == 2, w[1] == x[1] else {
-                throw fail("weight \(params["weight"] ?? []) does not fit input \(x) (want [out, \(x[1])])")
+            guard x.count >= 2, let inFeatures = x.last else { throw fail("expects [N, …, in], got shape \(x)") }
+            guard let w = params["weight"], w.count == 2, w[1] == inFeatures else {
+                throw fail("weight \(params["weight"] ?? []) does not fit input \(x) (want [out, \(inFeatures)])")
             }
             try perChannel("bias", w[0], allowScalar: false)
-            return [x[0], w[0]]
+            return x.dropLast() + [w[0]]
         case .maxPool2d(let a), .avgPool2d(let a):
             try needRank(4)
             guard a.kernel.count == 2, a.stride.count == 2, a.pads.count == 4,
@@ -76,10 +76,10 @@ extension Op {
             guard x.count >= 2 else { throw fail("needs a channel axis, got \(x)") }
             for role in ["mean", "variance", "scale", "bias"] { try perChannel(role, x[1], allowScalar: false) }
             return x
-        case .scale:
-            guard x.count >= 2 else { throw fail("needs a channel axis, got \(x)") }
-            try perChannel("weight", x[1], allowScalar: true)
-            try perChannel("bias", x[1], allowScalar: true)
+        case .scale(let axis):
+            guard axis >= 1, axis < x.count else { throw fail("axis \(axis) out of range for \(x)") }
+            try perChannel("weight", x[axis], allowScalar: true)
+            try perChannel("bias", x[axis], allowScalar: true)
             return x
         case .prelu:
             guard x.count >= 2 else { throw fail("needs a channel axis, got \(x)") }
@@ -116,7 +116,37 @@ extension Op {
             try needRank(4)
             guard pads.count == 4, pads.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else { throw fail("invalid pads \(pads)") }
             return [x[0], x[1], x[2] + pads[0] + pads[2], x[3] + pads[1] + pads[3]]
-        case .relu, .clip, .sigmoid, .tanh, .power, .thresholdedRelu, .identity:
+        case .relu, .clip, .sigmoid, .tanh, .power, .thresholdedRelu, .identity, .unary:
+            return x
+        case .transpose(let perm):
+            guard perm.count == x.count, perm.first == 0, perm.sorted() == Array(0..<x.count) else {
+                throw fail("perm \(perm) is not a permutation of \(x.count) axes keeping the batch axis first")
+            }
+            return perm.map { x[$0] }
+        case .reduce(let a):
+            guard !a.axes.isEmpty, a.axes == Array(Set(a.axes)).sorted(), a.axes.allSatisfy({ $0 >= 1 && $0 < x.count }) else {
+                throw fail("axes \(a.axes) must be distinct non-batch axes of \(x)")
+            }
+            if a.keepDims { return x.indices.map { a.axes.contains($0) ? 1 : x[$0] } }
+            return x.indices.filter { !a.axes.contains($0) }.map { x[$0] }
+        case .slice(let axis, let start, let end, let step):
+            guard axis >= 1, axis < x.count, step >= 1, start >= 0, start < end, end <= x[axis] else {
+                throw fail("slice \(start)..<\(end) step \(step) of axis \(axis) does not fit \(x)")
+            }
+            var out = x
+            out[axis] = (end - start + step - 1) / step
+            return out
+        case .layerNorm(let axis, let epsilon):
+            guard axis >= 1, axis < x.count else { throw fail("axis \(axis) out of range for \(x)") }
+            guard epsilon >= 0, epsilon.isFinite else { throw fail("epsilon \(epsilon) must be finite and ≥ 0") }
+            let normalized = Array(x[axis...])
+            for role in ["scale", "bias"] {
+                guard let p = params[role] else { continue }
+                guard Shape.elementCount(p) == Shape.elementCount(normalized),
+                      p.filter({ $0 != 1 }) == normalized.filter({ $0 != 1 }) else {
+                    throw fail("parameter '\(role)' has shape \(p), expected \(normalized)")
+                }
+            }
             return x
         }
     }

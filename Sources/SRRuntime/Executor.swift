@@ -134,8 +134,8 @@ public final class Executor {
         case .batchNorm(let eps):
             return Kernels.batchNorm(x, mean: try w("mean"), variance: try w("variance"), scale: graph.weight(node, "scale"),
                                      bias: graph.weight(node, "bias"), epsilon: eps)
-        case .scale:
-            return Kernels.channelAffine(x, weight: try w("weight").values, bias: graph.weight(node, "bias")?.values ?? [])
+        case .scale(let axis):
+            return Kernels.channelAffine(x, weight: try w("weight").values, bias: graph.weight(node, "bias")?.values ?? [], axis: axis)
         case .add: return Kernels.combine(ins, outShape: outShape, .add)
         case .mul: return Kernels.combine(ins, outShape: outShape, .mul)
         case .max: return Kernels.combine(ins, outShape: outShape, .max)
@@ -148,6 +148,13 @@ public final class Executor {
         case .thresholdedRelu(let t): return Kernels.map(x) { $0 > t ? $0 : 0 }
         case .clip(let lo, let hi): return Kernels.clip(x, min: lo, max: hi)
         case .pad(let pads, let value): return Kernels.pad(x, pads: pads, value: value, outShape: outShape)
+        case .transpose(let perm): return Kernels.transpose(x, perm: perm)
+        case .reduce(let a): return try Kernels.reduce(x, a).reshaped(outShape)
+        case .slice(let axis, let start, _, let step):
+            return Kernels.slice(x, axis: axis, start: start, step: step, outShape: outShape)
+        case .unary(let f): return Kernels.unary(x, f)
+        case .layerNorm(let axis, let eps):
+            return Kernels.layerNorm(x, axis: axis, epsilon: eps, scale: graph.weight(node, "scale"), bias: graph.weight(node, "bias"))
         }
     }
 
@@ -173,7 +180,7 @@ public final class Executor {
             return true
         case .relu, .globalAvgPool, .globalMaxPool, .flatten, .reshape, .identity, .softmax, .sigmoid, .tanh, .clip:
             return false
-        case .power, .thresholdedRelu:
+        case .power, .thresholdedRelu, .transpose, .reduce, .slice, .unary, .layerNorm:
             return true
         }
     }

@@ -56,7 +56,8 @@ public struct MemoryPlan: Sendable {
             switch node.op {
             case .flatten, .reshape, .identity: owned[node.output] = 0
             case .conv2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm,
-                 .scale, .add, .mul, .max, .concat, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad:
+                 .scale, .add, .mul, .max, .concat, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad,
+                 .transpose, .reduce, .slice, .unary, .layerNorm:
                 owned[node.output] = bytes(node.output)
             }
         }

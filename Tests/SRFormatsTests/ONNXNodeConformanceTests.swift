@@ -15,6 +15,8 @@ final class ONNXNodeConformanceTests: XCTestCase {
     static let constantInputs: [String: Set<Int>] = [
         "Conv": [1, 2], "Gemm": [1, 2], "MatMul": [1], "PRelu": [1], "BatchNormalization": [1, 2, 3, 4],
         "Clip": [1, 2], "Reshape": [1], "Pad": [1, 2, 3], "Squeeze": [1], "Unsqueeze": [1], "Dropout": [1, 2], "Pow": [1],
+        "ReduceMean": [1], "ReduceSum": [1], "ReduceMax": [1], "ReduceMin": [1], "Slice": [1, 2, 3, 4], "Split": [1],
+        "LayerNormalization": [1, 2],
     ]
 
     /// Fewest passing node tests per op, so support cannot silently regress.
@@ -24,6 +26,9 @@ final class ONNXNodeConformanceTests: XCTestCase {
         "Sigmoid": 2, "Tanh": 2, "Clip": 9, "Add": 1, "Mul": 2, "Sum": 3, "Max": 4,
         "Concat": 6, "Flatten": 3, "Reshape": 6, "Transpose": 1, "Pad": 1, "Softmax": 6, "Dropout": 4,
         "Identity": 2, "Squeeze": 1, "Unsqueeze": 6, "Pow": 1, "ThresholdedRelu": 3,
+        "Abs": 1, "Elu": 3, "Erf": 1, "Exp": 2, "Gelu": 4, "HardSigmoid": 3, "HardSwish": 1, "Log": 2, "Mish": 1,
+        "Neg": 2, "Reciprocal": 2, "Selu": 3, "Softplus": 2, "Softsign": 2, "Sqrt": 2,
+        "ReduceMax": 6, "ReduceMean": 6, "ReduceMin": 6, "ReduceSum": 8, "Slice": 5, "Split": 5,
     ]
 
     func testNodeConformance() throws {

@@ -11,13 +11,15 @@ public enum Canonizer {
         var readers: [String: Int] = [:]
         for n in g.nodes { for i in n.inputs { readers[i, default: 0] += 1 } }
         for o in g.outputs { readers[o, default: 0] += 1 }
+        let shapes = try g.inferShapes()
         var i = 0
         while i < g.nodes.count {
             let norm = g.nodes[i]
-            guard let (scale, shift) = try affine(norm, g),
+            guard let (scale, shift, axis) = try affine(norm, g),
                   let p = g.nodes.firstIndex(where: { $0.outputs == [norm.inputs[0]] }),
                   readers[norm.inputs[0]] == 1,
                   case let layerOp = g.nodes[p].op, isLinear(layerOp),
+                  axis == featureAxis(layerOp, rank: shapes[norm.inputs[0]]?.count ?? 0),
                   let w = g.weight(g.nodes[p], "weight"), w.shape[0] == scale.count || scale.count == 1 else {
                 i += 1
                 continue
@@ -47,29 +49,37 @@ public enum Canonizer {
         return g
     }
 
+    /// The axis of a conv's channels (1) or a linear layer's features (the last).
+    private static func featureAxis(_ op: Op, rank: Int) -> Int {
+        if case .linear = op { return rank - 1 }
+        return 1
+    }
+
     private static func isLinear(_ op: Op) -> Bool {
         switch op {
         case .conv2d, .linear: return true
         case .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm, .scale, .add,
-             .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity:
+             .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity,
+             .transpose, .reduce, .slice, .unary, .layerNorm:
             return false
         }
     }
 
-    /// `(s, t)` with `norm(x) = s·x + t` per channel, for batch norm and scale nodes.
-    private static func affine(_ node: Node, _ g: Graph) throws -> ([Float], [Float])? {
+    /// `(s, t, axis)` with `norm(x) = s·x + t` along `axis`, for batch norm and scale nodes.
+    private static func affine(_ node: Node, _ g: Graph) throws -> ([Float], [Float], Int)? {
         switch node.op {
         case .batchNorm(let eps):
             guard let mean = g.weight(node, "mean")?.values, let variance = g.weight(node, "variance")?.values else { return nil }
             let gamma = g.weight(node, "scale")?.values, beta = g.weight(node, "bias")?.values
             let s = variance.indices.map { (gamma?[$0] ?? 1) / (variance[$0] + eps).squareRoot() }
             let t = mean.indices.map { (beta?[$0] ?? 0) - mean[$0] * s[$0] }
-            return (s, t)
-        case .scale:
+            return (s, t, 1)
+        case .scale(let axis):
             guard let w = g.weight(node, "weight")?.values else { return nil }
-            return (w, g.weight(node, "bias")?.values ?? [0])
+            return (w, g.weight(node, "bias")?.values ?? [0], axis)
         case .conv2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .add, .mul,
-             .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity:
+             .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity,
+             .transpose, .reduce, .slice, .unary, .layerNorm:
             return nil
         }
     }

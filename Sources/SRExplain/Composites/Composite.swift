@@ -54,12 +54,15 @@ public struct Composite: Sendable {
             case .conv2d: chosen = t.conv
             case .linear: chosen = t.dense
             case .relu: chosen = t.relu ?? t.activation
-            case .prelu, .sigmoid, .tanh, .power, .thresholdedRelu, .clip: chosen = t.activation
+            case .prelu, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .unary: chosen = t.activation
             case .add: chosen = t.sum
             case .avgPool2d, .globalAvgPool: chosen = t.avgPool
-            case .batchNorm, .scale: chosen = t.batchNorm
+            case .reduce(let a): chosen = a.kind == .mean || a.kind == .sum ? t.avgPool : nil
+            // Layer norm: like batch norm until the AttnLRP rule (issue #15) replaces it.
+            case .batchNorm, .scale, .layerNorm: chosen = t.batchNorm
             case .lrn: chosen = t.lrn
-            case .maxPool2d, .globalMaxPool, .mul, .max, .concat, .flatten, .reshape, .softmax, .pad, .identity:
+            case .maxPool2d, .globalMaxPool, .mul, .max, .concat, .flatten, .reshape, .softmax, .pad, .identity,
+                 .transpose, .slice:
                 chosen = nil
             }
             return chosen ?? gradient

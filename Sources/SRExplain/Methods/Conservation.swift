@@ -76,7 +76,8 @@ extension Explainer {
         case is Pass, is Norm: return true
         case is Gradient:
             switch node.op {
-            case .flatten, .reshape, .identity, .concat, .maxPool2d, .globalMaxPool, .pad: return true
+            case .flatten, .reshape, .identity, .concat, .maxPool2d, .globalMaxPool, .pad, .transpose: return true
+            case .reduce(let a): return a.kind == .sum || a.kind == .max || a.kind == .min
             default: return false
             }
         case let m as ModifiedGradient:

@@ -37,8 +37,8 @@ public struct Gradient: Rule {
             let s = c.graph.weight(c.node, "scale")?.values
             let w = v.indices.map { (s?[$0] ?? 1) / ($0 < v.count ? (v[$0] + eps).squareRoot() : 1) }
             return [Kernels.channelAffine(g, weight: w, bias: [])]
-        case .scale:
-            return [Kernels.channelAffine(g, weight: try c.weight("weight").values, bias: [])]
+        case .scale(let axis):
+            return [Kernels.channelAffine(g, weight: try c.weight("weight").values, bias: [], axis: axis)]
         case .add:
             return c.inputs.map { reduceToShape(g, $0.shape) }
         case .mul:
@@ -96,6 +96,17 @@ public struct Gradient: Rule {
                 }
             }
             return [out]
+        case .transpose(let perm):
+            return [Kernels.transposeBackward(g, perm: perm)]
+        case .reduce(let a):
+            let kept = x.shape.indices.map { a.axes.contains($0) ? 1 : x.shape[$0] }
+            return [Kernels.reduceBackward(try g.reshaped(kept), input: x, a)]
+        case .slice(let axis, let start, _, let step):
+            return [Kernels.sliceBackward(g, axis: axis, start: start, step: step, inShape: x.shape)]
+        case .unary(let f):
+            return [Kernels.unaryBackward(g, input: x, f)]
+        case .layerNorm(let axis, let eps):
+            return [Kernels.layerNormBackward(g, input: x, axis: axis, epsilon: eps, scale: c.graph.weight(c.node, "scale"))]
         }
     }
 }

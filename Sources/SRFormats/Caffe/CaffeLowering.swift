@@ -200,7 +200,7 @@ extension CaffeNetBuilder {
                 params["weight"] = add(try Tensor(shape: [1], values: [1]), "weight")
                 params["bias"] = add(try tensor(blobs[0], [n], role: "bias"), "bias")
             }
-            try emit(.scale, [x], params: params)
+            try emit(.scale(axis: 1), [x], params: params)
 
         case "Eltwise":
             let p = l.eltwiseParam
@@ -213,7 +213,7 @@ extension CaffeNetBuilder {
                 }
                 for (i, c) in p.coeff.enumerated() where c != 1 {
                     let w = add(try Tensor(shape: [1], values: [c]), "coeff\(i)")
-                    xs[i] = try helper("coeff\(i)", .scale, [xs[i]], params: ["weight": w])
+                    xs[i] = try helper("coeff\(i)", .scale(axis: 1), [xs[i]], params: ["weight": w])
                 }
                 try emit(.add, xs)
             case .prod:
@@ -285,8 +285,8 @@ extension CaffeNetBuilder {
             // y = (shift + scale·x)^power
             if p.scale != 1 || p.shift != 0 {
                 let w = add(try Tensor(shape: [1], values: [p.scale]), "scale"), b = add(try Tensor(shape: [1], values: [p.shift]), "shift")
-                if p.power == 1 { try emit(.scale, [x], params: ["weight": w, "bias": b]); return }
-                x = try helper("affine", .scale, [x], params: ["weight": w, "bias": b])
+                if p.power == 1 { try emit(.scale(axis: 1), [x], params: ["weight": w, "bias": b]); return }
+                x = try helper("affine", .scale(axis: 1), [x], params: ["weight": w, "bias": b])
             }
             try emit(p.power == 1 ? .identity : .power(exponent: p.power), [x])
 

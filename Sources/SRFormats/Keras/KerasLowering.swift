@@ -202,11 +202,11 @@ extension KerasGraphBuilder {
                     let shift = try weight(name, "threshold") { try Tensor(shape: [1], values: [threshold]) }
                     let negSlope = try weight(name, "negative_slope") { try Tensor(shape: [1], values: [-slope]) }
                     let a = assembler.unique("\(out)/below")
-                    try assembler.emit(Node(name: a, op: .scale, inputs: [x], outputs: [a], params: ["weight": flip, "bias": shift]))
+                    try assembler.emit(Node(name: a, op: .scale(axis: 1), inputs: [x], outputs: [a], params: ["weight": flip, "bias": shift]))
                     let b = assembler.unique("\(out)/below_relu")
                     try assembler.emit(Node(name: b, op: .relu(slope: 0), inputs: [a], outputs: [b]))
                     let d = assembler.unique("\(out)/negative")
-                    try assembler.emit(Node(name: d, op: .scale, inputs: [b], outputs: [d], params: ["weight": negSlope]))
+                    try assembler.emit(Node(name: d, op: .scale(axis: 1), inputs: [b], outputs: [d], params: ["weight": negSlope]))
                     try assembler.emit(Node(name: out, op: .add, inputs: [positive, d], outputs: [out]))
                 }
             }

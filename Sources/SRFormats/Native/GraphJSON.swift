@@ -36,6 +36,14 @@ struct OpAttributes: Codable {
     var value: Float?
     var exponent: Float?
     var threshold: Float?
+    var perm: [Int]?
+    var reduce: ReduceAttributes?
+    var start: Int?
+    var end: Int?
+    var step: Int?
+    var alpha: Float?
+    var beta: Float?
+    var gamma: Float?
 }
 
 extension NodeRecord {
@@ -53,12 +61,26 @@ extension NodeRecord {
         case .pad(let p, let v): a.pads = p; a.value = v
         case .power(let e): a.exponent = e
         case .thresholdedRelu(let t): a.threshold = t
-        case .linear, .prelu, .globalAvgPool, .globalMaxPool, .scale, .add, .mul, .max, .flatten,
+        case .scale(let axis): if axis != 1 { a.axis = axis }  // files before axes existed: 1
+        case .transpose(let perm): a.perm = perm
+        case .reduce(let r): a.reduce = r
+        case .slice(let axis, let start, let end, let step): a.axis = axis; a.start = start; a.end = end; a.step = step
+        case .unary(let f):
+            for (name, v) in f.parameters {
+                switch name {
+                case "alpha": a.alpha = v
+                case "beta": a.beta = v
+                default: a.gamma = v
+                }
+            }
+        case .layerNorm(let axis, let eps): a.axis = axis; a.epsilon = eps
+        case .linear, .prelu, .globalAvgPool, .globalMaxPool, .add, .mul, .max, .flatten,
              .sigmoid, .tanh, .identity:
             break
         }
         let empty = a.conv == nil && a.pool == nil && a.lrn == nil && a.slope == nil && a.epsilon == nil
             && a.axis == nil && a.shape == nil && a.min == nil && a.pads == nil && a.exponent == nil && a.threshold == nil
+            && a.perm == nil && a.reduce == nil && a.alpha == nil
         self.init(name: node.name, op: node.op.name, attributes: empty ? nil : a, inputs: node.inputs,
                   outputs: node.outputs, params: node.params)
     }
@@ -81,7 +103,13 @@ extension NodeRecord {
         case "globalMaxPool": o = .globalMaxPool
         case "lrn": o = .lrn(try need(a.lrn, "lrn"))
         case "batchNorm": o = .batchNorm(epsilon: try need(a.epsilon, "epsilon"))
-        case "scale": o = .scale
+        case "scale": o = .scale(axis: a.axis ?? 1)
+        case "transpose": o = .transpose(perm: try need(a.perm, "perm"))
+        case "reduce": o = .reduce(try need(a.reduce, "reduce"))
+        case "slice":
+            o = .slice(axis: try need(a.axis, "axis"), start: try need(a.start, "start"), end: try need(a.end, "end"),
+                       step: a.step ?? 1)
+        case "layerNorm": o = .layerNorm(axis: try need(a.axis, "axis"), epsilon: try need(a.epsilon, "epsilon"))
         case "add": o = .add
         case "mul": o = .mul
         case "max": o = .max
@@ -96,7 +124,12 @@ extension NodeRecord {
         case "clip": o = .clip(min: try need(a.min, "min"), max: try need(a.max, "max"))
         case "pad": o = .pad(pads: try need(a.pads, "pads"), value: a.value ?? 0)
         case "identity": o = .identity
-        default: throw SRError.unsupported("node '\(name)': op '\(op)' is not known to this srtool")
+        default:
+            let parameters = ["alpha": a.alpha, "beta": a.beta, "gamma": a.gamma]
+            guard let f = UnaryFunction(name: op, parameter: { parameters[$0] ?? nil }) else {
+                throw SRError.unsupported("node '\(name)': op '\(op)' is not known to this srtool")
+            }
+            o = .unary(f)
         }
         return Node(name: name, op: o, inputs: inputs, outputs: outputs, params: params)
     }

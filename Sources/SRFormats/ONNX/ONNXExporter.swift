@@ -1,13 +1,13 @@
 import Foundation
 import SRCore
 
-/// Graph → ONNX (opset 13). Every canonical op maps to ONNX ops with the same numbers:
+/// Graph → ONNX (opset 17). Every canonical op maps to ONNX ops with the same numbers:
 /// pooling that rounds up becomes explicit end padding in floor mode; Caffe's average
 /// divisor (the window clipped to the padded input, not to the ceil overhang) becomes a
 /// zero `Pad` followed by an `AveragePool` that excludes the overhang; LRN within a
 /// channel becomes x·(k + α·AveragePool(x²))^−β. Nothing is approximated.
 public enum ONNXExporter {
-    public static let opset: Int64 = 13
+    public static let opset: Int64 = 17
 
     public static func write(_ graph: Graph, to path: String) throws {
         let model = try export(graph)
@@ -29,7 +29,7 @@ public enum ONNXExporter {
             return valueInfo(name, shape: s)
         }
         var m = Onnx_ModelProto()
-        m.irVersion = 7
+        m.irVersion = 8
         m.producerName = "srtool"
         var op = Onnx_OperatorSetIdProto()
         op.domain = ""
@@ -147,10 +147,20 @@ public enum ONNXExporter {
                 if let b = graph.weight(node, "bias") { ins.append(constant("\(name).bias", b)) }
                 add("Conv", ins, out, name: name, [.ints("kernel_shape", a.kernel), .ints("strides", a.stride),
                                                    .ints("pads", a.pads), .ints("dilations", a.dilation), .int("group", a.group)])
-            case .linear:
+            case .linear where xs.count == 2:
                 var ins = [x, constant("\(name).weight", try weight(node, "weight"))]
                 if let b = graph.weight(node, "bias") { ins.append(constant("\(name).bias", b)) }
                 add("Gemm", ins, out, name: name, [.int("transB", 1)])
+            case .linear:
+                // [N, …, in] · Wᵀ on the last axis: MatMul with W stored [in, out].
+                let w = try weight(node, "weight")
+                let wt = constant("\(name).weight", transpose2D(w))
+                if let b = graph.weight(node, "bias") {
+                    let m = add("MatMul", [x, wt], name: name)
+                    add("Add", [m, constant("\(name).bias", b)], out, name: name)
+                } else {
+                    add("MatMul", [x, wt], out, name: name)
+                }
             case .relu(let slope):
                 if slope == 0 { add("Relu", [x], out, name: name) } else { add("LeakyRelu", [x], out, name: name, [.float("alpha", slope)]) }
             case .prelu:
@@ -195,13 +205,15 @@ public enum ONNXExporter {
                 let bias = graph.weight(node, "bias").map { constant("\(name).bias", $0) } ?? constant("\(name).bias", [Float](repeating: 0, count: c), dims: [c])
                 add("BatchNormalization", [x, scale, bias, constant("\(name).mean", mean), constant("\(name).variance", variance)],
                     out, name: name, [.float("epsilon", eps)])
-            case .scale:
+            case .scale(let axis):
+                // Values along `axis`, broadcast over the axes after it.
+                func dims(_ count: Int) -> [Int] { count == 1 ? [1] : [count] + [Int](repeating: 1, count: max(xs.count - 1 - axis, 0)) }
                 let w = try weight(node, "weight")
                 if let b = graph.weight(node, "bias") {
-                    let m = add("Mul", [x, constant("\(name).weight", w, dims: channelDims(w.count))], name: name)
-                    add("Add", [m, constant("\(name).bias", b, dims: channelDims(b.count))], out, name: name)
+                    let m = add("Mul", [x, constant("\(name).weight", w, dims: dims(w.count))], name: name)
+                    add("Add", [m, constant("\(name).bias", b, dims: dims(b.count))], out, name: name)
                 } else {
-                    add("Mul", [x, constant("\(name).weight", w, dims: channelDims(w.count))], out, name: name)
+                    add("Mul", [x, constant("\(name).weight", w, dims: dims(w.count))], out, name: name)
                 }
             case .add: add("Sum", node.inputs, out, name: name)
             case .max: add("Max", node.inputs, out, name: name)
@@ -224,6 +236,63 @@ public enum ONNXExporter {
                 add("Pad", [x, int64s("\(name).pads", [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]]),
                             constant("\(name).value", [value], dims: [])], out, name: name)
             case .identity: add("Identity", [x], out, name: name)
+            case .transpose(let perm): add("Transpose", [x], out, name: name, [.ints("perm", perm)])
+            case .reduce(let a):
+                let keep = Onnx_AttributeProto.int("keepdims", a.keepDims ? 1 : 0)
+                switch a.kind {
+                case .sum: add("ReduceSum", [x, int64s("\(name).axes", a.axes)], out, name: name, [keep])
+                case .mean: add("ReduceMean", [x], out, name: name, [.ints("axes", a.axes), keep])
+                case .max: add("ReduceMax", [x], out, name: name, [.ints("axes", a.axes), keep])
+                case .min: add("ReduceMin", [x], out, name: name, [.ints("axes", a.axes), keep])
+                }
+            case .slice(let axis, let start, let end, let step):
+                add("Slice", [x, int64s("\(name).starts", [start]), int64s("\(name).ends", [end]),
+                              int64s("\(name).axes", [axis]), int64s("\(name).steps", [step])], out, name: name)
+            case .unary(let f): lowerUnary(f, x, out, name: name)
+            case .layerNorm(let axis, let eps):
+                let normalized = Array(xs[axis...])
+                let count = normalized.reduce(1, *)
+                let scale = graph.weight(node, "scale").map { constant("\(name).scale", $0, dims: normalized) }
+                    ?? constant("\(name).scale", [Float](repeating: 1, count: count), dims: normalized)
+                var ins = [x, scale]
+                if let b = graph.weight(node, "bias") { ins.append(constant("\(name).bias", b, dims: normalized)) }
+                add("LayerNormalization", ins, out, name: name, [.int("axis", axis), .float("epsilon", eps)])
+            }
+        }
+
+        /// The element-wise functions: one ONNX op where opset 17 has it, else its equation.
+        mutating func lowerUnary(_ f: UnaryFunction, _ x: String, _ out: String, name: String) {
+            func scalar(_ tag: String, _ v: Float) -> String { constant("\(name).\(tag)", [v], dims: []) }
+            switch f {
+            case .erf: add("Erf", [x], out, name: name)
+            case .exp: add("Exp", [x], out, name: name)
+            case .log: add("Log", [x], out, name: name)
+            case .sqrt: add("Sqrt", [x], out, name: name)
+            case .neg: add("Neg", [x], out, name: name)
+            case .abs: add("Abs", [x], out, name: name)
+            case .reciprocal: add("Reciprocal", [x], out, name: name)
+            case .hardSwish: add("HardSwish", [x], out, name: name)
+            case .hardSigmoid(let a, let b): add("HardSigmoid", [x], out, name: name, [.float("alpha", a), .float("beta", b)])
+            case .elu(let a): add("Elu", [x], out, name: name, [.float("alpha", a)])
+            case .selu(let a, let g): add("Selu", [x], out, name: name, [.float("alpha", a), .float("gamma", g)])
+            case .softplus: add("Softplus", [x], out, name: name)
+            case .softsign: add("Softsign", [x], out, name: name)
+            case .silu:
+                add("Mul", [x, add("Sigmoid", [x], name: name)], out, name: name)
+            case .mish:
+                add("Mul", [x, add("Tanh", [add("Softplus", [x], name: name)], name: name)], out, name: name)
+            case .gelu:
+                // 0.5·x·(1 + erf(x/√2))
+                let e = add("Erf", [add("Div", [x, scalar("sqrt2", Float(2.0.squareRoot()))], name: name)], name: name)
+                let h = add("Mul", [add("Add", [e, scalar("one", 1)], name: name), scalar("half", 0.5)], name: name)
+                add("Mul", [x, h], out, name: name)
+            case .geluTanh:
+                // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+                let cube = add("Mul", [add("Mul", [x, x], name: name), x], name: name)
+                let inner = add("Add", [x, add("Mul", [cube, scalar("c", 0.044715)], name: name)], name: name)
+                let t = add("Tanh", [add("Mul", [inner, scalar("k", Float((2 / Double.pi).squareRoot()))], name: name)], name: name)
+                let h = add("Mul", [add("Add", [t, scalar("one", 1)], name: name), scalar("half", 0.5)], name: name)
+                add("Mul", [x, h], out, name: name)
             }
         }
     }

@@ -236,13 +236,19 @@ final class ONNXGraphBuilder {
     /// Makes `bias` the bias of the bias-free conv/linear node that produced `tensor`, when
     /// nothing else reads that output; the node then outputs `output` instead. Returns
     /// false when it cannot fuse.
-    func fuseBias(into tensor: String, bias: [Float], output: String) throws -> Bool {
+    /// `axis` is the axis the bias varies along (nil: a scalar); it must be the layer's
+    /// output-feature axis (a conv's channels, a linear layer's last axis).
+    func fuseBias(into tensor: String, bias: [Float], axis: Int?, output: String) throws -> Bool {
         let t = resolve(tensor)
         guard consumerCount[t, default: 0] == 1, !protoGraph.output.contains(where: { $0.name == t }),
               let i = nodes.lastIndex(where: { $0.outputs == [t] }),
-              nodes[i].params["bias"] == nil, let w = weights[nodes[i].params["weight"] ?? ""] else { return false }
+              nodes[i].params["bias"] == nil, let w = weights[nodes[i].params["weight"] ?? ""],
+              let rank = shapes[t]?.count else { return false }
         switch nodes[i].op {
         case .linear, .conv2d:
+            if let axis {
+                if case .linear = nodes[i].op { guard axis == rank - 1 else { return false } } else { guard axis == 1 else { return false } }
+            }
             let b = bias.count == 1 ? [Float](repeating: bias[0], count: w.shape[0]) : bias
             guard b.count == w.shape[0] else { return false }
             nodes[i].params["bias"] = addWeight(try Tensor(shape: [b.count], values: b), name: "\(nodes[i].name).bias")
@@ -254,6 +260,26 @@ final class ONNXGraphBuilder {
             return false
         }
     }
+
+    /// `x·σ(x)` as exported (a Sigmoid read only by this Mul): one `silu` node, so rules see
+    /// one activation instead of a product of two. Returns false when the pattern is not there.
+    func fuseSiLU(_ operands: [String], name: String, output: String) throws -> Bool {
+        guard operands.count == 2 else { return false }
+        for (gate, signal) in [(operands[1], operands[0]), (operands[0], operands[1])] {
+            let g = resolve(gate), x = resolve(signal)
+            guard consumerCount[g, default: 0] == 1, !protoGraph.output.contains(where: { $0.name == g }),
+                  let i = nodes.lastIndex(where: { $0.outputs == [g] }), case .sigmoid = nodes[i].op,
+                  nodes[i].inputs == [x] else { continue }
+            nodes.remove(at: i)
+            shapes[g] = nil
+            try emit(Node(name: name, op: .unary(.silu), inputs: [x], outputs: [output]))
+            return true
+        }
+        return false
+    }
+
+    /// Whether the file lists `tensor` as a graph output.
+    func isGraphOutput(_ tensor: String) -> Bool { protoGraph.output.contains { $0.name == tensor } }
 
     func shape(_ tensor: String) -> [Int]? { shapes[resolve(tensor)] }
 

@@ -36,8 +36,12 @@ extension ONNXGraphBuilder {
             guard i < inputs.count, !inputs[i].isEmpty else { return nil }
             return try weight(i, role)
         }
+        if ["Add", "Sum", "Mul", "Max", "Sub", "Div"].contains(op) {
+            // The activation may be any operand (`bias + x`).
+            return try lowerElementwise(proto, name: name, attributes: a)
+        }
         guard let xShape = shape(x) else {
-            throw SRError.unsupported("node '\(name)' (\(op)): input '\(x)' is a constant this op cannot fold")
+            throw SRError.unsupported("node '\(name)' (\(op)): input '\(x)' is a constant, and srtool cannot fold \(op)")
         }
 
         switch op {
@@ -75,11 +79,13 @@ extension ONNXGraphBuilder {
             }
             try emit(.linear, params: params)
         case "MatMul":
-            guard xShape.count == 2 else {
-                throw SRError.unsupported("node '\(name)' (MatMul): only [N, K] × constant [K, M] is supported, input is \(xShape)")
+            guard xShape.count >= 2 else {
+                throw SRError.unsupported("node '\(name)' (MatMul): only [N, …, K] × constant [K, M] is supported, input is \(xShape)")
             }
             let b = try weight(1, "B")
-            guard b.rank == 2 else { throw SRError.unsupported("node '\(name)' (MatMul): B must be 2-D, got \(b.shape)") }
+            guard b.rank == 2, b.shape[0] == xShape[xShape.count - 1] else {
+                throw SRError.unsupported("node '\(name)' (MatMul): B must be a constant [\(xShape[xShape.count - 1]), M], got \(b.shape)")
+            }
             try emit(.linear, params: ["weight": addWeight(transpose2D(b), name: "\(name).weight")])
         case "MaxPool", "AveragePool":
             try onlyFirstOutputUsed()
@@ -136,8 +142,6 @@ extension ONNXGraphBuilder {
                 if let t = try optionalWeight(2, "max") { hi = t.values.first ?? hi }
             }
             try emit(.clip(min: lo, max: hi))
-        case "Add", "Sum", "Mul", "Max", "Sub", "Div":
-            try lowerElementwise(proto, name: name, attributes: a)
         case "Concat":
             guard present.allSatisfy({ shape($0) != nil }) else {
                 throw SRError.unsupported("node '\(name)' (Concat): concatenating constants with activations is not supported")
@@ -154,7 +158,17 @@ extension ONNXGraphBuilder {
             if axis == 1 { try emit(.flatten) } else {
                 throw SRError.unsupported("node '\(name)' (Flatten): axis \(axis) would merge the batch axis")
             }
-        case "Reshape", "Squeeze", "Unsqueeze", "Transpose":
+        case "Transpose":
+            try lowerTranspose(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
+        case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin":
+            try lowerReduce(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
+        case "Slice":
+            try lowerSlice(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
+        case "Split":
+            try lowerSplit(proto, name: name, attributes: a, input: x, shape: xShape)
+        case "LayerNormalization":
+            try lowerLayerNorm(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
+        case "Reshape", "Squeeze", "Unsqueeze":
             let target = try reshapeTarget(proto, name: name, attributes: a, input: xShape)
             if target == xShape { alias(out, to: x) } else { try emit(.reshape(shape: Array(target.dropFirst()))) }
         case "Pad":
@@ -197,7 +211,10 @@ extension ONNXGraphBuilder {
             }
             alias(out, to: x)
         default:
-            throw SRError.unsupported("node '\(name)': op '\(op)' is not supported")
+            guard let f = try unaryFunction(op, a) else {
+                throw SRError.unsupported("node '\(name)': op '\(op)' is not supported")
+            }
+            try emit(.unary(f))
         }
     }
 
@@ -213,7 +230,9 @@ extension ONNXGraphBuilder {
             let o: Op
             switch op {
             case "Add", "Sum": o = .add
-            case "Mul": o = .mul
+            case "Mul":
+                if try fuseSiLU(activations, name: name, output: out) { return }
+                o = .mul
             case "Max": o = .max
             default: throw SRError.unsupported("node '\(name)' (\(op)) between two activations is not supported")
             }
@@ -224,8 +243,8 @@ extension ONNXGraphBuilder {
               let c = constant(constantInputs[0]) else {
             throw SRError.unsupported("node '\(name)' (\(op)): unsupported mix of constant and activation inputs")
         }
-        guard let v = channelVector(c, activation: xs) else {
-            throw SRError.unsupported("node '\(name)' (\(op)): constant of shape \(c.shape) is neither per-channel nor scalar for input \(xs)")
+        guard let (v, axis) = axisVector(shape: c.shape, values: c.floatValues(), activation: xs) else {
+            throw SRError.unsupported("node '\(name)' (\(op)): constant of shape \(c.shape) varies along more than one axis of input \(xs) (only per-axis vectors and scalars are supported)")
         }
         let constantFirst = ins[0] == constantInputs[0]
         var w = [Float](repeating: 1, count: v.count)
@@ -244,29 +263,32 @@ extension ONNXGraphBuilder {
             params["bias"] = addWeight(try Tensor(shape: [b.count], values: b), name: "\(name).bias")
         }
         // x·1 + b after a bias-free linear layer is that layer's bias (MatMul + Add).
-        if w.allSatisfy({ $0 == 1 }), try fuseBias(into: activations[0], bias: b, output: out) { return }
-        try emit(Node(name: name, op: .scale, inputs: [activations[0]], outputs: [out], params: params))
+        if w.allSatisfy({ $0 == 1 }), try fuseBias(into: activations[0], bias: b, axis: v.count == 1 ? nil : axis, output: out) { return }
+        try emit(Node(name: name, op: .scale(axis: axis), inputs: [activations[0]], outputs: [out], params: params))
     }
 
     /// Values of a constant that broadcasts over `activation` along the channel axis only
     /// (length C) or as a scalar (length 1); nil otherwise.
     func channelVector(_ c: ONNXConstant, activation s: [Int]) -> [Float]? {
-        channelVector(shape: c.shape, values: c.floatValues(), activation: s)
+        axisVector(shape: c.shape, values: c.floatValues(), activation: s).flatMap { $0.1 == 1 || $0.0.count == 1 ? $0.0 : nil }
     }
 
     func channelVector(_ t: Tensor, activation s: [Int]) -> [Float]? {
-        channelVector(shape: t.shape, values: t.values, activation: s)
+        axisVector(shape: t.shape, values: t.values, activation: s).flatMap { $0.1 == 1 || $0.0.count == 1 ? $0.0 : nil }
     }
 
-    private func channelVector(shape cs: [Int], values: [Float], activation s: [Int]) -> [Float]? {
-        guard cs.count <= s.count else { return nil }
+    /// Values of a constant that broadcasts over `activation` along one non-batch axis
+    /// (length of that axis) with that axis, or a scalar (axis 1); nil otherwise.
+    func axisVector(shape cs: [Int], values: [Float], activation s: [Int]) -> ([Float], Int)? {
+        guard cs.count <= s.count, s.count >= 2 else { return nil }
         let padded = [Int](repeating: 1, count: s.count - cs.count) + cs
-        for (i, d) in padded.enumerated() where d != 1 && i != 1 { return nil }
-        guard values.count == 1 || (s.count > 1 && values.count == s[1]) else { return nil }
-        return values
+        let varying = padded.indices.filter { padded[$0] != 1 }
+        if varying.isEmpty { return values.count == 1 ? (values, 1) : nil }
+        guard varying.count == 1, let axis = varying.first, axis >= 1, padded[axis] == s[axis], values.count == s[axis] else { return nil }
+        return (values, axis)
     }
 
-    /// The full target shape of Reshape / Squeeze / Unsqueeze / Transpose on
+    /// The full target shape of Reshape / Squeeze / Unsqueeze on
     /// `input`, with the batch axis kept; refuses reshapes that move data across samples.
     private func reshapeTarget(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes,
                                input s: [Int]) throws -> [Int] {
@@ -288,7 +310,7 @@ extension ONNXGraphBuilder {
         case "Squeeze":
             let axes = try axesArgument().map { $0 < 0 ? $0 + s.count : $0 }
             target = s.enumerated().filter { i, d in axes.isEmpty ? (i == 0 || d != 1) : !axes.contains(i) }.map(\.1)
-        case "Unsqueeze":
+        default:
             let rank = s.count + (try axesArgument()).count
             let axes = try axesArgument().map { $0 < 0 ? $0 + rank : $0 }
             var it = s.makeIterator()
@@ -297,14 +319,6 @@ extension ONNXGraphBuilder {
                 guard let d = it.next() else { throw a.fail("bad axes for input \(s)") }
                 return d
             }
-        default: // Transpose: only permutations that keep the memory order are reshapes.
-            let perm = try a.ints("perm") ?? Array((0..<s.count).reversed())
-            guard perm.sorted() == Array(0..<s.count) else { throw a.fail("bad perm \(perm)") }
-            let moved = perm.filter { s[$0] != 1 }
-            guard moved == moved.sorted() else {
-                throw SRError.unsupported("node '\(name)' (Transpose): perm \(perm) reorders data of shape \(s)")
-            }
-            target = perm.map { s[$0] }
         }
         guard target.first == s.first, Shape.elementCount(target) == Shape.elementCount(s) else {
             throw SRError.unsupported("node '\(name)' (\(op)): \(s) → \(target) changes the batch axis")

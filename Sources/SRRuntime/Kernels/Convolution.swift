@@ -132,19 +132,30 @@ extension Kernels {
         }
     }
 
-    /// `y = x·Wᵀ + b`, x `[N, in]`, W `[out, in]`: sgemv at batch 1 (sgemm with N = 1 is
-    /// several times slower), sgemm otherwise.
+    /// `y = x·Wᵀ + b` on the last axis, x `[N, …, in]` as `rows × in`, W `[out, in]`:
+    /// sgemv for one row (sgemm with one row is several times slower), sgemm otherwise.
     public static func linear(_ x: Tensor, weight w: Tensor, bias: Tensor?) -> Tensor {
-        let n = x.shape[0], fin = x.shape[1], fout = w.shape[0]
-        let out = Tensor(uninitialized: [n, fout])
-        if n == 1 {
+        let fin = x.shape.last ?? 1, fout = w.shape[0], rows = x.count / max(fin, 1)
+        let out = Tensor(uninitialized: x.shape.dropLast() + [fout])
+        if rows == 1 {
             BLAS.sgemv(m: fout, n: fin, a: w.pointer, lda: fin, x: x.pointer, y: out.pointer)
         } else {
-            BLAS.sgemm(transB: true, m: n, n: fout, k: fin, a: x.pointer, lda: fin, b: w.pointer, ldb: fin,
+            BLAS.sgemm(transB: true, m: rows, n: fout, k: fin, a: x.pointer, lda: fin, b: w.pointer, ldb: fin,
                        c: out.pointer, ldc: fout)
         }
-        if let bias { addChannelBias(out, bias) }
+        if let bias { addRowBias(out, bias, features: fout) }
         return out
+    }
+
+    /// Adds `bias[j]` to column `j` of a `rows × features` matrix.
+    static func addRowBias(_ t: Tensor, _ bias: Tensor, features: Int) {
+        let rows = t.count / max(features, 1)
+        Parallel.forEach(rows, minChunk: max(1, 8192 / max(features, 1))) { range in
+            for r in range {
+                let p = t.pointer + r * features
+                for j in 0..<features { p[j] += bias.pointer[j] }
+            }
+        }
     }
 }
 

@@ -82,10 +82,10 @@ extension Kernels {
         }
     }
 
-    /// The input-gradient of a linear layer: `dX = dY · W`, dY `[N, out]`, W `[out, in]`.
+    /// The input-gradient of a linear layer: `dX = dY · W`, dY `[N, …, out]`, W `[out, in]`.
     public static func linearBackwardData(_ dy: Tensor, weight w: Tensor) -> Tensor {
-        let n = dy.shape[0], fout = w.shape[0], fin = w.shape[1]
-        let dx = Tensor(uninitialized: [n, fin])
+        let fout = w.shape[0], fin = w.shape[1], n = dy.count / max(fout, 1)
+        let dx = Tensor(uninitialized: dy.shape.dropLast() + [fin])
         if n == 1 {
             BLAS.sgemv(trans: true, m: fout, n: fin, a: w.pointer, lda: fin, x: dy.pointer, y: dx.pointer)
         } else {

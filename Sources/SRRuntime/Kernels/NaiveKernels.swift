@@ -26,8 +26,8 @@ public enum NaiveKernels {
     }
 
     public static func linear(_ x: Tensor, weight w: Tensor, bias: Tensor?) -> Tensor {
-        let n = x.shape[0], fin = x.shape[1], fout = w.shape[0]
-        let out = Tensor(zeros: [n, fout])
+        let fin = x.shape.last ?? 1, fout = w.shape[0], n = x.count / max(fin, 1)
+        let out = Tensor(zeros: x.shape.dropLast() + [fout])
         for i in 0..<n { for j in 0..<fout {
             var s = Double(bias?.pointer[j] ?? 0)
             for k in 0..<fin { s += Double(x.pointer[i * fin + k]) * Double(w.pointer[j * fin + k]) }

@@ -43,11 +43,13 @@ extension Kernels {
         return out
     }
 
-    /// Per-channel affine `y = w[c]·x + b[c]` (w, b of length C or 1) over an N×C×… tensor.
-    public static func channelAffine(_ x: Tensor, weight: [Float], bias: [Float]) -> Tensor {
-        let n = x.shape[0], c = x.shape[1], plane = x.count / max(n * c, 1)
+    /// Affine along one axis, `y = w[c]·x + b[c]` (w, b of length C or 1; `c` the index on
+    /// `axis`, the channel of NCHW data by default).
+    public static func channelAffine(_ x: Tensor, weight: [Float], bias: [Float], axis: Int = 1) -> Tensor {
+        let outer = x.shape.prefix(axis).reduce(1, *), c = x.shape[axis]
+        let plane = x.shape.suffix(from: axis + 1).reduce(1, *)
         let out = Tensor(uninitialized: x.shape)
-        Parallel.forEach(n * c, minChunk: 16) { range in
+        Parallel.forEach(outer * c, minChunk: plane == 1 ? 4096 : 16) { range in
             for nc in range {
                 let ch = nc % c
                 let wv = weight.count == 1 ? weight[0] : weight[ch]
@@ -57,6 +59,59 @@ extension Kernels {
             }
         }
         return out
+    }
+
+    /// Layer normalisation over the last `count/rows` elements of each row:
+    /// `(x − μ)/√(σ² + ε)·scale + bias` (μ, σ² in float64, the population variance).
+    public static func layerNorm(_ x: Tensor, axis: Int, epsilon: Float, scale: Tensor?, bias: Tensor?) -> Tensor {
+        let inner = x.shape.suffix(from: axis).reduce(1, *), rows = x.count / max(inner, 1)
+        let out = Tensor(uninitialized: x.shape)
+        Parallel.forEach(rows, minChunk: max(1, 2048 / max(inner, 1))) { range in
+            for r in range {
+                let src = x.pointer + r * inner, dst = out.pointer + r * inner
+                let (mean, invStd) = rowStatistics(src, inner, epsilon)
+                for i in 0..<inner {
+                    let v = Float((Double(src[i]) - mean) * invStd)
+                    dst[i] = v * (scale?.pointer[i] ?? 1) + (bias?.pointer[i] ?? 0)
+                }
+            }
+        }
+        return out
+    }
+
+    /// The input gradient of `layerNorm`: with `ĝ = g·scale` and `x̂` the normalised row,
+    /// `dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))/σ`.
+    public static func layerNormBackward(_ g: Tensor, input x: Tensor, axis: Int, epsilon: Float, scale: Tensor?) -> Tensor {
+        let inner = x.shape.suffix(from: axis).reduce(1, *), rows = x.count / max(inner, 1)
+        let out = Tensor(uninitialized: x.shape)
+        Parallel.forEach(rows, minChunk: max(1, 2048 / max(inner, 1))) { range in
+            for r in range {
+                let src = x.pointer + r * inner, gp = g.pointer + r * inner, dst = out.pointer + r * inner
+                let (mean, invStd) = rowStatistics(src, inner, epsilon)
+                var sumG = 0.0, sumGX = 0.0
+                for i in 0..<inner {
+                    let gh = Double(gp[i]) * Double(scale?.pointer[i] ?? 1)
+                    sumG += gh; sumGX += gh * (Double(src[i]) - mean) * invStd
+                }
+                let n = Double(inner)
+                for i in 0..<inner {
+                    let gh = Double(gp[i]) * Double(scale?.pointer[i] ?? 1)
+                    let xh = (Double(src[i]) - mean) * invStd
+                    dst[i] = Float((gh - sumG / n - xh * sumGX / n) * invStd)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Mean and `1/√(σ² + ε)` of `count` floats, two-pass in float64.
+    static func rowStatistics(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ epsilon: Float) -> (Double, Double) {
+        var sum = 0.0
+        for i in 0..<count { sum += Double(p[i]) }
+        let mean = sum / Double(max(count, 1))
+        var sq = 0.0
+        for i in 0..<count { let d = Double(p[i]) - mean; sq += d * d }
+        return (mean, 1 / (sq / Double(max(count, 1)) + Double(epsilon)).squareRoot())
     }
 
     /// Inference batch norm as a per-channel affine: `w = γ/√(var + ε)`, `b = β − mean·w`.

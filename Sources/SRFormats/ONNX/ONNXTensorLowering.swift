@@ -1,0 +1,236 @@
+import SRCore
+
+/// The N-D part of the op table: element-wise functions, transpose, reductions, slices and
+/// splits, layer norm. Axes from the file are normalised here (negative → counted from the
+/// end, slice bounds clamped as ONNX specifies); the batch axis may never be moved, reduced
+/// or cut.
+extension ONNXGraphBuilder {
+    /// The canonical element-wise function of an ONNX op, or nil when `op` is not one.
+    func unaryFunction(_ op: String, _ a: ONNXAttributes) throws -> UnaryFunction? {
+        switch op {
+        case "Erf": return .erf
+        case "Exp": return .exp
+        case "Log": return .log
+        case "Sqrt": return .sqrt
+        case "Neg": return .neg
+        case "Abs": return .abs
+        case "Reciprocal": return .reciprocal
+        case "HardSwish": return .hardSwish
+        case "HardSigmoid": return .hardSigmoid(alpha: try a.float("alpha", 0.2), beta: try a.float("beta", 0.5))
+        case "Elu": return .elu(alpha: try a.float("alpha", 1))
+        case "Selu":
+            return .selu(alpha: try a.float("alpha", 1.67326319217681884765625), gamma: try a.float("gamma", 1.05070102214813232421875))
+        case "Softplus": return .softplus
+        case "Softsign": return .softsign
+        case "Mish": return .mish
+        case "Gelu":
+            switch try a.string("approximate") ?? "none" {
+            case "none": return .gelu
+            case "tanh": return .geluTanh
+            case let other: throw a.fail("unknown approximate '\(other)'")
+            }
+        default: return nil
+        }
+    }
+
+    /// A tensor name no node of the file uses, for a tensor between two canonical nodes.
+    func freshTensor(_ base: String) -> String {
+        var k = 1
+        while shapes["\(base)#\(k)"] != nil || isConsumed("\(base)#\(k)") { k += 1 }
+        return "\(base)#\(k)"
+    }
+
+    /// Transpose: a reshape when the permutation only moves axes of size 1, else `transpose`.
+    func lowerTranspose(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, input x: String,
+                        shape s: [Int], output out: String) throws {
+        let perm = try (a.ints("perm") ?? Array((0..<s.count).reversed())).map { $0 < 0 ? $0 + s.count : $0 }
+        guard perm.sorted() == Array(0..<s.count) else { throw a.fail("bad perm \(perm) for input \(s)") }
+        let moved = perm.filter { s[$0] != 1 }
+        if moved == moved.sorted() {
+            let target = perm.map { s[$0] }
+            guard target.first == s.first else {
+                throw SRError.unsupported("node '\(name)' (Transpose): perm \(perm) moves the batch axis")
+            }
+            if target == s { alias(out, to: x) } else {
+                try emit(Node(name: name, op: .reshape(shape: Array(target.dropFirst())), inputs: [x], outputs: [out]))
+            }
+            return
+        }
+        guard perm.first == 0 else {
+            throw SRError.unsupported("node '\(name)' (Transpose): perm \(perm) moves the batch axis of \(s)")
+        }
+        try emit(Node(name: name, op: .transpose(perm: perm), inputs: [x], outputs: [out]))
+    }
+
+    /// ReduceMean / ReduceSum / ReduceMax / ReduceMin. The spatial mean of NCHW data with
+    /// kept dims is `globalAvgPool` (so CAM and the average-pooling LRP rules see it); without
+    /// kept dims, `globalAvgPool` then a reshape.
+    func lowerReduce(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, input x: String,
+                     shape s: [Int], output out: String) throws {
+        let op = proto.opType
+        let kind: ReduceKind
+        switch op {
+        case "ReduceMean": kind = .mean
+        case "ReduceSum": kind = .sum
+        case "ReduceMax": kind = .max
+        default: kind = .min
+        }
+        // Axes: an attribute before opset 18 (ReduceSum: before 13), an input after.
+        var axes: [Int]
+        if let list = try a.ints("axes") {
+            axes = list
+        } else if proto.input.count > 1, !proto.input[1].isEmpty {
+            guard let c = constant(proto.input[1]) else {
+                throw SRError.unsupported("node '\(name)' (\(op)): the axes must be constant")
+            }
+            axes = try c.intValues("node '\(name)' axes")
+        } else {
+            axes = []
+        }
+        if axes.isEmpty {
+            if try a.int("noop_with_empty_axes", 0) != 0 { alias(out, to: x); return }
+            axes = Array(0..<s.count)
+        }
+        axes = axes.map { $0 < 0 ? $0 + s.count : $0 }
+        guard axes.allSatisfy({ $0 >= 0 && $0 < s.count }), Set(axes).count == axes.count else {
+            throw a.fail("axes \(axes) out of range for \(s)")
+        }
+        axes.sort()
+        guard !axes.contains(0) else {
+            throw SRError.unsupported("node '\(name)' (\(op)): reducing over the batch axis is not supported")
+        }
+        let keep = try a.int("keepdims", 1) != 0
+        if kind == .mean, s.count == 4, axes == [2, 3] {
+            if keep {
+                try emit(Node(name: name, op: .globalAvgPool, inputs: [x], outputs: [out]))
+            } else {
+                let pooled = freshTensor(out)
+                try emit(Node(name: name, op: .globalAvgPool, inputs: [x], outputs: [pooled]))
+                try emit(Node(name: name, op: .reshape(shape: [s[1]]), inputs: [pooled], outputs: [out]))
+            }
+            return
+        }
+        try emit(Node(name: name, op: .reduce(ReduceAttributes(kind: kind, axes: axes, keepDims: keep)), inputs: [x], outputs: [out]))
+    }
+
+    /// Slice with constant starts / ends / axes / steps (inputs since opset 10, attributes
+    /// before): one `slice` node per axis that is actually cut.
+    func lowerSlice(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, input x: String,
+                    shape s: [Int], output out: String) throws {
+        func list(_ i: Int, _ attribute: String) throws -> [Int]? {
+            if opset < 10 { return try a.ints(attribute) }
+            guard i < proto.input.count, !proto.input[i].isEmpty else { return nil }
+            guard let c = constant(proto.input[i]) else {
+                throw SRError.unsupported("node '\(name)' (Slice): \(attribute) must be constant")
+            }
+            return try c.intValues("node '\(name)' \(attribute)")
+        }
+        guard let starts = try list(1, "starts"), let ends = try list(2, "ends"), starts.count == ends.count else {
+            throw a.fail("needs starts and ends of equal length")
+        }
+        let axes = try list(3, "axes") ?? Array(0..<starts.count)
+        let steps = try list(4, "steps") ?? [Int](repeating: 1, count: starts.count)
+        guard axes.count == starts.count, steps.count == starts.count else { throw a.fail("starts, ends, axes and steps differ in length") }
+        var cuts: [(axis: Int, start: Int, end: Int, step: Int)] = []
+        for k in starts.indices {
+            let axis = axes[k] < 0 ? axes[k] + s.count : axes[k]
+            guard axis >= 0, axis < s.count else { throw a.fail("axis \(axes[k]) out of range for \(s)") }
+            guard steps[k] >= 1 else {
+                throw SRError.unsupported("node '\(name)' (Slice): step \(steps[k]) (only positive steps are supported)")
+            }
+            let dim = s[axis]
+            func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + dim : v, 0), dim) }
+            let start = clamp(starts[k]), end = clamp(ends[k])
+            guard start < end else { throw SRError.unsupported("node '\(name)' (Slice): the slice of axis \(axis) of \(s) is empty") }
+            if start == 0 && end == dim && steps[k] == 1 { continue }
+            guard axis != 0 else { throw SRError.unsupported("node '\(name)' (Slice): cutting the batch axis is not supported") }
+            cuts.append((axis, start, end, steps[k]))
+        }
+        var current = x
+        for (i, c) in cuts.enumerated() {
+            let target = i == cuts.count - 1 ? out : freshTensor(out)
+            try emit(Node(name: name, op: .slice(axis: c.axis, start: c.start, end: c.end, step: c.step), inputs: [current], outputs: [target]))
+            current = target
+        }
+        if cuts.isEmpty { alias(out, to: x) }
+    }
+
+    /// Split into consecutive parts of one axis: one `slice` node per output that is read.
+    func lowerSplit(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, input x: String,
+                    shape s: [Int]) throws {
+        var axis = try a.int("axis", 0)
+        if axis < 0 { axis += s.count }
+        guard axis >= 1, axis < s.count else {
+            throw SRError.unsupported("node '\(name)' (Split): axis \(axis) of \(s) (only non-batch axes are supported)")
+        }
+        let outputs = proto.output
+        var sizes: [Int]
+        if let list = try a.ints("split") {
+            sizes = list
+        } else if proto.input.count > 1, !proto.input[1].isEmpty {
+            guard let c = constant(proto.input[1]) else { throw SRError.unsupported("node '\(name)' (Split): the sizes must be constant") }
+            sizes = try c.intValues("node '\(name)' split")
+        } else {
+            // Equal parts; the last smaller when the axis does not divide (opset 18).
+            let parts = try a.int("num_outputs", outputs.count)
+            guard parts >= 1 else { throw a.fail("num_outputs \(parts)") }
+            let size = (s[axis] + parts - 1) / parts
+            sizes = (0..<parts).map { min(size, max(s[axis] - $0 * size, 0)) }
+        }
+        guard sizes.count == outputs.count, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == s[axis] else {
+            throw a.fail("split sizes \(sizes) do not divide axis \(axis) of \(s) into \(outputs.count) outputs")
+        }
+        var start = 0
+        for (o, size) in zip(outputs, sizes) {
+            defer { start += size }
+            guard !o.isEmpty, isConsumed(o) || isGraphOutput(o) else { continue }
+            guard size > 0 else { throw SRError.unsupported("node '\(name)' (Split): output '\(o)' is empty") }
+            try emit(Node(name: name, op: .slice(axis: axis, start: start, end: start + size, step: 1), inputs: [x], outputs: [o]))
+        }
+    }
+
+    /// LayerNormalization (opset 17): scale and bias constant, over the axes from `axis`.
+    func lowerLayerNorm(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, input x: String,
+                        shape s: [Int], output out: String) throws {
+        var axis = try a.int("axis", -1)
+        if axis < 0 { axis += s.count }
+        guard axis >= 1, axis < s.count else {
+            throw SRError.unsupported("node '\(name)' (LayerNormalization): axis \(axis) of \(s) (only non-batch axes are supported)")
+        }
+        for o in proto.output.dropFirst() where !o.isEmpty && isConsumed(o) {
+            throw SRError.unsupported("node '\(name)' (LayerNormalization): output '\(o)' (mean or inverse deviation) is not supported")
+        }
+        let normalized = Array(s[axis...])
+        var params: [String: String] = [:]
+        for (i, role) in [(1, "scale"), (2, "bias")] where i < proto.input.count && !proto.input[i].isEmpty {
+            guard let c = constant(proto.input[i]) else {
+                throw SRError.unsupported("node '\(name)' (LayerNormalization): \(role) must be a constant (initializer)")
+            }
+            let t = try c.floatTensor("node '\(name)' \(role)")
+            // Scale and bias broadcast over the normalised axes; srtool stores them full-size.
+            guard let full = Shape.broadcast([t.shape, normalized]), full == normalized else {
+                throw SRError.unsupported("node '\(name)' (LayerNormalization): \(role) of shape \(t.shape) does not broadcast to \(normalized)")
+            }
+            let expanded = t.count == (Shape.elementCount(normalized) ?? -1) ? t : broadcastTensor(t, to: normalized)
+            params[role] = addWeight(try expanded.reshaped(normalized), name: proto.input[i])
+        }
+        try emit(Node(name: name, op: .layerNorm(axis: axis, epsilon: try a.float("epsilon", 1e-5)), inputs: [x], outputs: [out], params: params))
+    }
+}
+
+/// `t` repeated numpy-style (right-aligned) to `shape`, which it must broadcast to.
+func broadcastTensor(_ t: Tensor, to shape: [Int]) -> Tensor {
+    let out = Tensor(zeros: shape)
+    let padded = [Int](repeating: 1, count: shape.count - t.shape.count) + t.shape
+    for i in 0..<out.count {
+        var r = i, src = 0, stride = 1
+        for d in shape.indices.reversed() {
+            let k = r % shape[d]
+            r /= shape[d]
+            if padded[d] != 1 { src += k * stride }
+            stride *= padded[d]
+        }
+        out.pointer[i] = t.pointer[src]
+    }
+    return out
+}

@@ -1,0 +1,182 @@
+import Foundation
+import SRCore
+
+/// The N-D layout ops (transpose, slice, reduce) and their input gradients. Every shape is
+/// row-major: the last axis is contiguous.
+extension Kernels {
+    /// Row-major strides of `shape`.
+    static func strides(_ shape: [Int]) -> [Int] {
+        var s = [Int](repeating: 1, count: shape.count)
+        var acc = 1
+        for d in shape.indices.reversed() { s[d] = acc; acc *= shape[d] }
+        return s
+    }
+
+    /// `y[i₀, …] = x[i at perm]`: output axis `k` is input axis `perm[k]`. The innermost
+    /// output axis is walked as a strided copy; outer indices advance like an odometer.
+    public static func transpose(_ x: Tensor, perm: [Int]) -> Tensor {
+        let outShape = perm.map { x.shape[$0] }
+        let out = Tensor(uninitialized: outShape)
+        let inStrides = strides(x.shape)
+        let src = perm.map { inStrides[$0] }  // input stride of each output axis
+        let rank = outShape.count
+        guard out.count > 0 else { return out }
+        if rank == 0 { out.pointer[0] = x.pointer[0]; return out }
+        let inner = outShape[rank - 1], innerStride = src[rank - 1]
+        let rows = out.count / max(inner, 1)
+        Parallel.forEach(rows, minChunk: max(1, 4096 / max(inner, 1))) { range in
+            var index = [Int](repeating: 0, count: rank)
+            // Start index of the first row of this range.
+            var r = range.lowerBound, base = 0
+            for d in (0..<(rank - 1)).reversed() {
+                index[d] = r % outShape[d]; r /= outShape[d]
+                base += index[d] * src[d]
+            }
+            for row in range {
+                let o = out.pointer + row * inner
+                let p = x.pointer + base
+                if innerStride == 1 { o.update(from: p, count: inner) } else {
+                    for i in 0..<inner { o[i] = p[i * innerStride] }
+                }
+                var d = rank - 2
+                while d >= 0 {
+                    index[d] += 1; base += src[d]
+                    if index[d] < outShape[d] { break }
+                    base -= src[d] * index[d]; index[d] = 0; d -= 1
+                }
+            }
+        }
+        return out
+    }
+
+    /// The input gradient of `transpose(perm)`: the inverse permutation.
+    public static func transposeBackward(_ g: Tensor, perm: [Int]) -> Tensor {
+        var inverse = [Int](repeating: 0, count: perm.count)
+        for (i, p) in perm.enumerated() { inverse[p] = i }
+        return transpose(g, perm: inverse)
+    }
+
+    /// `start, start + step, …` below `end` along `axis`.
+    public static func slice(_ x: Tensor, axis: Int, start: Int, step: Int, outShape: [Int]) -> Tensor {
+        let out = Tensor(uninitialized: outShape)
+        let outer = x.shape.prefix(axis).reduce(1, *), inner = x.shape.suffix(from: axis + 1).reduce(1, *)
+        let len = x.shape[axis], n = outShape[axis]
+        for o in 0..<outer {
+            for k in 0..<n {
+                (out.pointer + (o * n + k) * inner).update(from: x.pointer + (o * len + start + k * step) * inner, count: inner)
+            }
+        }
+        return out
+    }
+
+    /// The input gradient of `slice`: `g` scattered into zeros of the input's shape.
+    public static func sliceBackward(_ g: Tensor, axis: Int, start: Int, step: Int, inShape: [Int]) -> Tensor {
+        let out = Tensor(zeros: inShape)
+        let outer = inShape.prefix(axis).reduce(1, *), inner = inShape.suffix(from: axis + 1).reduce(1, *)
+        let len = inShape[axis], n = g.shape[axis]
+        for o in 0..<outer {
+            for k in 0..<n {
+                (out.pointer + (o * len + start + k * step) * inner).update(from: g.pointer + (o * n + k) * inner, count: inner)
+            }
+        }
+        return out
+    }
+
+    /// Mean, sum, max or min over `axes`, in float32 accumulation order over the reduced
+    /// elements of each output (row-major). The output is the kept-dims shape; callers
+    /// reshape for `keepDims == false`.
+    public static func reduce(_ x: Tensor, _ a: ReduceAttributes) -> Tensor {
+        let kept = x.shape.indices.map { a.axes.contains($0) ? 1 : x.shape[$0] }
+        let out = Tensor(uninitialized: kept)
+        let plan = ReducePlan(shape: x.shape, axes: a.axes)
+        let count = Float(plan.reducedCount)
+        Parallel.forEach(out.count, minChunk: 64) { range in
+            for o in range {
+                let base = plan.base(ofOutput: o, keptShape: kept)
+                var acc: Float
+                switch a.kind {
+                case .mean, .sum: acc = 0
+                case .max: acc = -.infinity
+                case .min: acc = .infinity
+                }
+                plan.forEachOffset { off in
+                    let v = x.pointer[base + off]
+                    switch a.kind {
+                    case .mean, .sum: acc += v
+                    case .max: acc = Swift.max(acc, v)
+                    case .min: acc = Swift.min(acc, v)
+                    }
+                }
+                out.pointer[o] = a.kind == .mean ? acc / count : acc
+            }
+        }
+        return out
+    }
+
+    /// The input gradient of `reduce`: mean spreads `g/count`, sum copies `g`, max and min
+    /// give `g` to the first extreme element (as `globalMaxPool` does). `g` has the
+    /// kept-dims shape.
+    public static func reduceBackward(_ g: Tensor, input x: Tensor, _ a: ReduceAttributes) -> Tensor {
+        let out = Tensor(zeros: x.shape)
+        let kept = x.shape.indices.map { a.axes.contains($0) ? 1 : x.shape[$0] }
+        let plan = ReducePlan(shape: x.shape, axes: a.axes)
+        let scale: Float = a.kind == .mean ? 1 / Float(plan.reducedCount) : 1
+        for o in 0..<g.count {
+            let base = plan.base(ofOutput: o, keptShape: kept)
+            let gv = g.pointer[o]
+            switch a.kind {
+            case .mean, .sum:
+                plan.forEachOffset { off in out.pointer[base + off] = gv * scale }
+            case .max, .min:
+                var best = 0, bestValue = a.kind == .max ? -Float.infinity : Float.infinity, first = true
+                plan.forEachOffset { off in
+                    let v = x.pointer[base + off]
+                    if first || (a.kind == .max ? v > bestValue : v < bestValue) { best = off; bestValue = v; first = false }
+                }
+                out.pointer[base + best] = gv
+            }
+        }
+        return out
+    }
+}
+
+/// Offsets of the elements one reduction output reads: the reduced axes' strides.
+struct ReducePlan {
+    let strides: [Int]
+    let reducedDims: [Int]
+    let reducedStrides: [Int]
+    var reducedCount: Int { reducedDims.reduce(1, *) }
+
+    init(shape: [Int], axes: [Int]) {
+        strides = Kernels.strides(shape)
+        reducedDims = axes.map { shape[$0] }
+        reducedStrides = axes.map { Kernels.strides(shape)[$0] }
+    }
+
+    /// The input offset of output `o`'s first element (`o` indexes the kept-dims shape).
+    func base(ofOutput o: Int, keptShape: [Int]) -> Int {
+        var r = o, base = 0
+        for d in keptShape.indices.reversed() {
+            base += (r % keptShape[d]) * strides[d]
+            r /= keptShape[d]
+        }
+        return base
+    }
+
+    /// Calls `body` with every offset (relative to a base) of the reduced axes, row-major.
+    func forEachOffset(_ body: (Int) -> Void) {
+        let rank = reducedDims.count
+        guard reducedDims.allSatisfy({ $0 > 0 }) else { return }
+        var index = [Int](repeating: 0, count: rank), off = 0
+        while true {
+            body(off)
+            var d = rank - 1
+            while d >= 0 {
+                index[d] += 1; off += reducedStrides[d]
+                if index[d] < reducedDims[d] { break }
+                off -= reducedStrides[d] * index[d]; index[d] = 0; d -= 1
+            }
+            if d < 0 { return }
+        }
+    }
+}

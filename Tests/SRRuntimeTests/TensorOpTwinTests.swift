@@ -1,0 +1,115 @@
+import Foundation
+import SRCore
+import SRRuntime
+import SRTestSupport
+import XCTest
+
+/// The N-D kernels (transpose, slice, reduce, layer norm, element-wise functions, linear on
+/// the last axis) against their direct-index twins, and their input gradients against
+/// central differences of the float64 twins.
+final class TensorOpTwinTests: XCTestCase {
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state
+        }
+    }
+
+    func random(_ shape: [Int], _ rng: inout Seeded, in range: ClosedRange<Float> = -2...2) -> Tensor {
+        let t = Tensor(zeros: shape)
+        for i in 0..<t.count { t.pointer[i] = Float.random(in: range, using: &rng) }
+        return t
+    }
+
+    func testTransposeSliceReduceMatchNaive() throws {
+        var rng = Seeded(state: 11)
+        let x5 = random([2, 3, 4, 5, 6], &rng)
+        for perm in [[0, 2, 1, 3, 4], [0, 4, 3, 2, 1], [0, 1, 2, 4, 3], [0, 3, 4, 1, 2]] {
+            if let why = closeness(Kernels.transpose(x5, perm: perm), NaiveKernels.transpose(x5, perm: perm), atol: 0, rtol: 0) {
+                XCTFail("transpose \(perm): \(why)")
+            }
+        }
+        let x4 = random([2, 7, 5, 3], &rng)
+        for (axis, start, end, step) in [(1, 0, 3, 1), (1, 2, 7, 2), (2, 1, 5, 3), (3, 2, 3, 1)] {
+            let out = try Op.slice(axis: axis, start: start, end: end, step: step).outputShape(inputs: [x4.shape], params: [:], node: "t")
+            let fast = Kernels.slice(x4, axis: axis, start: start, step: step, outShape: out)
+            if let why = closeness(fast, NaiveKernels.slice(x4, axis: axis, start: start, end: end, step: step), atol: 0, rtol: 0) {
+                XCTFail("slice \(axis) \(start)..<\(end) step \(step): \(why)")
+            }
+        }
+        for kind in ReduceKind.allCases {
+            for axes in [[1], [2, 3], [1, 3], [1, 2, 3]] {
+                let a = ReduceAttributes(kind: kind, axes: axes, keepDims: true)
+                if let why = closeness(Kernels.reduce(x4, a), NaiveKernels.reduce(x4, a), atol: 1e-5, rtol: 1e-5) {
+                    XCTFail("reduce \(kind) \(axes): \(why)")
+                }
+            }
+        }
+    }
+
+    func testLayerNormUnaryAndLinearMatchNaive() throws {
+        var rng = Seeded(state: 12)
+        let x = random([2, 3, 4, 8], &rng, in: -3...3)
+        for axis in [3, 2, 1] {
+            let inner = Array(x.shape[axis...])
+            let scale = random(inner, &rng), bias = random(inner, &rng)
+            let fast = Kernels.layerNorm(x, axis: axis, epsilon: 1e-5, scale: scale, bias: bias)
+            let slow = NaiveKernels.layerNorm(x, axis: axis, epsilon: 1e-5, scale: scale, bias: bias)
+            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("layerNorm axis \(axis): \(why)") }
+        }
+        let positive = random([2, 3, 5, 5], &rng, in: 0.1...4)
+        for f in UnaryFunction.all {
+            let input = [.log, .sqrt, .reciprocal].contains(f) ? positive : x
+            if let why = closeness(Kernels.unary(input, f), NaiveKernels.unary(input, f), atol: 2e-6, rtol: 2e-6) {
+                XCTFail("\(f.name): \(why)")
+            }
+        }
+        let w = random([6, 8], &rng), b = random([6], &rng)
+        if let why = closeness(Kernels.linear(x, weight: w, bias: b), NaiveKernels.linear(x, weight: w, bias: b), atol: 1e-5, rtol: 1e-5) {
+            XCTFail("linear on [2, 3, 4, 8]: \(why)")
+        }
+    }
+
+    /// `Σ g·f(x)` differentiated numerically (float64 twins, central differences) against each
+    /// kernel's input gradient.
+    func testInputGradientsMatchCentralDifferences() throws {
+        var rng = Seeded(state: 13)
+        let x = random([1, 3, 4, 5], &rng, in: -2.4...2.4)
+        // selu's derivative jumps at 0: keep every input a step's width away.
+        for i in 0..<x.count where abs(x.pointer[i]) < 0.05 { x.pointer[i] = x.pointer[i] < 0 ? -0.05 : 0.05 }
+        typealias Forward = (Tensor) -> Tensor
+        func check(_ label: String, _ f: Forward, _ backward: (Tensor) -> Tensor, tolerance: Float = 2e-3) {
+            let y = f(x)
+            let g = random(y.shape, &rng)
+            let analytic = backward(g)
+            var numeric = [Float](repeating: 0, count: x.count)
+            let h: Float = 1e-2
+            for i in 0..<x.count {
+                let xp = Tensor(zeros: x.shape), xm = Tensor(zeros: x.shape)
+                for k in 0..<x.count { xp.pointer[k] = x.pointer[k]; xm.pointer[k] = x.pointer[k] }
+                xp.pointer[i] += h; xm.pointer[i] -= h
+                let (yp, ym) = (f(xp), f(xm))
+                var d = 0.0
+                for k in 0..<y.count { d += Double(g.pointer[k]) * (Double(yp.pointer[k]) - Double(ym.pointer[k])) }
+                numeric[i] = Float(d / Double(2 * h))
+            }
+            if let why = closeness(analytic.values, numeric, atol: tolerance, rtol: tolerance) { XCTFail("\(label): \(why)") }
+        }
+        let perm = [0, 3, 1, 2]
+        check("transpose", { NaiveKernels.transpose($0, perm: perm) }, { Kernels.transposeBackward($0, perm: perm) })
+        check("slice", { NaiveKernels.slice($0, axis: 3, start: 1, end: 5, step: 2) },
+              { Kernels.sliceBackward($0, axis: 3, start: 1, step: 2, inShape: x.shape) })
+        for kind in ReduceKind.allCases {
+            let a = ReduceAttributes(kind: kind, axes: [2, 3], keepDims: true)
+            check("reduce \(kind)", { NaiveKernels.reduce($0, a) }, { Kernels.reduceBackward($0, input: x, a) })
+        }
+        let scale = random([5], &rng)
+        check("layerNorm", { NaiveKernels.layerNorm($0, axis: 3, epsilon: 1e-5, scale: scale, bias: nil) },
+              { Kernels.layerNormBackward($0, input: x, axis: 3, epsilon: 1e-5, scale: scale) })
+        for f in UnaryFunction.all where ![.log, .sqrt, .reciprocal, .abs].contains(f) {
+            // hardSwish (±3) and hardSigmoid (±2.5) have kinks; the inputs stay clear of them.
+            check(f.name, { NaiveKernels.unary($0, f) }, { Kernels.unaryBackward($0, input: x, f) })
+        }
+    }
+}
