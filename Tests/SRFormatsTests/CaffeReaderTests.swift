@@ -118,6 +118,13 @@ extension CaffeReaderTests {
         XCTAssertThrowsError(try ModelLoader.load(path: dir + "/r.caffemodel")) { e in
             XCTAssertTrue("\(e)".contains("pooling_param field 13 is set"), "\(e)")
         }
+        // The forks' `ceil_mode` (DenseNet deploy prototxts): false = FLOOR, true = CEIL.
+        for (flag, side) in [("false", 3), ("true", 4)] {
+            let fork = text.replacingOccurrences(of: "round_mode: FLOOR", with: "ceil_mode: \(flag)")
+            try fork.write(toFile: dir + "/deploy.prototxt", atomically: true, encoding: .utf8)
+            let f = try ModelLoader.load(path: dir + "/deploy.prototxt")
+            XCTAssertEqual(try f.inferShapes()[f.outputs[0]], [1, 1, side, side], "ceil_mode: \(flag)")
+        }
     }
 
     /// Caffe would output −FLT_MAX (max) or divide by zero (average) for a window that

@@ -164,7 +164,7 @@ public enum CaffeImporter {
                 }
             } else if CaffeNetBuilder.dataTypes.contains(l.type) {
                 guard let top = l.top.first else { continue }
-                try declare(top, dataShape(l))
+                try declare(top, dataShape(l) ?? text.flatMap { memoryDataShape(l.name, in: $0) })
             } else if isComputed(l) {
                 try builder.lower(l)
             }
@@ -196,6 +196,31 @@ public enum CaffeImporter {
         return nil
     }
 
+    /// `memory_data_param { batch_size channels height width }` of a MemoryData layer in the
+    /// prototxt (srtool's compiled schema leaves that message out, so it is read from the
+    /// text), with `transform_param { crop_size }` applied to height and width.
+    private static func memoryDataShape(_ layer: String, in text: Prototxt) -> [Int]? {
+        func number(_ f: Prototxt.Field) -> Int? {
+            let source = text.source(f)
+            guard let colon = source.firstIndex(of: ":") else { return nil }
+            return Int(source[source.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        for f in text.fields where f.name == "layer" || f.name == "layers" {
+            guard let children = f.children,
+                  children.contains(where: { $0.name == "name" && text.source($0).contains("\"\(layer)\"") }),
+                  let param = children.first(where: { $0.name == "memory_data_param" })?.children else { continue }
+            var values: [String: Int] = [:]
+            for c in param { values[c.name] = number(c) }
+            guard let c = values["channels"], var h = values["height"], var w = values["width"] else { return nil }
+            if let crop = children.first(where: { $0.name == "transform_param" })?.children?
+                .first(where: { $0.name == "crop_size" }).flatMap(number), crop > 0 {
+                h = crop; w = crop
+            }
+            return [values["batch_size"] ?? 1, c, h, w]
+        }
+        return nil
+    }
+
     /// The prototxt as a NetParameter, with syntax errors located.
     static func parse(prototxt path: String, limits: ImportLimits) throws -> (Caffe_NetParameter, Prototxt) {
         let data = try InputFile.read(path)
@@ -206,7 +231,11 @@ public enum CaffeImporter {
         options.ignoreUnknownFields = true
         options.messageDepthLimit = 64
         do {
-            return (try Caffe_NetParameter(textFormatString: string, options: options), tree)
+            var net = try Caffe_NetParameter(textFormatString: string, options: options)
+            try CaffeForkFields.apply(to: &net, text: tree)
+            return (net, tree)
+        } catch let error as SRError {
+            throw error
         } catch {
             // Find the field whose value the schema refused, one or two levels down.
             for f in tree.fields where (try? Caffe_NetParameter(textFormatString: String(tree.source(f)), options: options)) == nil {
@@ -221,6 +250,8 @@ public enum CaffeImporter {
 
     /// A companion file in the same folder: with `preferring`, a name containing it wins;
     /// otherwise the only file with one of the suffixes. Several candidates are an error.
+    /// Same-stem files win first (`densenet121.caffemodel` ↔ `densenet121.prototxt` or
+    /// `densenet121_deploy.prototxt`).
     static func findBeside(_ path: String, suffixes: [String], preferring: String?) throws -> String? {
         let folder = (path as NSString).deletingLastPathComponent
         let dir = folder.isEmpty ? "." : folder
@@ -231,6 +262,8 @@ public enum CaffeImporter {
         for suffix in suffixes {
             // ".caffemodel" must not match "x.caffemodel.h5"; suffixes are tried in order.
             let candidates = names.filter { $0.hasSuffix(suffix) && $0 != own }
+            let sameStem = candidates.filter { stem($0) == stem(own) }
+            if sameStem.count == 1 { return full(sameStem[0]) }
             if let preferring {
                 let preferred = candidates.filter { $0.lowercased().contains(preferring) }
                 if preferred.count == 1 { return full(preferred[0]) }
@@ -244,5 +277,19 @@ public enum CaffeImporter {
             }
         }
         return nil
+    }
+
+    /// A model file's name without its format suffix and without a "deploy" part:
+    /// "VGG_FACE_deploy.prototxt" and "VGG_FACE.caffemodel" → "vgg_face".
+    static func stem(_ name: String) -> String {
+        var s = name.lowercased()
+        for suffix in [".caffemodel.h5", ".caffemodel", ".prototxt", ".h5"] where s.hasSuffix(suffix) {
+            s.removeLast(suffix.count)
+            break
+        }
+        for part in ["_deploy", "-deploy", ".deploy", "deploy_", "deploy-", "deploy."] {
+            s = s.replacingOccurrences(of: part, with: "")
+        }
+        return s
     }
 }

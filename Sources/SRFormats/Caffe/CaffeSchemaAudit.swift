@@ -118,9 +118,8 @@ enum CaffeSchemaAudit {
                     continue
                 }
                 guard let param, c.name == param.field, let grand = c.children else { continue }
-                for g in grand where !knows(param.message, g.name) {
-                    let hint = g.name == "ceil_mode" ? " (a fork's field; upstream Caffe names it round_mode)" : ""
-                    throw SRError.unsupported("\(text.position(g)): layer '\(name)' (\(type)): '\(g.name)' in \(param.field) is not in Caffe's schema\(hint) and could change the result")
+                for g in grand where !knows(param.message, g.name) && !(CaffeForkFields.known[param.field] ?? []).contains(g.name) {
+                    throw SRError.unsupported("\(text.position(g)): layer '\(name)' (\(type)): '\(g.name)' in \(param.field) is not in Caffe's schema and could change the result")
                 }
             }
         }
