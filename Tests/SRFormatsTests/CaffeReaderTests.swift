@@ -127,6 +127,34 @@ extension CaffeReaderTests {
         }
     }
 
+    /// A MemoryData layer declares the input shape in `memory_data_param` (cropped by
+    /// `transform_param.crop_size`); several prototxts beside a caffemodel: the one with its stem.
+    func testMemoryDataShapeAndSameStemPrototxt() throws {
+        let dir = try temporaryFolder("stem")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func net(_ side: Int) -> String {
+            """
+            name: "m"
+            layer { name: "data" type: "MemoryData" top: "data" top: "label"
+                    memory_data_param { batch_size: 2 channels: 3 height: \(side + 8) width: \(side + 8) }
+                    transform_param { crop_size: \(side) } }
+            layer { name: "pool" type: "Pooling" bottom: "data" top: "pool"
+                    pooling_param { pool: AVE kernel_size: 2 stride: 2 } }
+            """
+        }
+        try net(8).write(toFile: dir + "/age_net.prototxt", atomically: true, encoding: .utf8)
+        try net(12).write(toFile: dir + "/gender_net.prototxt", atomically: true, encoding: .utf8)
+        // The weights file (nothing to weigh) without memory_data_param, which srtool's
+        // compiled schema leaves out.
+        let bare = "name: \"m\" layer { name: \"pool\" type: \"Pooling\" bottom: \"data\" top: \"pool\" }"
+        let bytes: Data = try Caffe_NetParameter(textFormatString: bare).serializedBytes()
+        try bytes.write(to: URL(fileURLWithPath: dir + "/gender_net.caffemodel"))
+        let g = try ModelLoader.load(path: dir + "/gender_net.caffemodel")
+        XCTAssertEqual(g.inputs.map(\.shape), [[2, 3, 12, 12]])
+        XCTAssertEqual(try g.inferShapes()[g.outputs[0]], [2, 3, 6, 6])
+        XCTAssertEqual(CaffeImporter.stem("VGG_FACE_deploy.prototxt"), CaffeImporter.stem("VGG_FACE.caffemodel"))
+    }
+
     /// Caffe would output −FLT_MAX (max) or divide by zero (average) for a window that
     /// starts outside an unpadded input; srtool refuses.
     func testPoolingWindowOutsideInputIsRefused() throws {
