@@ -1,0 +1,33 @@
+import Foundation
+import SRCore
+import SRExplain
+import SRFormats
+import SRTestSupport
+import XCTest
+
+/// The model-zoo fixtures (Tools/make_zoo_fixtures.py) through the backward engine.
+final class ZooGradientTests: XCTestCase {
+    /// The input gradient of the target logits (the gradient method's backward pass through
+    /// every new op) against torch's float64 autograd, where the fixture has room for it.
+    func testInputGradientMatchesTorchFloat64() throws {
+        struct Gradients: Decodable { var targets: [Int]; var input_gradient_f64: String? }
+        var compared = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("zoo")).sorted() {
+            let folder = Fixtures.path("zoo/\(name)")
+            let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json"))
+            let m = try JSONDecoder().decode(Gradients.self, from: data)
+            // Families srtool cannot read yet (ViT, DeiT) and those without room for the file.
+            guard let file = m.input_gradient_f64, (try? ONNXImporter.load(path: folder + "/model.onnx")) != nil else { continue }
+            let explainer = try Explainer(graph: try ONNXImporter.load(path: folder + "/model.onnx"), threads: 2)
+            let x = try NPY.read(path: folder + "/input.npy")
+            let r = try XCTUnwrap(Method.named("gradient")).run(explainer, x, target: .top, options: MethodOptions())
+            XCTAssertEqual(r.classified.targets, m.targets, name)
+            if let why = closeness(r.maps[0].raw, try NPY.read(path: folder + "/" + file), atol: 1e-5, rtol: 1e-4) {
+                XCTFail("\(name) input gradient vs torch float64: \(why)")
+            }
+            compared += 1
+        }
+        XCTAssertGreaterThanOrEqual(compared, 12)
+    }
+
+}

@@ -1,0 +1,64 @@
+import Foundation
+import SRCore
+import SRFormats
+import SRRuntime
+import SRTestSupport
+import XCTest
+
+/// The tiny model-zoo fixtures (Tools/make_zoo_fixtures.py: torchvision and timm families
+/// exported to ONNX opset 17, seeded weights and batch-norm statistics): every family srtool
+/// reads must match onnxruntime and the float64 torch model; the families it cannot read
+/// yet must be refused with the line pinned here.
+final class ZooFixtureTests: XCTestCase {
+    /// Families refused today, with the start of their error line (issue #14: ViT / DeiT
+    /// need constant folding of their index arithmetic and attention).
+    static let refused: [String: String] = [
+        "vit": "node '/encoder/layers/encoder_layer_0/self_attention/Mod' (Mod): input",
+        "timm_deit": "node '/Equal' (Equal): input '/Constant_1_output_0' is a constant, and srtool cannot fold Equal",
+    ]
+
+    func cases() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("zoo")).sorted()
+    }
+
+    func testEveryFamilyMatchesOnnxruntimeAndFloat64() throws {
+        let cases = try cases()
+        XCTAssertGreaterThanOrEqual(cases.count, 17)
+        for name in cases {
+            let folder = Fixtures.path("zoo/\(name)")
+            if let line = Self.refused[name] {
+                XCTAssertThrowsError(try ONNXImporter.load(path: folder + "/model.onnx"), name) { error in
+                    guard case SRError.unsupported(let why) = error else { return XCTFail("\(name): \(error)") }
+                    XCTAssertTrue(why.hasPrefix(line), "\(name): \(why)")
+                }
+                continue
+            }
+            let manifest = try FixtureManifest.load(folder)
+            let graph = try ONNXImporter.load(path: folder + "/model.onnx")
+            let x = try NPY.read(path: folder + "/input.npy")
+            let y = try Executor(graph: graph, threads: 2).outputs(x)[0]
+            let atol = manifest.atol ?? 1e-5, rtol = manifest.rtol ?? 1e-4
+            if let why = closeness(y, try NPY.read(path: folder + "/output.npy"), atol: atol, rtol: rtol) {
+                XCTFail("\(name) vs onnxruntime: \(why)")
+            }
+            if let why = closeness(y, try NPY.read(path: folder + "/output_f64.npy"), atol: atol, rtol: rtol) {
+                XCTFail("\(name) vs float64 torch: \(why)")
+            }
+        }
+    }
+
+    /// ONNX → .srm → load gives the same graph and the same numbers for every family.
+    func testSRMRoundTrip() throws {
+        for name in try cases() where Self.refused[name] == nil {
+            let folder = Fixtures.path("zoo/\(name)")
+            let graph = try ONNXImporter.load(path: folder + "/model.onnx")
+            let path = NSTemporaryDirectory() + "/srtool-zoo-\(name)-\(getpid()).srm"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try SRMFile.write(graph, to: path)
+            let back = try ModelLoader.load(path: path)
+            XCTAssertEqual(back.nodes, graph.nodes, name)
+            let x = try NPY.read(path: folder + "/input.npy")
+            XCTAssertEqual(try Executor(graph: graph).outputs(x)[0].values, try Executor(graph: back).outputs(x)[0].values, name)
+        }
+    }
+}
