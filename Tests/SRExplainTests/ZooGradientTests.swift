@@ -30,4 +30,31 @@ final class ZooGradientTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(compared, 12)
     }
 
+
+    /// Every explanation method runs on every family srtool reads and gives finite maps
+    /// (CAM only where the network ends in global average pooling and one linear layer).
+    func testEveryMethodRunsOnEveryFamily() throws {
+        var ran = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("zoo")).sorted() {
+            let folder = Fixtures.path("zoo/\(name)")
+            guard let graph = try? ONNXImporter.load(path: folder + "/model.onnx") else { continue }
+            let explainer = try Explainer(graph: graph, threads: 2)
+            let x = try NPY.read(path: folder + "/input.npy").sample(0)
+            var options = MethodOptions()
+            options.samples = 4; options.steps = 8; options.window = 8; options.stride = 8
+            let lrp = try XCTUnwrap(Composite.named("epsilon-plus-flat")).rules(for: explainer.graph, options: CompositeOptions())
+            for method in Method.all {
+                do {
+                    var o = options
+                    if method.name == "lrp" { o.rules = lrp }
+                    let r = try method.run(explainer, x, target: .top, options: o)
+                    XCTAssertTrue(r.maps[0].raw.values.allSatisfy(\.isFinite), "\(name) \(method.name): not finite")
+                    ran += 1
+                } catch SRError.unsupported(let why) where method.name == "cam" {
+                    XCTAssertTrue(why.hasPrefix("CAM needs"), "\(name): \(why)")
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(ran, 15 * (Method.all.count - 1))
+    }
 }

@@ -30,6 +30,13 @@ final class NaiveTwinTests: XCTestCase {
             (5, 7, 6, 4, Conv2DAttributes(kernel: [1, 1])),
             (5, 7, 6, 4, Conv2DAttributes(kernel: [1, 1], stride: [2, 2])),
             (2, 3, 11, 13, Conv2DAttributes(kernel: [5, 5], stride: [3, 2], pads: [2, 1, 0, 2])),
+            // Depthwise (the direct kernel): strides, dilation, asymmetric pads, a multiplier, 7×7.
+            (6, 6, 9, 8, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 6)),
+            (5, 5, 10, 11, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [0, 1, 1, 0], group: 5)),
+            (4, 8, 9, 9, Conv2DAttributes(kernel: [5, 3], stride: [1, 2], pads: [2, 1, 2, 1], dilation: [1, 2], group: 4)),
+            (3, 3, 14, 13, Conv2DAttributes(kernel: [7, 7], pads: [3, 3, 3, 3], group: 3)),
+            (4, 4, 6, 5, Conv2DAttributes(kernel: [1, 1], stride: [2, 2], group: 4)),
+            (2, 2, 5, 5, Conv2DAttributes(kernel: [3, 3], pads: [4, 4, 4, 4], group: 2)),
         ]
         for (i, k) in cases.enumerated() {
             let x = random([2, k.c, k.h, k.w], &rng)

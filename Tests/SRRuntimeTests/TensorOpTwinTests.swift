@@ -71,6 +71,32 @@ final class TensorOpTwinTests: XCTestCase {
         }
     }
 
+    /// The vectorisable `eˣ` (SiLU's) against float64 over the float range, and broadcasting
+    /// element-wise products (the per-channel gate fast path) against direct indexing.
+    func testVectorExpAndBroadcastingMatchNaive() throws {
+        let x = Tensor(zeros: [1, 20_003])
+        for i in 0..<x.count { x.pointer[i] = -87 + 175 * Float(i) / Float(x.count) }
+        let fast = Kernels.fastExp(x)
+        for i in 0..<x.count {
+            let want = Foundation.exp(Double(x.pointer[i]))
+            XCTAssertLessThanOrEqual(abs(Double(fast.pointer[i]) - want), 3e-7 * want, "exp(\(x.pointer[i]))")
+        }
+        var rng = Seeded(state: 14)
+        let a = random([2, 3, 4, 5], &rng)
+        for shape in [[2, 3, 1, 1], [1, 3, 1, 1], [5], [3, 1, 5], [2, 1, 4, 1]] {
+            let b = random(shape, &rng)
+            let got = Kernels.combine([a, b], outShape: a.shape, .mul)
+            let want = Tensor(zeros: a.shape)
+            let padded = [Int](repeating: 1, count: 4 - shape.count) + shape
+            for i in 0..<a.count {
+                let idx = NaiveKernels.multiIndex(i, a.shape)
+                let j = NaiveKernels.flat(idx.indices.map { padded[$0] == 1 ? 0 : idx[$0] }, padded)
+                want.pointer[i] = a.pointer[i] * b.pointer[j]
+            }
+            if let why = closeness(got, want, atol: 0, rtol: 0) { XCTFail("broadcast \(shape): \(why)") }
+        }
+    }
+
     /// `Σ g·f(x)` differentiated numerically (float64 twins, central differences) against each
     /// kernel's input gradient.
     func testInputGradientsMatchCentralDifferences() throws {

@@ -16,6 +16,9 @@ extension Kernels {
         let (kh, kw) = (a.kernel[0], a.kernel[1])
         let k = cg * kh * kw, p = ho * wo
         let out = Tensor(uninitialized: outShape)
+        if cg == 1 && g > 1 {
+            return depthwiseConv2d(x, weight: w, bias: bias, a, outShape: outShape, reluSlope: reluSlope)
+        }
         let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
         if direct {
             for img in 0..<n {
@@ -130,6 +133,82 @@ extension Kernels {
                 for i in 0..<plane { p[i] += b }
             }
         }
+    }
+
+    /// Depthwise convolution (one input channel per group, `o/c` outputs each: MobileNet,
+    /// EfficientNet, ConvNeXt): direct loops, no im2col. Each input channel is copied once
+    /// into a zero-padded plane (at stride 2, split into its even and odd columns), so every
+    /// kernel tap adds `w[i, j]·(a contiguous run of that plane)` to an output row: loops
+    /// without bounds checks that vectorise.
+    static func depthwiseConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
+                                reluSlope: Float?) -> Tensor {
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
+        let mult = o / c
+        let (kh, kw) = (a.kernel[0], a.kernel[1])
+        let (sh, sw, dh, dw, top, left) = (a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], a.pads[0], a.pads[1])
+        // The padded plane covers every row and column any tap reads.
+        let ph = max(h + top, (ho - 1) * sh + (kh - 1) * dh + 1)
+        let pw = max(wd + left, (wo - 1) * sw + (kw - 1) * dw + 1)
+        let split = sw == 2
+        let half = (pw + 1) / 2
+        let planeSize = split ? 2 * ph * half : ph * pw
+        let out = Tensor(uninitialized: outShape)
+        let workers = min(Parallel.threads, max(1, n * c))
+        let planes = UnsafeMutablePointer<Float>.allocate(capacity: planeSize * workers)
+        defer { planes.deallocate() }
+        Parallel.forEachWorker(n * c) { worker, range in
+            let plane = planes + worker * planeSize
+            for t in range {
+                let img = t / c, ic = t % c
+                let src = x.pointer + t * h * wd
+                plane.update(repeating: 0, count: planeSize)
+                for y in 0..<h {
+                    let line = src + y * wd
+                    if split {
+                        // Column q of the padded row: even q → first half, odd → second half.
+                        let even = plane + (y + top) * half, odd = plane + ph * half + (y + top) * half
+                        for xx in 0..<wd {
+                            let q = xx + left
+                            if q & 1 == 0 { even[q >> 1] = line[xx] } else { odd[q >> 1] = line[xx] }
+                        }
+                    } else {
+                        (plane + (y + top) * pw + left).update(from: line, count: wd)
+                    }
+                }
+                for m in 0..<mult {
+                    let oc = ic * mult + m
+                    let dst = out.pointer + (img * o + oc) * ho * wo
+                    let taps = w.pointer + oc * kh * kw
+                    let b = bias?.pointer[oc] ?? 0
+                    for oy in 0..<ho {
+                        let row = dst + oy * wo
+                        row.update(repeating: b, count: wo)
+                        for i in 0..<kh {
+                            let py = oy * sh + i * dh
+                            for j in 0..<kw {
+                                let tap = taps[i * kw + j]
+                                let q = j * dw  // padded column read by output column 0
+                                if split {
+                                    let run = plane + (q & 1 == 0 ? 0 : ph * half) + py * half + (q >> 1)
+                                    for ox in 0..<wo { row[ox] += tap * run[ox] }
+                                } else if sw == 1 {
+                                    let run = plane + py * pw + q
+                                    for ox in 0..<wo { row[ox] += tap * run[ox] }
+                                } else {
+                                    let run = plane + py * pw + q
+                                    for ox in 0..<wo { row[ox] += tap * run[ox * sw] }
+                                }
+                            }
+                        }
+                        if let slope = reluSlope {
+                            for ox in 0..<wo { let v = row[ox]; row[ox] = v > 0 ? v : v * slope }
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// `y = x·Wᵀ + b` on the last axis, x `[N, …, in]` as `rows × in`, W `[out, in]`:

@@ -86,6 +86,29 @@ extension Kernels {
                 stride[d] = padded[d] == 1 ? 0 : acc
                 acc *= padded[d]
             }
+            // Constant over the trailing axes (a per-channel gate [N, C, 1, 1] on [N, C, H, W]):
+            // one value per contiguous block of the output.
+            var split = rank
+            while split > 0 && padded[split - 1] == 1 { split -= 1 }
+            let inner = outShape.suffix(from: split).reduce(1, *)
+            if inner >= 8 {
+                let prefix = Array(outShape.prefix(split)), prefixStride = Array(stride.prefix(split))
+                let o = out.pointer, tp = t.pointer, first = k == 0
+                Parallel.forEach(n / inner, minChunk: max(1, (1 << 14) / inner)) { range in
+                    for block in range {
+                        var r = block, src = 0
+                        for d in prefix.indices.reversed() { src += (r % prefix[d]) * prefixStride[d]; r /= prefix[d] }
+                        let v = tp[src], dst = o + block * inner
+                        if first { dst.update(repeating: v, count: inner); continue }
+                        switch op {
+                        case .add: for i in 0..<inner { dst[i] += v }
+                        case .mul: for i in 0..<inner { dst[i] *= v }
+                        case .max: for i in 0..<inner { dst[i] = Swift.max(dst[i], v) }
+                        }
+                    }
+                }
+                continue
+            }
             var index = [Int](repeating: 0, count: rank)
             var src = 0
             for i in 0..<n {

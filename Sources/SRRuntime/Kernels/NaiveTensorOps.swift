@@ -5,7 +5,7 @@ import SRCore
 /// functions): every output element computed from its own multi-index, in float64.
 extension NaiveKernels {
     /// The multi-index of flat position `i` in `shape`.
-    static func multiIndex(_ i: Int, _ shape: [Int]) -> [Int] {
+    public static func multiIndex(_ i: Int, _ shape: [Int]) -> [Int] {
         var r = i
         var index = [Int](repeating: 0, count: shape.count)
         for d in shape.indices.reversed() { index[d] = r % shape[d]; r /= shape[d] }
@@ -13,7 +13,7 @@ extension NaiveKernels {
     }
 
     /// The flat position of `index` in `shape`.
-    static func flat(_ index: [Int], _ shape: [Int]) -> Int {
+    public static func flat(_ index: [Int], _ shape: [Int]) -> Int {
         zip(index, shape).reduce(0) { $0 * $1.1 + $1.0 }
     }
 
