@@ -59,6 +59,23 @@ keras2_layout        a model.h5 written by h5py in the Keras 2.x (tf.keras 2.11)
                      (Keras 2 config form, kernel:0 names, fixed-length byte strings);
                      reference outputs from the same model rebuilt in Keras 3.
 malformed            see Fixtures/keras/malformed/manifest.json.
+modern_activations   the Activation layer with silu, swish, hard_silu, hard_swish, gelu (exact;
+                     no string selects the tanh form), elu, selu, softplus, softsign, mish,
+                     exponential, hard_sigmoid, leaky_relu, relu6 (the strings "swish" and
+                     "hard_swish", which Keras 3 saves as silu / hard_silu, are put back into
+                     the saved configs), ELU alpha 0.7, Softmax axis -1, Identity, Add,
+                     Concatenate
+modern_layers        keras.applications blocks: Rescaling (scalar and per-channel),
+                     Normalization (mean/variance as weights and in the config), squeeze-and-
+                     excite (GAP -> Reshape -> Conv 1x1 relu -> Conv 1x1 sigmoid -> Multiply),
+                     Cropping2D ((1,0),(0,1)), LayerNormalization eps 1e-6, Dense on a 4-D
+                     tensor, ConvNeXt's LayerScale, Add
+modern_merge_reshape Subtract, Average, Minimum, MobileNetV3 squeeze-and-excite (GAP keepdims,
+                     hard_sigmoid, broadcast operand first), Reshape (4,4,C) -> (16,C) with
+                     LayerNormalization / Dense on the tokens, Reshape -> (2,8,C) with a
+                     Conv2D, Flatten of both, GAP, Dense softmax
+(the modern_* cases are split in three so each folder stays under 200 KB: Keras' HDF5
+files cost about 2.5 KB per layer)
 
 Reproducible
 ------------
@@ -132,9 +149,11 @@ def reference():
 
 # --------------------------------------------------------------------------- weights
 
-def weight_value(var_name, shape, rng, depthwise=False):
+def weight_value(var_name, shape, rng, depthwise=False, layer_class=None):
     """A realistic value for one Keras variable, chosen by its name. Keras 3 names
-    DepthwiseConv2D's kernel plain 'kernel' (Keras 2: 'depthwise_kernel')."""
+    DepthwiseConv2D's kernel plain 'kernel' (Keras 2: 'depthwise_kernel'). LayerNormalization
+    has gamma / beta like BatchNormalization; Normalization has mean / variance / count;
+    ConvNeXt's LayerScale adds its scale without a name, so Keras calls it 'variable'."""
     shape = tuple(int(s) for s in shape)
     if var_name in ("kernel", "depthwise_kernel", "pointwise_kernel"):
         if var_name == "depthwise_kernel" or depthwise:   # (kh, kw, in, multiplier)
@@ -155,6 +174,14 @@ def weight_value(var_name, shape, rng, depthwise=False):
         return rng.uniform(0.5, 2.0, shape).astype(np.float32)
     if var_name == "alpha":                       # PReLU slope
         return rng.uniform(0.05, 0.4, shape).astype(np.float32)
+    if var_name == "mean":                        # Normalization (adapt's result)
+        return (rng.standard_normal(shape) * 0.3).astype(np.float32)
+    if var_name == "variance":
+        return rng.uniform(0.3, 2.0, shape).astype(np.float32)
+    if var_name == "count":                       # int32 scalar, unused in inference
+        return np.array(1000, dtype=np.int32).reshape(shape)
+    if var_name == "variable" and layer_class == "LayerScale":   # its gamma
+        return rng.uniform(0.2, 1.2, shape).astype(np.float32)
     raise ValueError(f"no init rule for variable {var_name!r}")
 
 
@@ -163,7 +190,8 @@ def init_weights(model, rng):
         if not layer.weights:
             continue
         dw = isinstance(layer, L.DepthwiseConv2D)
-        layer.set_weights([weight_value(v.name, v.shape, rng, dw) for v in layer.weights])
+        cls = layer.__class__.__name__
+        layer.set_weights([weight_value(v.name, v.shape, rng, dw, cls) for v in layer.weights])
 
 
 # --------------------------------------------------------------------------- running
@@ -227,8 +255,10 @@ def clear_case_dir(d):
     fixture_folders.clear_case_dir(d, GENERATOR)
 
 
-def normalize_keras_zip(src, dst):
-    """Re-zip a .keras file so that it is byte-stable (see module docstring)."""
+def normalize_keras_zip(src, dst, config_edit=None):
+    """Re-zip a .keras file so that it is byte-stable (see module docstring).
+    config_edit(config dict) may change config.json first (written back the way Keras
+    writes it, json.dumps with default separators)."""
     with zipfile.ZipFile(src) as zin:
         entries = [(i.filename, zin.read(i.filename), i.compress_type) for i in zin.infolist()]
     ids = {}
@@ -240,6 +270,10 @@ def normalize_keras_zip(src, dst):
     with zipfile.ZipFile(dst, "w") as zout:
         for name, data, ctype in entries:
             if name == "config.json":
+                if config_edit:
+                    cfg = json.loads(data)
+                    config_edit(cfg)
+                    data = json.dumps(cfg).encode()
                 data = re.sub(rb'"shared_object_id": (\d+)', renumber, data)
             elif name == "metadata.json":
                 meta = json.loads(data)
@@ -252,11 +286,20 @@ def normalize_keras_zip(src, dst):
             zout.writestr(zi, data)
 
 
-def save_keras_zip(model, dst):
+def save_keras_zip(model, dst, config_edit=None):
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td) / "model.keras"
         model.save(str(tmp))
-        normalize_keras_zip(tmp, dst)
+        normalize_keras_zip(tmp, dst, config_edit)
+
+
+def edit_h5_config(path, config_edit):
+    """Apply config_edit to model.h5's model_config attribute, stored back the way
+    Keras' legacy saver stores it (json.dumps(...).encode('utf8'))."""
+    with h5py.File(path, "r+") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        config_edit(cfg)
+        f.attrs["model_config"] = json.dumps(cfg).encode("utf8")
 
 
 def attr_type(obj, key):
@@ -328,11 +371,11 @@ def max_diff(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-def reload_checks(d, x, y, has_h5=True):
+def reload_checks(d, x, y, has_h5=True, custom_objects=None):
     """Load model.h5 and model.keras back with Keras and compare to output.npy."""
     checks = {}
     for fn in (["model.h5"] if has_h5 else []) + ["model.keras"]:
-        m = keras.models.load_model(str(d / fn), compile=False)
+        m = keras.models.load_model(str(d / fn), compile=False, custom_objects=custom_objects)
         diff = max_diff(to_np(m(x, training=False)), y)
         assert diff <= ATOL, f"{d.name}/{fn}: reload differs by {diff}"
         checks[f"keras.models.load_model('{fn}')"] = f"reproduces output.npy, max |diff| {diff:.3g}"
@@ -349,10 +392,13 @@ def inbound_nodes_example(h5_path, layer_name):
 
 
 def write_case(name, model, x, seed, notes, extra=None, post=None, write_h5=None,
-               h5_checked=True):
+               h5_checked=True, config_edit=None, custom_objects=None):
     """Write one case folder. extra(d, model, entries) -> dict merged into the
     manifest; post(entries, y) may replace reference values (returns dict for the
-    manifest); write_h5(path) replaces `model.save` for model.h5."""
+    manifest); write_h5(path) replaces `model.save` for model.h5; config_edit(config)
+    edits the saved model config of model.h5 and model.keras (Keras must still load
+    them: the reload checks run on the edited files); custom_objects is what
+    keras.models.load_model needs for the reload checks."""
     d = OUT / name
     clear_case_dir(d)
     (d / "layers").mkdir(parents=True)
@@ -366,7 +412,9 @@ def write_case(name, model, x, seed, notes, extra=None, post=None, write_h5=None
         write_h5(d / "model.h5")
     else:
         model.save(str(d / "model.h5"))
-    save_keras_zip(model, d / "model.keras")
+        if config_edit:
+            edit_h5_config(d / "model.h5", config_edit)
+    save_keras_zip(model, d / "model.keras", config_edit)
 
     np.save(d / "input.npy", x.astype(np.float32))
     np.save(d / "output.npy", y)
@@ -374,7 +422,7 @@ def write_case(name, model, x, seed, notes, extra=None, post=None, write_h5=None
         np.save(d / e["file"], e["_value"])
 
     manifest_extra = extra(d, model, entries) if extra else {}
-    checks = reload_checks(d, x, y_keras, has_h5=h5_checked)
+    checks = reload_checks(d, x, y_keras, has_h5=h5_checked, custom_objects=custom_objects)
     checks.update(manifest_extra.pop("checks", {}))
 
     layouts = {"model.h5": h5_layout_of(d / "model.h5"),
@@ -896,6 +944,201 @@ def case_keras2_layout():
                write_h5=lambda p: write_keras2_h5(p, model), h5_checked=False)
 
 
+# ---- modern layers (keras.applications building blocks)
+
+# Activation strings for the Activation layer. Keras 3 saves "swish" as "silu" and
+# "hard_swish" as "hard_silu" (the same functions); the config edit below puts the
+# alias strings back into the two layers that asked for them, as tf.keras 2 files
+# (EfficientNet: "swish") hold them. No string selects gelu's tanh form
+# (keras.activations.gelu(x, approximate=True) has no serialisable name), so only the
+# exact (erf) gelu is covered.
+MODERN_ACTIVATIONS = ["silu", "swish", "hard_silu", "hard_swish", "gelu", "elu", "selu",
+                      "softplus", "softsign", "mish", "hard_sigmoid", "leaky_relu", "relu6"]
+ACTIVATION_ALIASES = {"act_swish": "swish", "act_hard_swish": "hard_swish"}
+
+
+def restore_activation_aliases(cfg):
+    for lay in cfg["config"]["layers"]:
+        name = lay.get("name", lay["config"].get("name"))
+        if name in ACTIVATION_ALIASES:
+            assert lay["config"]["activation"] in ("silu", "hard_silu"), lay["config"]
+            lay["config"]["activation"] = ACTIVATION_ALIASES[name]
+
+
+def case_modern_activations():
+    seed = 7
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((5, 5, 3), name="image")
+    acts = {a: L.Activation(a, name=f"act_{a}")(inp) for a in MODERN_ACTIVATIONS}
+    # exponential on softsign's output (in (-1, 1)), so exp stays in (0.37, 2.72)
+    exp = L.Activation("exponential", name="act_exponential")(acts["softsign"])
+    elu = L.ELU(alpha=0.7, name="elu_layer")(inp)
+    smax = L.Softmax(axis=-1, name="softmax_layer")(inp)
+    ident = L.Identity(name="identity")(inp)
+    gm = L.Add(name="add_gelu_mish")([acts["gelu"], acts["mish"]])
+    c = L.Concatenate(axis=-1, name="concat")(
+        list(acts.values()) + [exp, elu, smax, ident, gm])          # 18 x 3 = 54 channels
+    c = L.Conv2D(8, 1, name="mix")(c)
+    c = L.GlobalAveragePooling2D(name="gap")(c)
+    out = L.Dense(5, name="logits")(c)
+    model = keras.Model(inp, out, name="modern_activations")
+    init_weights(model, rng)
+    # N(0, 3^2), deep into elu/selu's tails, plus fixed pixels: past relu6's 6, exactly
+    # on hard_sigmoid's kinks +-3 and on 0, and +-25 (torch's softplus is x above 20)
+    x = (rng.standard_normal((2, 5, 5, 3)) * 3.0).astype(np.float32)
+    x[0, 0, 0] = [7.0, -7.0, 0.0]
+    x[0, 0, 1] = [3.0, -3.0, 25.0]
+    x[1, 4, 4] = [-25.0, 6.0, 0.5]
+
+    def extra(d, model, entries):
+        return {"activation_strings": {
+            e["name"]: model.get_layer(e["name"]).get_config().get("activation")
+            for e in entries if e["class_name"] == "Activation"} | {
+            k: v + " (in the files; Keras' own config says "
+                   + ("silu" if v == "swish" else "hard_silu") + ")"
+            for k, v in ACTIVATION_ALIASES.items()}}
+
+    notes = (
+        "The Activation layer with every activation string keras.applications uses, each "
+        "applied to the input image (N(0, 9) values, and three fixed pixels: [7,-7,0], "
+        "[3,-3,25] at (0,0,0..1) of image 0 and [-25,6,0.5] at (4,4) of image 1, so relu6 "
+        "and hard_sigmoid saturate, the kinks at 0 and +-3 are hit and softplus's linear "
+        "branch is used) "
+        "and concatenated on channels (54 = 18 x 3). Keras 3.15.1 definitions (torch "
+        "backend): silu / swish x*sigmoid(x); hard_silu / hard_swish x*hard_sigmoid(x); "
+        "hard_sigmoid relu6(x+3)/6 (Keras 3; Keras 2 used clip(0.2x+0.5, 0, 1)); gelu the "
+        "exact erf form 0.5x(1+erf(x/sqrt2)) (approximate=False is the default and no "
+        "activation string gives the tanh form, so it is not here); elu alpha 1 "
+        "(x>0 ? x : exp(x)-1); selu scale 1.0507009873554805, alpha 1.6732632423543772; "
+        "softplus log(1+exp(x)) (torch switches to x above 20); softsign x/(1+|x|); mish "
+        "x*tanh(softplus(x)); leaky_relu negative_slope 0.2 (the activation function's "
+        "default, not LeakyReLU layer's 0.3); relu6 min(max(x,0),6). act_exponential is "
+        "exp applied to act_softsign's output (one tensor feeding two consumers). "
+        "act_swish and act_hard_swish: Keras serialises 'swish' as 'silu' and 'hard_swish' "
+        "as 'hard_silu'; model.h5's model_config and model.keras's config.json were edited "
+        "to hold 'swish' / 'hard_swish' for those two layers, the strings tf.keras 2 files "
+        "hold (Keras loads them: see checks). elu_layer ELU layer alpha 0.7; softmax_layer "
+        "Softmax layer axis -1 (over channels, per pixel); identity Identity layer; "
+        "add_gelu_mish Add. Head: mix Conv2D 1x1 54 -> 8, gap, logits Dense 5 (no "
+        "softmax).")
+    write_case("modern_activations", model, x, seed, notes, extra=extra,
+               config_edit=restore_activation_aliases)
+
+
+def case_modern_layers():
+    from keras.src.applications.convnext import LayerScale
+    seed = 8
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((5, 5, 3), name="image")                       # 0..255 pixels
+    r1 = L.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
+    r2 = L.Rescaling(scale=[1 / (0.229 * 255), 1 / (0.224 * 255), 1 / (0.225 * 255)],
+                     offset=[-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225],
+                     name="rescale_per_channel")(inp)
+    n1 = L.Normalization(axis=-1, name="norm_weights")(r1)          # mean/variance weights
+    n2 = L.Normalization(axis=-1, mean=[0.1, -0.2, 0.05], variance=[0.8, 1.3, 0.6],
+                         name="norm_config")(r2)                    # in the config
+    s = L.Concatenate(name="concat_pre")([n1, n2])                  # 6 ch
+    s = L.Conv2D(6, 3, padding="same", activation="relu", name="stem")(s)
+    # squeeze-and-excite, EfficientNet style
+    se = L.GlobalAveragePooling2D(name="se_squeeze")(s)
+    se = L.Reshape((1, 1, 6), name="se_reshape")(se)
+    se = L.Conv2D(2, 1, activation="relu", name="se_reduce")(se)
+    se = L.Conv2D(6, 1, activation="sigmoid", name="se_expand")(se)
+    s = L.Multiply(name="se_excite")([s, se])                        # (5,5,6) * (1,1,6)
+    s = L.Cropping2D(((1, 0), (0, 1)), name="crop")(s)               # 5x5 -> 4x4
+    # ConvNeXt block tail: LayerNormalization, Dense on 4-D, gelu, Dense, LayerScale, Add
+    t = L.LayerNormalization(epsilon=1e-6, name="ln")(s)
+    t = L.Dense(10, name="pw_expand")(t)
+    t = L.Activation("gelu", name="pw_gelu")(t)
+    t = L.Dense(6, name="pw_project")(t)
+    t = LayerScale(1e-6, 6, name="layer_scale")(t)
+    s = L.Add(name="residual")([s, t])
+    s = L.GlobalAveragePooling2D(name="gap")(s)
+    out = L.Dense(5, activation="softmax", name="probs")(s)
+    model = keras.Model(inp, out, name="modern_layers")
+    init_weights(model, rng)
+    x = rng.integers(0, 256, (2, 5, 5, 3)).astype(np.float32)
+
+    notes = (
+        "Building blocks of keras.applications (with modern_merge_reshape; split in two so "
+        "each folder stays under 200 KB: Keras' HDF5 files cost about 2.5 KB per layer). "
+        "Input: integer pixel values 0..255, NHWC. rescale Rescaling scale 1/127.5 offset "
+        "-1 (x*scale+offset); rescale_per_channel Rescaling with per-channel lists "
+        "(ImageNet 1/(std*255), -mean/std) broadcast on the last axis. norm_weights "
+        "Normalization axis -1 whose mean / variance / count are weights (as after adapt(); "
+        "count int32, unused in inference); norm_config Normalization axis -1 with mean / "
+        "variance in the config (no weights); both compute (x-mean)/max(sqrt(variance), "
+        "1e-7). concat_pre; stem Conv2D 3x3 same relu. se_* squeeze-and-excite as "
+        "EfficientNet builds it: GlobalAveragePooling2D -> Reshape((1,1,6)) -> Conv2D 1x1 "
+        "relu -> Conv2D 1x1 sigmoid -> se_excite Multiply with the feature map ((5,5,6) * "
+        "(1,1,6), broadcast). crop Cropping2D ((1,0),(0,1)): drops the top row and the "
+        "right column (NASNet), 5x5 -> 4x4. ln LayerNormalization axis -1 epsilon 1e-6 "
+        "over the channels of each pixel: (x-mean)/sqrt(var+eps)*gamma+beta (biased "
+        "variance); pw_expand Dense 10 on a 4-D tensor (a 1x1 convolution on the last "
+        "axis, as in ConvNeXt), pw_gelu exact gelu, pw_project Dense 6, layer_scale "
+        "ConvNeXt's LayerScale (keras.src.applications.convnext.LayerScale, a layer class "
+        "outside keras.layers: class_name 'LayerScale', config init_values and "
+        "projection_dim; its one weight, the per-channel gamma, is named 'variable' -- "
+        "weight_names 'layer_scale/variable'; y = x*gamma), residual Add. gap, probs Dense "
+        "5 softmax. model.h5 needs custom_objects={'LayerScale': LayerScale} for "
+        "keras.models.load_model; model.keras loads without it (its config names the "
+        "module keras.src.applications.convnext).")
+    write_case("modern_layers", model, x, seed, notes,
+               custom_objects={"LayerScale": LayerScale})
+
+
+def case_modern_merge_reshape():
+    seed = 9
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((4, 4, 3), name="image")
+    # two branches merged three ways
+    a = L.Conv2D(4, 1, name="branch_a")(inp)
+    b = L.Conv2D(4, 3, padding="same", name="branch_b")(inp)
+    m = L.Concatenate(name="merge")([L.Subtract(name="subtract")([a, b]),
+                                     L.Average(name="average")([a, b]),
+                                     L.Minimum(name="minimum")([a, b])])   # 4x4x12
+    # squeeze-and-excite, MobileNetV3 style (keepdims, hard_sigmoid)
+    se = L.GlobalAveragePooling2D(keepdims=True, name="se_squeeze")(m)
+    se = L.Conv2D(3, 1, activation="relu", name="se_reduce")(se)
+    se = L.Conv2D(12, 1, activation="hard_sigmoid", name="se_expand")(se)
+    m = L.Multiply(name="se_excite")([se, m])                              # broadcast first
+    # reshapes that change an image tensor's shape
+    t1 = L.Reshape((16, 12), name="reshape_tokens")(m)
+    t1 = L.LayerNormalization(epsilon=1e-6, name="token_ln")(t1)
+    t1 = L.Dense(3, name="token_dense")(t1)                                # (16, 3)
+    t1 = L.Flatten(name="flatten_tokens")(t1)                              # 48
+    t2 = L.Reshape((2, 8, 12), name="reshape_2x8")(m)
+    t2 = L.Conv2D(3, (1, 3), padding="same", name="conv_2x8")(t2)          # (2, 8, 3)
+    t2 = L.Flatten(name="flatten_2x8")(t2)                                 # 48
+    g = L.GlobalAveragePooling2D(name="gap")(m)                            # 12
+    h = L.Concatenate(name="head_concat")([t1, t2, g])                     # 108
+    out = L.Dense(5, activation="softmax", name="probs")(h)
+    model = keras.Model(inp, out, name="modern_merge_reshape")
+    init_weights(model, rng)
+    x = rng.standard_normal((2, 4, 4, 3)).astype(np.float32)
+
+    notes = (
+        "Building blocks of keras.applications, part 2 (see modern_layers). branch_a "
+        "Conv2D 1x1 and branch_b Conv2D 3x3 same on the input; subtract a-b, average "
+        "(a+b)/2, minimum min(a,b) elementwise; merge Concatenate (4x4x12). se_* "
+        "squeeze-and-excite as MobileNetV3 builds it: GlobalAveragePooling2D keepdims=True "
+        "(-> (1,1,12)), Conv2D 1x1 relu, Conv2D 1x1 with inline activation hard_sigmoid "
+        "(relu6(x+3)/6), se_excite Multiply([se, features]) with the broadcast (1,1,12) "
+        "operand FIRST. reshape_tokens Reshape((16,12)) turns the (4,4,12) NHWC map into 16 "
+        "tokens in row-major (h*4+w) order; token_ln LayerNormalization on the rank-3 "
+        "tensor (last axis); token_dense Dense 3 per token; flatten_tokens -> 48 (index "
+        "t*3+u). reshape_2x8 Reshape((2,8,12)): the same memory read as 2 rows of 8 pixels "
+        "(row r holds original rows 2r and 2r+1); conv_2x8 Conv2D (1,3) same on it, "
+        "flatten_2x8 -> 48 (HWC order). gap GlobalAveragePooling2D of se_excite. "
+        "head_concat 48+48+12 = 108, probs Dense 5 softmax. Every Reshape and Flatten is in "
+        "NHWC (channels-last) element order: an NCHW importer must transpose to NHWC "
+        "before them (and the rank-3 tensors have no channel axis to move).")
+    write_case("modern_merge_reshape", model, x, seed, notes)
+
+
 # ---- malformed
 
 def clean_msg(e):
@@ -1062,6 +1305,9 @@ CASES = {
     "avgpool_same_asym": case_avgpool_same_asym,
     "keras2_layout": case_keras2_layout,
     "malformed": case_malformed,
+    "modern_activations": case_modern_activations,
+    "modern_layers": case_modern_layers,
+    "modern_merge_reshape": case_modern_merge_reshape,
 }
 
 

@@ -50,7 +50,7 @@ public final class HDF5File: @unchecked Sendable {
 
     public func isGroup(_ path: String) throws -> Bool { kind(path) == .group }
 
-    public struct DatasetInfo { public var shape: [Int]; public var isFloat: Bool; public var elementSize: Int }
+    public struct DatasetInfo { public var shape: [Int]; public var isFloat: Bool; public var isInteger: Bool; public var elementSize: Int }
 
     /// Shape and element type of the dataset at `path`, nil if there is none.
     public func datasetInfo(_ path: String) throws -> DatasetInfo? {
@@ -77,7 +77,7 @@ public final class HDF5File: @unchecked Sendable {
         guard type >= 0 else { throw fail("dataset '\(path)' has no type") }
         defer { H5Tclose(type) }
         let cls = H5Tget_class(type)
-        return DatasetInfo(shape: shape, isFloat: cls == H5T_FLOAT, elementSize: Int(H5Tget_size(type)))
+        return DatasetInfo(shape: shape, isFloat: cls == H5T_FLOAT, isInteger: cls == H5T_INTEGER, elementSize: Int(H5Tget_size(type)))
     }
 
     /// The dataset at `path` as float32 (libhdf5 converts float64 and integers).

@@ -16,8 +16,11 @@ extension KerasGraphBuilder {
         if let format = c["data_format"] as? String, format != "channels_last" {
             throw fail("data_format '\(format)' is not supported (only channels_last)")
         }
-        if inputs.count > 1 && !["Add", "Concatenate", "Maximum", "Multiply"].contains(layer.className) {
-            throw fail("takes \(inputs.count) inputs")
+        guard Self.layerClasses.contains(layer.className) else {
+            throw SRError.unsupported("layer '\(name)' has class '\(layer.className)', which srtool does not support")
+        }
+        if inputs.count > 1 && !Self.mergeClasses.contains(layer.className) {
+            throw bad("is called on \(inputs.count) inputs; a \(layer.className) layer takes one")
         }
         /// Sizes, strides and rates: each must be positive (and below 2^31, so no product overflows).
         func ints(_ key: String, _ n: Int = 2, default d: [Int]? = nil) throws -> [Int] {
@@ -138,11 +141,24 @@ extension KerasGraphBuilder {
             try chain(steps + activationSteps())
 
         case "Dense":
-            guard xs.count == 2 else { throw fail("input \(xs) is not a batch of vectors (Dense on images is not supported)") }
             let useBias = flag("use_bias", default: true)
             let w = try weightTensors(layer, count: useBias ? 2...2 : 1...1)
             let k = w[0]
-            guard k.rank == 2, k.shape[0] == xs[1] else { throw bad("kernel of shape \(k.shape) does not fit \(xs[1]) inputs") }
+            // Keras' last axis is the channel axis of NCHW images: Dense there is a 1×1 conv.
+            let features = xs.count == 4 ? xs[1] : (xs.last ?? 0)
+            guard k.rank == 2, k.shape[0] == features else { throw bad("kernel of shape \(k.shape) does not fit \(features) inputs") }
+            if xs.count != 2 {
+                try checkNotFlattened()
+                let units = k.shape[1]
+                if let declared = try positive("units"), declared != units {
+                    throw bad("'units' is \(declared) but the kernel has \(units) columns")
+                }
+                let dense = Self.denseToOutIn(k, flattenedCHW: nil)
+                var params = ["weight": try weight(name, "weight") { xs.count == 4 ? try dense.reshaped([units, features, 1, 1]) : dense }]
+                if useBias { params["bias"] = try weight(name, "bias") { try Self.vector(w[1], units, "bias", layer: name) } }
+                try chain([(xs.count == 4 ? .conv2d(Conv2DAttributes(kernel: [1, 1])) : .linear, params)] + activationSteps())
+                return
+            }
             let units = k.shape[1]
             if let declared = try positive("units"), declared != units {
                 throw bad("'units' is \(declared) but the kernel has \(units) columns")
@@ -246,6 +262,8 @@ extension KerasGraphBuilder {
             if xs.count == 4 {
                 try chain([(.flatten, [:])])
                 if xs[2] * xs[3] > 1 && xs[1] > 1 { flattenedFrom[out] = Array(xs.dropFirst()) }
+            } else if xs.count > 2 {
+                try chain([(.flatten, [:])])  // tokens: srtool's order is Keras'
             } else {
                 try chain([])
                 flattenedFrom[out] = flattenedFrom[x]
@@ -258,12 +276,7 @@ extension KerasGraphBuilder {
 
         case "Reshape":
             guard let target = c["target_shape"] as? [Int] else { throw bad("cannot read target_shape") }
-            let keras = xs.count == 4 ? [xs[2], xs[3], xs[1]] : Array(xs.dropFirst())
-            guard target == keras || (target.count == 1 && target[0] == -1 && keras.count == 1) else {
-                throw fail("reshaping \(keras) to \(target) is not supported (only a reshape that changes nothing)")
-            }
-            try chain([])
-            flattenedFrom[out] = flattenedFrom[x]
+            try lowerReshape(name: name, input: x, shape: xs, target: target, out: out)
 
         case "ZeroPadding2D":
             try need4D()
@@ -284,17 +297,213 @@ extension KerasGraphBuilder {
             flattenedFrom[out] = tags[0]
 
         case "Concatenate":
-            if inputs.contains(where: { flattenedFrom[$0] != nil }) { throw fail("concatenates a channels-last Flatten output") }
+            // A channels-last Flatten output (kept in NCHW order) joins in Keras' order.
+            let parts = try inputs.map { try kerasOrder($0) }
             var axis = (c["axis"] as? Int) ?? -1
             if axis < 0 { axis += xs.count }
             guard axis >= 1, axis < xs.count else { throw fail("axis \(axis) is not supported") }
             // NHWC axis → NCHW axis.
             let mapped = xs.count == 4 ? [0, 2, 3, 1][axis] : axis
-            try chain([(.concat(axis: mapped), [:])])
+            try chain([(.concat(axis: mapped), [:])], parts)
+
+        case "Softmax":
+            var axis = (c["axis"] as? Int) ?? ((c["axis"] as? [Int])?.count == 1 ? (c["axis"] as? [Int])?[0] : nil) ?? -1
+            if axis < 0 { axis += xs.count }
+            guard axis >= 1, axis < xs.count else { throw fail("axis \(axis) is not supported") }
+            try checkNotFlattened()
+            try chain([(.softmax(axis: Self.nchwAxis(axis, rank: xs.count)), [:])])
+
+        case "ELU":
+            try chain([(.unary(.elu(alpha: try number("alpha") ?? 1)), [:])])
+            flattenedFrom[out] = flattenedFrom[x]
+
+        case "Identity":
+            try chain([])
+            flattenedFrom[out] = flattenedFrom[x]
+
+        case "Rescaling":
+            // y = x·scale + offset; each a number or one value per channel.
+            func values(_ key: String, _ d: Float) throws -> [Float] {
+                if let v = c[key] as? NSNumber { return [v.floatValue] }
+                if let v = c[key] as? [NSNumber] { return v.map(\.floatValue) }
+                if c[key] == nil || c[key] is NSNull { return [d] }
+                throw bad("cannot read '\(key)'")
+            }
+            let scale = try values("scale", 1), offset = try values("offset", 0)
+            let channels = xs.count == 4 ? xs[1] : (xs.last ?? 1)
+            guard [1, channels].contains(scale.count), [1, channels].contains(offset.count) else {
+                throw fail("scale/offset of \(scale.count)/\(offset.count) values for \(channels) channels")
+            }
+            let axis = xs.count == 4 ? 1 : xs.count - 1
+            try chain([(.scale(axis: axis), [
+                "weight": try weight(name, "scale") { try Tensor(shape: [scale.count], values: scale) },
+                "bias": try weight(name, "offset") { try Tensor(shape: [offset.count], values: offset) },
+            ])])
+
+        case "Normalization":
+            // y = (x − mean) / max(√variance, 1e-7) per channel (Keras 3; `invert` refused).
+            guard !flag("invert", default: false) else { throw fail("invert = true is not supported") }
+            let channels = xs.count == 4 ? xs[1] : (xs.last ?? 1)
+            var mean: [Float], variance: [Float]
+            if let m = c["mean"] as? [NSNumber], let v = c["variance"] as? [NSNumber] {
+                mean = m.map(\.floatValue); variance = v.map(\.floatValue)
+            } else if let m = c["mean"] as? NSNumber, let v = c["variance"] as? NSNumber {
+                mean = [m.floatValue]; variance = [v.floatValue]
+            } else {
+                let w = try weightTensors(layer, count: 2...3)
+                mean = w[0].values; variance = w[1].values
+            }
+            guard mean.count == variance.count, [1, channels].contains(mean.count) else {
+                throw fail("mean/variance of \(mean.count) values for \(channels) channels (only per-channel statistics are supported)")
+            }
+            let inv = variance.map { 1 / max($0.squareRoot(), 1e-7) }
+            let axis = xs.count == 4 ? 1 : xs.count - 1
+            try chain([(.scale(axis: axis), [
+                "weight": try weight(name, "inverse_std") { try Tensor(shape: [inv.count], values: inv) },
+                "bias": try weight(name, "shift") { try Tensor(shape: [inv.count], values: zip(mean, inv).map { -$0 * $1 }) },
+            ])])
+
+        case "Cropping2D":
+            try need4D()
+            let p = c["cropping"]
+            var crop: [Int]  // top, bottom, left, right
+            if let v = p as? Int { crop = [v, v, v, v] }
+            else if let v = p as? [Int], v.count == 2 { crop = [v[0], v[0], v[1], v[1]] }
+            else if let v = p as? [[Int]], v.count == 2, v[0].count == 2, v[1].count == 2 { crop = [v[0][0], v[0][1], v[1][0], v[1][1]] }
+            else { throw bad("cannot read cropping") }
+            guard crop.allSatisfy({ $0 >= 0 }), crop[0] + crop[1] < xs[2], crop[2] + crop[3] < xs[3] else {
+                throw bad("cropping \(crop) leaves nothing of \(xs)")
+            }
+            var steps: [(Op, [String: String])] = []
+            if crop[0] + crop[1] > 0 { steps.append((.slice(axis: 2, start: crop[0], end: xs[2] - crop[1], step: 1), [:])) }
+            if crop[2] + crop[3] > 0 { steps.append((.slice(axis: 3, start: crop[2], end: xs[3] - crop[3], step: 1), [:])) }
+            try chain(steps)
+
+        case "LayerNormalization":
+            try checkNotFlattened()
+            let axes = (c["axis"] as? [Int]) ?? (c["axis"] as? Int).map { [$0] } ?? [-1]
+            guard axes.count == 1, let axis = axes.first, axis == -1 || axis == xs.count - 1 else {
+                throw fail("axis \(axes) is not supported (only the last axis)")
+            }
+            let center = flag("center", default: true), scale = flag("scale", default: true)
+            let n = (center ? 1 : 0) + (scale ? 1 : 0)
+            let w = n == 0 ? [] : try weightTensors(layer, count: n...n)
+            let channels = xs.count == 4 ? xs[1] : (xs.last ?? 1)
+            var params: [String: String] = [:]
+            var i = 0
+            if scale { let t = w[i]; params["scale"] = try weight(name, "gamma") { try Self.vector(t, channels, "gamma", layer: name) }; i += 1 }
+            if center { let t = w[i]; params["bias"] = try weight(name, "beta") { try Self.vector(t, channels, "beta", layer: name) } }
+            let norm = Op.layerNorm(axis: xs.count == 4 ? 3 : xs.count - 1, epsilon: try number("epsilon") ?? 1e-3)
+            // NCHW images: normalise over C with the channels moved last and back.
+            try chain(xs.count == 4 ? [(.transpose(perm: [0, 2, 3, 1]), [:]), (norm, params), (.transpose(perm: [0, 3, 1, 2]), [:])]
+                                    : [(norm, params)])
+
+        case "LayerScale":
+            // keras.applications.convnext: x·γ per channel.
+            let w = try weightTensors(layer, count: 1...1)
+            let channels = xs.count == 4 ? xs[1] : (xs.last ?? 1)
+            let gamma = try weight(name, "gamma") { try Self.vector(w[0], channels, "gamma", layer: name) }
+            try chain([(.scale(axis: xs.count == 4 ? 1 : xs.count - 1), ["weight": gamma])])
+
+        case "Subtract":
+            guard inputs.count == 2 else { throw bad("needs two inputs") }
+            let minusOne = try weight(name, "minus_one") { try Tensor(shape: [1], values: [-1]) }
+            let negated = assembler.unique("\(out)/negated")
+            try assembler.emit(Node(name: negated, op: .scale(axis: 1), inputs: [inputs[1]], outputs: [negated], params: ["weight": minusOne]))
+            try assembler.emit(Node(name: out, op: .add, inputs: [inputs[0], negated], outputs: [out]))
+
+        case "Average":
+            guard inputs.count >= 2 else { throw bad("needs at least two inputs") }
+            let share = try weight(name, "share") { try Tensor(shape: [1], values: [1 / Float(inputs.count)]) }
+            try chain([(.add, [:]), (.scale(axis: 1), ["weight": share])])
+
+        case "Minimum":
+            // min(a, b, …) = −max(−a, −b, …)
+            guard inputs.count >= 2 else { throw bad("needs at least two inputs") }
+            let minusOne = try weight(name, "minus_one") { try Tensor(shape: [1], values: [-1]) }
+            var negated: [String] = []
+            for (i, input) in inputs.enumerated() {
+                let n = assembler.unique("\(out)/negated\(i)")
+                try assembler.emit(Node(name: n, op: .scale(axis: 1), inputs: [input], outputs: [n], params: ["weight": minusOne]))
+                negated.append(n)
+            }
+            try chain([(.max, [:]), (.scale(axis: 1), ["weight": minusOne])], negated)
+
+        case "CustomScaleLayer":
+            // keras.applications.inception_resnet_v2: inputs[0] + inputs[1]·scale.
+            guard inputs.count == 2, let scale = try number("scale") else { throw bad("needs two inputs and a scale") }
+            let factor = try weight(name, "scale") { try Tensor(shape: [1], values: [scale]) }
+            let scaled = assembler.unique("\(out)/scaled")
+            try assembler.emit(Node(name: scaled, op: .scale(axis: 1), inputs: [inputs[1]], outputs: [scaled], params: ["weight": factor]))
+            try assembler.emit(Node(name: out, op: .add, inputs: [inputs[0], scaled], outputs: [out]))
 
         default:
             throw SRError.unsupported("layer '\(name)' has class '\(layer.className)', which srtool does not support")
         }
+    }
+
+    /// `x` in Keras' value order: a Flatten of an NCHW image holds C, H, W order, so it is
+    /// reshaped back, moved channels-last and flattened again (`x` itself otherwise).
+    func kerasOrder(_ x: String) throws -> String {
+        guard let chw = flattenedFrom[x] else { return x }
+        var current = x
+        for op in [Op.reshape(shape: chw), .transpose(perm: [0, 2, 3, 1]), .flatten] {
+            let o = assembler.unique("\(x)/channels_last_\(op.name)")
+            try assembler.emit(Node(name: o, op: op, inputs: [current], outputs: [o]))
+            current = o
+        }
+        return current
+    }
+
+    /// Every layer class the table lowers; the merge layers take several inputs.
+    static let layerClasses: Set<String> = Set([
+        "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "BatchNormalization", "Activation", "ReLU", "LeakyReLU",
+        "PReLU", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dropout",
+        "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Reshape", "ZeroPadding2D", "Concatenate",
+        "Softmax", "ELU", "Identity", "Rescaling", "Normalization", "Cropping2D", "LayerNormalization", "LayerScale",
+    ]).union(mergeClasses)
+    static let mergeClasses: Set<String> = ["Add", "Maximum", "Multiply", "Concatenate", "Subtract", "Average", "Minimum", "CustomScaleLayer"]
+
+    /// A Keras (channels-last) axis of a rank-`rank` tensor → srtool's axis (NCHW for images).
+    static func nchwAxis(_ axis: Int, rank: Int) -> Int { rank == 4 ? [0, 2, 3, 1][axis] : axis }
+
+    /// Keras Reshape (per sample, channels-last order) on srtool's layout: an NCHW image is
+    /// moved to NHWC before, and an image result moved back to NCHW after, unless one of
+    /// the moves keeps the memory order (H·W = 1 or C = 1).
+    func lowerReshape(name: String, input x: String, shape xs: [Int], target t: [Int], out: String) throws {
+        let count = xs.dropFirst().reduce(1, *)
+        var target = t
+        if let m = target.firstIndex(of: -1) {
+            let known = target.filter { $0 != -1 }.reduce(1, *)
+            guard known > 0, count % known == 0 else { throw SRError.malformed("layer '\(name)' (Reshape): cannot reshape to \(t)") }
+            target[m] = count / known
+        }
+        guard target.allSatisfy({ $0 >= 1 }), Shape.elementCount(target) == count else {
+            throw SRError.malformed("layer '\(name)' (Reshape): cannot reshape \(count) values to \(t)")
+        }
+        if flattenedFrom[x] != nil && target.count != 1 {
+            throw SRError.unsupported("layer '\(name)' (Reshape): reshapes a channels-last Flatten, whose value order srtool's NCHW graph does not keep")
+        }
+        var steps: [(Op, [String: String])] = []
+        if xs.count == 4, xs[2] * xs[3] > 1, xs[1] > 1 { steps.append((.transpose(perm: [0, 2, 3, 1]), [:])) }
+        if target.count == 3 {
+            if target[0] * target[1] > 1 && target[2] > 1 {
+                steps.append((.reshape(shape: target), [:]))
+                steps.append((.transpose(perm: [0, 3, 1, 2]), [:]))
+            } else {
+                steps.append((.reshape(shape: [target[2], target[0], target[1]]), [:]))
+            }
+        } else {
+            steps.append((.reshape(shape: target), [:]))
+        }
+        var current = x
+        for (i, (op, p)) in steps.enumerated() {
+            let last = i == steps.count - 1
+            let output = last ? out : assembler.unique("\(out)/\(op.name)")
+            try assembler.emit(Node(name: i == 0 ? out : "\(out)/\(op.name)", op: op, inputs: [current], outputs: [output], params: p))
+            current = output
+        }
+        if target.count == 1 { flattenedFrom[out] = flattenedFrom[x] }
     }
 
     /// A Keras activation name → op (nil: linear).
@@ -306,6 +515,18 @@ extension KerasGraphBuilder {
         case "sigmoid": .sigmoid
         case "tanh": .tanh
         case "softmax": .softmax(axis: 1)
+        case "silu", "swish": .unary(.silu)
+        case "hard_silu", "hard_swish": .unary(.hardSwish)
+        case "gelu": .unary(.gelu)
+        case "elu": .unary(.elu(alpha: 1))
+        case "selu": .unary(.selu(alpha: 1.67326319217681884765625, gamma: 1.05070102214813232421875))
+        case "softplus": .unary(.softplus)
+        case "softsign": .unary(.softsign)
+        case "mish": .unary(.mish)
+        case "exponential": .unary(.exp)
+        // Keras 3's relu6(x + 3)/6 (Keras 2 used 0.2·x + 0.5).
+        case "hard_sigmoid": .unary(.hardSigmoid(alpha: 1 / 6, beta: 0.5))
+        case "leaky_relu": .relu(slope: 0.2)
         default: throw SRError.unsupported("layer '\(layer)': activation '\(name)' is not supported")
         }
     }

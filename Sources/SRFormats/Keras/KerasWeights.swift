@@ -75,8 +75,9 @@ final class KerasWeights {
             guard let info = try file.datasetInfo(path) else {
                 throw SRError.malformed("\(fileName): weight '\(path)' of layer '\(layer)' is missing")
             }
-            guard info.isFloat else {
-                throw SRError.malformed("\(fileName): weight '\(path)' of layer '\(layer)' is not floating point")
+            // Integers are read as floats (Normalization's `count`, an int64 srtool never uses).
+            guard info.isFloat || info.isInteger else {
+                throw SRError.malformed("\(fileName): weight '\(path)' of layer '\(layer)' is not a number")
             }
             return try file.readFloats(path, limits: limits)
         }
