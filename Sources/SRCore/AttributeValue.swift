@@ -57,7 +57,7 @@ extension Op {
         case .unary(let f): f.parameters.map { ($0.0, .float($0.1)) }
         case .layerNorm(let axis, let eps): [("axis", .int(axis)), ("epsilon", .float(eps))]
         case .linear, .prelu, .globalAvgPool, .globalMaxPool, .add, .mul, .max, .flatten, .sigmoid,
-             .tanh, .identity:
+             .tanh, .identity, .matmul, .batchConstant:
             []
         }
     }

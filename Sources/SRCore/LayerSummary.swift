@@ -43,9 +43,13 @@ extension Graph {
             // One weight use per output row: `[N, …, out]` has `count/out` rows per image.
             guard let w = weight(node, "weight"), w.rank == 2, w.shape[0] > 0 else { return 0 }
             return Shape.elementCount([outCount / w.shape[0], w.count]) ?? .max
+        case .matmul:
+            // K multiply-accumulates per output element.
+            guard let a = inputs.first, a.count >= 1, let k = a.last else { return 0 }
+            return Shape.elementCount([outCount, k]) ?? .max
         case .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm, .scale,
              .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad,
-             .identity, .transpose, .reduce, .slice, .unary, .layerNorm:
+             .identity, .transpose, .reduce, .slice, .unary, .layerNorm, .batchConstant:
             return 0
         }
     }

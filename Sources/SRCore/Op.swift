@@ -117,6 +117,13 @@ public enum Op: Equatable, Sendable {
     /// `(x − μ)/√(σ² + ε)·scale + bias`, μ and σ² over the axes from `axis` to the last;
     /// `scale` and `bias` have the shape of those axes.
     case layerNorm(axis: Int, epsilon: Float)
+    /// `A·B` of two activations over their last two axes (`[…, M, K]·[…, K, N]`), the
+    /// leading axes broadcast: attention's `q·kᵀ` and `softmax·v`.
+    case matmul
+    /// A constant per-sample tensor (param `value`, `[1, …]`) repeated over the batch of the
+    /// one input, which gives only the batch size: a class token, a position embedding, any
+    /// constant operand that varies along more than one axis.
+    case batchConstant
 
     /// The op's name in the IR, the `.srm` graph JSON and `inspect`.
     public var name: String {
@@ -151,6 +158,8 @@ public enum Op: Equatable, Sendable {
         case .slice: "slice"
         case .unary(let f): f.name
         case .layerNorm: "layerNorm"
+        case .matmul: "matmul"
+        case .batchConstant: "batchConstant"
         }
     }
 
@@ -162,9 +171,10 @@ public enum Op: Equatable, Sendable {
         case .batchNorm: (["mean", "variance"], ["scale", "bias"])
         case .scale: (["weight"], ["bias"])
         case .layerNorm: ([], ["scale", "bias"])
+        case .batchConstant: (["value"], [])
         case .relu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .add, .mul,
              .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity,
-             .transpose, .reduce, .slice, .unary:
+             .transpose, .reduce, .slice, .unary, .matmul:
             ([], [])
         }
     }
@@ -173,9 +183,11 @@ public enum Op: Equatable, Sendable {
     public var inputArity: Int? {
         switch self {
         case .add, .mul, .max, .concat: nil
+        case .matmul: 2
         case .conv2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool,
              .globalMaxPool, .lrn, .batchNorm, .scale, .flatten, .reshape, .softmax, .sigmoid,
-             .tanh, .power, .thresholdedRelu, .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .layerNorm:
+             .tanh, .power, .thresholdedRelu, .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .layerNorm,
+             .batchConstant:
             1
         }
     }

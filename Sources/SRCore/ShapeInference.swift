@@ -136,6 +136,16 @@ extension Op {
             var out = x
             out[axis] = (end - start + step - 1) / step
             return out
+        case .matmul:
+            let y = inputs[1]
+            guard x.count >= 3, y.count >= 3, x[x.count - 1] == y[y.count - 2],
+                  let lead = Shape.broadcast([Array(x.dropLast(2)), Array(y.dropLast(2))]), lead.first == x.first else {
+                throw fail("cannot multiply \(x) by \(y) (want […, M, K]·[…, K, N] with the batch axis first)")
+            }
+            return lead + [x[x.count - 2], y[y.count - 1]]
+        case .batchConstant:
+            guard let v = params["value"], v.first == 1 else { throw fail("value of shape \(params["value"] ?? []) must be [1, …]") }
+            return [x[0]] + v.dropFirst()
         case .layerNorm(let axis, let epsilon):
             guard axis >= 1, axis < x.count else { throw fail("axis \(axis) out of range for \(x)") }
             guard epsilon >= 0, epsilon.isFinite else { throw fail("epsilon \(epsilon) must be finite and ≥ 0") }

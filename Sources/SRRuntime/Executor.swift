@@ -153,6 +153,8 @@ public final class Executor {
         case .slice(let axis, let start, _, let step):
             return Kernels.slice(x, axis: axis, start: start, step: step, outShape: outShape)
         case .unary(let f): return Kernels.unary(x, f)
+        case .matmul: return Kernels.matmul(x, ins[1], outShape: outShape)
+        case .batchConstant: return Kernels.repeatOverBatch(try w("value"), batch: x.shape[0])
         case .layerNorm(let axis, let eps):
             return Kernels.layerNorm(x, axis: axis, epsilon: eps, scale: graph.weight(node, "scale"), bias: graph.weight(node, "bias"))
         }
@@ -180,7 +182,7 @@ public final class Executor {
             return true
         case .relu, .globalAvgPool, .globalMaxPool, .flatten, .reshape, .identity, .softmax, .sigmoid, .tanh, .clip:
             return false
-        case .power, .thresholdedRelu, .transpose, .reduce, .slice, .unary, .layerNorm:
+        case .power, .thresholdedRelu, .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant:
             return true
         }
     }

@@ -27,7 +27,7 @@ final class ZooGradientTests: XCTestCase {
             }
             compared += 1
         }
-        XCTAssertGreaterThanOrEqual(compared, 12)
+        XCTAssertGreaterThanOrEqual(compared, 13)
     }
 
 
@@ -55,6 +55,6 @@ final class ZooGradientTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThanOrEqual(ran, 15 * (Method.all.count - 1))
+        XCTAssertGreaterThanOrEqual(ran, 16 * (Method.all.count - 1))
     }
 }

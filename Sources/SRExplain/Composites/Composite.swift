@@ -61,8 +61,9 @@ public struct Composite: Sendable {
             // Layer norm: like batch norm until the AttnLRP rule (issue #15) replaces it.
             case .batchNorm, .scale, .layerNorm: chosen = t.batchNorm
             case .lrn: chosen = t.lrn
+            // Products of two activations: the gradient until AttnLRP's rule (issue #15).
             case .maxPool2d, .globalMaxPool, .mul, .max, .concat, .flatten, .reshape, .softmax, .pad, .identity,
-                 .transpose, .slice:
+                 .transpose, .slice, .matmul, .batchConstant:
                 chosen = nil
             }
             return chosen ?? gradient

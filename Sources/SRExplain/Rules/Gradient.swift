@@ -105,6 +105,11 @@ public struct Gradient: Rule {
             return [Kernels.sliceBackward(g, axis: axis, start: start, step: step, inShape: x.shape)]
         case .unary(let f):
             return [Kernels.unaryBackward(g, input: x, f)]
+        case .matmul:
+            let (da, db) = Kernels.matmulBackward(g, x, c.inputs[1])
+            return [reduceToShape(da, x.shape), reduceToShape(db, c.inputs[1].shape)]
+        case .batchConstant:
+            return [Tensor(zeros: x.shape)]  // the input gives only the batch size
         case .layerNorm(let axis, let eps):
             return [Kernels.layerNormBackward(g, input: x, axis: axis, epsilon: eps, scale: c.graph.weight(c.node, "scale"))]
         }

@@ -75,7 +75,7 @@ extension NodeRecord {
             }
         case .layerNorm(let axis, let eps): a.axis = axis; a.epsilon = eps
         case .linear, .prelu, .globalAvgPool, .globalMaxPool, .add, .mul, .max, .flatten,
-             .sigmoid, .tanh, .identity:
+             .sigmoid, .tanh, .identity, .matmul, .batchConstant:
             break
         }
         let empty = a.conv == nil && a.pool == nil && a.lrn == nil && a.slope == nil && a.epsilon == nil
@@ -109,6 +109,8 @@ extension NodeRecord {
         case "slice":
             o = .slice(axis: try need(a.axis, "axis"), start: try need(a.start, "start"), end: try need(a.end, "end"),
                        step: a.step ?? 1)
+        case "matmul": o = .matmul
+        case "batchConstant": o = .batchConstant
         case "layerNorm": o = .layerNorm(axis: try need(a.axis, "axis"), epsilon: try need(a.epsilon, "epsilon"))
         case "add": o = .add
         case "mul": o = .mul

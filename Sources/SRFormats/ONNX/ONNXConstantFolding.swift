@@ -3,7 +3,8 @@ import SRCore
 /// Constant folding at import: `Constant`, `ConstantOfShape`, `Shape` of an activation
 /// (its shape is known), and shape arithmetic (`Gather`, `Unsqueeze`, `Squeeze`,
 /// `Concat`, `Cast`, `Slice`, `Reshape`, `Flatten`, `Identity`, `Transpose`, `Add`, `Sub`,
-/// `Mul`, `Div`, `Neg`) whose inputs are all constant.
+/// `Mul`, `Div`, `Mod`, `Equal`, `Where`, `Expand`, `Range`, `Neg`, `Sqrt`, `Reciprocal`)
+/// whose inputs are all constant: what vision-transformer exports compute from shapes.
 extension ONNXGraphBuilder {
     /// Folds the node if it can be; returns false when it must be lowered instead.
     func fold(_ proto: Onnx_NodeProto, attributes a: ONNXAttributes) throws -> Bool {
@@ -24,7 +25,8 @@ extension ONNXGraphBuilder {
             return true
         }
         let foldable: Set<String> = ["ConstantOfShape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Slice",
-                                     "Reshape", "Flatten", "Identity", "Transpose", "Add", "Sub", "Mul", "Div", "Neg"]
+                                     "Reshape", "Flatten", "Identity", "Transpose", "Add", "Sub", "Mul", "Div", "Neg",
+                                     "Mod", "Equal", "Where", "Expand", "Range", "Sqrt", "Reciprocal"]
         let present = ins.filter { !$0.isEmpty }
         guard foldable.contains(op), !present.isEmpty, present.allSatisfy({ constant($0) != nil }) else { return false }
         let values = present.compactMap { constant($0) }.map(FoldValue.init)
@@ -95,7 +97,28 @@ extension ONNXGraphBuilder {
             }
         case "Neg":
             result = FoldValue(shape: x.shape, values: x.values.map { -$0 }, isFloat: x.isFloat)
-        default: // Add, Sub, Mul, Div
+        case "Sqrt":
+            result = FoldValue(shape: x.shape, values: x.values.map { Double(Float($0).squareRoot()) }, isFloat: true)
+        case "Reciprocal":
+            result = FoldValue(shape: x.shape, values: x.values.map { Double(1 / Float($0)) }, isFloat: true)
+        case "Where":
+            guard values.count == 3 else { throw a.fail("needs a condition and two values") }
+            result = try FoldValue.select(x, values[1], values[2], node: a)
+        case "Expand":
+            guard values.count == 2 else { throw a.fail("needs a shape") }
+            let dims = try values[1].ints("shape", node: a)
+            guard let target = Shape.broadcast([x.shape, dims]), let n = Shape.elementCount(target), n <= 1 << 24 else {
+                throw a.fail("cannot expand \(x.shape) to \(dims)")
+            }
+            result = try FoldValue.binary(x, FoldValue(shape: target, values: [Double](repeating: 0, count: n), isFloat: x.isFloat),
+                                          op: "Add", node: a)
+        case "Range":
+            guard values.count == 3, let start = x.values.first, let limit = values[1].values.first,
+                  let delta = values[2].values.first, delta != 0 else { throw a.fail("needs start, limit and a non-zero delta") }
+            let count = max(Int(((limit - start) / delta).rounded(.up)), 0)
+            guard count <= 1 << 24 else { throw a.fail("a range of \(count) values") }
+            result = FoldValue(shape: [count], values: (0..<count).map { start + Double($0) * delta }, isFloat: x.isFloat)
+        default: // Add, Sub, Mul, Div, Mod, Equal
             guard values.count == 2 else { throw a.fail("needs two inputs") }
             result = try FoldValue.binary(x, values[1], op: op, node: a)
         }
@@ -219,7 +242,7 @@ private struct FoldValue {
         guard let shape = Shape.broadcast([x.shape, y.shape]), let n = Shape.elementCount(shape) else {
             throw a.fail("constants of shapes \(x.shape) and \(y.shape) do not broadcast")
         }
-        let isFloat = x.isFloat || y.isFloat
+        let isFloat = op != "Equal" && (x.isFloat || y.isFloat)
         let ox = strides(shape), sx = broadcastStrides(x.shape, to: shape), sy = broadcastStrides(y.shape, to: shape)
         var out = [Double](repeating: 0, count: n)
         for i in 0..<n {
@@ -233,6 +256,11 @@ private struct FoldValue {
             case "Add": out[i] = u + v
             case "Sub": out[i] = u - v
             case "Mul": out[i] = u * v
+            case "Equal": out[i] = u == v ? 1 : 0
+            case "Mod":
+                // ONNX Mod: fmod = 0 takes the divisor's sign (Python's %), floats need fmod = 1.
+                guard v != 0 else { throw a.fail("modulo by zero") }
+                out[i] = isFloat ? u.truncatingRemainder(dividingBy: v) : u - v * (u / v).rounded(.down)
             default:
                 if isFloat { out[i] = u / v } else {
                     guard v != 0 else { throw a.fail("integer division by zero") }
@@ -241,6 +269,25 @@ private struct FoldValue {
             }
         }
         return FoldValue(shape: shape, values: out, isFloat: isFloat)
+    }
+
+    /// ONNX Where: `c ? x : y`, broadcasting all three.
+    static func select(_ c: FoldValue, _ x: FoldValue, _ y: FoldValue, node a: ONNXAttributes) throws -> FoldValue {
+        guard let shape = Shape.broadcast([c.shape, x.shape, y.shape]), let n = Shape.elementCount(shape), n <= 1 << 24 else {
+            throw a.fail("shapes \(c.shape), \(x.shape), \(y.shape) do not broadcast")
+        }
+        let o = strides(shape), sc = broadcastStrides(c.shape, to: shape)
+        let sx = broadcastStrides(x.shape, to: shape), sy = broadcastStrides(y.shape, to: shape)
+        var out = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var r = i, ic = 0, ix = 0, iy = 0
+            for d in 0..<shape.count {
+                let q = r / o[d]; r -= q * o[d]
+                ic += q * sc[d]; ix += q * sx[d]; iy += q * sy[d]
+            }
+            out[i] = c.values[ic] != 0 ? x.values[ix] : y.values[iy]
+        }
+        return FoldValue(shape: shape, values: out, isFloat: x.isFloat || y.isFloat)
     }
 
     private static func broadcastStrides(_ s: [Int], to shape: [Int]) -> [Int] {

@@ -249,6 +249,13 @@ public enum ONNXExporter {
                 add("Slice", [x, int64s("\(name).starts", [start]), int64s("\(name).ends", [end]),
                               int64s("\(name).axes", [axis]), int64s("\(name).steps", [step])], out, name: name)
             case .unary(let f): lowerUnary(f, x, out, name: name)
+            case .matmul: add("MatMul", node.inputs, out, name: name)
+            case .batchConstant:
+                // Expand(value, [N of x] ++ value's other dims).
+                let v = try weight(node, "value")
+                let n = add("Shape", [x], name: name, [.int("start", 0), .int("end", 1)])
+                let dims = add("Concat", [n, int64s("\(name).dims", Array(v.shape.dropFirst()))], name: name, [.int("axis", 0)])
+                add("Expand", [constant("\(name).value", v), dims], out, name: name)
             case .layerNorm(let axis, let eps):
                 let normalized = Array(xs[axis...])
                 let count = normalized.reduce(1, *)

@@ -95,6 +95,14 @@ final class ONNXGraphBuilder {
     private var nodeNames = Set<String>()
     /// How many node inputs and graph outputs read each ONNX tensor.
     private var consumerCount: [String: Int] = [:]
+    /// Transposes that move the batch axis, not emitted: only a Split or Gather taking
+    /// single slices of their new first axis may read them (`ONNXBatchMoves.swift`).
+    var batchMoves: [String: (input: String, perm: [Int])] = [:]
+    /// Split outputs of a batch move whose leading axis of size 1 a Squeeze removes: the
+    /// tensor that Squeeze yields.
+    var squeezedFirstAxis: [String: String] = [:]
+    /// Tensor names `freshTensor` has handed out.
+    var freshNames = Set<String>()
 
     init(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]?, limits: ImportLimits) throws {
         opset = Int(model.opsetImport.first { $0.domain == "" || $0.domain == "ai.onnx" }?.version ?? 1)

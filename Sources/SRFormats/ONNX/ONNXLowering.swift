@@ -36,9 +36,33 @@ extension ONNXGraphBuilder {
             guard i < inputs.count, !inputs[i].isEmpty else { return nil }
             return try weight(i, role)
         }
+        if batchMoves[x] != nil {
+            switch op {
+            case "Split": return try splitBatchMove(proto, name: name, attributes: a, moved: x)
+            case "Gather":
+                guard try a.int("axis", 0) == 0, inputs.count > 1, let c = constant(inputs[1]), c.shape.isEmpty,
+                      let k = try c.intValues("node '\(name)' indices").first else {
+                    throw SRError.unsupported("node '\(name)' (Gather): only one index of the first axis of a transpose that moves the batch axis is supported")
+                }
+                return try takeFromBatchMove(x, index: k < 0 ? k + (shape(batchMoves[x]?.input ?? "")?[batchMoves[x]?.perm[0] ?? 0] ?? 0) : k,
+                                             name: name, output: out)
+            default:
+                throw SRError.unsupported("node '\(name)' (\(op)): reads '\(x)', a transpose that moves the batch axis; srtool reads such a tensor only through a Split or Gather of single slices of its first axis")
+            }
+        }
+        if op == "Squeeze", let taken = squeezedFirstAxis[x] {
+            var axes = try a.ints("axes") ?? []
+            if axes.isEmpty, inputs.count > 1, let c = constant(inputs[1]) { axes = try c.intValues("node '\(name)' axes") }
+            guard axes == [0] else { throw SRError.unsupported("node '\(name)' (Squeeze): axes \(axes) of a slice of a batch-moving transpose") }
+            alias(out, to: taken)
+            return
+        }
         if ["Add", "Sum", "Mul", "Max", "Sub", "Div"].contains(op) {
             // The activation may be any operand (`bias + x`).
             return try lowerElementwise(proto, name: name, attributes: a)
+        }
+        if op == "Concat", shape(x) == nil, let computed = present.first(where: { shape($0) != nil }) {
+            return try lowerConcat(proto, name: name, attributes: a, like: resolve(computed))  // a class token first
         }
         guard let xShape = shape(x) else {
             throw SRError.unsupported("node '\(name)' (\(op)): input '\(x)' is a constant, and srtool cannot fold \(op)")
@@ -81,6 +105,10 @@ extension ONNXGraphBuilder {
         case "MatMul":
             guard xShape.count >= 2 else {
                 throw SRError.unsupported("node '\(name)' (MatMul): only [N, …, K] × constant [K, M] is supported, input is \(xShape)")
+            }
+            if inputs.count > 1, shape(inputs[1]) != nil {
+                try emit(.matmul, [x, resolve(inputs[1])])  // attention: both operands computed
+                return
             }
             let b = try weight(1, "B")
             guard b.rank == 2, b.shape[0] == xShape[xShape.count - 1] else {
@@ -143,21 +171,15 @@ extension ONNXGraphBuilder {
             }
             try emit(.clip(min: lo, max: hi))
         case "Concat":
-            guard present.allSatisfy({ shape($0) != nil }) else {
-                throw SRError.unsupported("node '\(name)' (Concat): concatenating constants with activations is not supported")
-            }
-            var axis = try a.int("axis", 1)
-            if axis < 0 { axis += xShape.count }
-            guard axis >= 1, axis < xShape.count else {
-                throw SRError.unsupported("node '\(name)' (Concat): axis \(axis) (only non-batch axes are supported)")
-            }
-            try emit(.concat(axis: axis), present.map(resolve))
+            try lowerConcat(proto, name: name, attributes: a, like: x)
         case "Flatten":
             var axis = try a.int("axis", 1)
             if axis < 0 { axis += xShape.count }
             if axis == 1 { try emit(.flatten) } else {
                 throw SRError.unsupported("node '\(name)' (Flatten): axis \(axis) would merge the batch axis")
             }
+        case "Gather":
+            try lowerGather(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
         case "Transpose":
             try lowerTranspose(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
         case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin":
@@ -244,7 +266,24 @@ extension ONNXGraphBuilder {
             throw SRError.unsupported("node '\(name)' (\(op)): unsupported mix of constant and activation inputs")
         }
         guard let (v, axis) = axisVector(shape: c.shape, values: c.floatValues(), activation: xs) else {
-            throw SRError.unsupported("node '\(name)' (\(op)): constant of shape \(c.shape) varies along more than one axis of input \(xs) (only per-axis vectors and scalars are supported)")
+            // Varies along several axes (a position embedding): a batch constant, combined.
+            let t = try c.floatTensor("node '\(name)' constant")
+            let constantFirst = ins[0] == constantInputs[0]
+            let operand: ONNXConstant
+            switch op {
+            case "Add", "Sum", "Mul": operand = c
+            case "Sub" where !constantFirst: operand = .floats(scaled(t, by: -1))
+            case "Div" where !constantFirst:
+                operand = .floats(try Tensor(shape: t.shape, values: t.values.map { 1 / $0 }))
+            default:
+                throw SRError.unsupported("node '\(name)' (\(op)): constant \(op == "Sub" ? "−" : "÷") activation is not supported")
+            }
+            guard let rank = Shape.broadcast([xs, c.shape])?.count, rank == xs.count else {
+                throw SRError.unsupported("node '\(name)' (\(op)): constant of shape \(c.shape) does not broadcast to \(xs)")
+            }
+            let k = try batchConstant(operand, rank: rank, like: activations[0], name: name)
+            try emit(Node(name: name, op: op == "Mul" || op == "Div" ? .mul : .add, inputs: [activations[0], k], outputs: [out]))
+            return
         }
         let constantFirst = ins[0] == constantInputs[0]
         var w = [Float](repeating: 1, count: v.count)

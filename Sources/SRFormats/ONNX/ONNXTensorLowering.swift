@@ -36,7 +36,8 @@ extension ONNXGraphBuilder {
     /// A tensor name no node of the file uses, for a tensor between two canonical nodes.
     func freshTensor(_ base: String) -> String {
         var k = 1
-        while shapes["\(base)#\(k)"] != nil || isConsumed("\(base)#\(k)") { k += 1 }
+        while shapes["\(base)#\(k)"] != nil || isConsumed("\(base)#\(k)") || freshNames.contains("\(base)#\(k)") { k += 1 }
+        freshNames.insert("\(base)#\(k)")
         return "\(base)#\(k)"
     }
 
@@ -57,7 +58,8 @@ extension ONNXGraphBuilder {
             return
         }
         guard perm.first == 0 else {
-            throw SRError.unsupported("node '\(name)' (Transpose): perm \(perm) moves the batch axis of \(s)")
+            deferBatchMove(x, perm: perm, output: out)  // its readers take single slices
+            return
         }
         try emit(Node(name: name, op: .transpose(perm: perm), inputs: [x], outputs: [out]))
     }
@@ -187,6 +189,23 @@ extension ONNXGraphBuilder {
             guard size > 0 else { throw SRError.unsupported("node '\(name)' (Split): output '\(o)' is empty") }
             try emit(Node(name: name, op: .slice(axis: axis, start: start, end: start + size, step: 1), inputs: [x], outputs: [o]))
         }
+    }
+
+    /// Concat along a non-batch axis; constant parts (a class token) become batch constants.
+    /// `x` is a computed part.
+    func lowerConcat(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, like x: String) throws {
+        guard let s = shape(x), let out = proto.output.first else { return }
+        var axis = try a.int("axis", 1)
+        if axis < 0 { axis += s.count }
+        guard axis >= 1, axis < s.count else {
+            throw SRError.unsupported("node '\(name)' (Concat): axis \(axis) (only non-batch axes are supported)")
+        }
+        let parts = try proto.input.filter { !$0.isEmpty }.map { part -> String in
+            if shape(part) != nil { return resolve(part) }
+            guard let c = constant(part) else { throw a.fail("input '\(part)' is neither computed nor constant") }
+            return try batchConstant(c, rank: s.count, like: x, name: name)
+        }
+        try emit(Node(name: name, op: .concat(axis: axis), inputs: parts, outputs: [out]))
     }
 
     /// LayerNormalization (opset 17): scale and bias constant, over the axes from `axis`.

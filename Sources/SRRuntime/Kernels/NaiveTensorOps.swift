@@ -82,3 +82,27 @@ extension NaiveKernels {
         return out
     }
 }
+
+extension NaiveKernels {
+    /// Direct-loop twin of `Kernels.matmul` (float64 sums).
+    public static func matmul(_ a: Tensor, _ b: Tensor, outShape: [Int]) -> Tensor {
+        let out = Tensor(zeros: outShape)
+        let (m, k, n) = (a.shape[a.shape.count - 2], a.shape[a.shape.count - 1], b.shape[b.shape.count - 1])
+        let lead = Array(outShape.dropLast(2))
+        func index(_ l: [Int], _ s: [Int]) -> Int {
+            let own = Array(s.dropLast(2))
+            let padded = [Int](repeating: 1, count: lead.count - own.count) + own
+            return flat(l.indices.map { padded[$0] == 1 ? 0 : l[$0] }, padded)
+        }
+        for l in 0..<lead.reduce(1, *) {
+            let li = multiIndex(l, lead)
+            let (ia, ib) = (index(li, a.shape), index(li, b.shape))
+            for i in 0..<m { for j in 0..<n {
+                var s = 0.0
+                for t in 0..<k { s += Double(a.pointer[(ia * m + i) * k + t]) * Double(b.pointer[(ib * k + t) * n + j]) }
+                out.pointer[(l * m + i) * n + j] = Float(s)
+            } }
+        }
+        return out
+    }
+}

@@ -180,3 +180,81 @@ struct ReducePlan {
         }
     }
 }
+
+extension Kernels {
+    /// `A·B` over the last two axes with the leading axes broadcast: one sgemm per matrix
+    /// pair (`[…, M, K]·[…, K, N] → […, M, N]`).
+    public static func matmul(_ a: Tensor, _ b: Tensor, outShape: [Int]) -> Tensor {
+        let out = Tensor(uninitialized: outShape)
+        let (m, k, n) = (a.shape[a.shape.count - 2], a.shape[a.shape.count - 1], b.shape[b.shape.count - 1])
+        let pairs = MatrixPairs(a.shape, b.shape, outShape)
+        Parallel.forEach(pairs.count, minChunk: 1) { range in
+            for l in range {
+                let (ia, ib) = pairs.offsets(l)
+                BLAS.sgemmSingle(m: m, n: n, k: k, a: a.pointer + ia * m * k, lda: k, b: b.pointer + ib * k * n, ldb: n,
+                                 c: out.pointer + l * m * n, ldc: n)
+            }
+        }
+        return out
+    }
+
+    /// The input gradients of `matmul` at the output's leading shape (the caller sums them
+    /// back over broadcast axes): `dA = dY·Bᵀ`, `dB = Aᵀ·dY`.
+    public static func matmulBackward(_ g: Tensor, _ a: Tensor, _ b: Tensor) -> (Tensor, Tensor) {
+        let lead = Array(g.shape.dropLast(2))
+        let (m, k, n) = (a.shape[a.shape.count - 2], a.shape[a.shape.count - 1], b.shape[b.shape.count - 1])
+        let da = Tensor(uninitialized: lead + [m, k]), db = Tensor(uninitialized: lead + [k, n])
+        let pairs = MatrixPairs(a.shape, b.shape, g.shape)
+        Parallel.forEach(pairs.count, minChunk: 1) { range in
+            for l in range {
+                let (ia, ib) = pairs.offsets(l)
+                let gl = g.pointer + l * m * n
+                BLAS.sgemm(transB: true, m: m, n: k, k: n, a: gl, lda: n, b: b.pointer + ib * k * n, ldb: n,
+                           c: da.pointer + l * m * k, ldc: k)
+                BLAS.sgemm(transA: true, m: k, n: n, k: m, a: a.pointer + ia * m * k, lda: k, b: gl, ldb: n,
+                           c: db.pointer + l * k * n, ldc: n)
+            }
+        }
+        return (da, db)
+    }
+
+    /// `value` (`[1, …]`) repeated `batch` times.
+    public static func repeatOverBatch(_ value: Tensor, batch: Int) -> Tensor {
+        let out = Tensor(uninitialized: [batch] + value.shape.dropFirst())
+        for i in 0..<batch { (out.pointer + i * value.count).update(from: value.pointer, count: value.count) }
+        return out
+    }
+}
+
+/// Which matrices of A and B each output matrix of a broadcasting `matmul` multiplies.
+struct MatrixPairs {
+    let count: Int
+    private let lead: [Int], strideA: [Int], strideB: [Int]
+
+    init(_ a: [Int], _ b: [Int], _ out: [Int]) {
+        let lead = Array(out.dropLast(2))
+        self.lead = lead
+        count = lead.reduce(1, *)
+        strideA = Self.matrixStrides(a, lead: lead)
+        strideB = Self.matrixStrides(b, lead: lead)
+    }
+
+    /// Matrix strides of an operand over the output's leading axes (0 where broadcast).
+    private static func matrixStrides(_ s: [Int], lead: [Int]) -> [Int] {
+        let own = Array(s.dropLast(2))
+        let padded = [Int](repeating: 1, count: lead.count - own.count) + own
+        var st = [Int](repeating: 0, count: lead.count), acc = 1
+        for d in padded.indices.reversed() { st[d] = padded[d] == 1 ? 0 : acc; acc *= padded[d] }
+        return st
+    }
+
+    /// The matrix indices in A and B for output matrix `l`.
+    func offsets(_ l: Int) -> (Int, Int) {
+        var r = l, ia = 0, ib = 0
+        for d in lead.indices.reversed() {
+            let q = r % lead[d]; r /= lead[d]
+            ia += q * strideA[d]; ib += q * strideB[d]
+        }
+        return (ia, ib)
+    }
+}
