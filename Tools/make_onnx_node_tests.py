@@ -4,7 +4,8 @@
 The `onnx` wheel ships the node test *generators* (onnx/backend/test/case/node/*.py), not
 their data. This script runs them (onnx's own reference values) and writes each case as
 `<out>/<test name>/model.onnx` + `test_data_set_N/{input,output}_K.pb`, the layout of
-onnx's backend test data. SRFormatsTests' ONNXNodeConformanceTests reads the folder named
+onnx's backend test data; and the wheel's light model zoo as `<out>/light_<name>/` in the
+same layout. SRFormatsTests' ONNXNodeConformanceTests reads the folder named
 by $SRTOOL_ONNX_NODE_TESTS.
 
     python3 Tools/make_onnx_node_tests.py [--out /tmp/srtool-onnx-node-tests]
@@ -16,6 +17,7 @@ import os
 import shutil
 import warnings
 
+import numpy as np
 import onnx
 from onnx import numpy_helper
 from onnx.backend.test.case import node as node_cases
@@ -30,6 +32,36 @@ OPS = {
     "Softplus", "Softsign", "Mish", "Gelu", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Slice",
     "Split", "LayerNormalization", "Gather",
 }
+
+
+def write_light_models(out):
+    """The wheel's "light" model zoo (onnx/backend/test/data/light: AlexNet, DenseNet-121,
+    Inception v1/v2, ResNet-50, ShuffleNet, SqueezeNet, VGG-19, ZFNet-512 with weights made
+    by ConstantOfShape) as `light_<name>/`, with the input onnx's own runner feeds them
+    (`arange(n)/n` in the input's shape, `generate_dummy_data(random=False)`) and the
+    shipped expected output."""
+    light = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+    count = 0
+    for name in sorted(os.listdir(light)):
+        if not name.endswith(".onnx"):
+            continue
+        stem = name[:-len(".onnx")]
+        model = onnx.load(os.path.join(light, name))
+        inits = {i.name for i in model.graph.initializer}
+        feeds = [i for i in model.graph.input if i.name not in inits]
+        folder = os.path.join(out, stem)
+        data = os.path.join(folder, "test_data_set_0")
+        os.makedirs(data)
+        shutil.copy(os.path.join(light, name), os.path.join(folder, "model.onnx"))
+        for j, vi in enumerate(feeds):
+            shape = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim)
+            n = int(np.prod(shape))
+            x = (np.arange(n).reshape(shape) / n).astype(np.float32)
+            with open(os.path.join(data, f"input_{j}.pb"), "wb") as f:
+                f.write(numpy_helper.from_array(x, vi.name).SerializeToString())
+        shutil.copy(os.path.join(light, f"{stem}_output_0.pb"), os.path.join(data, "output_0.pb"))
+        count += 1
+    return count
 
 
 def main():
@@ -62,6 +94,7 @@ def main():
                     with open(os.path.join(data, f"{kind}_{j}.pb"), "wb") as f:
                         f.write(proto.SerializeToString())
         written += 1
+    written += write_light_models(args.out)
     with open(os.path.join(args.out, "VERSION"), "w") as f:
         f.write(f"onnx {onnx.__version__}\n")
     print(f"wrote {written} node tests (onnx {onnx.__version__}) to {args.out}")

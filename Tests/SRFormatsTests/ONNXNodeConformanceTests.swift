@@ -62,6 +62,27 @@ final class ONNXNodeConformanceTests: XCTestCase {
         }
     }
 
+    /// The onnx wheel's light model zoo (Tools/make_onnx_node_tests.py copies it beside the
+    /// node tests) runs as shipped and gives the shipped outputs.
+    func testLightModelsRunAsShipped() throws {
+        guard let root = ProcessInfo.processInfo.environment["SRTOOL_ONNX_NODE_TESTS"] else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { return XCTFail("CI must set SRTOOL_ONNX_NODE_TESTS") }
+            throw XCTSkip("SRTOOL_ONNX_NODE_TESTS not set; run Tools/make_onnx_node_tests.py")
+        }
+        let models = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasPrefix("light_") }.sorted()
+        XCTAssertEqual(models.count, 9)
+        for name in models {
+            let folder = URL(fileURLWithPath: root).appendingPathComponent(name)
+            let model = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: folder.appendingPathComponent("model.onnx")))
+            let data = folder.appendingPathComponent("test_data_set_0")
+            let input = try Onnx_TensorProto(serializedBytes: try Data(contentsOf: data.appendingPathComponent("input_0.pb")))
+            let output = try Onnx_TensorProto(serializedBytes: try Data(contentsOf: data.appendingPathComponent("output_0.pb")))
+            let outcome = attempt(model, inputs: [input], outputs: [output], constants: [], feedByName: true)
+            if case .pass = outcome { continue }
+            XCTFail("\(name): \(outcome)")
+        }
+    }
+
     enum Outcome { case pass, unsupported(String), fail(String) }
 
     func run(_ folder: URL) throws -> (String, Outcome) {
@@ -88,14 +109,20 @@ final class ONNXNodeConformanceTests: XCTestCase {
         return (op, last)
     }
 
+    /// `feedByName`: `inputs` name the graph inputs they feed (the light models list their
+    /// initializers as inputs too); otherwise they feed the graph inputs in order.
     func attempt(_ source: Onnx_ModelProto, inputs: [Onnx_TensorProto], outputs: [Onnx_TensorProto],
-                 constants: Set<String>) -> Outcome {
+                 constants: Set<String>, feedByName: Bool = false) -> Outcome {
         var model = source
         var feeds: [String: Onnx_TensorProto] = [:]
-        for (i, vi) in source.graph.input.enumerated() {
-            var t = inputs[i]
-            t.name = vi.name
-            if constants.contains(vi.name) { model.graph.initializer.append(t) } else { feeds[vi.name] = t }
+        if feedByName {
+            for t in inputs { feeds[t.name] = t }
+        } else {
+            for (i, vi) in source.graph.input.enumerated() {
+                var t = inputs[i]
+                t.name = vi.name
+                if constants.contains(vi.name) { model.graph.initializer.append(t) } else { feeds[vi.name] = t }
+            }
         }
         model.graph.input = source.graph.input.filter { !constants.contains($0.name) }
         do {

@@ -34,11 +34,21 @@ extension ONNXGraphBuilder {
         let result: FoldValue
         switch op {
         case "ConstantOfShape":
+            // Written straight into a float32 tensor: the ONNX light models' weights
+            // (`[4096, 25088]` for VGG-19's fc6) are this op's output.
             let dims = try x.ints("shape", node: a)
-            guard let n = Shape.elementCount(dims), n <= 1 << 24 else { throw a.fail("bad shape \(dims)") }
+            guard let n = Shape.elementCount(dims), dims.allSatisfy({ $0 >= 0 }) else { throw a.fail("bad shape \(dims)") }
+            try limits.check(elements: n, what: "node '\(a.node)' (ConstantOfShape) output")
             let fill = try a.tensor("value").map { FoldValue(try $0.constant(modelDirectory: nil, limits: .default)) }
-            result = FoldValue(shape: dims, values: [Double](repeating: fill?.values.first ?? 0, count: n),
-                               isFloat: fill?.isFloat ?? true)
+            if fill?.isFloat ?? true {
+                let t = Tensor(zeros: dims)
+                let v = Float(fill?.values.first ?? 0)
+                if v != 0 { t.pointer.update(repeating: v, count: n) }
+                constants[out] = .floats(t)
+                return true
+            }
+            guard n <= 1 << 24 else { throw a.fail("an integer constant of shape \(dims)") }
+            result = FoldValue(shape: dims, values: [Double](repeating: fill?.values.first ?? 0, count: n), isFloat: false)
         case "Gather":
             guard values.count == 2 else { throw a.fail("needs data and indices") }
             result = try x.gather(values[1], axis: try a.int("axis", 0), node: a)

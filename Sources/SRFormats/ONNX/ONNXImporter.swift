@@ -85,7 +85,7 @@ public enum ONNXImporter {
 final class ONNXGraphBuilder {
     let opset: Int
     private let protoGraph: Onnx_GraphProto
-    private let limits: ImportLimits
+    let limits: ImportLimits
     private let inputShape: [Int]?
     var constants: [String: ONNXConstant] = [:]
     var shapes: [String: [Int]] = [:]
