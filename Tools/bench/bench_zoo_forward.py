@@ -5,7 +5,9 @@ Same model file, same weights, same input, one run; reports the ratio and how fa
 srtool's output is from onnxruntime's.
 
 Models: torchvision mobilenet_v3_large, efficientnet_b0, convnext_tiny,
-shufflenet_v2_x1_0, vit_b_16, built with weights=None after torch.manual_seed(SEED),
+shufflenet_v2_x1_0, vit_b_16, and timm's vit_base_patch16_224 (the same ViT-B/16
+architecture, as timm exports its attention), built with weights=None after
+torch.manual_seed(SEED),
 then given the weights Tools/make_zoo_fixtures.py gives its tiny models (its
 randomize() and calibrate(), imported from it: every Linear U(+-1/sqrt(fan_in)),
 norm affines and layer scales re-drawn, batch-norm running statistics the cumulative
@@ -65,7 +67,7 @@ from bench_forward import ensure_input, ort_worker  # noqa: E402
 from measure import _time_works, fmt, log, run_measured, time_srtool  # noqa: E402
 
 MODELS = ("mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "shufflenet_v2_x1_0",
-          "vit_b_16")
+          "vit_b_16", "timm_vit_base_patch16_224")
 OPSET = 17
 INPUT_SHAPE = (1, 3, 224, 224)
 REFUSED = 69            # srtool's exit code for a model it does not support
@@ -98,7 +100,11 @@ def ensure_model(name, cache, seed, x_path):
     log(f"exporting {name} to {path} ...")
     t0 = time.time()
     torch.manual_seed(seed)
-    model = getattr(torchvision.models, name)(weights=None)
+    if name.startswith("timm_"):
+        import timm
+        model = timm.create_model(name[len("timm_"):], pretrained=False)
+    else:
+        model = getattr(torchvision.models, name)(weights=None)
     zoo.randomize(model, seed)
     n_bn = zoo.calibrate(model, seed, INPUT_SHAPE[2:])      # leaves the model in eval mode
     x = torch.from_numpy(np.load(x_path))
