@@ -35,6 +35,9 @@ extension Op {
         case .conv2d(let a):
             [("kernel", .ints(a.kernel)), ("stride", .ints(a.stride)), ("pads", .ints(a.pads)),
              ("dilation", .ints(a.dilation)), ("group", .int(a.group))]
+        case .convTranspose2d(let t):
+            [("kernel", .ints(t.conv.kernel)), ("stride", .ints(t.conv.stride)), ("pads", .ints(t.conv.pads)),
+             ("dilation", .ints(t.conv.dilation)), ("group", .int(t.conv.group)), ("output_padding", .ints(t.outputPadding))]
         case .maxPool2d(let a), .avgPool2d(let a):
             [("kernel", .ints(a.kernel)), ("stride", .ints(a.stride)), ("pads", .ints(a.pads)),
              ("ceil_mode", .bool(a.ceilMode))] + (isAverage ? [("count_include_pad", .bool(a.countIncludePad))] : [])

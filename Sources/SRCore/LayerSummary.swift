@@ -39,6 +39,10 @@ extension Graph {
         case .conv2d(let a):
             guard let w = weight(node, "weight"), w.rank == 4 else { return 0 }
             return Shape.elementCount([outCount, w.shape[1], a.kernel[0], a.kernel[1]]) ?? .max
+        case .convTranspose2d:
+            // Every input pixel meets every weight of its group once.
+            guard let w = weight(node, "weight"), w.rank == 4, let x = inputs.first, x.count == 4 else { return 0 }
+            return Shape.elementCount([x[2], x[3], w.count]) ?? .max
         case .linear:
             // One weight use per output row: `[N, …, out]` has `count/out` rows per image.
             guard let w = weight(node, "weight"), w.rank == 2, w.shape[0] > 0 else { return 0 }

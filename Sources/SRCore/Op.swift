@@ -13,6 +13,19 @@ public struct Conv2DAttributes: Codable, Equatable, Sendable {
     }
 }
 
+/// Attributes of a transposed 2-D convolution (the adjoint of `conv2d` with the same
+/// kernel, stride, pads, dilation and groups). Weights `[C_in, C_out / group, kh, kw]`.
+public struct ConvTranspose2DAttributes: Codable, Equatable, Sendable {
+    public var conv: Conv2DAttributes
+    /// Extra output rows and columns at the bottom and right, `[h, w]`, each below the
+    /// stride or the dilation.
+    public var outputPadding: [Int]
+
+    public init(conv: Conv2DAttributes, outputPadding: [Int] = [0, 0]) {
+        self.conv = conv; self.outputPadding = outputPadding
+    }
+}
+
 /// Attributes of max and average pooling.
 public struct Pool2DAttributes: Codable, Equatable, Sendable {
     public var kernel: [Int]     // [kh, kw]
@@ -70,6 +83,7 @@ public struct ReduceAttributes: Codable, Equatable, Sendable {
 /// Parameter roles (`Node.params` keys) are listed in `paramRoles`.
 public enum Op: Equatable, Sendable {
     case conv2d(Conv2DAttributes)
+    case convTranspose2d(ConvTranspose2DAttributes)
     /// `y = x·Wᵀ + b` on the last axis, W `[out, in]`: `[N, …, in] → [N, …, out]`.
     case linear
     case relu(slope: Float)
@@ -129,6 +143,7 @@ public enum Op: Equatable, Sendable {
     public var name: String {
         switch self {
         case .conv2d: "conv2d"
+        case .convTranspose2d: "convTranspose2d"
         case .linear: "linear"
         case .relu: "relu"
         case .prelu: "prelu"
@@ -166,7 +181,7 @@ public enum Op: Equatable, Sendable {
     /// Parameter roles: required first, then optional.
     public var paramRoles: (required: [String], optional: [String]) {
         switch self {
-        case .conv2d, .linear: (["weight"], ["bias"])
+        case .conv2d, .convTranspose2d, .linear: (["weight"], ["bias"])
         case .prelu: (["slope"], [])
         case .batchNorm: (["mean", "variance"], ["scale", "bias"])
         case .scale: (["weight"], ["bias"])
@@ -184,7 +199,7 @@ public enum Op: Equatable, Sendable {
         switch self {
         case .add, .mul, .max, .concat: nil
         case .matmul: 2
-        case .conv2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool,
+        case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool,
              .globalMaxPool, .lrn, .batchNorm, .scale, .flatten, .reshape, .softmax, .sigmoid,
              .tanh, .power, .thresholdedRelu, .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .layerNorm,
              .batchConstant:

@@ -42,6 +42,30 @@ extension Op {
                 throw fail("kernel \(a.kernel) does not fit input \(x)")
             }
             return [x[0], w[0], h, ww]
+        case .convTranspose2d(let t):
+            let a = t.conv
+            try needRank(4)
+            guard a.kernel.count == 2, a.stride.count == 2, a.pads.count == 4, a.dilation.count == 2, t.outputPadding.count == 2,
+                  a.group >= 1, (a.kernel + a.stride + a.dilation).allSatisfy({ $0 >= 1 && $0 < 1 << 20 }),
+                  a.pads.allSatisfy({ $0 >= 0 && $0 < 1 << 20 }),
+                  (0..<2).allSatisfy({ t.outputPadding[$0] >= 0 && t.outputPadding[$0] < Swift.max(a.stride[$0], a.dilation[$0]) }) else {
+                throw fail("invalid attributes \(t)")
+            }
+            guard let w = params["weight"], w.count == 4, w[0] == x[1], x[1] % a.group == 0, w[2] == a.kernel[0], w[3] == a.kernel[1] else {
+                throw fail("weight \(params["weight"] ?? []) does not fit input \(x) (want [\(x[1]), C_out/\(a.group), \(a.kernel[0]), \(a.kernel[1])])")
+            }
+            guard x[2] < 1 << 20, x[3] < 1 << 20 else { throw fail("input \(x) is too large") }
+            let outC = w[1] * a.group
+            try perChannel("bias", outC, allowScalar: false)
+            // stride·(in − 1) + output_padding + dilation·(kernel − 1) + 1 − pads (all below 2^20: no overflow)
+            var size = [0, 0]
+            for i in 0..<2 {
+                let span: Int = a.stride[i] * (x[2 + i] - 1) + t.outputPadding[i]
+                let reach: Int = a.dilation[i] * (a.kernel[i] - 1) + 1
+                size[i] = span + reach - a.pads[i] - a.pads[i + 2]
+            }
+            guard size.allSatisfy({ $0 >= 1 }) else { throw fail("pads \(a.pads) leave no output for input \(x)") }
+            return [x[0], outC, size[0], size[1]]
         case .linear:
             guard x.count >= 2, let inFeatures = x.last else { throw fail("expects [N, …, in], got shape \(x)") }
             guard let w = params["weight"], w.count == 2, w[1] == inFeatures else {

@@ -123,6 +123,9 @@ public final class Executor {
         switch node.op {
         case .conv2d(let a):
             return Kernels.conv2d(x, weight: try w("weight"), bias: graph.weight(node, "bias"), a, outShape: outShape, scratch: scratch)
+        case .convTranspose2d(let t):
+            return Kernels.convTranspose2d(x, weight: try w("weight"), bias: graph.weight(node, "bias"), t, outShape: outShape,
+                                           scratch: scratch)
         case .linear: return Kernels.linear(x, weight: try w("weight"), bias: graph.weight(node, "bias"))
         case .relu(let slope): return Kernels.relu(x, slope: slope)
         case .prelu: return Kernels.prelu(x, slope: try w("slope"))
@@ -178,7 +181,7 @@ public final class Executor {
     private func isFreshOutput(_ tensor: String) -> Bool {
         guard let producer = producers[tensor] else { return false }
         switch producer.op {
-        case .conv2d, .linear, .batchNorm, .scale, .add, .mul, .max, .concat, .avgPool2d, .maxPool2d, .lrn, .pad, .prelu:
+        case .conv2d, .convTranspose2d, .linear, .batchNorm, .scale, .add, .mul, .max, .concat, .avgPool2d, .maxPool2d, .lrn, .pad, .prelu:
             return true
         case .relu, .globalAvgPool, .globalMaxPool, .flatten, .reshape, .identity, .softmax, .sigmoid, .tanh, .clip:
             return false

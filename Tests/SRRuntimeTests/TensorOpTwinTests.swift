@@ -159,6 +159,14 @@ final class TensorOpTwinTests: XCTestCase {
             }
             if let why = closeness(analytic.values, numeric, atol: tolerance, rtol: tolerance) { XCTFail("\(label): \(why)") }
         }
+        // Transposed convolution (stride 2, pads, output padding 1): its gradient is the
+        // forward convolution.
+        let ct = ConvTranspose2DAttributes(conv: Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 0, 1, 1], group: 1),
+                                           outputPadding: [1, 0])
+        let wt = random([3, 2, 3, 3], &rng)
+        let ctOut = try Op.convTranspose2d(ct).outputShape(inputs: [x.shape], params: ["weight": wt.shape], node: "t")
+        check("convTranspose2d", { NaiveKernels.conv2dBackwardData($0, weight: wt, ct.conv, inShape: ctOut) },
+              { Kernels.conv2d($0, weight: wt, bias: nil, ct.conv, outShape: x.shape) })
         let perm = [0, 3, 1, 2]
         check("transpose", { NaiveKernels.transpose($0, perm: perm) }, { Kernels.transposeBackward($0, perm: perm) })
         check("slice", { NaiveKernels.slice($0, axis: 3, start: 1, end: 5, step: 2) },

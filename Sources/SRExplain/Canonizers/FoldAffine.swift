@@ -58,7 +58,7 @@ public enum Canonizer {
     private static func isLinear(_ op: Op) -> Bool {
         switch op {
         case .conv2d, .linear: return true
-        case .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm, .scale, .add,
+        case .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm, .scale, .add, .convTranspose2d,
              .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity,
              .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant:
             return false
@@ -77,7 +77,7 @@ public enum Canonizer {
         case .scale(let axis):
             guard let w = g.weight(node, "weight")?.values else { return nil }
             return (w, g.weight(node, "bias")?.values ?? [0], axis)
-        case .conv2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .add, .mul,
+        case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .add, .mul,
              .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity,
              .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant:
             return nil

@@ -15,6 +15,9 @@ public struct Gradient: Rule {
         switch c.node.op {
         case .conv2d(let a):
             return [Kernels.conv2dBackwardData(g, weight: try c.weight("weight"), a, inShape: x.shape, scratch: c.scratch)]
+        case .convTranspose2d(let t):
+            // The adjoint of the adjoint: the forward convolution of the signal.
+            return [Kernels.conv2d(g, weight: try c.weight("weight"), bias: nil, t.conv, outShape: x.shape, scratch: c.scratch)]
         case .linear:
             return [Kernels.linearBackwardData(g, weight: try c.weight("weight"))]
         case .relu(let slope):

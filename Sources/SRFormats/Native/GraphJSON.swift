@@ -24,6 +24,7 @@ struct NodeRecord: Codable {
 /// Union of every op's attributes; each op reads the fields it owns.
 struct OpAttributes: Codable {
     var conv: Conv2DAttributes?
+    var convTranspose: ConvTranspose2DAttributes?
     var pool: Pool2DAttributes?
     var lrn: LRNAttributes?
     var slope: Float?
@@ -51,6 +52,7 @@ extension NodeRecord {
         var a = OpAttributes()
         switch node.op {
         case .conv2d(let c): a.conv = c
+        case .convTranspose2d(let t): a.convTranspose = t
         case .maxPool2d(let p), .avgPool2d(let p): a.pool = p
         case .lrn(let l): a.lrn = l
         case .relu(let s): a.slope = s
@@ -78,7 +80,7 @@ extension NodeRecord {
              .sigmoid, .tanh, .identity, .matmul, .batchConstant:
             break
         }
-        let empty = a.conv == nil && a.pool == nil && a.lrn == nil && a.slope == nil && a.epsilon == nil
+        let empty = a.conv == nil && a.convTranspose == nil && a.pool == nil && a.lrn == nil && a.slope == nil && a.epsilon == nil
             && a.axis == nil && a.shape == nil && a.min == nil && a.pads == nil && a.exponent == nil && a.threshold == nil
             && a.perm == nil && a.reduce == nil && a.alpha == nil
         self.init(name: node.name, op: node.op.name, attributes: empty ? nil : a, inputs: node.inputs,
@@ -94,6 +96,7 @@ extension NodeRecord {
         let o: Op
         switch op {
         case "conv2d": o = .conv2d(try need(a.conv, "conv"))
+        case "convTranspose2d": o = .convTranspose2d(try need(a.convTranspose, "convTranspose"))
         case "linear": o = .linear
         case "relu": o = .relu(slope: a.slope ?? 0)
         case "prelu": o = .prelu

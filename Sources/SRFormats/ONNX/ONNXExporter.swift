@@ -147,6 +147,12 @@ public enum ONNXExporter {
                 if let b = graph.weight(node, "bias") { ins.append(constant("\(name).bias", b)) }
                 add("Conv", ins, out, name: name, [.ints("kernel_shape", a.kernel), .ints("strides", a.stride),
                                                    .ints("pads", a.pads), .ints("dilations", a.dilation), .int("group", a.group)])
+            case .convTranspose2d(let t):
+                var ins = [x, constant("\(name).weight", try weight(node, "weight"))]
+                if let b = graph.weight(node, "bias") { ins.append(constant("\(name).bias", b)) }
+                add("ConvTranspose", ins, out, name: name, [.ints("kernel_shape", t.conv.kernel), .ints("strides", t.conv.stride),
+                                                            .ints("pads", t.conv.pads), .ints("dilations", t.conv.dilation),
+                                                            .int("group", t.conv.group), .ints("output_padding", t.outputPadding)])
             case .linear where xs.count == 2:
                 var ins = [x, constant("\(name).weight", try weight(node, "weight"))]
                 if let b = graph.weight(node, "bias") { ins.append(constant("\(name).bias", b)) }

@@ -86,6 +86,45 @@ extension ONNXGraphBuilder {
             if let b = try optionalWeight(2, "bias") { params["bias"] = addWeight(b, name: inputs[2]) }
             try emit(.conv2d(Conv2DAttributes(kernel: kernel, stride: stride, pads: pads, dilation: dilation,
                                               group: try a.int("group", 1))), params: params)
+        case "ConvTranspose":
+            let w = try weight(1, "weight")
+            guard w.rank == 4, xShape.count == 4 else {
+                throw SRError.unsupported("node '\(name)' (ConvTranspose): only 2-D transposed convolution is supported (weight \(w.shape))")
+            }
+            let kernel = try a.ints("kernel_shape") ?? [w.shape[2], w.shape[3]]
+            let stride = try a.ints("strides") ?? [1, 1]
+            let dilation = try a.ints("dilations") ?? [1, 1]
+            let outputPadding = try a.ints("output_padding") ?? [0, 0]
+            guard kernel.count == 2, stride.count == 2, dilation.count == 2, outputPadding.count == 2 else {
+                throw a.fail("bad kernel_shape/strides/dilations/output_padding")
+            }
+            let autoPad = try a.string("auto_pad") ?? "NOTSET"
+            var pads = try a.ints("pads") ?? [0, 0, 0, 0]
+            guard pads.count == 4, (kernel + stride + dilation).allSatisfy({ $0 >= 1 && $0 < 1 << 20 }) else {
+                throw a.fail("bad pads \(pads) or kernel_shape/strides/dilations")
+            }
+            // ONNX: an output_shape (or SAME: input·stride) sets the pads; the odd one goes at
+            // the end for SAME_UPPER, at the start otherwise.
+            var wanted = try a.ints("output_shape")
+            if wanted == nil, autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" { wanted = [xShape[2] * stride[0], xShape[3] * stride[1]] }
+            if var target = wanted {
+                if target.count == 4 { target = Array(target.suffix(2)) }
+                guard target.count == 2 else { throw a.fail("bad output_shape \(target)") }
+                for i in 0..<2 {
+                    let total = stride[i] * (xShape[2 + i] - 1) + outputPadding[i] + (kernel[i] - 1) * dilation[i] + 1 - target[i]
+                    guard total >= 0 else {
+                        throw SRError.unsupported("node '\(name)' (ConvTranspose): output_shape \(target) is larger than the kernel reaches")
+                    }
+                    let small = total / 2
+                    (pads[i], pads[i + 2]) = autoPad == "SAME_UPPER" ? (small, total - small) : (total - small, small)
+                }
+            } else if !["NOTSET", "VALID", ""].contains(autoPad) {
+                throw a.fail("unknown auto_pad '\(autoPad)'")
+            }
+            var params = ["weight": addWeight(w, name: inputs[1])]
+            if let b = try optionalWeight(2, "bias") { params["bias"] = addWeight(b, name: inputs[2]) }
+            let conv = Conv2DAttributes(kernel: kernel, stride: stride, pads: pads, dilation: dilation, group: try a.int("group", 1))
+            try emit(.convTranspose2d(ConvTranspose2DAttributes(conv: conv, outputPadding: outputPadding)), params: params)
         case "Gemm":
             guard try a.int("transA", 0) == 0 else {
                 throw SRError.unsupported("node '\(name)' (Gemm): transA = 1 on an activation is not supported")

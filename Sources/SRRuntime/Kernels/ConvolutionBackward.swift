@@ -118,3 +118,15 @@ extension NaiveKernels {
         return dx
     }
 }
+
+extension Kernels {
+    /// Transposed convolution: the input-gradient of `conv2d` with the same attributes,
+    /// applied to `x` (ONNX ConvTranspose's weight `[C_in, C_out/g, kh, kw]` is that conv's
+    /// OIHW weight), plus the bias. `outShape` carries the output padding.
+    public static func convTranspose2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ t: ConvTranspose2DAttributes,
+                                       outShape: [Int], scratch: Scratch = Scratch()) -> Tensor {
+        let y = conv2dBackwardData(x, weight: w, t.conv, inShape: outShape, scratch: scratch)
+        if let bias { addChannelBias(y, bias) }
+        return y
+    }
+}
