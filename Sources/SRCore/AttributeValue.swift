@@ -58,6 +58,10 @@ extension Op {
         case .slice(let axis, let start, let end, let step):
             [("axis", .int(axis)), ("start", .int(start)), ("end", .int(end))] + (step == 1 ? [] : [("step", .int(step))])
         case .unary(let f): f.parameters.map { ($0.0, .float($0.1)) }
+        case .resize(let a):
+            [("mode", .text(a.mode.rawValue)), ("coordinates", .text(a.coordinates.rawValue))]
+                + (a.mode == .nearest ? [("rounding", .text(a.rounding.rawValue))] : [])
+                + [("size", .ints(a.size))]
         case .layerNorm(let axis, let eps): [("axis", .int(axis)), ("epsilon", .float(eps))]
         case .linear, .prelu, .globalAvgPool, .globalMaxPool, .add, .mul, .max, .flatten, .sigmoid,
              .tanh, .identity, .matmul, .batchConstant:

@@ -53,7 +53,7 @@ extension Graph {
             return Shape.elementCount([outCount, k]) ?? .max
         case .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm, .scale,
              .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad,
-             .identity, .transpose, .reduce, .slice, .unary, .layerNorm, .batchConstant:
+             .identity, .transpose, .reduce, .slice, .unary, .layerNorm, .batchConstant, .resize:
             return 0
         }
     }

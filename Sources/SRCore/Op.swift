@@ -26,6 +26,32 @@ public struct ConvTranspose2DAttributes: Codable, Equatable, Sendable {
     }
 }
 
+/// Attributes of a spatial resize of NCHW data (ONNX Resize, Keras UpSampling2D).
+public struct ResizeAttributes: Codable, Equatable, Sendable {
+    public enum Mode: String, Codable, Sendable { case nearest, linear }
+    /// How an output pixel maps to the input (ONNX `coordinate_transformation_mode`).
+    public enum Coordinates: String, Codable, Sendable {
+        case halfPixel = "half_pixel", pytorchHalfPixel = "pytorch_half_pixel", alignCorners = "align_corners"
+        case asymmetric
+    }
+    /// How `nearest` rounds a fractional source index (ONNX `nearest_mode`).
+    public enum Rounding: String, Codable, Sendable {
+        case roundPreferFloor = "round_prefer_floor", roundPreferCeil = "round_prefer_ceil", floor, ceil
+    }
+    public var mode: Mode
+    public var coordinates: Coordinates
+    public var rounding: Rounding
+    /// Output `[h, w]`.
+    public var size: [Int]
+    /// The scales the coordinates use, `[h, w]`: the file's own when it gave scales,
+    /// else output / input.
+    public var scales: [Float]
+
+    public init(mode: Mode, coordinates: Coordinates, rounding: Rounding, size: [Int], scales: [Float]) {
+        self.mode = mode; self.coordinates = coordinates; self.rounding = rounding; self.size = size; self.scales = scales
+    }
+}
+
 /// Attributes of max and average pooling.
 public struct Pool2DAttributes: Codable, Equatable, Sendable {
     public var kernel: [Int]     // [kh, kw]
@@ -138,6 +164,7 @@ public enum Op: Equatable, Sendable {
     /// one input, which gives only the batch size: a class token, a position embedding, any
     /// constant operand that varies along more than one axis.
     case batchConstant
+    case resize(ResizeAttributes)
 
     /// The op's name in the IR, the `.srm` graph JSON and `inspect`.
     public var name: String {
@@ -175,6 +202,7 @@ public enum Op: Equatable, Sendable {
         case .layerNorm: "layerNorm"
         case .matmul: "matmul"
         case .batchConstant: "batchConstant"
+        case .resize: "resize"
         }
     }
 
@@ -189,7 +217,7 @@ public enum Op: Equatable, Sendable {
         case .batchConstant: (["value"], [])
         case .relu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .add, .mul,
              .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity,
-             .transpose, .reduce, .slice, .unary, .matmul:
+             .transpose, .reduce, .slice, .unary, .matmul, .resize:
             ([], [])
         }
     }
@@ -202,7 +230,7 @@ public enum Op: Equatable, Sendable {
         case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool,
              .globalMaxPool, .lrn, .batchNorm, .scale, .flatten, .reshape, .softmax, .sigmoid,
              .tanh, .power, .thresholdedRelu, .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .layerNorm,
-             .batchConstant:
+             .batchConstant, .resize:
             1
         }
     }

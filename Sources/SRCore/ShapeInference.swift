@@ -167,6 +167,13 @@ extension Op {
                 throw fail("cannot multiply \(x) by \(y) (want […, M, K]·[…, K, N] with the batch axis first)")
             }
             return lead + [x[x.count - 2], y[y.count - 1]]
+        case .resize(let a):
+            try needRank(4)
+            guard a.size.count == 2, a.size.allSatisfy({ $0 >= 1 && $0 < 1 << 24 }), a.scales.count == 2,
+                  a.scales.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+                throw fail("invalid size \(a.size) or scales \(a.scales)")
+            }
+            return [x[0], x[1]] + a.size
         case .batchConstant:
             guard let v = params["value"], v.first == 1 else { throw fail("value of shape \(params["value"] ?? []) must be [1, …]") }
             return [x[0]] + v.dropFirst()

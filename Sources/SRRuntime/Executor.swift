@@ -157,6 +157,7 @@ public final class Executor {
             return Kernels.slice(x, axis: axis, start: start, step: step, outShape: outShape)
         case .unary(let f): return Kernels.unary(x, f)
         case .matmul: return Kernels.matmul(x, ins[1], outShape: outShape)
+        case .resize(let a): return Kernels.resize(x, a)
         case .batchConstant: return Kernels.repeatOverBatch(try w("value"), batch: x.shape[0])
         case .layerNorm(let axis, let eps):
             return Kernels.layerNorm(x, axis: axis, epsilon: eps, scale: graph.weight(node, "scale"), bias: graph.weight(node, "bias"))
@@ -185,7 +186,7 @@ public final class Executor {
             return true
         case .relu, .globalAvgPool, .globalMaxPool, .flatten, .reshape, .identity, .softmax, .sigmoid, .tanh, .clip:
             return false
-        case .power, .thresholdedRelu, .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant:
+        case .power, .thresholdedRelu, .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant, .resize:
             return true
         }
     }

@@ -57,7 +57,7 @@ public struct MemoryPlan: Sendable {
             case .flatten, .reshape, .identity: owned[node.output] = 0
             case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm,
                  .scale, .add, .mul, .max, .concat, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad,
-                 .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant:
+                 .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant, .resize:
                 owned[node.output] = bytes(node.output)
             }
         }

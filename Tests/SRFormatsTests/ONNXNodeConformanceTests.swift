@@ -16,7 +16,7 @@ final class ONNXNodeConformanceTests: XCTestCase {
         "Conv": [1, 2], "Gemm": [1, 2], "MatMul": [1], "PRelu": [1], "BatchNormalization": [1, 2, 3, 4],
         "Clip": [1, 2], "Reshape": [1], "Pad": [1, 2, 3], "Squeeze": [1], "Unsqueeze": [1], "Dropout": [1, 2], "Pow": [1],
         "ReduceMean": [1], "ReduceSum": [1], "ReduceMax": [1], "ReduceMin": [1], "Slice": [1, 2, 3, 4], "Split": [1],
-        "LayerNormalization": [1, 2], "ConvTranspose": [1, 2],
+        "LayerNormalization": [1, 2], "ConvTranspose": [1, 2], "Resize": [1, 2, 3], "Upsample": [1],
     ]
 
     /// Fewest passing node tests per op, so support cannot silently regress.

@@ -167,6 +167,13 @@ final class TensorOpTwinTests: XCTestCase {
         let ctOut = try Op.convTranspose2d(ct).outputShape(inputs: [x.shape], params: ["weight": wt.shape], node: "t")
         check("convTranspose2d", { NaiveKernels.conv2dBackwardData($0, weight: wt, ct.conv, inShape: ctOut) },
               { Kernels.conv2d($0, weight: wt, bias: nil, ct.conv, outShape: x.shape) })
+        // Resize is linear in its input: its adjoint against differences of the kernel itself
+        // (the forward is checked against onnx's Resize node tests).
+        for r in [ResizeAttributes(mode: .linear, coordinates: .halfPixel, rounding: .floor, size: [7, 9], scales: [1.75, 1.8]),
+                  ResizeAttributes(mode: .nearest, coordinates: .asymmetric, rounding: .floor, size: [8, 10], scales: [2, 2]),
+                  ResizeAttributes(mode: .linear, coordinates: .alignCorners, rounding: .floor, size: [3, 2], scales: [0.75, 0.4])] {
+            check("resize \(r.mode) \(r.coordinates)", { Kernels.resize($0, r) }, { Kernels.resizeBackward($0, inShape: x.shape, r) })
+        }
         let perm = [0, 3, 1, 2]
         check("transpose", { NaiveKernels.transpose($0, perm: perm) }, { Kernels.transposeBackward($0, perm: perm) })
         check("slice", { NaiveKernels.slice($0, axis: 3, start: 1, end: 5, step: 2) },

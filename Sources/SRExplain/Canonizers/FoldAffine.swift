@@ -60,7 +60,7 @@ public enum Canonizer {
         case .conv2d, .linear: return true
         case .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm, .scale, .add, .convTranspose2d,
              .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity,
-             .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant:
+             .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant, .resize:
             return false
         }
     }
@@ -79,7 +79,7 @@ public enum Canonizer {
             return (w, g.weight(node, "bias")?.values ?? [0], axis)
         case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .add, .mul,
              .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .pad, .identity,
-             .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant:
+             .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant, .resize:
             return nil
         }
     }

@@ -63,7 +63,7 @@ public struct Composite: Sendable {
             case .lrn: chosen = t.lrn
             // Products of two activations: the gradient until AttnLRP's rule (issue #15).
             case .maxPool2d, .globalMaxPool, .mul, .max, .concat, .flatten, .reshape, .softmax, .pad, .identity,
-                 .transpose, .slice, .matmul, .batchConstant, .convTranspose2d:
+                 .transpose, .slice, .matmul, .batchConstant, .convTranspose2d, .resize:
                 chosen = nil
             }
             return chosen ?? gradient

@@ -111,6 +111,8 @@ public struct Gradient: Rule {
         case .matmul:
             let (da, db) = Kernels.matmulBackward(g, x, c.inputs[1])
             return [reduceToShape(da, x.shape), reduceToShape(db, c.inputs[1].shape)]
+        case .resize(let a):
+            return [Kernels.resizeBackward(g, inShape: x.shape, a)]
         case .batchConstant:
             return [Tensor(zeros: x.shape)]  // the input gives only the batch size
         case .layerNorm(let axis, let eps):

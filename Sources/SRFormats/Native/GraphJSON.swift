@@ -39,6 +39,7 @@ struct OpAttributes: Codable {
     var threshold: Float?
     var perm: [Int]?
     var reduce: ReduceAttributes?
+    var resize: ResizeAttributes?
     var start: Int?
     var end: Int?
     var step: Int?
@@ -66,6 +67,7 @@ extension NodeRecord {
         case .scale(let axis): if axis != 1 { a.axis = axis }  // files before axes existed: 1
         case .transpose(let perm): a.perm = perm
         case .reduce(let r): a.reduce = r
+        case .resize(let r): a.resize = r
         case .slice(let axis, let start, let end, let step): a.axis = axis; a.start = start; a.end = end; a.step = step
         case .unary(let f):
             for (name, v) in f.parameters {
@@ -82,7 +84,7 @@ extension NodeRecord {
         }
         let empty = a.conv == nil && a.convTranspose == nil && a.pool == nil && a.lrn == nil && a.slope == nil && a.epsilon == nil
             && a.axis == nil && a.shape == nil && a.min == nil && a.pads == nil && a.exponent == nil && a.threshold == nil
-            && a.perm == nil && a.reduce == nil && a.alpha == nil
+            && a.perm == nil && a.reduce == nil && a.alpha == nil && a.resize == nil
         self.init(name: node.name, op: node.op.name, attributes: empty ? nil : a, inputs: node.inputs,
                   outputs: node.outputs, params: node.params)
     }
@@ -113,6 +115,7 @@ extension NodeRecord {
             o = .slice(axis: try need(a.axis, "axis"), start: try need(a.start, "start"), end: try need(a.end, "end"),
                        step: a.step ?? 1)
         case "matmul": o = .matmul
+        case "resize": o = .resize(try need(a.resize, "resize"))
         case "batchConstant": o = .batchConstant
         case "layerNorm": o = .layerNorm(axis: try need(a.axis, "axis"), epsilon: try need(a.epsilon, "epsilon"))
         case "add": o = .add

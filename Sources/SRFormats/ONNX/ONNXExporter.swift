@@ -256,6 +256,19 @@ public enum ONNXExporter {
                               int64s("\(name).axes", [axis]), int64s("\(name).steps", [step])], out, name: name)
             case .unary(let f): lowerUnary(f, x, out, name: name)
             case .matmul: add("MatMul", node.inputs, out, name: name)
+            case .resize(let r):
+                var attributes: [Onnx_AttributeProto] = [.string("mode", r.mode.rawValue), .string("coordinate_transformation_mode", r.coordinates.rawValue)]
+                if r.mode == .nearest { attributes.append(.string("nearest_mode", r.rounding.rawValue)) }
+                // Scales when they give the size exactly (the coordinates then use them), else sizes.
+                let exact = (0..<2).allSatisfy { Int((Float(xs[2 + $0]) * r.scales[$0]).rounded(.down)) == r.size[$0] }
+                let roi = constant("\(name).roi", [], dims: [0])
+                if exact {
+                    add("Resize", [x, roi, constant("\(name).scales", [1, 1] + r.scales, dims: [4])], out, name: name, attributes)
+                } else {
+                    let nc = add("Shape", [x], name: name, [.int("start", 0), .int("end", 2)])
+                    let sizes = add("Concat", [nc, int64s("\(name).size", r.size)], name: name, [.int("axis", 0)])
+                    add("Resize", [x, roi, "", sizes], out, name: name, attributes)
+                }
             case .batchConstant:
                 // Expand(value, [N of x] ++ value's other dims).
                 let v = try weight(node, "value")
@@ -333,6 +346,9 @@ private extension Onnx_AttributeProto {
     }
     static func ints(_ name: String, _ v: [Int]) -> Onnx_AttributeProto {
         var a = Onnx_AttributeProto(); a.name = name; a.type = .ints; a.ints = v.map(Int64.init); return a
+    }
+    static func string(_ name: String, _ v: String) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto(); a.name = name; a.type = .string; a.s = Data(v.utf8); return a
     }
     static func float(_ name: String, _ v: Float) -> Onnx_AttributeProto {
         var a = Onnx_AttributeProto(); a.name = name; a.type = .float; a.f = v; return a

@@ -86,6 +86,8 @@ extension ONNXGraphBuilder {
             if let b = try optionalWeight(2, "bias") { params["bias"] = addWeight(b, name: inputs[2]) }
             try emit(.conv2d(Conv2DAttributes(kernel: kernel, stride: stride, pads: pads, dilation: dilation,
                                               group: try a.int("group", 1))), params: params)
+        case "Resize", "Upsample":
+            try lowerResize(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
         case "ConvTranspose":
             let w = try weight(1, "weight")
             guard w.rank == 4, xShape.count == 4 else {

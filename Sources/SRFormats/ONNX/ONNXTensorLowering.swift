@@ -253,3 +253,60 @@ func broadcastTensor(_ t: Tensor, to shape: [Int]) -> Tensor {
     }
     return out
 }
+
+extension ONNXGraphBuilder {
+    /// Resize (opset 10+: scales or sizes as inputs) and Upsample (scales as attribute or
+    /// input) of the spatial axes of NCHW data; nearest or (bi)linear. Before opset 11 the
+    /// coordinates are asymmetric and nearest takes the floor.
+    func lowerResize(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, input x: String,
+                     shape s: [Int], output out: String) throws {
+        let op = proto.opType
+        func refuse(_ why: String) -> SRError { .unsupported("node '\(name)' (\(op)): \(why)") }
+        guard s.count == 4 else { throw refuse("only NCHW data is supported, input \(s)") }
+        let modeName = try a.string("mode") ?? "nearest"
+        guard let mode = ResizeAttributes.Mode(rawValue: modeName == "bilinear" ? "linear" : modeName) else {
+            throw refuse("mode '\(modeName)' is not supported (nearest, linear)")
+        }
+        let newStyle = op == "Resize" && opset >= 11
+        let coordinateName = newStyle ? try a.string("coordinate_transformation_mode") ?? "half_pixel" : "asymmetric"
+        guard let coordinates = ResizeAttributes.Coordinates(rawValue: coordinateName) else {
+            throw refuse("coordinate_transformation_mode '\(coordinateName)' is not supported")
+        }
+        let roundingName = newStyle ? try a.string("nearest_mode") ?? "round_prefer_floor" : "floor"
+        guard let rounding = ResizeAttributes.Rounding(rawValue: roundingName) else { throw refuse("nearest_mode '\(roundingName)'") }
+        if try a.int("antialias", 0) != 0 { throw refuse("antialias is not supported") }
+        if let axes = try a.ints("axes"), axes.map({ $0 < 0 ? $0 + 4 : $0 }) != [2, 3] { throw refuse("axes \(axes)") }
+        if let policy = try a.string("keep_aspect_ratio_policy"), policy != "stretch" { throw refuse("keep_aspect_ratio_policy '\(policy)'") }
+        func input(_ i: Int) -> ONNXConstant? {
+            guard i < proto.input.count, !proto.input[i].isEmpty else { return nil }
+            return constant(proto.input[i])
+        }
+        // Where the scales and sizes are: Upsample-7 attribute, Upsample-9 / Resize-10 input 1,
+        // Resize-11+ inputs 2 and 3.
+        var scales: [Float]? = try a.floats("scales")
+        var sizes: [Int]?
+        if op == "Upsample" || opset < 11 {
+            if scales == nil { scales = input(1)?.floatValues() }
+        } else {
+            if let c = input(2), !c.shape.contains(0) { scales = c.floatValues() }
+            if let c = input(3) { sizes = try c.intValues("node '\(name)' sizes") }
+        }
+        var size: [Int], used: [Float]
+        if let sizes {
+            guard sizes.count == 4, sizes[0] == s[0], sizes[1] == s[1] else { throw refuse("sizes \(sizes) must keep N and C of \(s)") }
+            size = Array(sizes.suffix(2))
+            used = (0..<2).map { Float(size[$0]) / Float(s[2 + $0]) }
+        } else if let scales {
+            guard scales.count == 4, scales[0] == 1, scales[1] == 1, scales.allSatisfy({ $0 > 0 && $0.isFinite && $0 < 1e6 }) else {
+                throw refuse("scales \(scales) must be 1 for N and C and positive")
+            }
+            used = Array(scales.suffix(2))
+            size = (0..<2).map { Int((Float(s[2 + $0]) * used[$0]).rounded(.down)) }
+        } else {
+            throw refuse("needs constant scales or sizes")
+        }
+        guard size.allSatisfy({ $0 >= 1 }) else { throw refuse("output size \(size)") }
+        try emit(Node(name: name, op: .resize(ResizeAttributes(mode: mode, coordinates: coordinates, rounding: rounding,
+                                                                size: size, scales: used)), inputs: [x], outputs: [out]))
+    }
+}
