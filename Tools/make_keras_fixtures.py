@@ -74,7 +74,12 @@ modern_merge_reshape Subtract, Average, Minimum, MobileNetV3 squeeze-and-excite 
                      hard_sigmoid, broadcast operand first), Reshape (4,4,C) -> (16,C) with
                      LayerNormalization / Dense on the tokens, Reshape -> (2,8,C) with a
                      Conv2D, Flatten of both, GAP, Dense softmax
-(the modern_* cases are split in three so each folder stays under 200 KB: Keras' HDF5
+modern_ops           keras.ops calls in the graph as MobileNetV3 writes hard_sigmoid,
+                     ReLU(6.0)(x + 3.0) * (1.0 / 6.0): operation nodes with class_name Add /
+                     Multiply and a float operand; hard_swish Multiply([x, hard_sigmoid(x)]),
+                     squeeze-and-excite, Conv head, Flatten (Keras cannot reload its own
+                     model.h5 of it; model.keras loads)
+(the modern_* cases are split in four so each folder stays under 200 KB: Keras' HDF5
 files cost about 2.5 KB per layer)
 
 Reproducible
@@ -201,10 +206,11 @@ def input_layer_of(model):
 
 
 def graph_nodes(model):
-    """[(layer, node_index, KerasTensor)] in model order, InputLayer first."""
+    """[(layer, node_index, KerasTensor)] in model order, InputLayer first. Includes
+    keras.ops calls in the graph (e.g. `x + 3.0`), which are operations, not layers."""
     inp = input_layer_of(model)
     out = [(inp, 0, model.inputs[0])]
-    for layer in model.layers:
+    for layer in getattr(model, "operations", None) or model.layers:   # Sequential: layers
         if layer is inp:
             continue
         for i, node in enumerate(layer._inbound_nodes):
@@ -230,6 +236,8 @@ def run_layers(model, x):
         entries.append({"name": layer.name, "class_name": layer.__class__.__name__,
                         "node_index": i, "file": fn, "output_shape": list(v.shape),
                         "_value": v.astype(np.float32)})
+        if not isinstance(layer, L.Layer):          # a keras.ops operation node
+            entries[-1]["keras_op"] = f"{layer.__class__.__module__}.{layer.__class__.__name__}"
     last = entries[-1]["_value"]
     assert np.allclose(last, y, atol=1e-6, rtol=0), "sub-model disagrees with model"
     return y.astype(np.float32), entries
@@ -1139,6 +1147,86 @@ def case_modern_merge_reshape():
     write_case("modern_merge_reshape", model, x, seed, notes)
 
 
+def case_modern_ops():
+    seed = 10
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    Add, Multiply = keras.src.ops.numpy.Add, keras.src.ops.numpy.Multiply
+
+    def hard_sigmoid(t, prefix):
+        # MobileNetV3's hard_sigmoid: layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+        t = Add(name=f"{prefix}_add3")(t, 3.0)
+        t = L.ReLU(6.0, name=f"{prefix}_relu6")(t)
+        return Multiply(name=f"{prefix}_div6")(t, 1.0 / 6.0)
+
+    inp = keras.Input((4, 4, 3), name="image")
+    x = L.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inp)
+    x = L.Conv2D(6, 3, padding="same", name="stem")(x)
+    # hard_swish: layers.Multiply()([x, hard_sigmoid(x)])
+    x = L.Multiply(name="stem_hswish")([x, hard_sigmoid(x, "stem_hsig")])
+    # squeeze-and-excite (MobileNetV3 _se_block)
+    se = L.GlobalAveragePooling2D(keepdims=True, name="se_squeeze")(x)
+    se = L.Conv2D(2, 1, padding="same", name="se_reduce")(se)
+    se = L.ReLU(name="se_relu")(se)
+    se = L.Conv2D(6, 1, padding="same", name="se_expand")(se)
+    se = hard_sigmoid(se, "se_hsig")
+    x = L.Multiply(name="se_excite")([x, se])
+    # head: GAP keepdims -> Conv2D 1x1 -> hard_swish -> Conv2D 1x1 -> Flatten
+    h = L.GlobalAveragePooling2D(keepdims=True, name="head_pool")(x)
+    h = L.Conv2D(8, 1, padding="same", name="head_conv")(h)
+    h = L.Multiply(name="head_hswish")([h, hard_sigmoid(h, "head_hsig")])
+    h = L.Conv2D(5, 1, padding="same", name="logits")(h)
+    out = L.Flatten(name="flatten")(h)
+    model = keras.Model(inp, out, name="modern_ops")
+    init_weights(model, rng)
+    # larger kernels, so each hard_sigmoid sees values beyond -3 and +3 (both kinks)
+    for lname, k in (("stem", 3.0), ("se_expand", 1.5), ("head_conv", 6.0)):
+        w = model.get_layer(lname).get_weights()
+        model.get_layer(lname).set_weights([w[0] * k] + w[1:])
+    w = model.get_layer("se_reduce").get_weights()            # else its ReLU is 0 here
+    model.get_layer("se_reduce").set_weights([-w[0], w[1] + 1.0])
+    x_in = rng.integers(0, 256, (2, 4, 4, 3)).astype(np.float32)
+
+    def extra(d, model, entries):
+        key = "keras.models.load_model('model.h5')"
+        try:
+            m = keras.models.load_model(str(d / "model.h5"), compile=False)
+            diff = max_diff(to_np(m(x_in, training=False)), np.load(d / "output.npy"))
+            res = f"reproduces output.npy, max |diff| {diff:.3g}"
+        except Exception as e:  # noqa: BLE001 - we record what Keras says
+            res = f"fails: {type(e).__name__}: {clean_msg(e)}"
+        return {"checks": {key: res},
+                "inbound_nodes_example": {
+                    "stem_hsig_add3 (operation node, model.h5)":
+                        inbound_nodes_example(d / "model.h5", "stem_hsig_add3"),
+                    "stem_hswish (Multiply layer, model.h5)":
+                        inbound_nodes_example(d / "model.h5", "stem_hswish")}}
+
+    notes = (
+        "keras.ops calls inside a functional model, as MobileNetV3 (Small, Large, both "
+        "minimalistic or not) writes its hard_sigmoid: layers.ReLU(6.0)(x + 3.0) * (1.0 / "
+        "6.0). `x + 3.0` and `... * (1/6)` on a KerasTensor are OPERATION nodes, not "
+        "layers: in model_config / config.json their class_name is 'Add' / 'Multiply' -- "
+        "the same names as the merge layers -- with config just {name} (no trainable, no "
+        "dtype), in .keras module 'keras.src.ops.numpy' and registered_name 'Add' / "
+        "'Multiply', and inbound_nodes args [tensor, 3.0] / [tensor, 0.16666666666666666]: "
+        "a Python float as the second operand where a merge layer has a list of tensors. "
+        "The manifest marks them with keras_op. They are named here (*_add3, *_div6); "
+        "MobileNetV3 leaves the names to Keras (add, multiply, add_1, ...). hard_swish is "
+        "layers.Multiply()([x, hard_sigmoid(x)]) (stem_hswish, head_hswish). Graph: image "
+        "0..255 -> rescale (1/127.5, -1) -> stem Conv2D 3x3 same -> hard_swish -> "
+        "squeeze-and-excite (GlobalAveragePooling2D keepdims, Conv2D 1x1, ReLU, Conv2D 1x1, "
+        "hard_sigmoid, se_excite Multiply([x, se]) broadcasting (1,1,6)) -> head_pool "
+        "GlobalAveragePooling2D keepdims -> head_conv Conv2D 1x1 -> hard_swish -> logits "
+        "Conv2D 1x1 -> flatten (1,1,5) -> 5. The kernels of stem, se_expand and head_conv are "
+        "scaled (x3, x1.5, x6 after the seeded draw) and se_reduce's kernel negated and its "
+        "bias raised by 1 (else se_relu is 0 for both images) so the hard_sigmoids see "
+        "values past the kinks at -3 and +3. Keras 3.15.1 cannot load its own model.h5 of "
+        "such a model (nor of MobileNetV3): the legacy loader passes the float operand "
+        "positionally and the operation refuses it (see checks); model.keras loads.")
+    write_case("modern_ops", model, x_in, seed, notes, extra=extra, h5_checked=False)
+
+
 # ---- malformed
 
 def clean_msg(e):
@@ -1308,6 +1396,7 @@ CASES = {
     "modern_activations": case_modern_activations,
     "modern_layers": case_modern_layers,
     "modern_merge_reshape": case_modern_merge_reshape,
+    "modern_ops": case_modern_ops,
 }
 
 

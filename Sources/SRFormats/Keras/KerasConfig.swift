@@ -8,6 +8,10 @@ struct KerasConfig {
     /// One call of a layer on its inputs (Keras' "inbound node").
     struct Call {
         var inputs: [TensorRef]
+        /// Numbers among the arguments: a keras.ops node's scalar operand (`x + 3`).
+        var numbers: [Float] = []
+        /// The first argument is a number (`3 - x`).
+        var numberFirst = false
     }
     /// Output `tensor` of call `node` of layer `layer`.
     struct TensorRef: Hashable {
@@ -120,7 +124,8 @@ struct KerasConfig {
                 }
             }
             collect(k3["args"] ?? [])
-            return Call(inputs: found)
+            let numbers = (k3["args"] as? [Any] ?? []).compactMap { ($0 as? NSNumber).map(\.floatValue) }
+            return Call(inputs: found, numbers: numbers, numberFirst: (k3["args"] as? [Any])?.first is NSNumber)
         }
         if let k2 = node as? [Any] {
             let inputs = try k2.map { entry -> TensorRef in

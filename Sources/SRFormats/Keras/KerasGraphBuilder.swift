@@ -50,7 +50,8 @@ final class KerasGraphBuilder {
                 let ins = refs.compactMap { tensors[$0] }
                 if ins.count == refs.count {
                     let out = k == 0 ? layer.name : "\(layer.name)__node\(k)"
-                    try lower(layer, inputs: ins, out: out)
+                    let call = layer.calls[k]
+                    try lower(layer, inputs: ins, out: out, numbers: call.numberFirst ? [] : call.numbers)
                     tensors[KerasConfig.TensorRef(layer: layer.name, node: k, tensor: 0)] = out
                 } else {
                     rest.append((layer, k))

@@ -6,7 +6,9 @@ import SRCore
 /// "same" padding is Keras' (total = max((⌈n/s⌉−1)·s + (k−1)·d + 1 − n, 0), the odd pixel
 /// at the bottom/right); average pooling with "same" padding divides by the real pixels.
 extension KerasGraphBuilder {
-    func lower(_ layer: KerasConfig.Layer, inputs: [String], out: String) throws {
+    /// `numbers`: the call's numeric arguments after its tensor (a keras.ops node such as
+    /// `x + 3`; `3 - x` passes none and is refused).
+    func lower(_ layer: KerasConfig.Layer, inputs: [String], out: String, numbers: [Float] = []) throws {
         let c = layer.config, name = layer.name
         func fail(_ why: String) -> SRError { .unsupported("layer '\(name)' (\(layer.className)): \(why)") }
         func bad(_ why: String) -> SRError { .malformed("layer '\(name)' (\(layer.className)): \(why)") }
@@ -84,6 +86,23 @@ extension KerasGraphBuilder {
                 return p
             default: throw fail("padding '\(padding)' is not supported")
             }
+        }
+
+        if ["Add", "Multiply", "Subtract", "Divide", "TrueDivide"].contains(layer.className), inputs.count == 1, numbers.count == 1 {
+            // A keras.ops node with a number (MobileNetV3's `relu6(x + 3) * (1/6)`): an affine map.
+            let v = numbers[0]
+            let (w, b): (Float, Float) = switch layer.className {
+            case "Add": (1, v)
+            case "Subtract": (1, -v)
+            case "Multiply": (v, 0)
+            default: (1 / v, 0)
+            }
+            try chain([(.scale(axis: 1), [
+                "weight": try weight(name, "weight") { try Tensor(shape: [1], values: [w]) },
+                "bias": try weight(name, "bias") { try Tensor(shape: [1], values: [b]) },
+            ])])
+            flattenedFrom[out] = flattenedFrom[x]
+            return
         }
 
         switch layer.className {
@@ -462,7 +481,8 @@ extension KerasGraphBuilder {
         "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Reshape", "ZeroPadding2D", "Concatenate",
         "Softmax", "ELU", "Identity", "Rescaling", "Normalization", "Cropping2D", "LayerNormalization", "LayerScale",
     ]).union(mergeClasses)
-    static let mergeClasses: Set<String> = ["Add", "Maximum", "Multiply", "Concatenate", "Subtract", "Average", "Minimum", "CustomScaleLayer"]
+    static let mergeClasses: Set<String> = ["Add", "Maximum", "Multiply", "Concatenate", "Subtract", "Average", "Minimum", "CustomScaleLayer",
+                                            "Divide", "TrueDivide"]
 
     /// A Keras (channels-last) axis of a rank-`rank` tensor → srtool's axis (NCHW for images).
     static func nchwAxis(_ axis: Int, rank: Int) -> Int { rank == 4 ? [0, 2, 3, 1][axis] : axis }
