@@ -2,6 +2,7 @@
    behind _GNU_SOURCE or in headers outside the module). Values from the kernel's uapi
    headers, identical on x86_64 and aarch64. SRCore/LinuxFiles.swift is the one user. */
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -34,4 +35,12 @@ static inline int srlinux_exchange(const char *a, const char *b) {
    PR_SET_PDEATHSIG = 1). */
 static inline int srlinux_die_with_parent(void) {
     return prctl(1, (unsigned long)SIGKILL, 0UL, 0UL, 0UL);
+}
+
+/* Keeps freed memory in the heap instead of unmapping it (mallopt(3) M_MMAP_THRESHOLD and
+   M_TRIM_THRESHOLD to `bytes`), so memory freed by one layer serves the next without page
+   faults. */
+static inline void srlinux_keep_freed_memory(int bytes) {
+    mallopt(M_MMAP_THRESHOLD, bytes);
+    mallopt(M_TRIM_THRESHOLD, bytes);
 }

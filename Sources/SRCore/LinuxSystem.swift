@@ -15,6 +15,13 @@ public enum LinuxSystem {
 
     /// Makes the kernel kill this process when its parent dies (`PR_SET_PDEATHSIG`), and
     /// exits at once when the parent `parent` is already gone.
+    /// Allocations up to 1 GiB come from the heap and stay there when freed (glibc would
+    /// map and unmap each large one): a forward pass then reuses the pages of freed
+    /// activations instead of faulting fresh ones in for every layer.
+    public static func keepFreedMemory() {
+        srlinux_keep_freed_memory(1 << 30)
+    }
+
     public static func dieWithParent(_ parent: pid_t) {
         _ = srlinux_die_with_parent()
         if getppid() != parent { _exit(70) }

@@ -46,6 +46,7 @@ public final class Executor {
         fusedReLU = fused
         try budget.checkMACs(graph, shapes: try shapeTable(batch: 1).shapes)
         Parallel.threads = max(threads, 1)
+        Parallel.startWorkers()
         BLAS.useSingleThreadedKernels()
     }
 

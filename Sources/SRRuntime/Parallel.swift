@@ -5,13 +5,19 @@ public enum Parallel {
     nonisolated(unsafe) public static var threads = 2
 
     /// Like `forEach`, also passing the worker's index (0..<threads) for per-worker buffers.
-    public static func forEachWorker(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
-        let workers = min(threads, max(1, count))
+    public static func forEachWorker(_ count: Int, workers limit: Int? = nil, _ body: (Int, Range<Int>) -> Void) {
+        let workers = min(limit ?? threads, threads, max(1, count))
         if workers <= 1 { body(0, 0..<count); return }
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let lo = count * w / workers, hi = count * (w + 1) / workers
             if lo < hi { body(w, lo..<hi) }
         }
+    }
+
+    /// Makes libdispatch create its worker threads now (a first parallel loop would pay
+    /// for that inside a timed forward pass).
+    public static func startWorkers() {
+        if threads > 1 { DispatchQueue.concurrentPerform(iterations: threads) { _ in } }
     }
 
     public static func forEach(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {

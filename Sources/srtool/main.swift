@@ -14,6 +14,8 @@ if let core = BLAS.betterCoreType() {
 // srtool's own workers parallelise; each BLAS call runs on the worker that makes it.
 BLAS.useSingleThreadedKernels()
 setvbuf(stdout, nil, _IOFBF, 1 << 16)
+// Activations are allocated and freed layer after layer: freed memory stays for the next.
+LinuxSystem.keepFreedMemory()
 // An allocation the run budget did not foresee fails as one line and exit 71, not a trap.
 TensorStorage.outOfMemory = { bytes in
     fflush(stdout)

@@ -154,10 +154,12 @@ extension Kernels {
         let half = (pw + 1) / 2
         let planeSize = split ? 2 * ph * half : ph * pw
         let out = Tensor(uninitialized: outShape)
-        let workers = min(Parallel.threads, max(1, n * c))
+        // A second worker pays only past ~2^18 multiply-adds (waking it costs ~10 µs).
+        let work = n * o * ho * wo * kh * kw
+        let workers = work < 1 << 18 ? 1 : min(Parallel.threads, max(1, n * c))
         let planes = UnsafeMutablePointer<Float>.allocate(capacity: planeSize * workers)
         defer { planes.deallocate() }
-        Parallel.forEachWorker(n * c) { worker, range in
+        Parallel.forEachWorker(n * c, workers: workers) { worker, range in
             let plane = planes + worker * planeSize
             for t in range {
                 let img = t / c, ic = t % c
