@@ -59,6 +59,9 @@ keras2_layout        a model.h5 written by h5py in the Keras 2.x (tf.keras 2.11)
                      (Keras 2 config form, kernel:0 names, fixed-length byte strings);
                      reference outputs from the same model rebuilt in Keras 3.
 malformed            see Fixtures/keras/malformed/manifest.json.
+nested_sequential    Sequential models used as layers (ConvNeXt's stem and downsampling
+                     blocks): Conv2D + LayerNormalization and LayerNormalization + Conv2D
+                     nested in a functional model, DepthwiseConv2D, GAP, Dense softmax
 modern_activations   the Activation layer with silu, swish, hard_silu, hard_swish, gelu (exact;
                      no string selects the tanh form), elu, selu, softplus, softsign, mish,
                      exponential, hard_sigmoid, leaky_relu, relu6 (the strings "swish" and
@@ -1227,6 +1230,40 @@ def case_modern_ops():
     write_case("modern_ops", model, x_in, seed, notes, extra=extra, h5_checked=False)
 
 
+def case_nested_sequential():
+    seed = 11
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((8, 8, 3), name="image")
+    # keras.applications.ConvNeXt builds its stem and downsampling blocks like this.
+    stem = keras.Sequential([L.Conv2D(6, 2, strides=2, name="stem_conv"),
+                             L.LayerNormalization(epsilon=1e-6, name="stem_layernorm")], name="stem")
+    x = stem(inp)
+    x = L.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    down = keras.Sequential([L.LayerNormalization(epsilon=1e-6, name="down_layernorm"),
+                             L.Conv2D(8, 2, strides=2, name="down_conv")], name="downsample")
+    x = down(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    out = L.Dense(5, activation="softmax", name="probs")(x)
+    model = keras.Model(inp, out, name="nested_sequential")
+    for layer in (stem, down):
+        for sub in layer.layers:
+            if sub.weights:
+                sub.set_weights([weight_value(v.name, v.shape, rng) for v in sub.weights])
+    for lname in ("dw", "probs"):
+        sub = model.get_layer(lname)
+        sub.set_weights([weight_value(v.name, v.shape, rng, isinstance(sub, L.DepthwiseConv2D)) for v in sub.weights])
+    x_in = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+    notes = ("Sequential models used as layers, as keras.applications' ConvNeXt builds its stem "
+             "(Conv2D 2x2 stride 2 -> LayerNormalization) and downsampling blocks "
+             "(LayerNormalization -> Conv2D 2x2 stride 2): in the config a layer of class "
+             "'Sequential' with its own layer list; weights under the nested model's group "
+             "(model.h5: model_weights/stem/stem/stem_conv/..., weight_names 'stem/stem_conv/"
+             "kernel'; model.keras: layers/sequential/layers/conv2d/vars). layers/ holds the "
+             "top-level layers' outputs (the nested models' outputs under their own names).")
+    write_case("nested_sequential", model, x_in, seed, notes)
+
+
 # ---- malformed
 
 def clean_msg(e):
@@ -1397,6 +1434,7 @@ CASES = {
     "modern_layers": case_modern_layers,
     "modern_merge_reshape": case_modern_merge_reshape,
     "modern_ops": case_modern_ops,
+    "nested_sequential": case_nested_sequential,
 }
 
 

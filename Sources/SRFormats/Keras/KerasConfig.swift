@@ -24,7 +24,13 @@ struct KerasConfig {
         var name: String
         var config: [String: Any]
         var calls: [Call]
+        /// The Sequential model (used as a layer) this layer came from: its weights are
+        /// stored under that model.
+        var parent: String? = nil
     }
+    /// The model's own layers in order, nested Sequential models as one entry (class
+    /// "Sequential") before they were expanded: the order Keras 3 numbers saved layers in.
+    var savedOrder: [(className: String, name: String)] = []
 
     var name: String
     var layers: [Layer]
@@ -101,9 +107,41 @@ struct KerasConfig {
             let calls = try nodes.map { try call($0, layer: lname, source: source) }
             layers.append(Layer(className: cls, name: lname, config: cfg, calls: calls))
         }
-        return KerasConfig(name: name, layers: layers,
-                           inputs: try refs(config["input_layers"], what: "input_layers", source: source),
-                           outputs: try refs(config["output_layers"], what: "output_layers", source: source))
+        var model = KerasConfig(name: name, layers: layers,
+                                inputs: try refs(config["input_layers"], what: "input_layers", source: source),
+                                outputs: try refs(config["output_layers"], what: "output_layers", source: source))
+        model.savedOrder = layers.map { ($0.className, $0.name) }
+        try model.expandNestedSequentials(source: source)
+        return model
+    }
+
+    /// Each layer of a nested Sequential model → that model's name.
+    var parents: [String: String] {
+        Dictionary(layers.compactMap { l in l.parent.map { (l.name, $0) } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// A Sequential model used as a layer (keras.applications' ConvNeXt stem and
+    /// downsampling blocks), called once: its layers in its place, each called on the
+    /// previous one's output (the first on the Sequential's input), then an Identity under
+    /// the Sequential's own name, so its output keeps the name its readers and users know.
+    private mutating func expandNestedSequentials(source: String) throws {
+        var expanded: [Layer] = []
+        for l in layers {
+            guard l.className == "Sequential" else { expanded.append(l); continue }
+            guard l.calls.count == 1, let raw = l.config["layers"] as? [[String: Any]] else {
+                throw SRError.unsupported("\(source): nested model '\(l.name)' is called \(l.calls.count) times (srtool expands one call)")
+            }
+            let inner = try Self.sequential(raw, name: l.name, config: l.config, source: source)
+            var previous = l.calls[0].inputs
+            for var i in inner.layers where i.className != "InputLayer" {
+                i.calls = [Call(inputs: previous)]
+                i.parent = l.name
+                expanded.append(i)
+                previous = [TensorRef(layer: i.name, node: 0, tensor: 0)]
+            }
+            expanded.append(Layer(className: "Identity", name: l.name, config: [:], calls: [Call(inputs: previous)]))
+        }
+        layers = expanded
     }
 
     /// One inbound node. Keras 3: `{"args": [...keras tensors...], "kwargs": {}}`, each

@@ -42,9 +42,9 @@ public enum KerasImporter {
             }
             config = try KerasConfig.parse(json: configJSON, source: name)
             if try file.isGroup("model_weights") {
-                weights = KerasWeights(legacy: file, root: "model_weights")
+                weights = KerasWeights(legacy: file, root: "model_weights", parents: config.parents)
             } else if try file.stringsAttribute("layer_names") != nil {
-                weights = KerasWeights(legacy: file, root: "")
+                weights = KerasWeights(legacy: file, root: "", parents: config.parents)
             } else if try file.isGroup("layers") {
                 weights = try KerasWeights(keras3: file, config: config)
             } else {

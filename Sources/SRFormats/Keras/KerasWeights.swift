@@ -13,13 +13,18 @@ final class KerasWeights {
 
     /// `root`: the legacy group holding the layer groups ("model_weights", or "" for a
     /// weights-only file).
-    init(legacy file: HDF5File, root: String) {
+    /// A layer of a nested Sequential model (`parents`) is stored in that model's group,
+    /// its weight names prefixed `<model>/<layer>/`.
+    init(legacy file: HDF5File, root: String, parents: [String: String] = [:]) {
         self.file = file
         fileName = (file.path as NSString).lastPathComponent
         lookup = { layer in
-            let group = root.isEmpty ? layer : "\(root)/\(layer)"
+            let owner = parents[layer] ?? layer
+            let group = root.isEmpty ? owner : "\(root)/\(owner)"
             guard try file.isGroup(group) else { return nil }
-            return try (file.stringsAttribute("weight_names", of: group) ?? []).map { "\(group)/\($0)" }
+            let names = try file.stringsAttribute("weight_names", of: group) ?? []
+            let own = parents[layer] == nil ? names : names.filter { $0.hasPrefix("\(owner)/\(layer)/") }
+            return own.isEmpty && parents[layer] != nil ? nil : own.map { "\(group)/\($0)" }
         }
     }
 
@@ -30,17 +35,32 @@ final class KerasWeights {
         let members = try file.isGroup("layers") ? try file.members("layers") : []
         for m in members {
             if let name = try file.stringsAttribute("name", of: "layers/\(m)/vars")?.first { saved[name] = "layers/\(m)/vars" }
-        }
-        if saved.isEmpty {
-            // Keras' own naming: snake_case(class name), numbered per class in layer order.
-            var seen: [String: Int] = [:]
-            for l in config.layers where !(l.className == "InputLayer" && !members.contains("input_layer")) {
-                let base = Self.snakeCase(l.className)
-                let k = seen[base, default: 0]
-                seen[base] = k + 1
-                let path = "layers/\(k == 0 ? base : "\(base)_\(k)")/vars"
-                if try file.isGroup(path) { saved[l.name] = path }
+            // A nested model's layers one level down.
+            guard try file.isGroup("layers/\(m)/layers") else { continue }
+            for c in try file.members("layers/\(m)/layers") {
+                let vars = "layers/\(m)/layers/\(c)/vars"
+                if let name = try file.stringsAttribute("name", of: vars)?.first { saved[name] = vars }
             }
+        }
+        do {
+            // Layers whose vars carry no name: Keras' own naming, snake_case(class name),
+            // numbered per class in layer order; a nested Sequential's layers the same way
+            // inside `layers/sequential[_k]/layers`.
+            func number(_ layers: [(className: String, name: String)], under prefix: String) throws {
+                var seen: [String: Int] = [:]
+                for l in layers where !(l.className == "InputLayer" && !members.contains("input_layer")) {
+                    let base = Self.snakeCase(l.className)
+                    let k = seen[base, default: 0]
+                    seen[base] = k + 1
+                    let group = "\(prefix)/\(k == 0 ? base : "\(base)_\(k)")"
+                    if l.className == "Sequential" {
+                        try number(config.layers.filter { $0.parent == l.name }.map { ($0.className, $0.name) }, under: "\(group)/layers")
+                    } else if saved[l.name] == nil, try file.isGroup("\(group)/vars") {
+                        saved[l.name] = "\(group)/vars"
+                    }
+                }
+            }
+            try number(config.savedOrder.isEmpty ? config.layers.map { ($0.className, $0.name) } : config.savedOrder, under: "layers")
         }
         lookup = { layer in
             guard let vars = saved[layer] else { return nil }
