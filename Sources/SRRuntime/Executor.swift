@@ -89,6 +89,11 @@ public final class Executor {
                 // Nothing else reads the input: rectify it in place instead of copying.
                 Kernels.reluInPlace(ins[0], slope: slope)
                 y = ins[0]
+            } else if !keepAll, case .unary(let f) = node.op, readers[node.inputs[0]] == 1, isFreshOutput(node.inputs[0]),
+                      !graph.outputs.contains(node.inputs[0]) {
+                // The same for SiLU, HardSwish, GELU, … in a forward-only run (a backward pass
+                // reads their input): no new tensor, no fresh pages.
+                y = Kernels.unary(ins[0], f, into: ins[0])
             } else {
                 y = try evaluate(node, ins, outShape: outShape)
             }
