@@ -125,6 +125,15 @@ def main():
          "the budget of 1000000000000 (--max-macs)",
          "1,200 3x3 convolutions sharing one folded weight: 11.9 T MACs from a small file; inspect shows it, run refuses it",
          inspect_code=0)
+    big = numpy_helper.from_array(np.array([1 << 26], np.int64), "bigshape")
+    nodes = [helper.make_node("ConstantOfShape", ["bigshape"], [f"k{i}"], name=f"fill{i}",
+                              value=numpy_helper.from_array(np.array([1.0], np.float32), "v")) for i in range(8)]
+    nodes.append(helper.make_node("Relu", ["x"], ["y"], name="relu"))
+    m = small_model(nodes, [big])
+    write("folded_constant_bomb.onnx", m.SerializeToString())
+    case("folded_constant_bomb.onnx", 65, "srtool: error: node 'fill4' (ConstantOfShape): constants made from shapes reach "
+         f"{5 << 26} elements, more than srtool builds ({1 << 28})",
+         "eight ConstantOfShape nodes of 2^26 floats each (2 GiB) from a 300-byte file: the folded total is capped at 1 GiB")
     m = small_model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[1, 1, 1, 1])], [w], opset=999)
     write("opset_999.onnx", m.SerializeToString())
     case("opset_999.onnx", 69, "srtool: error: the model uses ONNX opset 999; srtool reads opsets up to 28",

@@ -39,6 +39,10 @@ extension ONNXGraphBuilder {
             let dims = try x.ints("shape", node: a)
             guard let n = Shape.elementCount(dims), dims.allSatisfy({ $0 >= 0 }) else { throw a.fail("bad shape \(dims)") }
             try limits.check(elements: n, what: "node '\(a.node)' (ConstantOfShape) output")
+            foldedElements += n
+            guard foldedElements <= Self.maxFoldedElements else {
+                throw SRError.malformed("node '\(a.node)' (ConstantOfShape): constants made from shapes reach \(foldedElements) elements, more than srtool builds (\(Self.maxFoldedElements))")
+            }
             let fill = try a.tensor("value").map { FoldValue(try $0.constant(modelDirectory: nil, limits: .default)) }
             if fill?.isFloat ?? true {
                 let t = Tensor(zeros: dims)
