@@ -8,10 +8,15 @@ public struct ImportLimits: Sendable {
     public var maxTensorElements: Int
     /// Largest number of nodes in a graph.
     public var maxNodes: Int
+    /// Largest total element count of the constants an ONNX file asks srtool to build
+    /// (ConstantOfShape): no byte of the file backs them. 2^28 float32 values (1 GiB) holds
+    /// the onnx wheel's light VGG-19 (123 M elements).
+    public var maxFoldedElements: Int
 
-    public init(maxTensorElements: Int = 1 << 31, maxNodes: Int = 100_000) {
+    public init(maxTensorElements: Int = 1 << 31, maxNodes: Int = 100_000, maxFoldedElements: Int = 1 << 28) {
         self.maxTensorElements = maxTensorElements
         self.maxNodes = maxNodes
+        self.maxFoldedElements = maxFoldedElements
     }
 
     public static let `default` = ImportLimits()

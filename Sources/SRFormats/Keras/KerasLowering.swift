@@ -390,7 +390,7 @@ extension KerasGraphBuilder {
             else if let v = p as? [Int], v.count == 2 { crop = [v[0], v[0], v[1], v[1]] }
             else if let v = p as? [[Int]], v.count == 2, v[0].count == 2, v[1].count == 2 { crop = [v[0][0], v[0][1], v[1][0], v[1][1]] }
             else { throw bad("cannot read cropping") }
-            guard crop.allSatisfy({ $0 >= 0 }), crop[0] + crop[1] < xs[2], crop[2] + crop[3] < xs[3] else {
+            guard crop.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }), crop[0] + crop[1] < xs[2], crop[2] + crop[3] < xs[3] else {
                 throw bad("cropping \(crop) leaves nothing of \(xs)")
             }
             var steps: [(Op, [String: String])] = []
@@ -494,8 +494,9 @@ extension KerasGraphBuilder {
         let count = xs.dropFirst().reduce(1, *)
         var target = t
         if let m = target.firstIndex(of: -1) {
-            let known = target.filter { $0 != -1 }.reduce(1, *)
-            guard known > 0, count % known == 0 else { throw SRError.malformed("layer '\(name)' (Reshape): cannot reshape to \(t)") }
+            guard let known = Shape.elementCount(target.filter { $0 != -1 }), known > 0, count % known == 0 else {
+                throw SRError.malformed("layer '\(name)' (Reshape): cannot reshape to \(t)")
+            }
             target[m] = count / known
         }
         guard target.allSatisfy({ $0 >= 1 }), Shape.elementCount(target) == count else {

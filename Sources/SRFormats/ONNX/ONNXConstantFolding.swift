@@ -40,8 +40,8 @@ extension ONNXGraphBuilder {
             guard let n = Shape.elementCount(dims), dims.allSatisfy({ $0 >= 0 }) else { throw a.fail("bad shape \(dims)") }
             try limits.check(elements: n, what: "node '\(a.node)' (ConstantOfShape) output")
             foldedElements += n
-            guard foldedElements <= Self.maxFoldedElements else {
-                throw SRError.malformed("node '\(a.node)' (ConstantOfShape): constants made from shapes reach \(foldedElements) elements, more than srtool builds (\(Self.maxFoldedElements))")
+            guard foldedElements <= limits.maxFoldedElements else {
+                throw SRError.malformed("node '\(a.node)' (ConstantOfShape): constants made from shapes reach \(foldedElements) elements, more than srtool builds (\(limits.maxFoldedElements))")
             }
             let fill = try a.tensor("value").map { FoldValue(try $0.constant(modelDirectory: nil, limits: .default)) }
             if fill?.isFloat ?? true {
@@ -51,7 +51,7 @@ extension ONNXGraphBuilder {
                 constants[out] = .floats(t)
                 return true
             }
-            guard n <= 1 << 24 else { throw a.fail("an integer constant of shape \(dims)") }
+            guard n <= 1 << 24 else { throw a.fail("an integer constant of shape \(dims)") }  // as doubles
             result = FoldValue(shape: dims, values: [Double](repeating: fill?.values.first ?? 0, count: n), isFloat: false)
         case "Gather":
             guard values.count == 2 else { throw a.fail("needs data and indices") }
@@ -117,11 +117,12 @@ extension ONNXGraphBuilder {
             result = FoldValue(shape: x.shape, values: x.values.map { Double(1 / Float($0)) }, isFloat: true)
         case "Where":
             guard values.count == 3 else { throw a.fail("needs a condition and two values") }
-            result = try FoldValue.select(x, values[1], values[2], node: a)
+            result = try FoldValue.select(x, values[1], values[2], cap: min(1 << 24, limits.maxFoldedElements), node: a)
         case "Expand":
             guard values.count == 2 else { throw a.fail("needs a shape") }
             let dims = try values[1].ints("shape", node: a)
-            guard let target = Shape.broadcast([x.shape, dims]), let n = Shape.elementCount(target), n <= 1 << 24 else {
+            guard let target = Shape.broadcast([x.shape, dims]), let n = Shape.elementCount(target),
+                  n <= min(1 << 24, limits.maxFoldedElements) else {
                 throw a.fail("cannot expand \(x.shape) to \(dims)")
             }
             result = try FoldValue.binary(x, FoldValue(shape: target, values: [Double](repeating: 0, count: n), isFloat: x.isFloat),
@@ -129,8 +130,11 @@ extension ONNXGraphBuilder {
         case "Range":
             guard values.count == 3, let start = x.values.first, let limit = values[1].values.first,
                   let delta = values[2].values.first, delta != 0 else { throw a.fail("needs start, limit and a non-zero delta") }
-            let count = max(Int(((limit - start) / delta).rounded(.up)), 0)
-            guard count <= 1 << 24 else { throw a.fail("a range of \(count) values") }
+            let span = ((limit - start) / delta).rounded(.up)  // a double from the file: checked before Int()
+            guard span.isFinite || span < 0, span <= Double(min(1 << 24, limits.maxFoldedElements)) else {
+                throw a.fail("a range of \(span) values")
+            }
+            let count = span.isFinite ? max(Int(span), 0) : 0
             result = FoldValue(shape: [count], values: (0..<count).map { start + Double($0) * delta }, isFloat: x.isFloat)
         default: // Add, Sub, Mul, Div, Mod, Equal
             guard values.count == 2 else { throw a.fail("needs two inputs") }
@@ -286,8 +290,8 @@ private struct FoldValue {
     }
 
     /// ONNX Where: `c ? x : y`, broadcasting all three.
-    static func select(_ c: FoldValue, _ x: FoldValue, _ y: FoldValue, node a: ONNXAttributes) throws -> FoldValue {
-        guard let shape = Shape.broadcast([c.shape, x.shape, y.shape]), let n = Shape.elementCount(shape), n <= 1 << 24 else {
+    static func select(_ c: FoldValue, _ x: FoldValue, _ y: FoldValue, cap: Int, node a: ONNXAttributes) throws -> FoldValue {
+        guard let shape = Shape.broadcast([c.shape, x.shape, y.shape]), let n = Shape.elementCount(shape), n <= cap else {
             throw a.fail("shapes \(c.shape), \(x.shape), \(y.shape) do not broadcast")
         }
         let o = strides(shape), sc = broadcastStrides(c.shape, to: shape)

@@ -104,10 +104,8 @@ final class ONNXGraphBuilder {
     /// Tensor names `freshTensor` has handed out.
     var freshNames = Set<String>()
     /// Elements of every tensor ConstantOfShape made: data no byte of the file backs, so
-    /// capped in total (`ONNXGraphBuilder.maxFoldedElements`), not only per tensor.
+    /// capped in total (`ImportLimits.maxFoldedElements`), not only per tensor.
     var foldedElements = 0
-    /// 2^28 float32 values (1 GiB): the light VGG-19's 123 M-element weights fit.
-    static let maxFoldedElements = 1 << 28
 
     init(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]?, limits: ImportLimits) throws {
         opset = Int(model.opsetImport.first { $0.domain == "" || $0.domain == "ai.onnx" }?.version ?? 1)

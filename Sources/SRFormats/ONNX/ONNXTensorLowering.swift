@@ -175,11 +175,12 @@ extension ONNXGraphBuilder {
         } else {
             // Equal parts; the last smaller when the axis does not divide (opset 18).
             let parts = try a.int("num_outputs", outputs.count)
-            guard parts >= 1 else { throw a.fail("num_outputs \(parts)") }
+            guard parts >= 1, parts <= s[axis] else { throw a.fail("num_outputs \(parts) for axis \(axis) of \(s)") }
             let size = (s[axis] + parts - 1) / parts
             sizes = (0..<parts).map { min(size, max(s[axis] - $0 * size, 0)) }
         }
-        guard sizes.count == outputs.count, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == s[axis] else {
+        // Each size within the axis before they are added (values from the file).
+        guard sizes.count == outputs.count, sizes.allSatisfy({ $0 >= 0 && $0 <= s[axis] }), sizes.reduce(0, +) == s[axis] else {
             throw a.fail("split sizes \(sizes) do not divide axis \(axis) of \(s) into \(outputs.count) outputs")
         }
         var start = 0
