@@ -59,6 +59,7 @@ keras2_layout        a model.h5 written by h5py in the Keras 2.x (tf.keras 2.11)
                      (Keras 2 config form, kernel:0 names, fixed-length byte strings);
                      reference outputs from the same model rebuilt in Keras 3.
 malformed            see Fixtures/keras/malformed/manifest.json.
+upsampling           UpSampling2D nearest (size 2) and bilinear (size (2, 3))
 nested_sequential    Sequential models used as layers (ConvNeXt's stem and downsampling
                      blocks): Conv2D + LayerNormalization and LayerNormalization + Conv2D
                      nested in a functional model, DepthwiseConv2D, GAP, Dense softmax
@@ -1264,6 +1265,25 @@ def case_nested_sequential():
     write_case("nested_sequential", model, x_in, seed, notes)
 
 
+def case_upsampling():
+    seed = 12
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((5, 4, 3), name="image")
+    x = L.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inp)
+    x = L.UpSampling2D(2, name="up_nearest")(x)
+    x = L.Conv2D(4, 3, padding="same", name="conv2")(x)
+    x = L.UpSampling2D((2, 3), interpolation="bilinear", name="up_bilinear")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    out = L.Dense(5, activation="softmax", name="probs")(x)
+    model = keras.Model(inp, out, name="upsampling")
+    init_weights(model, rng)
+    x_in = rng.standard_normal((2, 5, 4, 3)).astype(np.float32)
+    notes = ("UpSampling2D: size 2 nearest (each pixel repeated) on an odd-sized map, then size "
+             "(2, 3) bilinear (half-pixel centres, as Keras 3's image.resize in every backend).")
+    write_case("upsampling", model, x_in, seed, notes)
+
+
 # ---- malformed
 
 def clean_msg(e):
@@ -1435,6 +1455,7 @@ CASES = {
     "modern_merge_reshape": case_modern_merge_reshape,
     "modern_ops": case_modern_ops,
     "nested_sequential": case_nested_sequential,
+    "upsampling": case_upsampling,
 }
 
 

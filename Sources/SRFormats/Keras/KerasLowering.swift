@@ -382,6 +382,26 @@ extension KerasGraphBuilder {
                 "bias": try weight(name, "shift") { try Tensor(shape: [inv.count], values: zip(mean, inv).map { -$0 * $1 }) },
             ])])
 
+        case "UpSampling2D":
+            // nearest repeats each pixel (asymmetric coordinates, floor); bilinear is
+            // half-pixel (Keras 3's image.resize in every backend).
+            try need4D()
+            let size = try ints("size", default: [2, 2])
+            guard xs[2] * size[0] < 1 << 24, xs[3] * size[1] < 1 << 24 else { throw bad("size \(size) for input \(xs)") }
+            let interpolation = c["interpolation"] as? String ?? "nearest"
+            let resize: ResizeAttributes
+            switch interpolation {
+            case "nearest":
+                resize = ResizeAttributes(mode: .nearest, coordinates: .asymmetric, rounding: .floor,
+                                          size: [xs[2] * size[0], xs[3] * size[1]], scales: size.map(Float.init))
+            case "bilinear":
+                resize = ResizeAttributes(mode: .linear, coordinates: .halfPixel, rounding: .floor,
+                                          size: [xs[2] * size[0], xs[3] * size[1]], scales: size.map(Float.init))
+            default:
+                throw fail("interpolation '\(interpolation)' is not supported (nearest, bilinear)")
+            }
+            try chain([(.resize(resize), [:])])
+
         case "Cropping2D":
             try need4D()
             let p = c["cropping"]
@@ -480,6 +500,7 @@ extension KerasGraphBuilder {
         "PReLU", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dropout",
         "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Reshape", "ZeroPadding2D", "Concatenate",
         "Softmax", "ELU", "Identity", "Rescaling", "Normalization", "Cropping2D", "LayerNormalization", "LayerScale",
+        "UpSampling2D",
     ]).union(mergeClasses)
     static let mergeClasses: Set<String> = ["Add", "Maximum", "Multiply", "Concatenate", "Subtract", "Average", "Minimum", "CustomScaleLayer",
                                             "Divide", "TrueDivide"]
