@@ -121,4 +121,27 @@ final class RuleTwinTests: XCTestCase {
         let r = try BackwardEngine(graph: g).run(activations: acts, start: ["y": seed], rules: RuleSet { _ in Pass() })
         XCTAssertEqual(r["x"]?.values, seed.values)
     }
+
+    /// The product rule's closed forms: a squeeze-and-excitation gate `[1, C, 1, 1]` gets
+    /// nothing and the gated signal everything; two full-size factors get half each.
+    func testProductRuleGatesAndSharesEvenly() throws {
+        let x = try Tensor(shape: [1, 3, 2, 2], values: (0..<12).map { Float($0) / 3 - 2 })
+        let gate = try Tensor(shape: [1, 3, 1, 1], values: [0.2, 0.7, 0.9])
+        let other = try Tensor(shape: [1, 3, 2, 2], values: (0..<12).map { 1 - Float($0) / 10 })
+        let seed = try Tensor(shape: [1, 3, 2, 2], values: (0..<12).map { Float($0 * $0) / 7 - 3 })
+        for (b, name) in [(gate, "gate"), (other, "other")] {
+            let g = Graph(inputs: [GraphInput(name: "x", shape: [1, 3, 2, 2]), GraphInput(name: "b", shape: b.shape)],
+                          outputs: ["y"], nodes: [Node(name: "m", op: .mul, inputs: ["x", "b"], outputs: ["y"])],
+                          weights: [:], metadata: GraphMetadata(sourceFormat: "test"))
+            let acts = try Executor(graph: g).run(["x": x, "b": b])
+            let r = try BackwardEngine(graph: g).run(activations: acts, start: ["y": seed], rules: RuleSet { _ in ProductRule() })
+            if name == "gate" {
+                XCTAssertEqual(r["x"]?.values, seed.values)
+                XCTAssertEqual(r["b"]?.values.reduce(0, +) ?? 0, 0)
+            } else {
+                check(try XCTUnwrap(r["x"]).values, seed.values.map { $0 / 2 }, "product x")
+                check(try XCTUnwrap(r["b"]).values, seed.values.map { $0 / 2 }, "product b")
+            }
+        }
+    }
 }

@@ -32,6 +32,8 @@ public struct Composite: Sendable {
         var batchNorm: Rule?
         var lrn: Rule?
         var relu: Rule?
+        /// Element-wise products of activations (gates, `x·σ(x)` left unfused).
+        var product: Rule?
     }
 
     /// The rule set for `graph` (already canonized).
@@ -61,8 +63,9 @@ public struct Composite: Sendable {
             // Layer norm: like batch norm until the AttnLRP rule (issue #15) replaces it.
             case .batchNorm, .scale, .layerNorm: chosen = t.batchNorm
             case .lrn: chosen = t.lrn
-            // Products of two activations: the gradient until AttnLRP's rule (issue #15).
-            case .maxPool2d, .globalMaxPool, .mul, .max, .concat, .flatten, .reshape, .softmax, .pad, .identity,
+            case .mul: chosen = t.product
+            // matmul of two activations: the gradient until AttnLRP's rule (issue #15).
+            case .maxPool2d, .globalMaxPool, .max, .concat, .flatten, .reshape, .softmax, .pad, .identity,
                  .transpose, .slice, .matmul, .batchConstant, .convTranspose2d, .resize:
                 chosen = nil
             }
@@ -76,7 +79,8 @@ extension Composite {
     /// norm passes; srtool adds LRN → pass.
     static func base(_ o: CompositeOptions, conv: Rule, dense: Rule, first: Rule? = nil, firstIncludesDense: Bool = false) -> Table {
         Table(conv: conv, dense: dense, first: first, firstIncludesDense: firstIncludesDense, activation: Pass(),
-              sum: Norm(stabilizer: o.stabilizer), avgPool: Norm(stabilizer: o.stabilizer), batchNorm: Pass(), lrn: Pass())
+              sum: Norm(stabilizer: o.stabilizer), avgPool: Norm(stabilizer: o.stabilizer), batchNorm: Pass(), lrn: Pass(),
+              product: ProductRule())
     }
 
     /// The registry: every composite `--composite` accepts, with zennit's names in kebab-case.
