@@ -98,7 +98,8 @@ def fixture_input(f):
 
 
 def onnx_seeds():
-    models = [f for p in ("onnx/*/model.onnx", "lrp/*/model.onnx", "bundled/shapes.onnx") for f in fixtures(p, 200 << 10)]
+    models = [f for p in ("onnx/*/model.onnx", "zoo/*/model.onnx", "lrp/*/model.onnx", "bundled/shapes.onnx")
+              for f in fixtures(p, 200 << 10)]
     return [Seed(f, [], fixture_input(f), tuple(beside(f, "*.bin"))) for f in models]
 
 
