@@ -46,6 +46,17 @@ final class ZooFixtureTests: XCTestCase {
         }
     }
 
+    /// Activations the exporter wrote as equations come back as one node each: GELU's
+    /// Div·Erf·Add·Mul·Mul (ConvNeXt, DeiT) and SiLU's Sigmoid·Mul (EfficientNet).
+    func testExportedActivationsAreFused() throws {
+        for (name, function, leftover) in [("convnext", "gelu", "erf"), ("timm_deit", "gelu", "erf"), ("efficientnet", "silu", "sigmoid")] {
+            let graph = try ONNXImporter.load(path: Fixtures.path("zoo/\(name)/model.onnx"))
+            let ops = graph.nodes.map(\.op.name)
+            XCTAssertGreaterThan(ops.filter { $0 == function }.count, 0, name)
+            XCTAssertEqual(ops.filter { $0 == leftover }.count, name == "efficientnet" ? 4 : 0, "\(name): \(leftover) left")
+        }
+    }
+
     /// ONNX → .srm → load gives the same graph and the same numbers for every family.
     func testSRMRoundTrip() throws {
         for name in try cases() where Self.refused[name] == nil {

@@ -289,6 +289,35 @@ final class ONNXGraphBuilder {
         return false
     }
 
+    /// GELU as PyTorch exports it before opset 20 — `x·(1 + erf(x/√2))·½`: Div, Erf, Add,
+    /// Mul, Mul — becomes one `gelu` node when the last Mul (by `factor`) is lowered and each
+    /// intermediate tensor has no other reader. Returns false when the pattern is not there.
+    func fuseGELU(_ product: String, factor: Float, name: String, output: String) throws -> Bool {
+        guard abs(factor - 0.5) < 1e-6 else { return false }
+        func producer(_ t: String) -> Int? {
+            guard consumerCount[t, default: 0] == 1, !protoGraph.output.contains(where: { $0.name == t }) else { return nil }
+            return nodes.lastIndex { $0.outputs == [t] }
+        }
+        func scalar(_ node: Node, _ role: String) -> Float? {
+            guard let w = node.params[role].flatMap({ weights[$0] }), w.count == 1 else { return nil }
+            return w.pointer[0]
+        }
+        guard let i4 = producer(resolve(product)), case .mul = nodes[i4].op, nodes[i4].inputs.count == 2 else { return false }
+        for (x, t3) in [(nodes[i4].inputs[0], nodes[i4].inputs[1]), (nodes[i4].inputs[1], nodes[i4].inputs[0])] {
+            guard let i3 = producer(t3), case .scale = nodes[i3].op, scalar(nodes[i3], "weight") == 1, scalar(nodes[i3], "bias") == 1,
+                  let i2 = producer(nodes[i3].inputs[0]), nodes[i2].op == .unary(.erf),
+                  let i1 = producer(nodes[i2].inputs[0]), case .scale = nodes[i1].op, nodes[i1].params["bias"] == nil,
+                  let k = scalar(nodes[i1], "weight"), abs(k - 0.70710678) < 1e-6, nodes[i1].inputs == [x] else { continue }
+            for i in [i4, i3, i2, i1].sorted(by: >) {
+                for o in nodes[i].outputs { shapes[o] = nil }
+                nodes.remove(at: i)
+            }
+            try emit(Node(name: name, op: .unary(.gelu), inputs: [x], outputs: [output]))
+            return true
+        }
+        return false
+    }
+
     /// Whether the file lists `tensor` as a graph output.
     func isGraphOutput(_ tensor: String) -> Bool { protoGraph.output.contains { $0.name == tensor } }
 

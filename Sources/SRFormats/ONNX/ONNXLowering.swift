@@ -344,6 +344,7 @@ extension ONNXGraphBuilder {
         }
         // x·1 + b after a bias-free linear layer is that layer's bias (MatMul + Add).
         if w.allSatisfy({ $0 == 1 }), try fuseBias(into: activations[0], bias: b, axis: v.count == 1 ? nil : axis, output: out) { return }
+        if w.count == 1, b == [0], try fuseGELU(activations[0], factor: w[0], name: name, output: out) { return }
         try emit(Node(name: name, op: .scale(axis: axis), inputs: [activations[0]], outputs: [out], params: params))
     }
 
