@@ -5,14 +5,6 @@ import XCTest
 
 /// The fast kernels against their naive twins on random small shapes (fixed seeds).
 final class NaiveTwinTests: XCTestCase {
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return state
-        }
-    }
-
     func random(_ shape: [Int], _ rng: inout Seeded) -> Tensor {
         let t = Tensor(zeros: shape)
         for i in 0..<t.count { t.pointer[i] = Float.random(in: -1...1, using: &rng) }

@@ -8,14 +8,6 @@ import XCTest
 /// the last axis) against their direct-index twins, and their input gradients against
 /// central differences of the float64 twins.
 final class TensorOpTwinTests: XCTestCase {
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return state
-        }
-    }
-
     func random(_ shape: [Int], _ rng: inout Seeded, in range: ClosedRange<Float> = -2...2) -> Tensor {
         let t = Tensor(zeros: shape)
         for i in 0..<t.count { t.pointer[i] = Float.random(in: range, using: &rng) }
