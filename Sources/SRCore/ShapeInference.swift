@@ -158,7 +158,7 @@ extension Op {
                 throw fail("slice \(start)..<\(end) step \(step) of axis \(axis) does not fit \(x)")
             }
             var out = x
-            out[axis] = (end - start + step - 1) / step
+            out[axis] = (end - start - 1) / step + 1  // no overflow for any step from a file
             return out
         case .matmul:
             let y = inputs[1]
