@@ -64,7 +64,9 @@ CRASH = re.compile(r"Fatal error|Program crashed|Current stack trace|^\s*#\d+ |^
 HIDDEN_TRAP = re.compile(r"libhdf5 crashed reading it \(signal [45]\)")  # SIGILL/SIGTRAP: Swift, not libhdf5
 MAX_INPUT = 1 << 22  # elements of a generated `run` input
 SRM_SOURCES = ["onnx/conv_basic/model.onnx", "onnx/resnet_mini/model.onnx",
-               "caffe/alexnet_mini/alexnet_mini.caffemodel", "keras/sequential_cnn/model.h5"]
+               "caffe/alexnet_mini/alexnet_mini.caffemodel", "keras/sequential_cnn/model.h5",
+               # the N-D ops: transpose, layer norm, GELU, matmul, batch constants, slices, SiLU
+               "zoo/convnext/model.onnx", "zoo/timm_deit/model.onnx", "zoo/efficientnet/model.onnx"]
 
 
 class Seed(NamedTuple):
