@@ -14,11 +14,11 @@ enum CaffeForkFields {
         for f in text.fields where f.name == "layer" || f.name == "layers" {
             guard let children = f.children,
                   let nameField = children.last(where: { $0.name == "name" }) else { continue }
-            let name = value(text, nameField)
+            let name = text.value(nameField)
             for p in children where p.name == "pooling_param" {
                 for g in p.children ?? [] where g.name == "ceil_mode" {
                     let ceil: Bool
-                    switch value(text, g).lowercased() {
+                    switch text.value(g).lowercased() {
                     case "true", "1": ceil = true
                     case "false", "0": ceil = false
                     case let other:
@@ -30,14 +30,5 @@ enum CaffeForkFields {
                 }
             }
         }
-    }
-
-    /// The value of `name: value` without quotes.
-    private static func value(_ text: Prototxt, _ f: Prototxt.Field) -> String {
-        let source = text.source(f)
-        guard let colon = source.firstIndex(of: ":") else { return "" }
-        var v = source[source.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-        if let q = v.first, q == "\"" || q == "'", v.count >= 2 { v = String(v.dropFirst().dropLast()) }
-        return v
     }
 }

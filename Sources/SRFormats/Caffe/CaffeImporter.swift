@@ -200,14 +200,9 @@ public enum CaffeImporter {
     /// prototxt (srtool's compiled schema leaves that message out, so it is read from the
     /// text), with `transform_param { crop_size }` applied to height and width.
     private static func memoryDataShape(_ layer: String, in text: Prototxt) -> [Int]? {
-        func number(_ f: Prototxt.Field) -> Int? {
-            let source = text.source(f)
-            guard let colon = source.firstIndex(of: ":") else { return nil }
-            return Int(source[source.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines))
-        }
+        func number(_ f: Prototxt.Field) -> Int? { Int(text.value(f)) }
         for f in text.fields where f.name == "layer" || f.name == "layers" {
-            guard let children = f.children,
-                  children.contains(where: { $0.name == "name" && text.source($0).contains("\"\(layer)\"") }),
+            guard let children = f.children, children.contains(where: { $0.name == "name" && text.value($0) == layer }),
                   let param = children.first(where: { $0.name == "memory_data_param" })?.children else { continue }
             var values: [String: Int] = [:]
             for c in param { values[c.name] = number(c) }

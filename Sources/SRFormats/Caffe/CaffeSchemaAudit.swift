@@ -105,10 +105,9 @@ enum CaffeSchemaAudit {
                 continue
             }
             let v1 = f.name == "layers"
-            let name = children.last { $0.name == "name" }.map { unquote(text.source($0)) } ?? ""
+            let name = children.last { $0.name == "name" }.map(text.value) ?? ""
             guard keptNames.contains(name) else { continue }
-            let typeField = children.last { $0.name == "type" }.map { String(text.source($0)) } ?? ""
-            var type = unquote(Substring(typeField))
+            var type = children.last { $0.name == "type" }.map(text.value) ?? ""
             if v1, let t = v1Type(type) { type = t }
             let param = typeParameter(type)
             for c in children {
@@ -129,13 +128,5 @@ enum CaffeSchemaAudit {
     private static func v1Type(_ name: String) -> String? {
         guard let m = try? Caffe_V1LayerParameter(textFormatString: "type: \(name)") else { return nil }
         return CaffeV1.typeName(m.type)
-    }
-
-    /// The value of `name: "value"` (or an unquoted V1 enum).
-    private static func unquote(_ field: Substring) -> String {
-        guard let colon = field.firstIndex(of: ":") else { return "" }
-        var v = field[field.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-        if let q = v.first, q == "\"" || q == "'", v.count >= 2 { v = String(v.dropFirst().dropLast()) }
-        return v
     }
 }

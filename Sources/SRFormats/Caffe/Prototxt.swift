@@ -32,6 +32,15 @@ struct Prototxt {
 
     func source(_ f: Field) -> Substring { text[f.range] }
 
+    /// The value of a scalar field, `name: "value"` (quotes removed), `name: 3` or a V1 enum.
+    func value(_ f: Field) -> String {
+        let field = source(f)
+        guard let colon = field.firstIndex(of: ":") else { return "" }
+        var v = field[field.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        if let q = v.first, q == "\"" || q == "'", v.count >= 2 { v = String(v.dropFirst().dropLast()) }
+        return v
+    }
+
     private struct Parser {
         let text: String
         let path: String

@@ -148,9 +148,10 @@ struct ReducePlan {
     var reducedCount: Int { reducedDims.reduce(1, *) }
 
     init(shape: [Int], axes: [Int]) {
-        strides = Kernels.strides(shape)
+        let all = Kernels.strides(shape)
+        strides = all
         reducedDims = axes.map { shape[$0] }
-        reducedStrides = axes.map { Kernels.strides(shape)[$0] }
+        reducedStrides = axes.map { all[$0] }
     }
 
     /// The input offset of output `o`'s first element (`o` indexes the kept-dims shape).
