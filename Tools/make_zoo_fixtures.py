@@ -12,7 +12,10 @@ exporter the way people commonly do:
                       do_constant_folding=True, input_names=['input'],
                       output_names=['output'])
 
-(fixed batch 2, no dynamic axes), checks the file with onnx.checker, runs it with
+(fixed batch 2, no dynamic axes; the cases marked dynamic_batch — torchvision's
+transformers, whose graphs fold the batch into the heads or windows — are traced on the
+first sample with dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}}, as such
+models are exported to be run on any batch), checks the file with onnx.checker, runs it with
 onnxruntime on the CPU (CPUExecutionProvider, graph optimisations off, one thread) and
 runs the same torch model in float64. Per case it writes into Fixtures/zoo/<case>/:
 
@@ -48,7 +51,7 @@ reference.
 Cases
 -----
 torchvision: mobilenet_v3, efficientnet, regnet_y, mnasnet, shufflenet_v2, convnext,
-densenet, vit.  timm: timm_efficientnet, timm_mobilenetv3, timm_regnety, timm_ghostnet,
+densenet, vit, swin, swin_v2, maxvit.  timm: timm_efficientnet, timm_mobilenetv3, timm_regnety, timm_ghostnet,
 timm_mixnet, timm_resnet_d, timm_convnext, timm_deit, timm_xception. Each manifest's
 "source" gives the class and the exact configuration, "notes" what the export contains.
 
@@ -170,14 +173,41 @@ def session(model_bytes_or_path):
     return ort.InferenceSession(model_bytes_or_path, so, providers=["CPUExecutionProvider"])
 
 
-def export(model, x):
+def export(model, x, dynamic_batch=False):
+    """Fixed batch 2, or (dynamic_batch) traced on the first sample with a symbolic batch
+    axis, as transformer exports that fold the batch into other axes must be."""
     buf = io.BytesIO()
+    extra = {}
+    if dynamic_batch:
+        x = x[:1]
+        extra["dynamic_axes"] = {"input": {0: "batch"}, "output": {0: "batch"}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")      # legacy-exporter deprecation, TracerWarnings
         torch.onnx.export(model, (torch.from_numpy(x),), buf, opset_version=OPSET,
                           dynamo=False, do_constant_folding=True,
-                          input_names=["input"], output_names=["output"])
+                          input_names=["input"], output_names=["output"], **extra)
     return onnx.load_from_string(buf.getvalue())
+
+
+def shorten_names(model):
+    """Renames every node to n<k> and every tensor but the graph input and output to t<k>:
+    a shifted Swin block traces its mask construction into ~600 nodes whose path-like names
+    alone would push the folder past 200 KB. The graph is otherwise the exporter's."""
+    keep = {"input", "output"}
+    names = {}
+    def short(t):
+        if not t or t in keep:
+            return t
+        return names.setdefault(t, f"t{len(names)}")
+    for init in model.graph.initializer:
+        init.name = short(init.name)
+    for k, node in enumerate(model.graph.node):
+        node.name = f"n{k}"
+        node.input[:] = [short(t) for t in node.input]
+        node.output[:] = [short(t) for t in node.output]
+    for vi in list(model.graph.value_info):
+        vi.name = short(vi.name)
+    return model
 
 
 def op_counts(model):
@@ -318,7 +348,10 @@ def write_case(name, spec):
         raise SystemExit(f"{name}: logits near-constant (std across batch {std_batch:.2e}, "
                          f"across classes {std_class:.2e})")
 
-    m = export(model, x)
+    dynamic = spec.get("dynamic_batch", False)
+    m = export(model, x, dynamic)
+    if spec.get("short_names"):
+        m = shorten_names(m)
     onnx.checker.check_model(m, full_check=True)
     opset = next(o.version for o in m.opset_import if o.domain in ("", "ai.onnx"))
     assert opset == OPSET, opset
@@ -352,7 +385,9 @@ def write_case(name, spec):
         "float64_reference": f"torch {torch.__version__} float64 (model.double(), CPU, "
                              "1 thread)",
         "exporter": f"torch {torch.__version__} torch.onnx.export(dynamo=False, "
-                    f"opset_version={OPSET}, do_constant_folding=True)",
+                    f"opset_version={OPSET}, do_constant_folding=True"
+                    + (", traced on batch 1 with dynamic_axes {0: 'batch'} on input and output)"
+                       if dynamic else ")"),
         "torch": torch.__version__,
         library: (torchvision.__version__ if library == "torchvision" else timm.__version__),
         "onnx": onnx.__version__,
@@ -515,6 +550,48 @@ def tv_densenet():
     return model, source, "torchvision", notes
 
 
+def tv_swin(v2=False):
+    from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformerBlockV2
+    depths = [1, 1] if v2 else [2]
+    kw = dict(patch_size=[4, 4], embed_dim=16, depths=depths, num_heads=[2] * len(depths), window_size=[4, 4],
+              stochastic_depth_prob=0.0, num_classes=NUM_CLASSES)
+    extra = dict(block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2) if v2 else {}
+    model = torchvision.models.SwinTransformer(**kw, **extra)
+    source = (f"torchvision.models.SwinTransformer(**{kw}"
+              + (", block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2)" if v2 else ")"))
+    notes = ("Swin" + (" V2" if v2 else "") + ": 4x4 s4 conv patch embedding, Permute to NHWC, "
+             "LayerNorm; " + ("2 stages of 1 block (window 4, 2 heads) " if v2 else
+             "1 stage of 2 blocks (window 4, 2 heads), the second shifted (torch.roll as "
+             "Slice + Concat) with the shifted-window mask built from constants (ScatterND, "
+             "Sub, Not/Where); ") + "window partition as Reshape / "
+             "Transpose / Reshape that folds the windows into the batch axis, attention as "
+             + ("cosine attention (ReduceL2 / Clip / Expand / Div normalisation of q and k, a "
+                "clamped exp logit scale) with the continuous position bias MLP run on the "
+                "constant coordinate table, 16·sigmoid, "
+                if v2 else "q·k^T (scale from Pow), relative position bias Gather from its table, ")
+             + "Softmax, ·v" + ("; patch merging V2 (Slice of the 2x2 neighbours, Concat, "
+                                "Linear, LayerNorm)" if v2 else "")
+             + "; final LayerNorm, Permute, adaptive avg pool, Flatten, Linear. Node and "
+             "tensor names shortened (n<k>, t<k>) to fit 200 KB.")
+    return model, source, "torchvision", notes
+
+
+def tv_maxvit():
+    kw = dict(input_size=(32, 32), stem_channels=8, partition_size=2, block_channels=[16],
+              block_layers=[1], head_dim=8, stochastic_depth_prob=0.0, num_classes=NUM_CLASSES)
+    model = torchvision.models.MaxVit(**kw)
+    source = f"torchvision.models.MaxVit(**{kw})"
+    notes = ("MaxViT: conv stem (BN, GELU); one stage of one MaxVit layer: MBConv (pre-BN, "
+             "1x1 expand, depthwise 3x3, squeeze-excitation with SiLU/Sigmoid, 1x1 project; "
+             "shortcut AvgPool + 1x1 conv when it strides), block attention and grid "
+             "attention (window / grid partition as Reshape + 6-D Transpose with the batch "
+             "first, LayerNorm, attention as Einsum 'BGHID,BGHJD->BGHIJ' and "
+             "'BGHIJ,BGHJD->BGHID' with a relative position bias Gather-ed from its table, "
+             "MLP with GELU); head: adaptive avg pool, Flatten, LayerNorm, Linear, Tanh, "
+             "Linear. Node and tensor names shortened (n<k>, t<k>) to fit 200 KB.")
+    return model, source, "torchvision", notes
+
+
 def tv_vit():
     kw = dict(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16,
               mlp_dim=32, num_classes=NUM_CLASSES)
@@ -530,7 +607,9 @@ def tv_vit():
              "as MatMul/Softmax with the scale computed at run time (Shape -> Slice -> Cast -> "
              "Sqrt -> 1/x, then Sqrt of that multiplied into q and into k^T), out_proj as Gemm "
              "on [T*N, E]; MLP Linear-GELU(Erf)-Linear; final LayerNorm, class token by "
-             "Gather(axis 1, index 0), Gemm head.")
+             "Gather(axis 1, index 0), Gemm head. Traced on batch 1 with a dynamic batch: "
+             "the attention's Reshape to [T, N*H, D] and Transpose to [N*H, T, D] fold the "
+             "batch into the heads.")
     return model, source, "torchvision", notes
 
 
@@ -720,7 +799,11 @@ CASES = {
     "shufflenet_v2": dict(family="ShuffleNetV2", seed=305, build=tv_shufflenet_v2),
     "convnext": dict(family="ConvNeXt", seed=306, build=tv_convnext),
     "densenet": dict(family="DenseNet", seed=307, build=tv_densenet),
-    "vit": dict(family="ViT", seed=308, build=tv_vit),
+    "vit": dict(family="ViT", seed=308, build=tv_vit, dynamic_batch=True),
+    "swin": dict(family="Swin", seed=309, build=tv_swin, dynamic_batch=True, short_names=True),
+    "swin_v2": dict(family="Swin V2", seed=310, build=partial(tv_swin, v2=True), dynamic_batch=True,
+                    short_names=True),
+    "maxvit": dict(family="MaxViT", seed=320, build=tv_maxvit, dynamic_batch=True, short_names=True),
     "timm_efficientnet": dict(family="EfficientNet", seed=311, build=timm_efficientnet),
     "timm_mobilenetv3": dict(family="MobileNetV3", seed=312, build=timm_mobilenetv3),
     "timm_regnety": dict(family="RegNetY", seed=313, build=timm_regnety),

@@ -16,8 +16,7 @@ final class ZooGradientTests: XCTestCase {
             let folder = Fixtures.path("zoo/\(name)")
             let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json"))
             let m = try JSONDecoder().decode(Gradients.self, from: data)
-            // Families srtool cannot read yet (ViT, DeiT) and those without room for the file.
-            guard let file = m.input_gradient_f64, (try? ONNXImporter.load(path: folder + "/model.onnx")) != nil else { continue }
+            guard let file = m.input_gradient_f64 else { continue }  // no room for the file in 200 KB
             let explainer = try Explainer(graph: try ONNXImporter.load(path: folder + "/model.onnx"), threads: 2)
             let x = try NPY.read(path: folder + "/input.npy")
             let r = try XCTUnwrap(Method.named("gradient")).run(explainer, x, target: .top, options: MethodOptions())
@@ -27,7 +26,7 @@ final class ZooGradientTests: XCTestCase {
             }
             compared += 1
         }
-        XCTAssertGreaterThanOrEqual(compared, 13)
+        XCTAssertGreaterThanOrEqual(compared, 16)
     }
 
 
@@ -37,8 +36,7 @@ final class ZooGradientTests: XCTestCase {
         var ran = 0
         for name in try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("zoo")).sorted() {
             let folder = Fixtures.path("zoo/\(name)")
-            guard let graph = try? ONNXImporter.load(path: folder + "/model.onnx") else { continue }
-            let explainer = try Explainer(graph: graph, threads: 2)
+            let explainer = try Explainer(graph: try ONNXImporter.load(path: folder + "/model.onnx"), threads: 2)
             let x = try NPY.read(path: folder + "/input.npy").sample(0)
             var options = MethodOptions()
             options.samples = 4; options.steps = 8; options.window = 8; options.stride = 8
@@ -55,6 +53,6 @@ final class ZooGradientTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThanOrEqual(ran, 16 * (Method.all.count - 1))
+        XCTAssertGreaterThanOrEqual(ran, 20 * (Method.all.count - 1))
     }
 }

@@ -6,32 +6,19 @@ import SRTestSupport
 import XCTest
 
 /// The tiny model-zoo fixtures (Tools/make_zoo_fixtures.py: torchvision and timm families
-/// exported to ONNX opset 17, seeded weights and batch-norm statistics): every family srtool
-/// reads must match onnxruntime and the float64 torch model; the families it cannot read
-/// yet must be refused with the line pinned here.
+/// exported to ONNX opset 17, seeded weights and batch-norm statistics): every family must
+/// match onnxruntime and the float64 torch model — the transformers exported with a
+/// dynamic batch (ViT, Swin, Swin V2, MaxViT) imported at batch 1 and run on a batch of 2.
 final class ZooFixtureTests: XCTestCase {
-    /// Families refused today, with the start of their error line (issue #14: torchvision's
-    /// multi-head attention runs with the batch axis second and merges it with the heads).
-    static let refused: [String: String] = [
-        "vit": "node '/encoder/layers/encoder_layer_0/self_attention/MatMul' (MatMul): reads '/encoder/layers/encoder_layer_0/self_attention/Transpose_output_0', a transpose that moves the batch axis",
-    ]
-
     func cases() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("zoo")).sorted()
     }
 
     func testEveryFamilyMatchesOnnxruntimeAndFloat64() throws {
         let cases = try cases()
-        XCTAssertGreaterThanOrEqual(cases.count, 17)
+        XCTAssertGreaterThanOrEqual(cases.count, 20)
         for name in cases {
             let folder = Fixtures.path("zoo/\(name)")
-            if let line = Self.refused[name] {
-                XCTAssertThrowsError(try ONNXImporter.load(path: folder + "/model.onnx"), name) { error in
-                    guard case SRError.unsupported(let why) = error else { return XCTFail("\(name): \(error)") }
-                    XCTAssertTrue(why.hasPrefix(line), "\(name): \(why)")
-                }
-                continue
-            }
             let manifest = try FixtureManifest.load(folder)
             let graph = try ONNXImporter.load(path: folder + "/model.onnx")
             let x = try NPY.read(path: folder + "/input.npy")
@@ -59,7 +46,7 @@ final class ZooFixtureTests: XCTestCase {
 
     /// ONNX → .srm → load gives the same graph and the same numbers for every family.
     func testSRMRoundTrip() throws {
-        for name in try cases() where Self.refused[name] == nil {
+        for name in try cases() {
             let folder = Fixtures.path("zoo/\(name)")
             let graph = try ONNXImporter.load(path: folder + "/model.onnx")
             let path = NSTemporaryDirectory() + "/srtool-zoo-\(name)-\(getpid()).srm"

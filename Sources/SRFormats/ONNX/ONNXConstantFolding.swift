@@ -1,17 +1,20 @@
+import Foundation
 import SRCore
 
 /// Constant folding at import: `Constant`, `ConstantOfShape`, `Shape` of an activation
-/// (its shape is known), and shape arithmetic (`Gather`, `Unsqueeze`, `Squeeze`,
-/// `Concat`, `Cast`, `Slice`, `Reshape`, `Flatten`, `Identity`, `Transpose`, `Add`, `Sub`,
-/// `Mul`, `Div`, `Mod`, `Equal`, `Where`, `Expand`, `Range`, `Neg`, `Sqrt`, `Reciprocal`)
-/// whose inputs are all constant: what vision-transformer exports compute from shapes.
+/// (its shape is known) or of a constant, shape arithmetic (`Gather`, `Unsqueeze`,
+/// `Squeeze`, `Concat`, `Cast`, `Slice`, `Reshape`, `Flatten`, `Identity`, `Transpose`,
+/// `Add`, `Sub`, `Mul`, `Div`, `Mod`, `Pow`, `Equal`, comparisons, logic, `Where`, `Expand`,
+/// `Range`, `ScatterND`) and element-wise functions and `MatMul` whose inputs are all
+/// constant: what vision-transformer exports compute from shapes (Swin's shifted-window
+/// mask, Swin V2's continuous position bias MLP over its coordinate table).
 extension ONNXGraphBuilder {
     /// Folds the node if it can be; returns false when it must be lowered instead.
     func fold(_ proto: Onnx_NodeProto, attributes a: ONNXAttributes) throws -> Bool {
         let op = proto.opType
         let ins = proto.input
         guard let out = proto.output.first, !out.isEmpty else { return false }
-        if op == "Shape", let first = ins.first, let s = shape(first) {
+        if op == "Shape", let first = ins.first, let s = fileShape(first) ?? constant(first)?.shape {
             let n = s.count
             var start = try a.int("start", 0), end = try a.int("end", n)
             if start < 0 { start += n }
@@ -26,8 +29,14 @@ extension ONNXGraphBuilder {
         }
         let foldable: Set<String> = ["ConstantOfShape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Slice",
                                      "Reshape", "Flatten", "Identity", "Transpose", "Add", "Sub", "Mul", "Div", "Neg",
-                                     "Mod", "Equal", "Where", "Expand", "Range", "Sqrt", "Reciprocal"]
+                                     "Mod", "Equal", "Where", "Expand", "Range", "Sqrt", "Reciprocal", "Pow", "Less",
+                                     "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Max", "Min",
+                                     "ScatterND", "MatMul", "Clip"]
         let present = ins.filter { !$0.isEmpty }
+        if FoldValue.unaryFunctions.contains(op), present.count == 1, let c = constant(present[0]) {
+            constants[out] = try FoldValue(c).map(op).constant()
+            return true
+        }
         guard foldable.contains(op), !present.isEmpty, present.allSatisfy({ constant($0) != nil }) else { return false }
         let values = present.compactMap { constant($0) }.map(FoldValue.init)
         guard let x = values.first else { return false }
@@ -101,14 +110,26 @@ extension ONNXGraphBuilder {
         case "Identity":
             result = x
         case "Transpose":
-            guard x.shape.count <= 2 else { throw SRError.unsupported("node '\(a.node)' (Transpose): folding a rank-\(x.shape.count) constant is not supported") }
-            let perm = try a.ints("perm")
-            if x.shape.count < 2 || perm == [0, 1] { result = x } else {
-                let r = x.shape[0], c = x.shape[1]
-                var v = [Double](repeating: 0, count: r * c)
-                for i in 0..<r { for j in 0..<c { v[j * r + i] = x.values[i * c + j] } }
-                result = FoldValue(shape: [c, r], values: v, isFloat: x.isFloat)
+            let perm = try a.ints("perm") ?? Array((0..<x.shape.count).reversed())
+            result = try x.transposed(perm, node: a)
+        case "ScatterND":
+            guard values.count == 3 else { throw a.fail("needs data, indices and updates") }
+            guard (try a.string("reduction") ?? "none") == "none" else { throw a.fail("only reduction 'none' is folded") }
+            result = try x.scatterND(values[1], values[2], node: a)
+        case "MatMul":
+            guard values.count == 2 else { throw a.fail("needs two inputs") }
+            result = try x.matmul(values[1], cap: min(1 << 24, limits.maxFoldedElements), node: a)
+        case "Clip":
+            // Bounds: attributes before opset 11, optional inputs 1 and 2 after.
+            func bound(_ i: Int, _ attribute: String) throws -> FoldValue? {
+                if opset < 11 { return a.has(attribute) ? FoldValue(shape: [], values: [Double(try a.float(attribute, 0))], isFloat: true) : nil }
+                return i < ins.count && !ins[i].isEmpty ? constant(ins[i]).map(FoldValue.init) : nil
             }
+            var r = x
+            if let lo = try bound(1, "min") { r = try FoldValue.binary(r, lo, op: "Max", node: a) }
+            if let hi = try bound(2, "max") { r = try FoldValue.binary(r, hi, op: "Min", node: a) }
+            r.isFloat = x.isFloat
+            result = r
         case "Neg":
             result = FoldValue(shape: x.shape, values: x.values.map { -$0 }, isFloat: x.isFloat)
         case "Sqrt":
@@ -136,7 +157,7 @@ extension ONNXGraphBuilder {
             }
             let count = span.isFinite ? max(Int(span), 0) : 0
             result = FoldValue(shape: [count], values: (0..<count).map { start + Double($0) * delta }, isFloat: x.isFloat)
-        default: // Add, Sub, Mul, Div, Mod, Equal
+        default: // Add, Sub, Mul, Div, Mod, Pow, Equal, comparisons, logic, Max, Min
             guard values.count == 2 else { throw a.fail("needs two inputs") }
             result = try FoldValue.binary(x, values[1], op: op, node: a)
         }
@@ -156,7 +177,7 @@ extension ONNXGraphBuilder {
 
 /// A small constant during folding: values as doubles, which hold every int64 shape
 /// value and every float32 exactly.
-private struct FoldValue {
+struct FoldValue {
     var shape: [Int]
     var values: [Double]
     var isFloat: Bool
@@ -188,7 +209,7 @@ private struct FoldValue {
         }
     }
 
-    private static func strides(_ s: [Int]) -> [Int] {
+    static func strides(_ s: [Int]) -> [Int] {
         var st = [Int](repeating: 1, count: s.count)
         for i in stride(from: s.count - 2, through: 0, by: -1) { st[i] = st[i + 1] * s[i + 1] }
         return st
@@ -246,21 +267,45 @@ private struct FoldValue {
             axes = inputs.count > 3 ? try inputs[3].ints("axes", node: a) : nil
             steps = inputs.count > 4 ? try inputs[4].ints("steps", node: a) : nil
         }
-        guard shape.count == 1, starts.count == 1, ends.count == 1, (axes ?? [0]).map({ $0 < 0 ? $0 + 1 : $0 }) == [0],
-              (steps ?? [1]) == [1] else {
-            throw SRError.unsupported("node '\(a.node)' (Slice): only 1-D constant slices with step 1 are folded")
+        let rank = shape.count
+        guard rank <= 64 else { throw SRError.unsupported("node '\(a.node)' (Slice): a rank-\(rank) constant") }
+        let axisList = (axes ?? Array(0..<starts.count)).map { $0 < 0 ? $0 + rank : $0 }
+        let stepList = steps ?? [Int](repeating: 1, count: starts.count)
+        guard ends.count == starts.count, axisList.count == starts.count, stepList.count == starts.count,
+              axisList.allSatisfy({ $0 >= 0 && $0 < rank }), Set(axisList).count == axisList.count, !stepList.contains(0) else {
+            throw a.fail("bad starts \(starts), ends \(ends), axes \(axes ?? []) or steps \(steps ?? []) for shape \(shape)")
         }
-        let n = shape[0]
-        func clampIndex(_ i: Int) -> Int { min(max(i < 0 ? i + n : i, 0), n) }
-        let s = clampIndex(starts[0]), e = max(clampIndex(ends[0]), s)
-        return FoldValue(shape: [e - s], values: Array(values[s..<e]), isFloat: isFloat)
+        // Per axis, the indices taken (ONNX clamping: [0, n] forwards, [-1, n-1] backwards).
+        var taken = shape.map { Array(0..<$0) }
+        for (k, axis) in axisList.enumerated() {
+            let n = shape[axis], step = stepList[k]
+            func resolved(_ v: Int) -> Int { v < 0 ? v + n : v }
+            if step > 0 {
+                let b = min(max(resolved(starts[k]), 0), n), e = min(max(resolved(ends[k]), 0), n)
+                taken[axis] = b < e ? Array(stride(from: b, to: e, by: step)) : []
+            } else {
+                let b = min(max(resolved(starts[k]), -1), n - 1), e = min(max(resolved(ends[k]), -1), n - 1)
+                taken[axis] = b > e ? Array(stride(from: b, to: e, by: step)) : []
+            }
+        }
+        let outShape = taken.map(\.count)
+        let st = FoldValue.strides(shape)
+        var out: [Double] = []
+        out.reserveCapacity(outShape.reduce(1, *))
+        func walk(_ d: Int, _ offset: Int) {
+            if d == rank { out.append(values[offset]); return }
+            for i in taken[d] { walk(d + 1, offset + i * st[d]) }
+        }
+        if !outShape.contains(0) { walk(0, 0) }
+        return FoldValue(shape: outShape, values: out, isFloat: isFloat)
     }
 
     static func binary(_ x: FoldValue, _ y: FoldValue, op: String, node a: ONNXAttributes) throws -> FoldValue {
         guard let shape = Shape.broadcast([x.shape, y.shape]), let n = Shape.elementCount(shape) else {
             throw a.fail("constants of shapes \(x.shape) and \(y.shape) do not broadcast")
         }
-        let isFloat = op != "Equal" && (x.isFloat || y.isFloat)
+        let logical: Set<String> = ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"]
+        let isFloat = !logical.contains(op) && (x.isFloat || y.isFloat)
         let ox = strides(shape), sx = broadcastStrides(x.shape, to: shape), sy = broadcastStrides(y.shape, to: shape)
         var out = [Double](repeating: 0, count: n)
         for i in 0..<n {
@@ -275,6 +320,16 @@ private struct FoldValue {
             case "Sub": out[i] = u - v
             case "Mul": out[i] = u * v
             case "Equal": out[i] = u == v ? 1 : 0
+            case "Less": out[i] = u < v ? 1 : 0
+            case "Greater": out[i] = u > v ? 1 : 0
+            case "LessOrEqual": out[i] = u <= v ? 1 : 0
+            case "GreaterOrEqual": out[i] = u >= v ? 1 : 0
+            case "And": out[i] = u != 0 && v != 0 ? 1 : 0
+            case "Or": out[i] = u != 0 || v != 0 ? 1 : 0
+            case "Xor": out[i] = (u != 0) != (v != 0) ? 1 : 0
+            case "Max": out[i] = u.isNaN || v.isNaN ? .nan : Swift.max(u, v)
+            case "Min": out[i] = u.isNaN || v.isNaN ? .nan : Swift.min(u, v)
+            case "Pow": out[i] = isFloat ? Double(Foundation.pow(Float(u), Float(v))) : Foundation.pow(u, v).rounded(.towardZero)
             case "Mod":
                 // ONNX Mod: fmod = 0 takes the divisor's sign (Python's %), floats need fmod = 1.
                 guard v != 0 else { throw a.fail("modulo by zero") }
@@ -308,7 +363,7 @@ private struct FoldValue {
         return FoldValue(shape: shape, values: out, isFloat: x.isFloat || y.isFloat)
     }
 
-    private static func broadcastStrides(_ s: [Int], to shape: [Int]) -> [Int] {
+    static func broadcastStrides(_ s: [Int], to shape: [Int]) -> [Int] {
         let own = strides(s)
         let off = shape.count - s.count
         return (0..<shape.count).map { d in d < off || s[d - off] == 1 ? 0 : own[d - off] }

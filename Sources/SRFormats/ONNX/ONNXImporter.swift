@@ -106,6 +106,14 @@ final class ONNXGraphBuilder {
     /// Elements of every tensor ConstantOfShape made: data no byte of the file backs, so
     /// capped in total (`ImportLimits.maxFoldedElements`), not only per tensor.
     var foldedElements = 0
+    /// The file declares batch 1: tensors whose batch axis the graph moves or merges are
+    /// lowered per sample (`ONNXPerSample.swift`).
+    var batchOfOne = false
+    /// Tensors whose IR shape is `[N] + file shape` (`ONNXPerSample.swift`).
+    var perSampleTensors = Set<String>()
+    /// Batch-first tensors already copied into per-sample form, and back.
+    var perSampleCopies: [String: String] = [:]
+    var batchCopies: [String: String] = [:]
 
     init(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]?, limits: ImportLimits) throws {
         opset = Int(model.opsetImport.first { $0.domain == "" || $0.domain == "ai.onnx" }?.version ?? 1)
@@ -141,15 +149,22 @@ final class ONNXGraphBuilder {
         if inputShape != nil && inputs.count > 1 {
             throw SRError.usage("--input-shape given but the model has \(inputs.count) inputs")
         }
+        batchOfOne = inputs.allSatisfy { $0.shape.first == 1 }
         for (index, proto) in try sortedNodes().enumerated() {
-            try lower(proto, index: index)
+            let (node, perSample) = try perSampleForm(proto, name: nodeName(proto, index))
+            try lower(node, index: index)
+            if perSample {
+                for o in node.output where !o.isEmpty && shape(o) != nil { perSampleTensors.insert(resolve(o)) }
+            }
         }
         var outputs: [String] = []
         for vi in protoGraph.output {
-            let name = resolve(vi.name)
+            var name = resolve(vi.name)
             guard shapes[name] != nil else {
                 throw SRError.unsupported("graph output '\(vi.name)' is a constant, not computed from the input")
             }
+            // A per-sample output keeps [N] + its file shape, less the file's batch of 1.
+            if isPerSample(name), fileShape(name)?.first == 1 { name = try batchForm(name, name: vi.name) }
             outputs.append(name)
         }
         // An output renamed by a removed identity keeps its ONNX name through an identity node.

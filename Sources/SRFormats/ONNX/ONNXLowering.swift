@@ -131,7 +131,8 @@ extension ONNXGraphBuilder {
             guard try a.int("transA", 0) == 0 else {
                 throw SRError.unsupported("node '\(name)' (Gemm): transA = 1 on an activation is not supported")
             }
-            guard xShape.count == 2 else { throw a.fail("input must be 2-D, got \(xShape)") }
+            // 2-D in the file; a per-sample input has srtool's batch axis in front.
+            guard xShape.count == 2 || isPerSample(x) && xShape.count == 3 else { throw a.fail("input must be 2-D, got \(xShape)") }
             var w = try weight(1, "B")
             guard w.rank == 2 else { throw a.fail("B must be 2-D, got \(w.shape)") }
             if try a.int("transB", 0) == 0 { w = transpose2D(w) }
@@ -219,11 +220,24 @@ extension ONNXGraphBuilder {
             if axis == 1 { try emit(.flatten) } else {
                 throw SRError.unsupported("node '\(name)' (Flatten): axis \(axis) would merge the batch axis")
             }
+        case "Expand":
+            // Broadcast to a constant shape: the input plus zeros of the broadcast shape.
+            guard inputs.count > 1, let c = constant(inputs[1]) else { throw SRError.unsupported("node '\(name)' (Expand): the shape must be constant") }
+            let dims = try c.intValues("node '\(name)' shape")
+            guard let target = Shape.broadcast([xShape, dims]), target.count == xShape.count,
+                  target.first == xShape.first, let n = Shape.elementCount(target), n <= 1 << 24 else {
+                throw SRError.unsupported("node '\(name)' (Expand): \(xShape) to \(dims) changes the batch axis")
+            }
+            if target == xShape { alias(out, to: x); return }
+            let zeros = try batchConstant(.floats(Tensor(zeros: [1] + target.dropFirst())), rank: target.count, like: x, name: name)
+            try emit(.add, [x, zeros])
+        case "Einsum":
+            try lowerEinsum(proto, name: name, attributes: a, output: out)
         case "Gather":
             try lowerGather(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
         case "Transpose":
             try lowerTranspose(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
-        case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin":
+        case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2":
             try lowerReduce(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
         case "Slice":
             try lowerSlice(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
@@ -250,7 +264,9 @@ extension ONNXGraphBuilder {
                     throw SRError.unsupported("node '\(name)' (Pad): the axes input is not supported")
                 }
             }
-            guard xShape.count == 4, pads.count == 8 else { throw a.fail("expects 4-D input and 8 pads, got \(pads)") }
+            guard pads.count == 2 * xShape.count else { throw a.fail("\(pads.count) pads for a rank-\(xShape.count) input") }
+            if pads.allSatisfy({ $0 == 0 }) { alias(out, to: x); return }
+            guard xShape.count == 4 else { throw SRError.unsupported("node '\(name)' (Pad): only NCHW data is padded, input \(xShape)") }
             guard pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0, pads.allSatisfy({ $0 >= 0 }) else {
                 throw SRError.unsupported("node '\(name)' (Pad): only non-negative spatial padding is supported, pads \(pads)")
             }
@@ -297,6 +313,18 @@ extension ONNXGraphBuilder {
                 if try fuseSiLU(activations, name: name, output: out) { return }
                 o = .mul
             case "Max": o = .max
+            case "Sub", "Div":
+                // a − b = a + (−1)·b; a ÷ b = a · (1/b).
+                guard activations.count == 2 else { throw a.fail("needs two inputs") }
+                let other = freshTensor(out)
+                if op == "Sub" {
+                    let minusOne = addWeight(try Tensor(shape: [1], values: [-1]), name: "\(name).weight")
+                    try emit(Node(name: name, op: .scale(axis: 1), inputs: [activations[1]], outputs: [other], params: ["weight": minusOne]))
+                } else {
+                    try emit(Node(name: name, op: .unary(.reciprocal), inputs: [activations[1]], outputs: [other]))
+                }
+                try emit(Node(name: name, op: op == "Sub" ? .add : .mul, inputs: [activations[0], other], outputs: [out]))
+                return
             default: throw SRError.unsupported("node '\(name)' (\(op)) between two activations is not supported")
             }
             try emit(Node(name: name, op: o, inputs: activations, outputs: [out]))

@@ -75,6 +75,7 @@ extension ONNXGraphBuilder {
         case "ReduceMean": kind = .mean
         case "ReduceSum": kind = .sum
         case "ReduceMax": kind = .max
+        case "ReduceL2": kind = .sum  // √(Σ x²): the sum of squares, then its root
         default: kind = .min
         }
         // Axes: an attribute before opset 18 (ReduceSum: before 13), an input after.
@@ -112,7 +113,15 @@ extension ONNXGraphBuilder {
             }
             return
         }
-        try emit(Node(name: name, op: .reduce(ReduceAttributes(kind: kind, axes: axes, keepDims: keep)), inputs: [x], outputs: [out]))
+        let reduce = Op.reduce(ReduceAttributes(kind: kind, axes: axes, keepDims: keep))
+        if op == "ReduceL2" {
+            let squares = freshTensor(out), sum = freshTensor(out)
+            try emit(Node(name: name, op: .power(exponent: 2), inputs: [x], outputs: [squares]))
+            try emit(Node(name: name, op: reduce, inputs: [squares], outputs: [sum]))
+            try emit(Node(name: name, op: .unary(.sqrt), inputs: [sum], outputs: [out]))
+            return
+        }
+        try emit(Node(name: name, op: reduce, inputs: [x], outputs: [out]))
     }
 
     /// Slice with constant starts / ends / axes / steps (inputs since opset 10, attributes
