@@ -83,6 +83,41 @@ final class CaffeFixtureTests: XCTestCase {
         XCTAssertEqual(fromBinary.metadata.sourceFiles, ["vggface_mini_v1.caffemodel", "deploy_v1.prototxt"])
     }
 
+    /// The V1 and the V2 caffemodel of the same net (vggface_mini_v1, written with
+    /// caffe_pb2's V1 messages; vggface_mini_v2, saved by Caffe) give bit-identical
+    /// weights, wherever the blobs' floats fall: the V2 file is also read shifted by 2–5
+    /// bytes (an extra NetParameter `name` in front), so each blob is met at every 4-byte
+    /// alignment — borrowed from the map when aligned, read into a new tensor when not.
+    func testV1AndV2CaffemodelsGiveIdenticalWeights() throws {
+        let v1Folder = Fixtures.path("caffe/vggface_mini_v1"), v2Folder = Fixtures.path("caffe/vggface_mini_v2")
+        let v1 = try ModelLoader.load(path: v1Folder + "/vggface_mini_v1.caffemodel",
+                                      options: ModelOptions(prototxt: v1Folder + "/deploy_v1.prototxt"))
+        XCTAssertGreaterThan(v1.weights.count, 10)
+        let dir = NSTemporaryDirectory() + "/srtool-caffe-v1v2-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let v2Bytes = try Data(contentsOf: URL(fileURLWithPath: v2Folder + "/vggface_mini_v2.caffemodel"))
+        for extra in 0..<4 {
+            // NetParameter field 1 (name), length `extra`; the file's own name comes later and wins.
+            let shifted = Data([0x0a, UInt8(extra)] + [UInt8](repeating: 0x78, count: extra)) + v2Bytes
+            let path = dir + "/shifted\(extra).caffemodel"
+            try shifted.write(to: URL(fileURLWithPath: path))
+            let v2 = try ModelLoader.load(path: path, options: ModelOptions(prototxt: v2Folder + "/deploy.prototxt"))
+            XCTAssertEqual(v2.nodes.map(\.name), v1.nodes.map(\.name))
+            let v1Weights = v1.nodes.map { $0.params.sorted(by: { $0.key < $1.key }).map { v1.weights[$0.value] } }
+            let v2Weights = v2.nodes.map { $0.params.sorted(by: { $0.key < $1.key }).map { v2.weights[$0.value] } }
+            XCTAssertEqual(v1Weights.flatMap { $0 }.count, v2Weights.flatMap { $0 }.count)
+            for (node, (a, b)) in zip(v1.nodes, zip(v1Weights, v2Weights)) {
+                for (x, y) in zip(a, b) {
+                    let x = try XCTUnwrap(x), y = try XCTUnwrap(y)
+                    XCTAssertEqual(x.shape, y.shape, "\(node.name), shift \(extra + 2)")
+                    XCTAssertTrue(x.values.map(\.bitPattern) == y.values.map(\.bitPattern), "\(node.name), shift \(extra + 2): values differ")
+                }
+            }
+        }
+    }
+
     /// A trained caffemodel alone (no prototxt beside it): its own TRAIN-phase layers,
     /// data and loss layers dropped, the input shape from --input-shape.
     func testCaffemodelAloneUsesItsOwnLayers() throws {

@@ -155,6 +155,32 @@ extension CaffeReaderTests {
         XCTAssertEqual(CaffeImporter.stem("VGG_FACE_deploy.prototxt"), CaffeImporter.stem("VGG_FACE.caffemodel"))
     }
 
+    /// An ImageData layer's input shape from `image_data_param` and `transform_param`
+    /// (Fixtures/caffe/data_layers, Tools/make_caffe_data_fixtures.py): V2 and V1, crop,
+    /// gray, and one whose shape depends on its images, which needs --input-shape.
+    func testImageDataShapes() throws {
+        struct Manifest: Decodable {
+            struct Case: Decodable { var input_shape: [Int]?; var output_shape: [Int]?; var error: String? }
+            var cases: [String: Case]
+        }
+        let folder = Fixtures.path("caffe/data_layers")
+        let m = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json")))
+        XCTAssertEqual(m.cases.count, 4)
+        for (name, want) in m.cases.sorted(by: { $0.key < $1.key }) {
+            let path = folder + "/" + name
+            if let error = want.error {
+                XCTAssertThrowsError(try ModelLoader.load(path: path), name) { e in XCTAssertEqual("\(e)", error, name) }
+                let g = try ModelLoader.load(path: path, options: ModelOptions(inputShape: [1, 3, 8, 8]))
+                XCTAssertEqual(g.inputs.map(\.shape), [[1, 3, 8, 8]], name)
+                continue
+            }
+            let g = try ModelLoader.load(path: path)
+            XCTAssertEqual(g.inputs.map(\.name), ["data"], name)
+            XCTAssertEqual(g.inputs.map(\.shape), [try XCTUnwrap(want.input_shape)], name)
+            XCTAssertEqual(try g.inferShapes()[g.outputs[0]], want.output_shape, name)
+        }
+    }
+
     /// Caffe would output −FLT_MAX (max) or divide by zero (average) for a window that
     /// starts outside an unpadded input; srtool refuses.
     func testPoolingWindowOutsideInputIsRefused() throws {

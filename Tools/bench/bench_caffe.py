@@ -13,6 +13,10 @@ if it is missing):
   * `SRTOOL run MODEL --input X.npy -o OUT.npy --threads T --repeat N` on the
     caffemodel and on the .srm: wall time, peak RSS, and srtool's own
     `timing: load X s, forward best Y s, median Z s (N runs)` line on stderr.
+  * `SRTOOL inspect MODEL --prototxt PROTO` on the V1 caffemodel and on the V2 one
+    (--v2-dir, default /tmp/srtool-bench/vggface_v2 from make_vggface_caffemodel.py
+    --format v2, generated if missing; the same net and weights as Caffe saves them):
+    whole-process wall time of an import, best and median of 5 runs each.
   * optionally Caffe itself (`--caffe-python` = an interpreter with pycaffe,
     `--caffe-pythonpath` = its PYTHONPATH): this script re-runs itself there as a worker
     (`--caffe-worker`) that times caffe.Net(prototxt, TEST, weights=caffemodel), one
@@ -28,7 +32,7 @@ is 1 if a step that was run failed.
 
 Usage:
   python3 Tools/bench/bench_caffe.py [MODEL_DIR] [--srtool .build/release/srtool]
-      [--repeat 3] [--threads 2] [--caffe-python /path/to/venv/bin/python
+      [--repeat 3] [--threads 2] [--v2-dir DIR | --no-v2] [--caffe-python /path/to/venv/bin/python
       --caffe-pythonpath /path/to/caffe/python] [--json out.json] [--keep-srm]
 MODEL_DIR holds one *.caffemodel and its deploy prototxt (*deploy*.prototxt, else the
 only *.prototxt) and may hold input.npy; default /tmp/srtool-bench/vggface.
@@ -148,6 +152,25 @@ def bench_convert(srtool, model, proto, srm, use_time, r):
         f".srm {r['srm_bytes'] / 1e6:.1f} MB")
 
 
+def bench_import(srtool, model, proto, use_time, r, runs=5):
+    """Whole-process time of `srtool inspect`: reading the file and building the graph."""
+    cmd = [srtool, "inspect", model, "--prototxt", proto]
+    r["cmd"] = " ".join(cmd)
+    measured(cmd, use_time)  # page cache warm, as for the other steps
+    walls = []
+    for _ in range(runs):
+        code, _, err, rss, wall = measured(cmd, use_time)
+        if code != 0:
+            r["error"] = f"exit {code}: {error_line(err)}"
+            log(f"  inspect failed: {r['error']}")
+            return
+        walls.append(wall)
+    r.update(wall_s=min(walls), wall_median_s=statistics.median(walls), rss_mb=rss,
+             runs=runs)
+    log(f"  inspect {os.path.basename(os.path.dirname(model))}: best {min(walls):.3f} s, "
+        f"median {statistics.median(walls):.3f} s, peak RSS {fmt(rss, '.0f')} MB")
+
+
 def bench_run(srtool, model, x_path, out_path, threads, repeat, use_time, r):
     if os.path.exists(out_path):
         os.remove(out_path)
@@ -227,6 +250,9 @@ def main():
     ap = argparse.ArgumentParser(description="srtool vs Caffe: caffemodel import benchmark")
     ap.add_argument("model_dir", nargs="?", default=DEFAULT_DIR)
     ap.add_argument("--srtool", default=".build/release/srtool", help="srtool binary")
+    ap.add_argument("--v2-dir", default=DEFAULT_DIR + "_v2",
+                    help="the same net as a V2 caffemodel, for the V1 vs V2 import rows")
+    ap.add_argument("--no-v2", action="store_true", help="leave the V1 vs V2 import rows out")
     ap.add_argument("--repeat", type=int, default=3, help="timed forward passes (default 3)")
     ap.add_argument("--threads", type=int, default=2, help="threads for srtool and Caffe")
     ap.add_argument("--caffe-python", help="Python interpreter with pycaffe")
@@ -272,6 +298,15 @@ def main():
         bench_caffe(args.caffe_python, args.caffe_pythonpath, proto, model, x_path, caffe_out,
                     args.threads, args.repeat, use_time, rows.setdefault("caffe", {}))
     srm = os.path.join(d, "bench.srm")
+    if have_srtool and not args.no_v2:
+        v2 = args.v2_dir
+        if v2 == DEFAULT_DIR + "_v2" and not glob.glob(os.path.join(v2, "*.caffemodel")):
+            log(f"{v2} has no caffemodel: generating it")
+            subprocess.run([sys.executable, os.path.join(HERE, "make_vggface_caffemodel.py"),
+                            "--format", "v2", "--out", v2], check=True)
+        log("srtool inspect, V1 and V2 caffemodel ...")
+        bench_import(srtool, model, proto, use_time, rows.setdefault("import_v1", {}))
+        bench_import(srtool, *find_files(v2), use_time, rows.setdefault("import_v2", {}))
     if have_srtool:
         log("srtool convert ...")
         bench_convert(srtool, model, proto, srm, use_time, rows.setdefault("convert", {}))
@@ -293,6 +328,8 @@ def main():
             os.remove(srm)
 
     labels = {"cat": "cat caffemodel > /dev/null (warm)",
+              "import_v1": "srtool inspect, V1 caffemodel (best of 5)",
+              "import_v2": "srtool inspect, V2 caffemodel (best of 5)",
               "caffe": "Caffe: Net(prototxt, caffemodel) + forward",
               "convert": "srtool convert caffemodel -> .srm",
               "run_caffemodel": "srtool run caffemodel",
@@ -326,6 +363,8 @@ def main():
     ratios = []
     for label, a, b in (
             ("convert wall / cat wall", val("convert", "wall_s"), val("cat", "wall_s")),
+            ("import V2 / import V1 (inspect wall)", val("import_v2", "wall_s"),
+             val("import_v1", "wall_s")),
             ("srtool load (caffemodel) / Caffe load", val("run_caffemodel", "load_s"),
              val("caffe", "load_s")),
             ("srtool load (.srm) / Caffe load", val("run_srm", "load_s"), val("caffe", "load_s")),

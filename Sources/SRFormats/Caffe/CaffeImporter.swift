@@ -164,7 +164,7 @@ public enum CaffeImporter {
                 }
             } else if CaffeNetBuilder.dataTypes.contains(l.type) {
                 guard let top = l.top.first else { continue }
-                try declare(top, dataShape(l) ?? text.flatMap { memoryDataShape(l.name, in: $0) })
+                try declare(top, CaffeDataLayerShape.shape(of: l, text: text))
             } else if isComputed(l) {
                 try builder.lower(l)
             }
@@ -182,38 +182,6 @@ public enum CaffeImporter {
             metadata: GraphMetadata(sourceFormat: hdf5 ? "caffe-hdf5" : "caffe",
                                     sourceFiles: files.map { ($0 as NSString).lastPathComponent },
                                     preprocess: isVGGFace ? "vggface" : "caffe"))
-    }
-
-    /// The input shape a data layer declares, when it does.
-    private static func dataShape(_ l: Caffe_LayerParameter) -> [Int]? {
-        if l.type == "DummyData" {
-            let p = l.dummyDataParam
-            if let s = p.shape.first { return s.dim.map(Int.init) }
-            if let n = p.num.first, let c = p.channels.first, let h = p.height.first, let w = p.width.first {
-                return [n, c, h, w].map(Int.init)
-            }
-        }
-        return nil
-    }
-
-    /// `memory_data_param { batch_size channels height width }` of a MemoryData layer in the
-    /// prototxt (srtool's compiled schema leaves that message out, so it is read from the
-    /// text), with `transform_param { crop_size }` applied to height and width.
-    private static func memoryDataShape(_ layer: String, in text: Prototxt) -> [Int]? {
-        func number(_ f: Prototxt.Field) -> Int? { Int(text.value(f)) }
-        for f in text.fields where f.name == "layer" || f.name == "layers" {
-            guard let children = f.children, children.contains(where: { $0.name == "name" && text.value($0) == layer }),
-                  let param = children.first(where: { $0.name == "memory_data_param" })?.children else { continue }
-            var values: [String: Int] = [:]
-            for c in param { values[c.name] = number(c) }
-            guard let c = values["channels"], var h = values["height"], var w = values["width"] else { return nil }
-            if let crop = children.first(where: { $0.name == "transform_param" })?.children?
-                .first(where: { $0.name == "crop_size" }).flatMap(number), crop > 0 {
-                h = crop; w = crop
-            }
-            return [values["batch_size"] ?? 1, c, h, w]
-        }
-        return nil
     }
 
     /// The prototxt as a NetParameter, with syntax errors located.

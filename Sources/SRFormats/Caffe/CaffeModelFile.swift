@@ -186,9 +186,9 @@ final class CaffeModelFile {
     }
 
     /// The blob as a tensor of `shape`: borrowed from the mapped file when its data is
-    /// 4-byte aligned there, copied otherwise — 16 MiB at a time, each piece's pages given
-    /// back to the file once copied, so a big unaligned blob (VGG's fc6: 411 MB) is not held
-    /// twice.
+    /// 4-byte aligned there, read into a new tensor otherwise (`MappedFile.read`, which
+    /// leaves the map's pages untouched, so a big unaligned blob — VGG's fc6, 411 MB — is
+    /// neither held twice nor faulted in page by page).
     func tensor(_ blob: CaffeBlob, shape: [Int]) throws -> Tensor {
         switch blob.values {
         case .decoded(let v):
@@ -201,12 +201,7 @@ final class CaffeModelFile {
                 return try Tensor(shape: shape, storage: TensorStorage(borrowing: floats, count: r.count / 4, owner: file))
             }
             let t = Tensor(uninitialized: shape)
-            let piece = 16 << 20
-            for offset in stride(from: 0, to: r.count, by: piece) {
-                let n = min(piece, r.count - offset)
-                (UnsafeMutableRawPointer(t.pointer) + offset).copyMemory(from: p + offset, byteCount: n)
-                file.release(r.lowerBound..<(r.lowerBound + offset + n))
-            }
+            try file.read(r, into: UnsafeMutableRawPointer(t.pointer))
             return t
         }
     }
