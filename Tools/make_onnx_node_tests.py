@@ -30,7 +30,8 @@ OPS = {
     "Softmax", "Dropout", "Identity", "Squeeze", "Unsqueeze", "Pow", "ThresholdedRelu",
     "Erf", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "HardSwish", "HardSigmoid", "Elu", "Selu",
     "Softplus", "Softsign", "Mish", "Gelu", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Slice",
-    "Split", "LayerNormalization", "Gather", "ConvTranspose", "Resize", "Upsample",
+    "Split", "LayerNormalization", "Gather", "ConvTranspose", "Resize", "Upsample", "Einsum", "Expand",
+    "ReduceL2", "RMSNormalization",
 }
 
 

@@ -24,7 +24,7 @@ extension ONNXGraphBuilder {
     /// Ops whose per-sample form is the same op with shifted axes.
     private static let rewritable: Set<String> = [
         "Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Pow", "MatMul", "Gemm", "Reshape", "Squeeze", "Unsqueeze",
-        "Flatten", "Transpose", "Softmax", "LayerNormalization", "Gather", "Slice", "Split", "Concat", "ReduceMean",
+        "Flatten", "Transpose", "Softmax", "LayerNormalization", "RMSNormalization", "Gather", "Slice", "Split", "Concat", "ReduceMean",
         "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2", "Einsum", "Pad", "Relu", "LeakyRelu", "Sigmoid", "Tanh",
         "Clip", "Erf", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "HardSwish", "HardSigmoid", "Elu", "Selu",
         "Softplus", "Softsign", "Mish", "Gelu", "Dropout", "Identity", "Expand",
@@ -97,8 +97,8 @@ extension ONNXGraphBuilder {
             return axis != 1 && axis != 1 - s.count && axis != 0
         case "Gather", "Split":
             return touchesZero(try a.int("axis", 0))
-        case "Concat", "Softmax", "LayerNormalization":
-            return touchesZero(try a.int("axis", proto.opType == "LayerNormalization" ? -1 : 1))
+        case "Concat", "Softmax", "LayerNormalization", "RMSNormalization":
+            return touchesZero(try a.int("axis", proto.opType.hasSuffix("Normalization") ? -1 : 1))
         case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2":
             return try axes(1)?.contains(where: touchesZero) ?? true
         case "Slice":
@@ -172,8 +172,8 @@ extension ONNXGraphBuilder {
         case "Transpose":
             let perm = try a.ints("perm") ?? Array((0..<rank).reversed())
             setInts(&node, "perm", [0] + perm.map { ($0 < 0 ? $0 + rank : $0) + 1 })
-        case "Softmax", "Concat", "Gather", "Split", "LayerNormalization":
-            let fallback = op == "Softmax" ? (opset < 13 ? 1 : -1) : op == "LayerNormalization" ? -1 : op == "Concat" ? 1 : 0
+        case "Softmax", "Concat", "Gather", "Split", "LayerNormalization", "RMSNormalization":
+            let fallback = op == "Softmax" ? (opset < 13 ? 1 : -1) : op.hasSuffix("Normalization") ? -1 : op == "Concat" ? 1 : 0
             let axis = try a.int("axis", fallback)
             if op == "Softmax", opset < 13, axis != rank - 1, axis != -1 {
                 throw SRError.unsupported("node '\(name)' (Softmax): opset-\(opset) softmax over flattened axes of a per-sample tensor")

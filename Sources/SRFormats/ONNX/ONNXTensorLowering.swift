@@ -247,6 +247,46 @@ extension ONNXGraphBuilder {
     }
 }
 
+extension ONNXGraphBuilder {
+    /// RMSNormalization (opset 23): `x / √(mean(x², axes from axis) + ε) · scale`, as the
+    /// canonical ops it is made of (`power`, `reduce`, `scale`, `sqrt`, `reciprocal`, `mul`),
+    /// the scale a vector along the last axis or a batch constant.
+    func lowerRMSNorm(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, input x: String,
+                      shape s: [Int], output out: String) throws {
+        var axis = try a.int("axis", -1)
+        if axis < 0 { axis += s.count }
+        guard axis >= 1, axis < s.count else {
+            throw SRError.unsupported("node '\(name)' (RMSNormalization): axis \(axis) of \(s) (only non-batch axes are supported)")
+        }
+        guard proto.input.count > 1, let c = constant(proto.input[1]) else {
+            throw SRError.unsupported("node '\(name)' (RMSNormalization): the scale must be a constant (initializer)")
+        }
+        let epsilon = try a.float("epsilon", 1e-5)
+        let squares = freshTensor(out), mean = freshTensor(out), shifted = freshTensor(out), root = freshTensor(out)
+        let inverse = freshTensor(out), normalized = freshTensor(out)
+        try emit(Node(name: name, op: .power(exponent: 2), inputs: [x], outputs: [squares]))
+        try emit(Node(name: name, op: .reduce(ReduceAttributes(kind: .mean, axes: Array(axis..<s.count), keepDims: true)),
+                      inputs: [squares], outputs: [mean]))
+        let one = addWeight(try Tensor(shape: [1], values: [1]), name: "\(name).one")
+        let eps = addWeight(try Tensor(shape: [1], values: [epsilon]), name: "\(name).epsilon")
+        try emit(Node(name: name, op: .scale(axis: 1), inputs: [mean], outputs: [shifted], params: ["weight": one, "bias": eps]))
+        try emit(Node(name: name, op: .unary(.sqrt), inputs: [shifted], outputs: [root]))
+        try emit(Node(name: name, op: .unary(.reciprocal), inputs: [root], outputs: [inverse]))
+        try emit(Node(name: name, op: .mul, inputs: [x, inverse], outputs: [normalized]))
+        let values = c.floatValues()
+        if let (v, along) = axisVector(shape: c.shape, values: values, activation: s) {
+            let w = addWeight(try Tensor(shape: [v.count], values: v), name: "\(name).scale")
+            try emit(Node(name: name, op: .scale(axis: along), inputs: [normalized], outputs: [out], params: ["weight": w]))
+        } else {
+            guard let full = Shape.broadcast([c.shape, s]), full == s else {
+                throw SRError.unsupported("node '\(name)' (RMSNormalization): scale of shape \(c.shape) does not broadcast to \(s)")
+            }
+            let k = try batchConstant(c, rank: s.count, like: normalized, name: name)
+            try emit(Node(name: name, op: .mul, inputs: [normalized, k], outputs: [out]))
+        }
+    }
+}
+
 /// `t` repeated numpy-style (right-aligned) to `shape`, which it must broadcast to.
 func broadcastTensor(_ t: Tensor, to shape: [Int]) -> Tensor {
     let out = Tensor(zeros: shape)
