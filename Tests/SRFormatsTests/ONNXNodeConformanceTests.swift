@@ -22,10 +22,10 @@ final class ONNXNodeConformanceTests: XCTestCase {
 
     /// Fewest passing node tests per op, so support cannot silently regress.
     static let minimumPasses: [String: Int] = [
-        "Conv": 6, "Gemm": 8, "MatMul": 1, "MaxPool": 10, "AveragePool": 12, "GlobalAveragePool": 2,
+        "Conv": 6, "Gemm": 8, "MatMul": 1, "MaxPool": 11, "AveragePool": 13, "GlobalAveragePool": 2,
         "GlobalMaxPool": 2, "LRN": 2, "BatchNormalization": 2, "Relu": 1, "LeakyRelu": 3,
         "Sigmoid": 2, "Tanh": 2, "Clip": 9, "Add": 1, "Mul": 3, "Sum": 3, "Max": 4,
-        "Concat": 6, "Sub": 2, "Div": 3, "Expand": 1, "ReduceL2": 6, "RMSNormalization": 13, "Flatten": 3, "Reshape": 6, "Transpose": 1, "Pad": 1, "Softmax": 6, "Dropout": 4,
+        "Concat": 6, "Sub": 2, "Div": 3, "Expand": 1, "ReduceL2": 6, "RMSNormalization": 13, "Flatten": 3, "Reshape": 6, "Transpose": 1, "Pad": 3, "Softmax": 6, "Dropout": 4,
         "Identity": 2, "Squeeze": 2, "Unsqueeze": 6, "Pow": 1, "ThresholdedRelu": 3,
         "Abs": 1, "Elu": 3, "Erf": 1, "Exp": 2, "Gelu": 4, "HardSigmoid": 3, "HardSwish": 1, "Log": 2, "Mish": 1,
         "Neg": 2, "Reciprocal": 2, "Selu": 3, "Softplus": 2, "Softsign": 2, "Sqrt": 2,

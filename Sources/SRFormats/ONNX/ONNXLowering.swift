@@ -165,10 +165,14 @@ extension ONNXGraphBuilder {
             guard stride.count == 2, stride.allSatisfy({ $0 >= 1 }), kernel.allSatisfy({ $0 >= 1 }) else {
                 throw a.fail("bad kernel_shape/strides")
             }
-            if let d = try a.ints("dilations"), d.contains(where: { $0 != 1 }) {
-                throw SRError.unsupported("node '\(name)' (\(op)): dilated pooling is not supported")
+            let dilation = try a.ints("dilations") ?? [1, 1]
+            guard dilation.count == 2 else { throw a.fail("bad dilations \(dilation)") }
+            let pads = try padding(a, input: xShape, kernel: kernel, stride: stride, dilation: dilation)
+            if dilation != [1, 1] {
+                return try lowerDilatedPool(max: op == "MaxPool", name: name, input: x, shape: xShape, kernel: kernel, stride: stride,
+                                            dilation: dilation, pads: pads, ceilMode: try a.int("ceil_mode", 0) != 0,
+                                            countIncludePad: try a.int("count_include_pad", 0) != 0, output: out)
             }
-            let pads = try padding(a, input: xShape, kernel: kernel, stride: stride, dilation: [1, 1])
             let attrs = Pool2DAttributes(kernel: kernel, stride: stride, pads: pads, ceilMode: try a.int("ceil_mode", 0) != 0,
                                          countIncludePad: try a.int("count_include_pad", 0) != 0)
             try emit(op == "MaxPool" ? .maxPool2d(attrs) : .avgPool2d(attrs))
@@ -256,7 +260,7 @@ extension ONNXGraphBuilder {
         case "Pad":
             let mode = try a.string("mode") ?? "constant"
             guard mode == "constant" else { throw SRError.unsupported("node '\(name)' (Pad): mode '\(mode)' is not supported") }
-            let pads: [Int]
+            var pads: [Int]
             var value: Float = 0
             if opset < 11 {
                 pads = try a.ints("pads") ?? []
@@ -266,16 +270,20 @@ extension ONNXGraphBuilder {
                 pads = try p.intValues("node '\(name)' pads")
                 if inputs.count > 2, !inputs[2].isEmpty, let v = constant(inputs[2]) { value = v.floatValues().first ?? 0 }
                 if inputs.count > 3, !inputs[3].isEmpty {
-                    throw SRError.unsupported("node '\(name)' (Pad): the axes input is not supported")
+                    // Opset 18: pads for the listed axes only (begins, then ends).
+                    guard let c = constant(inputs[3]) else { throw SRError.unsupported("node '\(name)' (Pad): the axes must be constant") }
+                    let axes = try c.intValues("node '\(name)' axes").map { $0 < 0 ? $0 + xShape.count : $0 }
+                    guard pads.count == 2 * axes.count, axes.allSatisfy({ $0 >= 0 && $0 < xShape.count }), Set(axes).count == axes.count else {
+                        throw a.fail("pads \(pads) for axes \(axes) of a rank-\(xShape.count) input")
+                    }
+                    var full = [Int](repeating: 0, count: 2 * xShape.count)
+                    for (k, axis) in axes.enumerated() { full[axis] = pads[k]; full[axis + xShape.count] = pads[k + axes.count] }
+                    pads = full
                 }
             }
             guard pads.count == 2 * xShape.count else { throw a.fail("\(pads.count) pads for a rank-\(xShape.count) input") }
             if pads.allSatisfy({ $0 == 0 }) { alias(out, to: x); return }
-            guard xShape.count == 4 else { throw SRError.unsupported("node '\(name)' (Pad): only NCHW data is padded, input \(xShape)") }
-            guard pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0, pads.allSatisfy({ $0 >= 0 }) else {
-                throw SRError.unsupported("node '\(name)' (Pad): only non-negative spatial padding is supported, pads \(pads)")
-            }
-            try emit(.pad(pads: [pads[2], pads[3], pads[6], pads[7]], value: value))
+            try lowerPad(name: name, input: x, shape: xShape, pads: pads, value: value, output: out)
         case "Softmax":
             var axis = try a.int("axis", opset < 13 ? 1 : -1)
             if axis < 0 { axis += xShape.count }

@@ -248,6 +248,35 @@ extension ONNXGraphBuilder {
 }
 
 extension ONNXGraphBuilder {
+    /// Constant Pad of at most two non-batch axes, non-negative. NCHW data padded in H and W
+    /// is one `pad`; any other layout (Swin V2's `[N, H, W, C]` windows) is moved so the two
+    /// padded axes come last, flattened to `[N, rest, A, B]`, padded, and moved back.
+    func lowerPad(name: String, input x: String, shape s: [Int], pads: [Int], value: Float, output out: String) throws {
+        let rank = s.count
+        let padded = (0..<rank).filter { pads[$0] != 0 || pads[$0 + rank] != 0 }
+        guard pads.allSatisfy({ $0 >= 0 }), !padded.contains(0), padded.count <= 2, rank >= 3 else {
+            throw SRError.unsupported("node '\(name)' (Pad): only non-negative padding of at most two non-batch axes is supported, pads \(pads) for \(s)")
+        }
+        let axes = padded.count == 2 ? padded : padded[0] == rank - 1 ? [rank - 2, rank - 1] : [padded[0], rank - 1]
+        let spatial = [pads[axes[0]], pads[axes[1]], pads[axes[0] + rank], pads[axes[1] + rank]]
+        if rank == 4 && axes == [2, 3] {
+            try emit(Node(name: name, op: .pad(pads: spatial, value: value), inputs: [x], outputs: [out]))
+            return
+        }
+        let rest = (1..<rank).filter { !axes.contains($0) }
+        let perm = [0] + rest + axes
+        let moved = freshTensor(out), flat = freshTensor(out), grown = freshTensor(out), back = freshTensor(out)
+        try emit(Node(name: name, op: .transpose(perm: perm), inputs: [x], outputs: [moved]))
+        let lead = rest.map { s[$0] }
+        try emit(Node(name: name, op: .reshape(shape: [lead.reduce(1, *), s[axes[0]], s[axes[1]]]), inputs: [moved], outputs: [flat]))
+        try emit(Node(name: name, op: .pad(pads: spatial, value: value), inputs: [flat], outputs: [grown]))
+        let a = s[axes[0]] + spatial[0] + spatial[2], b = s[axes[1]] + spatial[1] + spatial[3]
+        try emit(Node(name: name, op: .reshape(shape: lead + [a, b]), inputs: [grown], outputs: [back]))
+        var inverse = [Int](repeating: 0, count: rank)
+        for (i, p) in perm.enumerated() { inverse[p] = i }
+        try emit(Node(name: name, op: .transpose(perm: inverse), inputs: [back], outputs: [out]))
+    }
+
     /// RMSNormalization (opset 23): `x / √(mean(x², axes from axis) + ε) · scale`, as the
     /// canonical ops it is made of (`power`, `reduce`, `scale`, `sqrt`, `reciprocal`, `mul`),
     /// the scale a vector along the last axis or a batch constant.
