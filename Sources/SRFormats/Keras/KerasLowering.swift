@@ -18,6 +18,18 @@ extension KerasGraphBuilder {
         if let format = c["data_format"] as? String, format != "channels_last" {
             throw fail("data_format '\(format)' is not supported (only channels_last)")
         }
+        if layer.className == "TFOpLambda" {
+            // Keras 2's record of a tf.* call in the graph (`x + 3`, `tf.nn.silu(x)`): the
+            // layer it equals, its operand from the call's `y`.
+            let function = c["function"] as? String ?? "?"
+            guard let (cls, activation) = Self.tfOps[function] else {
+                throw SRError.unsupported("layer '\(name)' has class 'TFOpLambda' (tf.\(function)), which srtool does not support")
+            }
+            var equivalent = layer
+            equivalent.className = cls
+            if let activation { equivalent.config["activation"] = activation }
+            return try lower(equivalent, inputs: inputs, out: out, numbers: numbers)
+        }
         guard Self.layerClasses.contains(layer.className) else {
             throw SRError.unsupported("layer '\(name)' has class '\(layer.className)', which srtool does not support")
         }
@@ -68,7 +80,7 @@ extension KerasGraphBuilder {
         func activationSteps() throws -> [(Op, [String: String])] {
             guard let a = c["activation"] else { return [] }
             guard let s = a as? String else { throw fail("a custom activation is not supported") }
-            return try Self.activation(s, layer: name).map { [($0, [:])] } ?? []
+            return try Self.activation(s, layer: name, keras2: config.keras2).map { [($0, [:])] } ?? []
         }
         func samePads(_ kernel: [Int], _ stride: [Int], _ dilation: [Int]) throws -> [Int] {
             let padding = c["padding"] as? String ?? "valid"
@@ -208,7 +220,7 @@ extension KerasGraphBuilder {
 
         case "Activation":
             guard let a = c["activation"] as? String else { throw fail("a custom activation is not supported") }
-            try chain(try Self.activation(a, layer: name).map { [($0, [:])] } ?? [])
+            try chain(try Self.activation(a, layer: name, keras2: config.keras2).map { [($0, [:])] } ?? [])
             flattenedFrom[out] = flattenedFrom[x]
 
         case "ReLU":
@@ -494,6 +506,18 @@ extension KerasGraphBuilder {
         return current
     }
 
+    /// TFOpLambda functions → the layer class (and activation) that computes the same.
+    static let tfOps: [String: (String, String?)] = [
+        "__operators__.add": ("Add", nil), "math.add": ("Add", nil), "math.multiply": ("Multiply", nil),
+        "math.subtract": ("Subtract", nil), "math.truediv": ("TrueDivide", nil), "math.divide": ("TrueDivide", nil),
+        "math.maximum": ("Maximum", nil), "math.minimum": ("Minimum", nil),
+        "nn.relu": ("Activation", "relu"), "nn.relu6": ("Activation", "relu6"), "math.sigmoid": ("Activation", "sigmoid"),
+        "nn.sigmoid": ("Activation", "sigmoid"), "math.tanh": ("Activation", "tanh"), "nn.silu": ("Activation", "silu"),
+        "nn.swish": ("Activation", "silu"), "nn.gelu": ("Activation", "gelu"), "nn.softplus": ("Activation", "softplus"),
+        "math.softplus": ("Activation", "softplus"), "nn.elu": ("Activation", "elu"), "nn.selu": ("Activation", "selu"),
+        "math.exp": ("Activation", "exponential"),
+    ]
+
     /// Every layer class the table lowers; the merge layers take several inputs.
     static let layerClasses: Set<String> = Set([
         "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "BatchNormalization", "Activation", "ReLU", "LeakyReLU",
@@ -548,8 +572,9 @@ extension KerasGraphBuilder {
         if target.count == 1 { flattenedFrom[out] = flattenedFrom[x] }
     }
 
-    /// A Keras activation name → op (nil: linear).
-    static func activation(_ name: String, layer: String) throws -> Op? {
+    /// A Keras activation name → op (nil: linear); `keras2`: the file is Keras 2's, whose
+    /// hard_sigmoid is 0.2·x + 0.5 clipped.
+    static func activation(_ name: String, layer: String, keras2: Bool = false) throws -> Op? {
         switch name {
         case "linear": nil
         case "relu": .relu(slope: 0)
@@ -566,8 +591,8 @@ extension KerasGraphBuilder {
         case "softsign": .unary(.softsign)
         case "mish": .unary(.mish)
         case "exponential": .unary(.exp)
-        // Keras 3's relu6(x + 3)/6 (Keras 2 used 0.2·x + 0.5).
-        case "hard_sigmoid": .unary(.hardSigmoid(alpha: 1 / 6, beta: 0.5))
+        // Keras 3's relu6(x + 3)/6.
+        case "hard_sigmoid": .unary(.hardSigmoid(alpha: keras2 ? 0.2 : 1 / 6, beta: 0.5))
         case "leaky_relu": .relu(slope: 0.2)
         default: throw SRError.unsupported("layer '\(layer)': activation '\(name)' is not supported")
         }
