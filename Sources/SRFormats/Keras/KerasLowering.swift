@@ -269,12 +269,74 @@ extension KerasGraphBuilder {
             try checkNotFlattened()
             let w = try weightTensors(layer, count: 1...1)
             let a = w[0]
-            let ch = xs[1]
-            // alpha is [H, W, C] with the shared axes of size 1; srtool keeps per-channel slopes.
-            guard a.shape.last == ch || a.count == 1, a.shape.dropLast().allSatisfy({ $0 == 1 }) else {
-                throw fail("alpha of shape \(a.shape): only per-channel slopes (shared_axes [1, 2]) are supported")
+            // alpha has the input's per-sample shape (channels-last), the shared_axes of size 1.
+            let perSample = xs.count == 4 ? [xs[2], xs[3], xs[1]] : Array(xs.dropFirst())
+            guard a.rank == perSample.count, zip(a.shape, perSample).allSatisfy({ $0 == 1 || $0 == $1 }) else {
+                throw bad("alpha of shape \(a.shape) does not fit the input \(xs)")
             }
-            try chain([(.prelu, ["slope": try weight(name, "alpha") { try a.reshaped([a.count]) }])])
+            if a.shape.dropLast().allSatisfy({ $0 == 1 }) && (xs.count == 4 || xs.count == 2) {
+                try chain([(.prelu, ["slope": try weight(name, "alpha") { try a.reshaped([a.count]) }])])
+                return
+            }
+            // A slope per position: relu(x) − α·relu(−x), α a batch constant broadcast over
+            // the shared axes.
+            let alpha = try weight(name, "minus_alpha") {
+                let t = xs.count == 4 ? try Self.hwcToCHW(a) : a
+                return try Tensor(shape: [1] + t.shape, values: t.values.map { -$0 })
+            }
+            let minusOne = try weight(name, "minus_one") { try Tensor(shape: [1], values: [-1]) }
+            let positive = assembler.unique("\(out)/positive"), flipped = assembler.unique("\(out)/flipped")
+            let below = assembler.unique("\(out)/below"), slopes = assembler.unique("\(out)/slopes")
+            let negative = assembler.unique("\(out)/negative")
+            try assembler.emit(Node(name: positive, op: .relu(slope: 0), inputs: [x], outputs: [positive]))
+            try assembler.emit(Node(name: flipped, op: .scale(axis: 1), inputs: [x], outputs: [flipped], params: ["weight": minusOne]))
+            try assembler.emit(Node(name: below, op: .relu(slope: 0), inputs: [flipped], outputs: [below]))
+            try assembler.emit(Node(name: slopes, op: .batchConstant, inputs: [x], outputs: [slopes], params: ["value": alpha]))
+            try assembler.emit(Node(name: negative, op: .mul, inputs: [below, slopes], outputs: [negative]))
+            try assembler.emit(Node(name: out, op: .add, inputs: [positive, negative], outputs: [out]))
+
+        case "Conv2DTranspose":
+            try need4D()
+            try checkNotFlattened()
+            let kernel = try ints("kernel_size"), stride = try ints("strides", default: [1, 1])
+            let dilation = try ints("dilation_rate", default: [1, 1])
+            let useBias = flag("use_bias", default: true)
+            let w = try weightTensors(layer, count: useBias ? 2...2 : 1...1)
+            let k = w[0]
+            guard k.rank == 4, k.shape[0] == kernel[0], k.shape[1] == kernel[1], k.shape[3] == xs[1] else {
+                throw bad("kernel of shape \(k.shape) does not fit kernel_size \(kernel) and \(xs[1]) input channels")
+            }
+            let outC = k.shape[2]
+            if let filters = try positive("filters"), filters != outC {
+                throw bad("'filters' is \(filters) but the kernel has \(outC) output channels")
+            }
+            var outputPadding: [Int]?
+            if let v = c["output_padding"] as? Int { outputPadding = [v, v] }
+            else if let v = c["output_padding"] as? [Int], v.count == 2 { outputPadding = v }
+            else if !(c["output_padding"] == nil || c["output_padding"] is NSNull) { throw bad("cannot read 'output_padding'") }
+            guard outputPadding?.allSatisfy({ $0 >= 0 && $0 < 1 << 20 }) ?? true else { throw bad("'output_padding' is \(outputPadding ?? [])") }
+            let padding = c["padding"] as? String ?? "valid"
+            guard padding == "valid" || padding == "same" else { throw fail("padding '\(padding)' is not supported") }
+            guard (kernel + stride + dilation).allSatisfy({ $0 < 1 << 20 }), xs[2] < 1 << 20, xs[3] < 1 << 20 else {
+                throw bad("kernel_size \(kernel), strides \(stride) or dilation_rate \(dilation) too large for \(xs)")
+            }
+            var pads = [0, 0, 0, 0], extra = [0, 0]
+            for axis in 0..<2 {
+                let n = xs[2 + axis], s = stride[axis], reach = (kernel[axis] - 1) * dilation[axis] + 1
+                let length = if let op = outputPadding?[axis] {
+                    (n - 1) * s + reach - 2 * (padding == "same" ? reach / 2 : 0) + op
+                } else {
+                    padding == "same" ? n * s : n * s + max(reach - s, 0)
+                }
+                let full = (n - 1) * s + reach
+                let top = padding == "same" ? max(full - length, 0) / 2 : 0
+                let rest = length - full + top
+                (pads[axis], pads[axis + 2], extra[axis]) = rest >= 0 ? (top, 0, rest) : (top, -rest, 0)
+            }
+            var params = ["weight": weight(name, "weight") { Self.hwoiToIOHW(k) }]
+            if useBias { params["bias"] = try weight(name, "bias") { try Self.vector(w[1], outC, "bias", layer: name) } }
+            let conv = Conv2DAttributes(kernel: kernel, stride: stride, pads: pads, dilation: dilation)
+            try chain([(.convTranspose2d(ConvTranspose2DAttributes(conv: conv, outputPadding: extra)), params)] + activationSteps())
 
         case "MaxPooling2D", "AveragePooling2D":
             try need4D()
@@ -524,7 +586,7 @@ extension KerasGraphBuilder {
         "PReLU", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dropout",
         "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Reshape", "ZeroPadding2D", "Concatenate",
         "Softmax", "ELU", "Identity", "Rescaling", "Normalization", "Cropping2D", "LayerNormalization", "LayerScale",
-        "UpSampling2D",
+        "UpSampling2D", "Conv2DTranspose",
     ]).union(mergeClasses)
     static let mergeClasses: Set<String> = ["Add", "Maximum", "Multiply", "Concatenate", "Subtract", "Average", "Minimum", "CustomScaleLayer",
                                             "Divide", "TrueDivide"]
@@ -606,6 +668,25 @@ extension KerasGraphBuilder {
             w.pointer[((o * ci + i) * kh + y) * kw + x] = k.pointer[((y * kw + x) * ci + i) * co + o]
         } } } }
         return w
+    }
+
+    /// Conv2DTranspose `[kh, kw, out, in]` → `[in, out, kh, kw]` (no flip: both are the
+    /// adjoint of a cross-correlation).
+    static func hwoiToIOHW(_ k: Tensor) -> Tensor {
+        let (kh, kw, co, ci) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
+        let w = Tensor(uninitialized: [ci, co, kh, kw])
+        for y in 0..<kh { for x in 0..<kw { for o in 0..<co { for i in 0..<ci {
+            w.pointer[((i * co + o) * kh + y) * kw + x] = k.pointer[((y * kw + x) * co + o) * ci + i]
+        } } } }
+        return w
+    }
+
+    /// `[H, W, C]` → `[C, H, W]`.
+    static func hwcToCHW(_ t: Tensor) throws -> Tensor {
+        let (h, w, c) = (t.shape[0], t.shape[1], t.shape[2])
+        var v = [Float](repeating: 0, count: t.count)
+        for y in 0..<h { for x in 0..<w { for k in 0..<c { v[(k * h + y) * w + x] = t.pointer[(y * w + x) * c + k] } } }
+        return try Tensor(shape: [c, h, w], values: v)
     }
 
     /// Depthwise `[kh, kw, in, mult]` → `[in·mult, 1, kh, kw]`; output channel `c·mult + m`.
