@@ -59,6 +59,12 @@ keras2_layout        a model.h5 written by h5py in the Keras 2.x (tf.keras 2.11)
                      (Keras 2 config form, kernel:0 names, fixed-length byte strings);
                      reference outputs from the same model rebuilt in Keras 3.
 malformed            see Fixtures/keras/malformed/manifest.json.
+conv_transpose       Conv2DTranspose: "same" (crops 0/1 and 1/1, output_padding, dilation)
+                     and "valid" (kernel below the stride, output_padding), no bias;
+                     also keras2.h5, the same model saved by tf_keras (Keras 2)
+prelu_positions      PReLU without shared_axes (a slope per position), with some shared
+                     axes, per channel and scalar, on images, tokens and a vector; also
+                     keras2.h5 from tf_keras
 upsampling           UpSampling2D nearest (size 2) and bilinear (size (2, 3))
 nested_sequential    Sequential models used as layers (ConvNeXt's stem and downsampling
                      blocks): Conv2D + LayerNormalization and LayerNormalization + Conv2D
@@ -103,8 +109,9 @@ Usage
     python3 Tools/make_keras_fixtures.py                 # (re)write every case
     python3 Tools/make_keras_fixtures.py padding_edges malformed   # only these
 
-Needs: keras 3.15.1 (pip install keras==3.15.1), torch (CPU is enough), h5py, numpy.
-No tensorflow: KERAS_BACKEND=torch is set before keras is imported.
+Needs: keras 3.15.1 (pip install keras==3.15.1), torch (CPU is enough), h5py, numpy;
+conv_transpose and prelu_positions also tensorflow-cpu 2.20 and tf-keras 2.20 (their
+keras2.h5 twins). KERAS_BACKEND=torch is set before keras is imported.
 """
 
 import os
@@ -1284,6 +1291,113 @@ def case_upsampling():
     write_case("upsampling", model, x_in, seed, notes)
 
 
+# ---- Conv2DTranspose and PReLU, each also saved by Keras 2 (tf_keras)
+
+def tf_keras_twin(d, build, model, entries):
+    """The same architecture built by `build(tf_keras)` with the Keras 3 model's weights,
+    saved as keras2.h5 (Keras 2's full-model HDF5); TensorFlow's output of every layer is
+    compared with the reference in layers/ (the check goes into the manifest)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    import tf_keras
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    twin = build(tf_keras)
+    for layer in model.layers:
+        if layer.weights:
+            twin.get_layer(layer.name).set_weights([to_np(v) for v in layer.weights])
+    twin.save(str(d / "keras2.h5"))
+    x = entries[0]["_value"]
+    outs = tf_keras.Model(twin.inputs, [twin.get_layer(e["name"]).output for e in entries[1:]])(x)
+    worst = max(max_diff(o.numpy(), e["_value"]) for o, e in zip(outs, entries[1:]))
+    assert worst <= ATOL, f"{d.name}: TensorFlow differs from Keras 3 by {worst}"
+    with h5py.File(d / "keras2.h5", "r") as f:
+        version = f.attrs["keras_version"]
+        version = version.decode() if isinstance(version, bytes) else version
+    return {"keras2.h5": (f"tf_keras {tf_keras.__version__} (TensorFlow {tf.__version__}) "
+                          f"model.save, keras_version {version}: every layer's output within "
+                          f"{worst:.3g} of layers/*.npy")}
+
+
+def conv_transpose_net(K):
+    """Conv2DTranspose in every padding case, in Keras API K (keras or tf_keras)."""
+    CT = K.layers.Conv2DTranspose
+    inp = K.Input((3, 4, 3), name="image")
+    a = CT(4, 3, strides=2, padding="same", activation="relu", name="ct_same_k3s2")(inp)
+    a = CT(3, 4, strides=2, padding="same", output_padding=1, name="ct_same_k4s2_op1")(a)
+    b = CT(2, 4, strides=2, padding="same", name="ct_same_k4s2")(inp)
+    c = CT(2, 3, padding="same", dilation_rate=2, name="ct_same_d2")(inp)
+    d = CT(3, 2, strides=3, padding="valid", use_bias=False, name="ct_valid_k2s3")(inp)
+    e = CT(2, (3, 2), strides=(2, 1), padding="valid", output_padding=(1, 0), name="ct_valid_op")(inp)
+    f = CT(2, 4, strides=3, padding="same", name="ct_same_k4s3")(inp)
+    pools = [K.layers.GlobalAveragePooling2D(name=f"gap_{i}")(t) for i, t in enumerate([a, b, c, d, e, f])]
+    x = K.layers.Concatenate(name="concat")(pools)
+    return K.Model(inp, K.layers.Dense(5, name="logits")(x), name="conv_transpose")
+
+
+def case_conv_transpose():
+    seed = 13
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = conv_transpose_net(keras)
+    init_weights(model, rng)
+    x = rng.standard_normal((2, 3, 4, 3)).astype(np.float32)
+    notes = (
+        "Conv2DTranspose (kernel [kh, kw, filters, in]) on a 3x4 input. Keras' output size "
+        "(deconv_output_length): 'same' in*stride, 'valid' in*stride + max(k_eff - stride, 0); "
+        "with output_padding (in-1)*stride + k_eff - 2*pad + output_padding, pad = k_eff//2 "
+        "for 'same'. TensorFlow then crops the full transposed output (in-1)*stride + k_eff "
+        "as its forward 'same' conv pads: total = max(full - out, 0), total//2 at the top/left. "
+        "ct_same_k3s2 (crop 0/1, relu), ct_same_k4s2_op1 (output_padding 1: out 2n-1), "
+        "ct_same_k4s2 (crop 1/1), ct_same_d2 (stride 1, dilation 2), ct_valid_k2s3 (kernel "
+        "below the stride: one extra row/column of bias only; no bias here), ct_valid_op "
+        "(kernel (3, 2), strides (2, 1), output_padding (1, 0)), ct_same_k4s3 (crop 0/1). "
+        "Keras 3.15.1's torch backend and TensorFlow agree here (keras2.h5 check); the "
+        "reference is Keras 3's output.")
+    write_case("conv_transpose", model, x, seed, notes,
+               extra=lambda d, m, entries: {"checks": tf_keras_twin(d, conv_transpose_net, m, entries)})
+
+
+def prelu_net(K):
+    """PReLU with a slope per position, partly shared, per channel, one scalar, on images,
+    tokens and vectors, in Keras API K (keras or tf_keras)."""
+    Ly = K.layers
+    inp = K.Input((4, 5, 3), name="image")
+    x = Ly.Conv2D(4, 3, padding="same", name="conv")(inp)
+    p1 = Ly.PReLU(name="prelu_full")(x)
+    p2 = Ly.PReLU(shared_axes=[1], name="prelu_shared_h")(x)
+    p3 = Ly.PReLU(shared_axes=[2], name="prelu_shared_w")(x)
+    p4 = Ly.PReLU(shared_axes=[1, 2, 3], name="prelu_scalar")(x)
+    img = Ly.Concatenate(name="concat")([p1, p2, p3, p4])
+    img = Ly.GlobalAveragePooling2D(name="gap")(img)
+    t = Ly.Reshape((20, 4), name="tokens")(x)
+    t = Ly.PReLU(name="prelu_tokens_full")(t)
+    t = Ly.PReLU(shared_axes=[1], name="prelu_tokens_shared")(t)
+    t = Ly.Flatten(name="flatten")(t)
+    v = Ly.Dense(6, name="dense")(Ly.Concatenate(name="join")([img, t]))
+    v = Ly.PReLU(name="prelu_vector")(v)
+    return K.Model(inp, Ly.Dense(3, name="logits")(v), name="prelu_positions")
+
+
+def case_prelu_positions():
+    seed = 14
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = prelu_net(keras)
+    init_weights(model, rng)
+    for layer in model.layers:     # slopes of both signs, far from each other
+        if isinstance(layer, L.PReLU):
+            layer.set_weights([rng.uniform(-0.5, 1.5, layer.weights[0].shape).astype(np.float32)])
+    x = rng.standard_normal((2, 4, 5, 3)).astype(np.float32)
+    notes = (
+        "PReLU y = max(x, 0) + alpha*min(x, 0), alpha of the input's per-sample shape with "
+        "the shared_axes of size 1: prelu_full [4, 5, 4] (no shared_axes), prelu_shared_h "
+        "[1, 5, 4], prelu_shared_w [4, 1, 4], prelu_scalar [1, 1, 1]; on tokens (Reshape to "
+        "(20, 4)) prelu_tokens_full [20, 4] and prelu_tokens_shared [1, 4]; on a vector "
+        "prelu_vector [6]. Slopes U(-0.5, 1.5).")
+    write_case("prelu_positions", model, x, seed, notes,
+               extra=lambda d, m, entries: {"checks": tf_keras_twin(d, prelu_net, m, entries)})
+
+
 # ---- malformed
 
 def clean_msg(e):
@@ -1456,6 +1570,8 @@ CASES = {
     "modern_ops": case_modern_ops,
     "nested_sequential": case_nested_sequential,
     "upsampling": case_upsampling,
+    "conv_transpose": case_conv_transpose,
+    "prelu_positions": case_prelu_positions,
 }
 
 
