@@ -12,6 +12,9 @@ struct KerasConfig {
         var numbers: [Float] = []
         /// The first argument is a number (`3 - x`).
         var numberFirst = false
+        /// A Keras 2 SlicingOpLambda's `slice_spec`: per axis from the batch axis,
+        /// `{"start", "stop", "step"}`.
+        var sliceSpec: [Any]? = nil
     }
     /// Output `tensor` of call `node` of layer `layer`.
     struct TensorRef: Hashable {
@@ -110,7 +113,7 @@ struct KerasConfig {
             }
             let nodes = r["inbound_nodes"] as? [Any] ?? []
             keras2 = keras2 || nodes.contains { $0 is [Any] }
-            let calls = try nodes.map { try call($0, layer: lname, source: source) }
+            let calls = try nodes.map { try call($0, layer: lname, className: className(rawClass), source: source) }
             layers.append(Layer(className: className(rawClass), name: lname, config: cfg, calls: calls))
         }
         var model = KerasConfig(name: name, layers: layers,
@@ -179,8 +182,9 @@ struct KerasConfig {
     /// tensor `{"class_name": "__keras_tensor__", "config": {"keras_history": [layer,
     /// node, tensor]}}`, several inputs nested in a list. Keras 2: a list of
     /// `[layer, node, tensor, kwargs]`, or one such entry unwrapped (a TFOpLambda's, whose
-    /// kwargs hold its other operand: `{"y": 3.0}` or `{"y": [layer, node, tensor]}`).
-    private static func call(_ node: Any, layer: String, source: String) throws -> Call {
+    /// kwargs hold its other operand: `{"y": 3.0}` or `{"y": [layer, node, tensor]}`; a
+    /// number before the tensor is `["_CONSTANT_VALUE", -1, 3.0, {"y": tensor}]`).
+    private static func call(_ node: Any, layer: String, className: String, source: String) throws -> Call {
         if let k3 = node as? [String: Any] {
             var found: [TensorRef] = []
             func collect(_ v: Any) {
@@ -201,10 +205,17 @@ struct KerasConfig {
             let entries = k2.first is String ? [k2] : k2
             var result = Call(inputs: [])
             for entry in entries {
-                guard let e = entry as? [Any], let r = ref(e) else {
+                guard let e = entry as? [Any] else {
                     throw SRError.malformed("\(source): layer '\(layer)' has an inbound node Keras did not write")
                 }
-                result.inputs.append(r)
+                if entries.count == 1, e.count >= 3, e[0] as? String == "_CONSTANT_VALUE", let n = e[2] as? NSNumber {
+                    result.numbers.append(n.floatValue)
+                    result.numberFirst = true
+                } else if let r = ref(e) {
+                    result.inputs.append(r)
+                } else {
+                    throw SRError.malformed("\(source): layer '\(layer)' has an inbound node Keras did not write")
+                }
                 let kwargs = e.count > 3 ? e[3] as? [String: Any] ?? [:] : [:]
                 // `name`, `training` and `mask` do not change an inference result.
                 for key in kwargs.keys.sorted() where !["name", "training", "mask"].contains(key) {
@@ -212,8 +223,10 @@ struct KerasConfig {
                         result.numbers.append(n.floatValue)
                     } else if key == "y", let a = kwargs[key] as? [Any], let operand = ref(a) {
                         result.inputs.append(operand)
+                    } else if key == "slice_spec", let spec = kwargs[key] {
+                        result.sliceSpec = spec as? [Any] ?? [spec]
                     } else {
-                        throw SRError.unsupported("\(source): layer '\(layer)' is called with argument '\(key)', which srtool does not read")
+                        throw SRError.unsupported("\(source): layer '\(layer)' (\(className)) is called with argument '\(key)', which srtool does not read")
                     }
                 }
             }

@@ -6,9 +6,10 @@ import SRCore
 /// "same" padding is Keras' (total = max((⌈n/s⌉−1)·s + (k−1)·d + 1 − n, 0), the odd pixel
 /// at the bottom/right); average pooling with "same" padding divides by the real pixels.
 extension KerasGraphBuilder {
-    /// `numbers`: the call's numeric arguments after its tensor (a keras.ops node such as
-    /// `x + 3`; `3 - x` passes none and is refused).
-    func lower(_ layer: KerasConfig.Layer, inputs: [String], out: String, numbers: [Float] = []) throws {
+    /// `numbers`: the call's numeric argument of a keras.ops node or TFOpLambda (`x + 3`;
+    /// `numberFirst`: `3 - x`); `sliceSpec`: a SlicingOpLambda's.
+    func lower(_ layer: KerasConfig.Layer, inputs: [String], out: String, numbers: [Float] = [], numberFirst: Bool = false,
+               sliceSpec: [Any]? = nil) throws {
         let c = layer.config, name = layer.name
         func fail(_ why: String) -> SRError { .unsupported("layer '\(name)' (\(layer.className)): \(why)") }
         func bad(_ why: String) -> SRError { .malformed("layer '\(name)' (\(layer.className)): \(why)") }
@@ -28,7 +29,13 @@ extension KerasGraphBuilder {
             var equivalent = layer
             equivalent.className = cls
             if let activation { equivalent.config["activation"] = activation }
-            return try lower(equivalent, inputs: inputs, out: out, numbers: numbers)
+            return try lower(equivalent, inputs: inputs, out: out, numbers: numbers, numberFirst: numberFirst)
+        }
+        if layer.className == "SlicingOpLambda" {
+            guard c["function"] as? String == "__operators__.getitem", let spec = sliceSpec else {
+                throw SRError.unsupported("layer '\(name)' has class 'SlicingOpLambda' (tf.\(c["function"] as? String ?? "?")), which srtool does not support")
+            }
+            return try lowerSlicing(name: name, input: x, shape: xs, spec: spec, out: out)
         }
         guard Self.layerClasses.contains(layer.className) else {
             throw SRError.unsupported("layer '\(name)' has class '\(layer.className)', which srtool does not support")
@@ -101,18 +108,23 @@ extension KerasGraphBuilder {
         }
 
         if ["Add", "Multiply", "Subtract", "Divide", "TrueDivide"].contains(layer.className), inputs.count == 1, numbers.count == 1 {
-            // A keras.ops node with a number (MobileNetV3's `relu6(x + 3) * (1/6)`): an affine map.
+            // A keras.ops node with a number (MobileNetV3's `relu6(x + 3) * (1/6)`): an affine
+            // map, after a reciprocal for `3 / x`.
             let v = numbers[0]
-            let (w, b): (Float, Float) = switch layer.className {
-            case "Add": (1, v)
-            case "Subtract": (1, -v)
-            case "Multiply": (v, 0)
-            default: (1 / v, 0)
+            let (w, b): (Float, Float) = switch (layer.className, numberFirst) {
+            case ("Add", _): (1, v)
+            case ("Subtract", false): (1, -v)
+            case ("Subtract", true): (-1, v)
+            case ("Multiply", _): (v, 0)
+            case (_, false): (1 / v, 0)
+            case (_, true): (v, 0)
             }
-            try chain([(.scale(axis: 1), [
+            let affine: (Op, [String: String]) = (.scale(axis: 1), [
                 "weight": try weight(name, "weight") { try Tensor(shape: [1], values: [w]) },
                 "bias": try weight(name, "bias") { try Tensor(shape: [1], values: [b]) },
-            ])])
+            ])
+            let divides = numberFirst && !["Add", "Subtract", "Multiply"].contains(layer.className)
+            try chain(divides ? [(.unary(.reciprocal), [:]), affine] : [affine])
             flattenedFrom[out] = flattenedFrom[x]
             return
         }
@@ -553,6 +565,41 @@ extension KerasGraphBuilder {
         default:
             throw SRError.unsupported("layer '\(name)' has class '\(layer.className)', which srtool does not support")
         }
+    }
+
+    /// A Keras 2 SlicingOpLambda (`x[:, 1:3, ::2]`): one `slice` per sliced axis (Python's
+    /// rules for negative and missing bounds); the batch axis whole; an index, a new axis
+    /// or an ellipsis refused.
+    func lowerSlicing(name: String, input x: String, shape xs: [Int], spec: [Any], out: String) throws {
+        func fail(_ why: String) -> SRError { .unsupported("layer '\(name)' (SlicingOpLambda): \(why)") }
+        if flattenedFrom[x] != nil { throw fail("slices a channels-last Flatten, whose value order srtool's NCHW graph does not keep") }
+        guard spec.count <= xs.count else { throw fail("\(spec.count) indices for a tensor of rank \(xs.count)") }
+        // The tensor's shape as Keras sees it (channels-last).
+        let keras = xs.count == 4 ? [xs[0], xs[2], xs[3], xs[1]] : xs
+        var steps: [(Op, [String: String])] = []
+        for (axis, entry) in spec.enumerated() {
+            guard let d = entry as? [String: Any] else { throw fail("index \(entry) along axis \(axis) (only start:stop:step slices are supported)") }
+            func bound(_ key: String) throws -> Int? {
+                if d[key] == nil || d[key] is NSNull { return nil }
+                guard let v = d[key] as? Int, abs(v) < 1 << 31 else { throw fail("cannot read '\(key)' of axis \(axis)") }
+                return v
+            }
+            let n = keras[axis], step = try bound("step") ?? 1
+            guard step >= 1 else { throw fail("step \(step) along axis \(axis) (only positive steps are supported)") }
+            func clamp(_ v: Int?, _ missing: Int) -> Int { v.map { min(max($0 < 0 ? $0 + n : $0, 0), n) } ?? missing }
+            let start = clamp(try bound("start"), 0), stop = clamp(try bound("stop"), n)
+            if start == 0 && stop == n && step == 1 { continue }
+            guard axis > 0 else { throw fail("slices the batch axis") }
+            guard start < stop else { throw fail("leaves nothing of axis \(axis) (\(start)..<\(stop))") }
+            steps.append((.slice(axis: Self.nchwAxis(axis, rank: xs.count), start: start, end: stop, step: step), [:]))
+        }
+        var current = x
+        for (i, (op, p)) in steps.enumerated() {
+            let output = i == steps.count - 1 ? out : assembler.unique("\(out)/\(op.name)")
+            try assembler.emit(Node(name: i == 0 ? out : "\(out)/\(op.name)", op: op, inputs: [current], outputs: [output], params: p))
+            current = output
+        }
+        if steps.isEmpty { try assembler.emit(Node(name: out, op: .identity, inputs: [x], outputs: [out])) }
     }
 
     /// `x` in Keras' value order: a Flatten of an NCHW image holds C, H, W order, so it is
