@@ -65,6 +65,9 @@ conv_transpose       Conv2DTranspose: "same" (crops 0/1 and 1/1, output_padding,
 prelu_positions      PReLU without shared_axes (a slope per position), with some shared
                      axes, per channel and scalar, on images, tokens and a vector; also
                      keras2.h5 from tf_keras
+keras2_ops           built by tf_keras alone (model.h5, no .keras): tf.* calls saved as
+                     TFOpLambda (number after or before the tensor, two tensors, activations)
+                     and SlicingOpLambda (x[:, 1:4, ::2, :], negative bounds)
 upsampling           UpSampling2D nearest (size 2) and bilinear (size (2, 3))
 nested_sequential    Sequential models used as layers (ConvNeXt's stem and downsampling
                      blocks): Conv2D + LayerNormalization and LayerNormalization + Conv2D
@@ -110,8 +113,8 @@ Usage
     python3 Tools/make_keras_fixtures.py padding_edges malformed   # only these
 
 Needs: keras 3.15.1 (pip install keras==3.15.1), torch (CPU is enough), h5py, numpy;
-conv_transpose and prelu_positions also tensorflow-cpu 2.20 and tf-keras 2.20 (their
-keras2.h5 twins). KERAS_BACKEND=torch is set before keras is imported.
+conv_transpose and prelu_positions (their keras2.h5 twins) and keras2_ops also
+tensorflow-cpu 2.20 and tf-keras 2.20. KERAS_BACKEND=torch is set before keras is imported.
 """
 
 import os
@@ -1398,6 +1401,93 @@ def case_prelu_positions():
                extra=lambda d, m, entries: {"checks": tf_keras_twin(d, prelu_net, m, entries)})
 
 
+# ---- keras2_ops: a model only Keras 2 can write (tf.* calls in the graph)
+
+def case_keras2_ops():
+    """Built, run and saved by tf_keras (TensorFlow): TFOpLambda and SlicingOpLambda layers
+    exist only in Keras 2. No model.keras (tf_keras' zip is not reproducible here)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    import tf_keras
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    seed = 15
+    tf_keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    K = tf_keras.layers
+    inp = tf_keras.Input((5, 6, 3), name="image")
+    x = K.Conv2D(4, 3, padding="same", name="conv")(inp)
+    a = 3.0 - x
+    b = x / 2.0
+    c = 2.0 / (tf.nn.relu(x) + 1.0)
+    d = tf.nn.silu(x)
+    e = tf.nn.relu6(x * 4.0)
+    f = tf.math.sigmoid(x)
+    m = K.Concatenate(name="concat")([tf.math.maximum(d, e), tf.math.minimum(f, a + b * c)])
+    m = K.GlobalAveragePooling2D(name="gap")(K.Conv2D(3, 1, name="mix")(m))
+    g = K.GlobalAveragePooling2D(name="gap_slice")(x[:, 1:4, ::2, :])
+    h = K.GlobalAveragePooling2D(name="gap_slice_negative")(x[:, -3:, 1:-1, 1:3])
+    out = K.Dense(3, name="logits")(K.Concatenate(name="join")([m, g, h]))
+    model = tf_keras.Model(inp, out, name="keras2_ops")
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights([weight_value(v.name.split("/")[-1].split(":")[0], v.shape, rng) for v in layer.weights])
+    xin = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)
+
+    d_ = OUT / "keras2_ops"
+    clear_case_dir(d_)
+    (d_ / "layers").mkdir(parents=True)
+    inner = model.layers[1:]
+    values = tf_keras.Model(inp, [la.output for la in inner])(xin)
+    entries = [{"name": "image", "class_name": "InputLayer", "node_index": 0, "file": "layers/image.npy",
+                "output_shape": list(xin.shape), "_value": xin}]
+    for la, v in zip(inner, values):
+        v = v.numpy().astype(np.float32)
+        entries.append({"name": la.name, "class_name": la.__class__.__name__, "node_index": 0,
+                        "file": f"layers/{la.name}.npy", "output_shape": list(v.shape), "_value": v})
+        if la.__class__.__name__ in ("TFOpLambda", "SlicingOpLambda"):
+            entries[-1]["function"] = la.get_config()["function"]
+    y = model(xin, training=False).numpy().astype(np.float32)
+    assert max_diff(y, entries[-1]["_value"]) == 0
+    model.save(str(d_ / "model.h5"))
+    np.save(d_ / "input.npy", xin)
+    np.save(d_ / "output.npy", y)
+    for e in entries:
+        np.save(d_ / e["file"], e["_value"])
+    reloaded = tf_keras.models.load_model(str(d_ / "model.h5"), compile=False)
+    diff = max_diff(reloaded(xin, training=False).numpy(), y)
+    assert diff <= ATOL, diff
+    with h5py.File(d_ / "model.h5", "r") as f:
+        config = json.loads(f.attrs["model_config"])
+    calls = {la["name"]: la["inbound_nodes"] for la in config["config"]["layers"]
+             if la["class_name"] in ("TFOpLambda", "SlicingOpLambda")}
+    files = sorted(str(p.relative_to(d_)) for p in d_.rglob("*") if p.is_file()) + ["manifest.json"]
+    manifest = {
+        "generator": GENERATOR,
+        "reference": f"tf_keras {tf_keras.__version__}, TensorFlow {tf.__version__} (CPU, 1 thread)",
+        "versions": {"tf_keras": tf_keras.__version__, "tensorflow": tf.__version__,
+                     "h5py": h5py.__version__, "numpy": np.__version__},
+        "seed": seed, "atol": ATOL, "rtol": RTOL, "layout": "NHWC",
+        "input": {"name": "image", "shape": list(xin.shape), "file": "input.npy"},
+        "output": {"name": "logits", "shape": list(y.shape), "file": "output.npy"},
+        "layers": [{k: v for k, v in e.items() if k != "_value"} for e in entries],
+        "files": sorted(files),
+        "notes": (
+            "tf.* calls on Keras 2 tensors, which tf_keras saves as TFOpLambda layers (config "
+            "'function', the other operand in the inbound node's kwargs 'y': a number, a tensor "
+            "reference, or the tensor with the number first as ['_CONSTANT_VALUE', -1, 3.0, "
+            "{'y': tensor}]) and SlicingOpLambda (kwargs 'slice_spec', one {start, stop, step} "
+            "per axis from the batch axis): 3 - x, x / 2, 2 / (relu(x) + 1), silu, relu6(x * 4), "
+            "sigmoid, maximum and minimum of two tensors, a + b * c; x[:, 1:4, ::2, :] and "
+            "x[:, -3:, 1:-1, 1:3]. inbound_nodes_of_op_layers shows each call as saved."),
+        "inbound_nodes_of_op_layers": calls,
+        "checks": {"tf_keras.models.load_model('model.h5')": f"reproduces output.npy, max |diff| {diff:.3g}"},
+        "h5_layout": {"model.h5": h5_layout_of(d_ / "model.h5")},
+    }
+    (d_ / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    total = sum(f.stat().st_size for f in d_.rglob("*") if f.is_file())
+    print(f"{'keras2_ops':20s} {len(entries):2d} layer outputs  total {total / 1024:6.1f} KB")
+
+
 # ---- malformed
 
 def clean_msg(e):
@@ -1572,6 +1662,7 @@ CASES = {
     "upsampling": case_upsampling,
     "conv_transpose": case_conv_transpose,
     "prelu_positions": case_prelu_positions,
+    "keras2_ops": case_keras2_ops,
 }
 
 
