@@ -79,7 +79,27 @@ final class KerasConfigTests: XCTestCase {
         XCTAssertThrowsError(try parse("""
         {"class_name": "Model", "config": {"layers": [{"class_name": "TFOpLambda", "name": "t", "config": {"function": "math.reduce_sum"},
           "inbound_nodes": [["x", 0, 0, {"axis": 1}]]}], "input_layers": [], "output_layers": []}}
-        """)) { XCTAssertEqual("\($0)", "test: layer 't' is called with argument 'axis', which srtool does not read") }
+        """)) { XCTAssertEqual("\($0)", "test: layer 't' (TFOpLambda) is called with argument 'axis', which srtool does not read") }
+    }
+
+    /// Keras 2 `3 - x` (the number first, the tensor in `y`) and `x[:, 1:3]` (`slice_spec`).
+    func testKeras2ConstantFirstAndSliceSpec() throws {
+        let c = try parse("""
+        {"class_name": "Functional", "config": {"name": "m", "layers": [
+          {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 4, 4, 1]}, "inbound_nodes": []},
+          {"class_name": "TFOpLambda", "name": "sub", "config": {"name": "sub", "function": "math.subtract"},
+           "inbound_nodes": [["_CONSTANT_VALUE", -1, 3.0, {"y": ["in", 0, 0], "name": null}]]},
+          {"class_name": "SlicingOpLambda", "name": "get", "config": {"name": "get", "function": "__operators__.getitem"},
+           "inbound_nodes": [["sub", 0, 0, {"slice_spec": [{"start": null, "stop": null, "step": null}, {"start": 1, "stop": 3, "step": null}]}]]}],
+          "input_layers": [["in", 0, 0]], "output_layers": [["get", 0, 0]]}}
+        """)
+        let sub = try XCTUnwrap(c.layers.first { $0.name == "sub" }?.calls.first)
+        XCTAssertEqual(sub.inputs, [Ref(layer: "in", node: 0, tensor: 0)])
+        XCTAssertEqual(sub.numbers, [3])
+        XCTAssertTrue(sub.numberFirst)
+        let get = try XCTUnwrap(c.layers.first { $0.name == "get" }?.calls.first)
+        XCTAssertEqual(get.inputs, [Ref(layer: "sub", node: 0, tensor: 0)])
+        XCTAssertEqual(get.sliceSpec?.count, 2)
     }
 
     /// Keras 3: keras tensors with `keras_history`, several inputs nested in a list, flat

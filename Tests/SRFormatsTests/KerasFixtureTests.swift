@@ -22,7 +22,7 @@ final class KerasFixtureTests: XCTestCase {
         var files: [String]
     }
 
-    static let cases = ["sequential_cnn", "functional_branches", "padding_edges", "keras2_layout", "avgpool_same_asym", "modern_activations", "modern_layers", "modern_merge_reshape", "modern_ops", "nested_sequential", "upsampling", "conv_transpose", "prelu_positions"]
+    static let cases = ["sequential_cnn", "functional_branches", "padding_edges", "keras2_layout", "avgpool_same_asym", "modern_activations", "modern_layers", "modern_merge_reshape", "modern_ops", "nested_sequential", "upsampling", "conv_transpose", "prelu_positions", "keras2_ops"]
 
     func manifest(_ folder: String) throws -> Manifest {
         try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json")))
