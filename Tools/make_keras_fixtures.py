@@ -67,7 +67,8 @@ prelu_positions      PReLU without shared_axes (a slope per position), with some
                      keras2.h5 from tf_keras
 keras2_ops           built by tf_keras alone (model.h5, no .keras): tf.* calls saved as
                      TFOpLambda (number after or before the tensor, two tensors, activations)
-                     and SlicingOpLambda (x[:, 1:4, ::2, :], negative bounds)
+                     and SlicingOpLambda (x[:, 1:4, ::2, :], negative bounds); Keras 2's
+                     hard_sigmoid
 upsampling           UpSampling2D nearest (size 2) and bilinear (size (2, 3))
 nested_sequential    Sequential models used as layers (ConvNeXt's stem and downsampling
                      blocks): Conv2D + LayerNormalization and LayerNormalization + Conv2D
@@ -1422,7 +1423,8 @@ def case_keras2_ops():
     d = tf.nn.silu(x)
     e = tf.nn.relu6(x * 4.0)
     f = tf.math.sigmoid(x)
-    m = K.Concatenate(name="concat")([tf.math.maximum(d, e), tf.math.minimum(f, a + b * c)])
+    hs = K.Activation("hard_sigmoid", name="hard_sigmoid")(x)   # Keras 2: clip(0.2x + 0.5, 0, 1)
+    m = K.Concatenate(name="concat")([tf.math.maximum(d, e), tf.math.minimum(f, a + b * c), hs])
     m = K.GlobalAveragePooling2D(name="gap")(K.Conv2D(3, 1, name="mix")(m))
     g = K.GlobalAveragePooling2D(name="gap_slice")(x[:, 1:4, ::2, :])
     h = K.GlobalAveragePooling2D(name="gap_slice_negative")(x[:, -3:, 1:-1, 1:3])
@@ -1478,7 +1480,9 @@ def case_keras2_ops():
             "{'y': tensor}]) and SlicingOpLambda (kwargs 'slice_spec', one {start, stop, step} "
             "per axis from the batch axis): 3 - x, x / 2, 2 / (relu(x) + 1), silu, relu6(x * 4), "
             "sigmoid, maximum and minimum of two tensors, a + b * c; x[:, 1:4, ::2, :] and "
-            "x[:, -3:, 1:-1, 1:3]. inbound_nodes_of_op_layers shows each call as saved."),
+            "x[:, -3:, 1:-1, 1:3]. inbound_nodes_of_op_layers shows each call as saved. Also "
+            "Activation('hard_sigmoid'), which in Keras 2 is clip(0.2*x + 0.5, 0, 1) (Keras 3: "
+            "relu6(x + 3) / 6)."),
         "inbound_nodes_of_op_layers": calls,
         "checks": {"tf_keras.models.load_model('model.h5')": f"reproduces output.npy, max |diff| {diff:.3g}"},
         "h5_layout": {"model.h5": h5_layout_of(d_ / "model.h5")},
