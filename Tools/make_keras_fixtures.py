@@ -59,6 +59,16 @@ keras2_layout        a model.h5 written by h5py in the Keras 2.x (tf.keras 2.11)
                      (Keras 2 config form, kernel:0 names, fixed-length byte strings);
                      reference outputs from the same model rebuilt in Keras 3.
 malformed            see Fixtures/keras/malformed/manifest.json.
+conv_transpose       Conv2DTranspose: "same" (crops 0/1 and 1/1, output_padding, dilation)
+                     and "valid" (kernel below the stride, output_padding), no bias;
+                     also keras2.h5, the same model saved by tf_keras (Keras 2)
+prelu_positions      PReLU without shared_axes (a slope per position), with some shared
+                     axes, per channel and scalar, on images, tokens and a vector; also
+                     keras2.h5 from tf_keras
+keras2_ops           built by tf_keras alone (model.h5, no .keras): tf.* calls saved as
+                     TFOpLambda (number after or before the tensor, two tensors, activations)
+                     and SlicingOpLambda (x[:, 1:4, ::2, :], negative bounds); Keras 2's
+                     hard_sigmoid
 upsampling           UpSampling2D nearest (size 2) and bilinear (size (2, 3))
 nested_sequential    Sequential models used as layers (ConvNeXt's stem and downsampling
                      blocks): Conv2D + LayerNormalization and LayerNormalization + Conv2D
@@ -103,8 +113,9 @@ Usage
     python3 Tools/make_keras_fixtures.py                 # (re)write every case
     python3 Tools/make_keras_fixtures.py padding_edges malformed   # only these
 
-Needs: keras 3.15.1 (pip install keras==3.15.1), torch (CPU is enough), h5py, numpy.
-No tensorflow: KERAS_BACKEND=torch is set before keras is imported.
+Needs: keras 3.15.1 (pip install keras==3.15.1), torch (CPU is enough), h5py, numpy;
+conv_transpose and prelu_positions (their keras2.h5 twins) and keras2_ops also
+tensorflow-cpu 2.20 and tf-keras 2.20. KERAS_BACKEND=torch is set before keras is imported.
 """
 
 import os
@@ -1284,6 +1295,203 @@ def case_upsampling():
     write_case("upsampling", model, x_in, seed, notes)
 
 
+# ---- Conv2DTranspose and PReLU, each also saved by Keras 2 (tf_keras)
+
+def tf_keras_twin(d, build, model, entries):
+    """The same architecture built by `build(tf_keras)` with the Keras 3 model's weights,
+    saved as keras2.h5 (Keras 2's full-model HDF5); TensorFlow's output of every layer is
+    compared with the reference in layers/ (the check goes into the manifest)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    import tf_keras
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    twin = build(tf_keras)
+    for layer in model.layers:
+        if layer.weights:
+            twin.get_layer(layer.name).set_weights([to_np(v) for v in layer.weights])
+    twin.save(str(d / "keras2.h5"))
+    x = entries[0]["_value"]
+    outs = tf_keras.Model(twin.inputs, [twin.get_layer(e["name"]).output for e in entries[1:]])(x)
+    worst = max(max_diff(o.numpy(), e["_value"]) for o, e in zip(outs, entries[1:]))
+    assert worst <= ATOL, f"{d.name}: TensorFlow differs from Keras 3 by {worst}"
+    with h5py.File(d / "keras2.h5", "r") as f:
+        version = f.attrs["keras_version"]
+        version = version.decode() if isinstance(version, bytes) else version
+    return {"keras2.h5": (f"tf_keras {tf_keras.__version__} (TensorFlow {tf.__version__}) "
+                          f"model.save, keras_version {version}: every layer's output within "
+                          f"{worst:.3g} of layers/*.npy")}
+
+
+def conv_transpose_net(K):
+    """Conv2DTranspose in every padding case, in Keras API K (keras or tf_keras)."""
+    CT = K.layers.Conv2DTranspose
+    inp = K.Input((3, 4, 3), name="image")
+    a = CT(4, 3, strides=2, padding="same", activation="relu", name="ct_same_k3s2")(inp)
+    a = CT(3, 4, strides=2, padding="same", output_padding=1, name="ct_same_k4s2_op1")(a)
+    b = CT(2, 4, strides=2, padding="same", name="ct_same_k4s2")(inp)
+    c = CT(2, 3, padding="same", dilation_rate=2, name="ct_same_d2")(inp)
+    d = CT(3, 2, strides=3, padding="valid", use_bias=False, name="ct_valid_k2s3")(inp)
+    e = CT(2, (3, 2), strides=(2, 1), padding="valid", output_padding=(1, 0), name="ct_valid_op")(inp)
+    f = CT(2, 4, strides=3, padding="same", name="ct_same_k4s3")(inp)
+    pools = [K.layers.GlobalAveragePooling2D(name=f"gap_{i}")(t) for i, t in enumerate([a, b, c, d, e, f])]
+    x = K.layers.Concatenate(name="concat")(pools)
+    return K.Model(inp, K.layers.Dense(5, name="logits")(x), name="conv_transpose")
+
+
+def case_conv_transpose():
+    seed = 13
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = conv_transpose_net(keras)
+    init_weights(model, rng)
+    x = rng.standard_normal((2, 3, 4, 3)).astype(np.float32)
+    notes = (
+        "Conv2DTranspose (kernel [kh, kw, filters, in]) on a 3x4 input. Keras' output size "
+        "(deconv_output_length): 'same' in*stride, 'valid' in*stride + max(k_eff - stride, 0); "
+        "with output_padding (in-1)*stride + k_eff - 2*pad + output_padding, pad = k_eff//2 "
+        "for 'same'. TensorFlow then crops the full transposed output (in-1)*stride + k_eff "
+        "as its forward 'same' conv pads: total = max(full - out, 0), total//2 at the top/left. "
+        "ct_same_k3s2 (crop 0/1, relu), ct_same_k4s2_op1 (output_padding 1: out 2n-1), "
+        "ct_same_k4s2 (crop 1/1), ct_same_d2 (stride 1, dilation 2), ct_valid_k2s3 (kernel "
+        "below the stride: one extra row/column of bias only; no bias here), ct_valid_op "
+        "(kernel (3, 2), strides (2, 1), output_padding (1, 0)), ct_same_k4s3 (crop 0/1). "
+        "Keras 3.15.1's torch backend and TensorFlow agree here (keras2.h5 check); the "
+        "reference is Keras 3's output.")
+    write_case("conv_transpose", model, x, seed, notes,
+               extra=lambda d, m, entries: {"checks": tf_keras_twin(d, conv_transpose_net, m, entries)})
+
+
+def prelu_net(K):
+    """PReLU with a slope per position, partly shared, per channel, one scalar, on images,
+    tokens and vectors, in Keras API K (keras or tf_keras)."""
+    Ly = K.layers
+    inp = K.Input((4, 5, 3), name="image")
+    x = Ly.Conv2D(4, 3, padding="same", name="conv")(inp)
+    p1 = Ly.PReLU(name="prelu_full")(x)
+    p2 = Ly.PReLU(shared_axes=[1], name="prelu_shared_h")(x)
+    p3 = Ly.PReLU(shared_axes=[2], name="prelu_shared_w")(x)
+    p4 = Ly.PReLU(shared_axes=[1, 2, 3], name="prelu_scalar")(x)
+    img = Ly.Concatenate(name="concat")([p1, p2, p3, p4])
+    img = Ly.GlobalAveragePooling2D(name="gap")(img)
+    t = Ly.Reshape((20, 4), name="tokens")(x)
+    t = Ly.PReLU(name="prelu_tokens_full")(t)
+    t = Ly.PReLU(shared_axes=[1], name="prelu_tokens_shared")(t)
+    t = Ly.Flatten(name="flatten")(t)
+    v = Ly.Dense(6, name="dense")(Ly.Concatenate(name="join")([img, t]))
+    v = Ly.PReLU(name="prelu_vector")(v)
+    return K.Model(inp, Ly.Dense(3, name="logits")(v), name="prelu_positions")
+
+
+def case_prelu_positions():
+    seed = 14
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = prelu_net(keras)
+    init_weights(model, rng)
+    for layer in model.layers:     # slopes of both signs, far from each other
+        if isinstance(layer, L.PReLU):
+            layer.set_weights([rng.uniform(-0.5, 1.5, layer.weights[0].shape).astype(np.float32)])
+    x = rng.standard_normal((2, 4, 5, 3)).astype(np.float32)
+    notes = (
+        "PReLU y = max(x, 0) + alpha*min(x, 0), alpha of the input's per-sample shape with "
+        "the shared_axes of size 1: prelu_full [4, 5, 4] (no shared_axes), prelu_shared_h "
+        "[1, 5, 4], prelu_shared_w [4, 1, 4], prelu_scalar [1, 1, 1]; on tokens (Reshape to "
+        "(20, 4)) prelu_tokens_full [20, 4] and prelu_tokens_shared [1, 4]; on a vector "
+        "prelu_vector [6]. Slopes U(-0.5, 1.5).")
+    write_case("prelu_positions", model, x, seed, notes,
+               extra=lambda d, m, entries: {"checks": tf_keras_twin(d, prelu_net, m, entries)})
+
+
+# ---- keras2_ops: a model only Keras 2 can write (tf.* calls in the graph)
+
+def case_keras2_ops():
+    """Built, run and saved by tf_keras (TensorFlow): TFOpLambda and SlicingOpLambda layers
+    exist only in Keras 2. No model.keras (tf_keras' zip is not reproducible here)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    import tf_keras
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    seed = 15
+    tf_keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    K = tf_keras.layers
+    inp = tf_keras.Input((5, 6, 3), name="image")
+    x = K.Conv2D(4, 3, padding="same", name="conv")(inp)
+    a = 3.0 - x
+    b = x / 2.0
+    c = 2.0 / (tf.nn.relu(x) + 1.0)
+    d = tf.nn.silu(x)
+    e = tf.nn.relu6(x * 4.0)
+    f = tf.math.sigmoid(x)
+    hs = K.Activation("hard_sigmoid", name="hard_sigmoid")(x)   # Keras 2: clip(0.2x + 0.5, 0, 1)
+    m = K.Concatenate(name="concat")([tf.math.maximum(d, e), tf.math.minimum(f, a + b * c), hs])
+    m = K.GlobalAveragePooling2D(name="gap")(K.Conv2D(3, 1, name="mix")(m))
+    g = K.GlobalAveragePooling2D(name="gap_slice")(x[:, 1:4, ::2, :])
+    h = K.GlobalAveragePooling2D(name="gap_slice_negative")(x[:, -3:, 1:-1, 1:3])
+    out = K.Dense(3, name="logits")(K.Concatenate(name="join")([m, g, h]))
+    model = tf_keras.Model(inp, out, name="keras2_ops")
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights([weight_value(v.name.split("/")[-1].split(":")[0], v.shape, rng) for v in layer.weights])
+    xin = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)
+
+    d_ = OUT / "keras2_ops"
+    clear_case_dir(d_)
+    (d_ / "layers").mkdir(parents=True)
+    inner = model.layers[1:]
+    values = tf_keras.Model(inp, [la.output for la in inner])(xin)
+    entries = [{"name": "image", "class_name": "InputLayer", "node_index": 0, "file": "layers/image.npy",
+                "output_shape": list(xin.shape), "_value": xin}]
+    for la, v in zip(inner, values):
+        v = v.numpy().astype(np.float32)
+        entries.append({"name": la.name, "class_name": la.__class__.__name__, "node_index": 0,
+                        "file": f"layers/{la.name}.npy", "output_shape": list(v.shape), "_value": v})
+        if la.__class__.__name__ in ("TFOpLambda", "SlicingOpLambda"):
+            entries[-1]["function"] = la.get_config()["function"]
+    y = model(xin, training=False).numpy().astype(np.float32)
+    assert max_diff(y, entries[-1]["_value"]) == 0
+    model.save(str(d_ / "model.h5"))
+    np.save(d_ / "input.npy", xin)
+    np.save(d_ / "output.npy", y)
+    for e in entries:
+        np.save(d_ / e["file"], e["_value"])
+    reloaded = tf_keras.models.load_model(str(d_ / "model.h5"), compile=False)
+    diff = max_diff(reloaded(xin, training=False).numpy(), y)
+    assert diff <= ATOL, diff
+    with h5py.File(d_ / "model.h5", "r") as f:
+        config = json.loads(f.attrs["model_config"])
+    calls = {la["name"]: la["inbound_nodes"] for la in config["config"]["layers"]
+             if la["class_name"] in ("TFOpLambda", "SlicingOpLambda")}
+    files = sorted(str(p.relative_to(d_)) for p in d_.rglob("*") if p.is_file()) + ["manifest.json"]
+    manifest = {
+        "generator": GENERATOR,
+        "reference": f"tf_keras {tf_keras.__version__}, TensorFlow {tf.__version__} (CPU, 1 thread)",
+        "versions": {"tf_keras": tf_keras.__version__, "tensorflow": tf.__version__,
+                     "h5py": h5py.__version__, "numpy": np.__version__},
+        "seed": seed, "atol": ATOL, "rtol": RTOL, "layout": "NHWC",
+        "input": {"name": "image", "shape": list(xin.shape), "file": "input.npy"},
+        "output": {"name": "logits", "shape": list(y.shape), "file": "output.npy"},
+        "layers": [{k: v for k, v in e.items() if k != "_value"} for e in entries],
+        "files": sorted(files),
+        "notes": (
+            "tf.* calls on Keras 2 tensors, which tf_keras saves as TFOpLambda layers (config "
+            "'function', the other operand in the inbound node's kwargs 'y': a number, a tensor "
+            "reference, or the tensor with the number first as ['_CONSTANT_VALUE', -1, 3.0, "
+            "{'y': tensor}]) and SlicingOpLambda (kwargs 'slice_spec', one {start, stop, step} "
+            "per axis from the batch axis): 3 - x, x / 2, 2 / (relu(x) + 1), silu, relu6(x * 4), "
+            "sigmoid, maximum and minimum of two tensors, a + b * c; x[:, 1:4, ::2, :] and "
+            "x[:, -3:, 1:-1, 1:3]. inbound_nodes_of_op_layers shows each call as saved. Also "
+            "Activation('hard_sigmoid'), which in Keras 2 is clip(0.2*x + 0.5, 0, 1) (Keras 3: "
+            "relu6(x + 3) / 6)."),
+        "inbound_nodes_of_op_layers": calls,
+        "checks": {"tf_keras.models.load_model('model.h5')": f"reproduces output.npy, max |diff| {diff:.3g}"},
+        "h5_layout": {"model.h5": h5_layout_of(d_ / "model.h5")},
+    }
+    (d_ / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    total = sum(f.stat().st_size for f in d_.rglob("*") if f.is_file())
+    print(f"{'keras2_ops':20s} {len(entries):2d} layer outputs  total {total / 1024:6.1f} KB")
+
+
 # ---- malformed
 
 def clean_msg(e):
@@ -1456,6 +1664,9 @@ CASES = {
     "modern_ops": case_modern_ops,
     "nested_sequential": case_nested_sequential,
     "upsampling": case_upsampling,
+    "conv_transpose": case_conv_transpose,
+    "prelu_positions": case_prelu_positions,
+    "keras2_ops": case_keras2_ops,
 }
 
 

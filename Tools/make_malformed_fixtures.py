@@ -322,6 +322,26 @@ def main():
     case("keras_negative_filters.h5", 65, "srtool: error: layer 'conv1' (Conv2D): 'filters' is -8",
          "a Conv2D whose config says filters -8")
 
+    # A layer class srtool has no lowering for: the error names the layer and its class.
+    shutil.copyfile(os.path.join(ROOT, "Fixtures", "keras", "sequential_cnn", "model.h5"), os.path.join(OUT, "keras_unknown_class.h5"))
+    with h5py.File(os.path.join(OUT, "keras_unknown_class.h5"), "r+") as h:
+        config = json.loads(h.attrs["model_config"])
+        config["config"]["layers"][1]["class_name"] = "Conv3D"
+        h.attrs["model_config"] = json.dumps(config)
+    case("keras_unknown_class.h5", 69, "srtool: error: layer 'conv1' has class 'Conv3D', which srtool does not support",
+         "a Conv2D relabelled Conv3D")
+
+    # Keras 2: a tf.* call srtool does not lower (TFOpLambda names its function).
+    shutil.copyfile(os.path.join(ROOT, "Fixtures", "keras", "prelu_positions", "keras2.h5"), os.path.join(OUT, "keras2_unsupported_tfop.h5"))
+    with h5py.File(os.path.join(OUT, "keras2_unsupported_tfop.h5"), "r+") as h:
+        config = json.loads(h.attrs["model_config"])
+        for layer in config["config"]["layers"]:
+            if layer["name"] == "gap":
+                layer.update(class_name="TFOpLambda", config={"name": "gap", "function": "math.cos"})
+        h.attrs["model_config"] = json.dumps(config)
+    case("keras2_unsupported_tfop.h5", 69, "srtool: error: layer 'gap' has class 'TFOpLambda' (tf.math.cos), which srtool does not support",
+         "a Keras 2 file whose GlobalAveragePooling2D is replaced by a TFOpLambda of tf.math.cos")
+
     # A zip bomb: model.weights.h5 (deflated) declares 1,000 bytes and unpacks to more. Its
     # size fields in the local header and the central directory are patched.
     import struct

@@ -49,6 +49,59 @@ final class KerasConfigTests: XCTestCase {
         XCTAssertEqual(c.inputs, [Ref(layer: "in", node: 0, tensor: 0)])
     }
 
+    /// Keras 2 TFOpLambda calls: one entry unwrapped, the other operand in `y` (a number or
+    /// a tensor); `Custom>` before a registered class; a nested Sequential with an
+    /// InputLayer called as node 1 (its node 0 is its construction).
+    func testKeras2OpLambdaAndNestedModel() throws {
+        let c = try parse("""
+        {"class_name": "Functional", "config": {"name": "m", "layers": [
+          {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 4, 4, 1]}, "inbound_nodes": []},
+          {"class_name": "Sequential", "name": "stem", "config": {"name": "stem", "layers": [
+             {"class_name": "InputLayer", "config": {"name": "stem_input", "batch_input_shape": [null, 4, 4, 1]}},
+             {"class_name": "Conv2D", "config": {"name": "stem_conv"}}]},
+           "inbound_nodes": [[["in", 0, 0, {}]]]},
+          {"class_name": "TFOpLambda", "name": "tf.math.multiply", "config": {"name": "tf.math.multiply", "function": "math.multiply"},
+           "inbound_nodes": [["stem", 1, 0, {"y": 0.5, "name": null}]]},
+          {"class_name": "TFOpLambda", "name": "tf.__operators__.add", "config": {"name": "tf.__operators__.add", "function": "__operators__.add"},
+           "inbound_nodes": [["tf.math.multiply", 0, 0, {"y": ["stem", 1, 0], "name": null}]]},
+          {"class_name": "Custom>CustomScaleLayer", "name": "s", "config": {"name": "s", "scale": 0.1},
+           "inbound_nodes": [[["in", 0, 0, {}], ["tf.__operators__.add", 0, 0, {}]]]}],
+          "input_layers": [["in", 0, 0]], "output_layers": [["s", 0, 0]]}}
+        """)
+        XCTAssertTrue(c.keras2)
+        let byName = Dictionary(uniqueKeysWithValues: c.layers.map { ($0.name, $0) })
+        let stemOut = Ref(layer: "stem", node: 0, tensor: 0)
+        XCTAssertEqual(byName["tf.math.multiply"]?.calls.map(\.inputs), [[stemOut]])
+        XCTAssertEqual(byName["tf.math.multiply"]?.calls.map(\.numbers), [[0.5]])
+        XCTAssertEqual(byName["tf.__operators__.add"]?.calls.map(\.inputs), [[Ref(layer: "tf.math.multiply", node: 0, tensor: 0), stemOut]])
+        XCTAssertEqual(byName["s"]?.className, "CustomScaleLayer")
+        XCTAssertEqual(byName["stem_conv"]?.parent, "stem")
+        XCTAssertThrowsError(try parse("""
+        {"class_name": "Model", "config": {"layers": [{"class_name": "TFOpLambda", "name": "t", "config": {"function": "math.reduce_sum"},
+          "inbound_nodes": [["x", 0, 0, {"axis": 1}]]}], "input_layers": [], "output_layers": []}}
+        """)) { XCTAssertEqual("\($0)", "test: layer 't' (TFOpLambda) is called with argument 'axis', which srtool does not read") }
+    }
+
+    /// Keras 2 `3 - x` (the number first, the tensor in `y`) and `x[:, 1:3]` (`slice_spec`).
+    func testKeras2ConstantFirstAndSliceSpec() throws {
+        let c = try parse("""
+        {"class_name": "Functional", "config": {"name": "m", "layers": [
+          {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 4, 4, 1]}, "inbound_nodes": []},
+          {"class_name": "TFOpLambda", "name": "sub", "config": {"name": "sub", "function": "math.subtract"},
+           "inbound_nodes": [["_CONSTANT_VALUE", -1, 3.0, {"y": ["in", 0, 0], "name": null}]]},
+          {"class_name": "SlicingOpLambda", "name": "get", "config": {"name": "get", "function": "__operators__.getitem"},
+           "inbound_nodes": [["sub", 0, 0, {"slice_spec": [{"start": null, "stop": null, "step": null}, {"start": 1, "stop": 3, "step": null}]}]]}],
+          "input_layers": [["in", 0, 0]], "output_layers": [["get", 0, 0]]}}
+        """)
+        let sub = try XCTUnwrap(c.layers.first { $0.name == "sub" }?.calls.first)
+        XCTAssertEqual(sub.inputs, [Ref(layer: "in", node: 0, tensor: 0)])
+        XCTAssertEqual(sub.numbers, [3])
+        XCTAssertTrue(sub.numberFirst)
+        let get = try XCTUnwrap(c.layers.first { $0.name == "get" }?.calls.first)
+        XCTAssertEqual(get.inputs, [Ref(layer: "sub", node: 0, tensor: 0)])
+        XCTAssertEqual(get.sliceSpec?.count, 2)
+    }
+
     /// Keras 3: keras tensors with `keras_history`, several inputs nested in a list, flat
     /// `input_layers` for one input.
     func testKeras3Functional() throws {

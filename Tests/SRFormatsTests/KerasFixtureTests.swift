@@ -22,7 +22,7 @@ final class KerasFixtureTests: XCTestCase {
         var files: [String]
     }
 
-    static let cases = ["sequential_cnn", "functional_branches", "padding_edges", "keras2_layout", "avgpool_same_asym", "modern_activations", "modern_layers", "modern_merge_reshape", "modern_ops", "nested_sequential", "upsampling"]
+    static let cases = ["sequential_cnn", "functional_branches", "padding_edges", "keras2_layout", "avgpool_same_asym", "modern_activations", "modern_layers", "modern_merge_reshape", "modern_ops", "nested_sequential", "upsampling", "conv_transpose", "prelu_positions", "keras2_ops"]
 
     func manifest(_ folder: String) throws -> Manifest {
         try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json")))
@@ -81,6 +81,18 @@ final class KerasFixtureTests: XCTestCase {
             let folder = Fixtures.path("keras/\(name)")
             try compare(try ModelLoader.load(path: folder + "/model.keras"), folder: folder, label: "\(name) .keras")
         }
+    }
+
+    /// conv_transpose and prelu_positions as Keras 2 (tf_keras) saved them: its config
+    /// form and `kernel:0` weight names.
+    func testKeras2TwinsMatchKeras() throws {
+        var checked = 0
+        for name in Self.cases where FileManager.default.fileExists(atPath: Fixtures.path("keras/\(name)/keras2.h5")) {
+            let folder = Fixtures.path("keras/\(name)")
+            try compare(try ModelLoader.load(path: folder + "/keras2.h5"), folder: folder, label: "\(name) keras2.h5")
+            checked += 1
+        }
+        XCTAssertEqual(checked, 2)
     }
 
     /// Weights-only files (Keras 3's .weights.h5 and the legacy layout) with --config.

@@ -12,6 +12,9 @@ struct KerasConfig {
         var numbers: [Float] = []
         /// The first argument is a number (`3 - x`).
         var numberFirst = false
+        /// A Keras 2 SlicingOpLambda's `slice_spec`: per axis from the batch axis,
+        /// `{"start", "stop", "step"}`.
+        var sliceSpec: [Any]? = nil
     }
     /// Output `tensor` of call `node` of layer `layer`.
     struct TensorRef: Hashable {
@@ -32,6 +35,8 @@ struct KerasConfig {
     /// "Sequential") before they were expanded: the order Keras 3 numbers saved layers in.
     var savedOrder: [(className: String, name: String)] = []
 
+    /// Written by Keras 2 (inbound nodes as lists, an input's `batch_input_shape`).
+    var keras2 = false
     var name: String
     var layers: [Layer]
     var inputs: [TensorRef]
@@ -94,25 +99,54 @@ struct KerasConfig {
             previous = TensorRef(layer: lname, node: 0, tensor: 0)
         }
         guard let first = layers.first, let last = previous else { throw SRError.malformed("\(source): the model has no layers") }
-        return KerasConfig(name: name, layers: layers, inputs: [TensorRef(layer: first.name, node: 0, tensor: 0)], outputs: [last])
+        var model = KerasConfig(name: name, layers: layers, inputs: [TensorRef(layer: first.name, node: 0, tensor: 0)], outputs: [last])
+        model.keras2 = (raw.first?["config"] as? [String: Any])?["batch_input_shape"] != nil
+        return model
     }
 
     private static func functional(_ raw: [[String: Any]], name: String, config: [String: Any], source: String) throws -> KerasConfig {
         var layers: [Layer] = []
+        var keras2 = false
         for (i, r) in raw.enumerated() {
-            guard let cls = r["class_name"] as? String, let cfg = r["config"] as? [String: Any], let lname = layerName(r) else {
+            guard let rawClass = r["class_name"] as? String, let cfg = r["config"] as? [String: Any], let lname = layerName(r) else {
                 throw SRError.malformed("\(source): layer \(i) has no class_name, config or name")
             }
             let nodes = r["inbound_nodes"] as? [Any] ?? []
-            let calls = try nodes.map { try call($0, layer: lname, source: source) }
-            layers.append(Layer(className: cls, name: lname, config: cfg, calls: calls))
+            keras2 = keras2 || nodes.contains { $0 is [Any] }
+            let calls = try nodes.map { try call($0, layer: lname, className: className(rawClass), source: source) }
+            layers.append(Layer(className: className(rawClass), name: lname, config: cfg, calls: calls))
         }
         var model = KerasConfig(name: name, layers: layers,
                                 inputs: try refs(config["input_layers"], what: "input_layers", source: source),
                                 outputs: try refs(config["output_layers"], what: "output_layers", source: source))
+        model.keras2 = keras2
+        if keras2 { model.skipConstructionNodes() }
         model.savedOrder = layers.map { ($0.className, $0.name) }
         try model.expandNestedSequentials(source: source)
         return model
+    }
+
+    /// Keras 2 registers a custom layer as `package>Class` (`Custom>CustomScaleLayer`).
+    private static func className(_ raw: String) -> String {
+        raw.split(separator: ">").last.map(String.init) ?? raw
+    }
+
+    /// Keras 2 numbers a nested model's calls from 1 when the model has an InputLayer: its
+    /// node 0 is its own construction, which the config does not list
+    /// (`_should_skip_first_node` in tf_keras' functional.py).
+    private mutating func skipConstructionNodes() {
+        let nested = Set(layers.filter { l in
+            ["Sequential", "Functional", "Model"].contains(l.className)
+                && ((l.config["layers"] as? [[String: Any]])?.first?["class_name"] as? String) == "InputLayer"
+        }.map(\.name))
+        guard !nested.isEmpty else { return }
+        func shift(_ r: TensorRef) -> TensorRef {
+            nested.contains(r.layer) && r.node > 0 ? TensorRef(layer: r.layer, node: r.node - 1, tensor: r.tensor) : r
+        }
+        for i in layers.indices {
+            for k in layers[i].calls.indices { layers[i].calls[k].inputs = layers[i].calls[k].inputs.map(shift) }
+        }
+        outputs = outputs.map(shift)
     }
 
     /// Each layer of a nested Sequential model → that model's name.
@@ -147,8 +181,10 @@ struct KerasConfig {
     /// One inbound node. Keras 3: `{"args": [...keras tensors...], "kwargs": {}}`, each
     /// tensor `{"class_name": "__keras_tensor__", "config": {"keras_history": [layer,
     /// node, tensor]}}`, several inputs nested in a list. Keras 2: a list of
-    /// `[layer, node, tensor, kwargs]`.
-    private static func call(_ node: Any, layer: String, source: String) throws -> Call {
+    /// `[layer, node, tensor, kwargs]`, or one such entry unwrapped (a TFOpLambda's, whose
+    /// kwargs hold its other operand: `{"y": 3.0}` or `{"y": [layer, node, tensor]}`; a
+    /// number before the tensor is `["_CONSTANT_VALUE", -1, 3.0, {"y": tensor}]`).
+    private static func call(_ node: Any, layer: String, className: String, source: String) throws -> Call {
         if let k3 = node as? [String: Any] {
             var found: [TensorRef] = []
             func collect(_ v: Any) {
@@ -166,13 +202,35 @@ struct KerasConfig {
             return Call(inputs: found, numbers: numbers, numberFirst: (k3["args"] as? [Any])?.first is NSNumber)
         }
         if let k2 = node as? [Any] {
-            let inputs = try k2.map { entry -> TensorRef in
-                guard let e = entry as? [Any], let r = ref(e) else {
+            let entries = k2.first is String ? [k2] : k2
+            var result = Call(inputs: [])
+            for entry in entries {
+                guard let e = entry as? [Any] else {
                     throw SRError.malformed("\(source): layer '\(layer)' has an inbound node Keras did not write")
                 }
-                return r
+                if entries.count == 1, e.count >= 3, e[0] as? String == "_CONSTANT_VALUE", let n = e[2] as? NSNumber {
+                    result.numbers.append(n.floatValue)
+                    result.numberFirst = true
+                } else if let r = ref(e) {
+                    result.inputs.append(r)
+                } else {
+                    throw SRError.malformed("\(source): layer '\(layer)' has an inbound node Keras did not write")
+                }
+                let kwargs = e.count > 3 ? e[3] as? [String: Any] ?? [:] : [:]
+                // `name`, `training` and `mask` do not change an inference result.
+                for key in kwargs.keys.sorted() where !["name", "training", "mask"].contains(key) {
+                    if key == "y", let n = kwargs[key] as? NSNumber {
+                        result.numbers.append(n.floatValue)
+                    } else if key == "y", let a = kwargs[key] as? [Any], let operand = ref(a) {
+                        result.inputs.append(operand)
+                    } else if key == "slice_spec", let spec = kwargs[key] {
+                        result.sliceSpec = spec as? [Any] ?? [spec]
+                    } else {
+                        throw SRError.unsupported("\(source): layer '\(layer)' (\(className)) is called with argument '\(key)', which srtool does not read")
+                    }
+                }
             }
-            return Call(inputs: inputs)
+            return result
         }
         throw SRError.malformed("\(source): layer '\(layer)' has an inbound node Keras did not write")
     }

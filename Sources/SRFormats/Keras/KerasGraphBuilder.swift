@@ -51,7 +51,7 @@ final class KerasGraphBuilder {
                 if ins.count == refs.count {
                     let out = k == 0 ? layer.name : "\(layer.name)__node\(k)"
                     let call = layer.calls[k]
-                    try lower(layer, inputs: ins, out: out, numbers: call.numberFirst ? [] : call.numbers)
+                    try lower(layer, inputs: ins, out: out, numbers: call.numbers, numberFirst: call.numberFirst, sliceSpec: call.sliceSpec)
                     tensors[KerasConfig.TensorRef(layer: layer.name, node: k, tensor: 0)] = out
                 } else {
                     rest.append((layer, k))

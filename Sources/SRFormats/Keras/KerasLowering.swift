@@ -6,9 +6,10 @@ import SRCore
 /// "same" padding is Keras' (total = max((⌈n/s⌉−1)·s + (k−1)·d + 1 − n, 0), the odd pixel
 /// at the bottom/right); average pooling with "same" padding divides by the real pixels.
 extension KerasGraphBuilder {
-    /// `numbers`: the call's numeric arguments after its tensor (a keras.ops node such as
-    /// `x + 3`; `3 - x` passes none and is refused).
-    func lower(_ layer: KerasConfig.Layer, inputs: [String], out: String, numbers: [Float] = []) throws {
+    /// `numbers`: the call's numeric argument of a keras.ops node or TFOpLambda (`x + 3`;
+    /// `numberFirst`: `3 - x`); `sliceSpec`: a SlicingOpLambda's.
+    func lower(_ layer: KerasConfig.Layer, inputs: [String], out: String, numbers: [Float] = [], numberFirst: Bool = false,
+               sliceSpec: [Any]? = nil) throws {
         let c = layer.config, name = layer.name
         func fail(_ why: String) -> SRError { .unsupported("layer '\(name)' (\(layer.className)): \(why)") }
         func bad(_ why: String) -> SRError { .malformed("layer '\(name)' (\(layer.className)): \(why)") }
@@ -17,6 +18,24 @@ extension KerasGraphBuilder {
         guard let xs = assembler.shape(x) else { throw bad("input '\(x)' has no shape") }
         if let format = c["data_format"] as? String, format != "channels_last" {
             throw fail("data_format '\(format)' is not supported (only channels_last)")
+        }
+        if layer.className == "TFOpLambda" {
+            // Keras 2's record of a tf.* call in the graph (`x + 3`, `tf.nn.silu(x)`): the
+            // layer it equals, its operand from the call's `y`.
+            let function = c["function"] as? String ?? "?"
+            guard let (cls, activation) = Self.tfOps[function] else {
+                throw SRError.unsupported("layer '\(name)' has class 'TFOpLambda' (tf.\(function)), which srtool does not support")
+            }
+            var equivalent = layer
+            equivalent.className = cls
+            if let activation { equivalent.config["activation"] = activation }
+            return try lower(equivalent, inputs: inputs, out: out, numbers: numbers, numberFirst: numberFirst)
+        }
+        if layer.className == "SlicingOpLambda" {
+            guard c["function"] as? String == "__operators__.getitem", let spec = sliceSpec else {
+                throw SRError.unsupported("layer '\(name)' has class 'SlicingOpLambda' (tf.\(c["function"] as? String ?? "?")), which srtool does not support")
+            }
+            return try lowerSlicing(name: name, input: x, shape: xs, spec: spec, out: out)
         }
         guard Self.layerClasses.contains(layer.className) else {
             throw SRError.unsupported("layer '\(name)' has class '\(layer.className)', which srtool does not support")
@@ -68,7 +87,7 @@ extension KerasGraphBuilder {
         func activationSteps() throws -> [(Op, [String: String])] {
             guard let a = c["activation"] else { return [] }
             guard let s = a as? String else { throw fail("a custom activation is not supported") }
-            return try Self.activation(s, layer: name).map { [($0, [:])] } ?? []
+            return try Self.activation(s, layer: name, keras2: config.keras2).map { [($0, [:])] } ?? []
         }
         func samePads(_ kernel: [Int], _ stride: [Int], _ dilation: [Int]) throws -> [Int] {
             let padding = c["padding"] as? String ?? "valid"
@@ -89,18 +108,23 @@ extension KerasGraphBuilder {
         }
 
         if ["Add", "Multiply", "Subtract", "Divide", "TrueDivide"].contains(layer.className), inputs.count == 1, numbers.count == 1 {
-            // A keras.ops node with a number (MobileNetV3's `relu6(x + 3) * (1/6)`): an affine map.
+            // A keras.ops node with a number (MobileNetV3's `relu6(x + 3) * (1/6)`): an affine
+            // map, after a reciprocal for `3 / x`.
             let v = numbers[0]
-            let (w, b): (Float, Float) = switch layer.className {
-            case "Add": (1, v)
-            case "Subtract": (1, -v)
-            case "Multiply": (v, 0)
-            default: (1 / v, 0)
+            let (w, b): (Float, Float) = switch (layer.className, numberFirst) {
+            case ("Add", _): (1, v)
+            case ("Subtract", false): (1, -v)
+            case ("Subtract", true): (-1, v)
+            case ("Multiply", _): (v, 0)
+            case (_, false): (1 / v, 0)
+            case (_, true): (v, 0)
             }
-            try chain([(.scale(axis: 1), [
+            let affine: (Op, [String: String]) = (.scale(axis: 1), [
                 "weight": try weight(name, "weight") { try Tensor(shape: [1], values: [w]) },
                 "bias": try weight(name, "bias") { try Tensor(shape: [1], values: [b]) },
-            ])])
+            ])
+            let divides = numberFirst && !["Add", "Subtract", "Multiply"].contains(layer.className)
+            try chain(divides ? [(.unary(.reciprocal), [:]), affine] : [affine])
             flattenedFrom[out] = flattenedFrom[x]
             return
         }
@@ -208,7 +232,7 @@ extension KerasGraphBuilder {
 
         case "Activation":
             guard let a = c["activation"] as? String else { throw fail("a custom activation is not supported") }
-            try chain(try Self.activation(a, layer: name).map { [($0, [:])] } ?? [])
+            try chain(try Self.activation(a, layer: name, keras2: config.keras2).map { [($0, [:])] } ?? [])
             flattenedFrom[out] = flattenedFrom[x]
 
         case "ReLU":
@@ -257,12 +281,74 @@ extension KerasGraphBuilder {
             try checkNotFlattened()
             let w = try weightTensors(layer, count: 1...1)
             let a = w[0]
-            let ch = xs[1]
-            // alpha is [H, W, C] with the shared axes of size 1; srtool keeps per-channel slopes.
-            guard a.shape.last == ch || a.count == 1, a.shape.dropLast().allSatisfy({ $0 == 1 }) else {
-                throw fail("alpha of shape \(a.shape): only per-channel slopes (shared_axes [1, 2]) are supported")
+            // alpha has the input's per-sample shape (channels-last), the shared_axes of size 1.
+            let perSample = xs.count == 4 ? [xs[2], xs[3], xs[1]] : Array(xs.dropFirst())
+            guard a.rank == perSample.count, zip(a.shape, perSample).allSatisfy({ $0 == 1 || $0 == $1 }) else {
+                throw bad("alpha of shape \(a.shape) does not fit the input \(xs)")
             }
-            try chain([(.prelu, ["slope": try weight(name, "alpha") { try a.reshaped([a.count]) }])])
+            if a.shape.dropLast().allSatisfy({ $0 == 1 }) && (xs.count == 4 || xs.count == 2) {
+                try chain([(.prelu, ["slope": try weight(name, "alpha") { try a.reshaped([a.count]) }])])
+                return
+            }
+            // A slope per position: relu(x) − α·relu(−x), α a batch constant broadcast over
+            // the shared axes.
+            let alpha = try weight(name, "minus_alpha") {
+                let t = xs.count == 4 ? try Self.hwcToCHW(a) : a
+                return try Tensor(shape: [1] + t.shape, values: t.values.map { -$0 })
+            }
+            let minusOne = try weight(name, "minus_one") { try Tensor(shape: [1], values: [-1]) }
+            let positive = assembler.unique("\(out)/positive"), flipped = assembler.unique("\(out)/flipped")
+            let below = assembler.unique("\(out)/below"), slopes = assembler.unique("\(out)/slopes")
+            let negative = assembler.unique("\(out)/negative")
+            try assembler.emit(Node(name: positive, op: .relu(slope: 0), inputs: [x], outputs: [positive]))
+            try assembler.emit(Node(name: flipped, op: .scale(axis: 1), inputs: [x], outputs: [flipped], params: ["weight": minusOne]))
+            try assembler.emit(Node(name: below, op: .relu(slope: 0), inputs: [flipped], outputs: [below]))
+            try assembler.emit(Node(name: slopes, op: .batchConstant, inputs: [x], outputs: [slopes], params: ["value": alpha]))
+            try assembler.emit(Node(name: negative, op: .mul, inputs: [below, slopes], outputs: [negative]))
+            try assembler.emit(Node(name: out, op: .add, inputs: [positive, negative], outputs: [out]))
+
+        case "Conv2DTranspose":
+            try need4D()
+            try checkNotFlattened()
+            let kernel = try ints("kernel_size"), stride = try ints("strides", default: [1, 1])
+            let dilation = try ints("dilation_rate", default: [1, 1])
+            let useBias = flag("use_bias", default: true)
+            let w = try weightTensors(layer, count: useBias ? 2...2 : 1...1)
+            let k = w[0]
+            guard k.rank == 4, k.shape[0] == kernel[0], k.shape[1] == kernel[1], k.shape[3] == xs[1] else {
+                throw bad("kernel of shape \(k.shape) does not fit kernel_size \(kernel) and \(xs[1]) input channels")
+            }
+            let outC = k.shape[2]
+            if let filters = try positive("filters"), filters != outC {
+                throw bad("'filters' is \(filters) but the kernel has \(outC) output channels")
+            }
+            var outputPadding: [Int]?
+            if let v = c["output_padding"] as? Int { outputPadding = [v, v] }
+            else if let v = c["output_padding"] as? [Int], v.count == 2 { outputPadding = v }
+            else if !(c["output_padding"] == nil || c["output_padding"] is NSNull) { throw bad("cannot read 'output_padding'") }
+            guard outputPadding?.allSatisfy({ $0 >= 0 && $0 < 1 << 20 }) ?? true else { throw bad("'output_padding' is \(outputPadding ?? [])") }
+            let padding = c["padding"] as? String ?? "valid"
+            guard padding == "valid" || padding == "same" else { throw fail("padding '\(padding)' is not supported") }
+            guard (kernel + stride + dilation).allSatisfy({ $0 < 1 << 20 }), xs[2] < 1 << 20, xs[3] < 1 << 20 else {
+                throw bad("kernel_size \(kernel), strides \(stride) or dilation_rate \(dilation) too large for \(xs)")
+            }
+            var pads = [0, 0, 0, 0], extra = [0, 0]
+            for axis in 0..<2 {
+                let n = xs[2 + axis], s = stride[axis], reach = (kernel[axis] - 1) * dilation[axis] + 1
+                let length = if let op = outputPadding?[axis] {
+                    (n - 1) * s + reach - 2 * (padding == "same" ? reach / 2 : 0) + op
+                } else {
+                    padding == "same" ? n * s : n * s + max(reach - s, 0)
+                }
+                let full = (n - 1) * s + reach
+                let top = padding == "same" ? max(full - length, 0) / 2 : 0
+                let rest = length - full + top
+                (pads[axis], pads[axis + 2], extra[axis]) = rest >= 0 ? (top, 0, rest) : (top, -rest, 0)
+            }
+            var params = ["weight": weight(name, "weight") { Self.hwoiToIOHW(k) }]
+            if useBias { params["bias"] = try weight(name, "bias") { try Self.vector(w[1], outC, "bias", layer: name) } }
+            let conv = Conv2DAttributes(kernel: kernel, stride: stride, pads: pads, dilation: dilation)
+            try chain([(.convTranspose2d(ConvTranspose2DAttributes(conv: conv, outputPadding: extra)), params)] + activationSteps())
 
         case "MaxPooling2D", "AveragePooling2D":
             try need4D()
@@ -481,6 +567,41 @@ extension KerasGraphBuilder {
         }
     }
 
+    /// A Keras 2 SlicingOpLambda (`x[:, 1:3, ::2]`): one `slice` per sliced axis (Python's
+    /// rules for negative and missing bounds); the batch axis whole; an index, a new axis
+    /// or an ellipsis refused.
+    func lowerSlicing(name: String, input x: String, shape xs: [Int], spec: [Any], out: String) throws {
+        func fail(_ why: String) -> SRError { .unsupported("layer '\(name)' (SlicingOpLambda): \(why)") }
+        if flattenedFrom[x] != nil { throw fail("slices a channels-last Flatten, whose value order srtool's NCHW graph does not keep") }
+        guard spec.count <= xs.count else { throw fail("\(spec.count) indices for a tensor of rank \(xs.count)") }
+        // The tensor's shape as Keras sees it (channels-last).
+        let keras = xs.count == 4 ? [xs[0], xs[2], xs[3], xs[1]] : xs
+        var steps: [(Op, [String: String])] = []
+        for (axis, entry) in spec.enumerated() {
+            guard let d = entry as? [String: Any] else { throw fail("index \(entry) along axis \(axis) (only start:stop:step slices are supported)") }
+            func bound(_ key: String) throws -> Int? {
+                if d[key] == nil || d[key] is NSNull { return nil }
+                guard let v = d[key] as? Int, abs(v) < 1 << 31 else { throw fail("cannot read '\(key)' of axis \(axis)") }
+                return v
+            }
+            let n = keras[axis], step = try bound("step") ?? 1
+            guard step >= 1 else { throw fail("step \(step) along axis \(axis) (only positive steps are supported)") }
+            func clamp(_ v: Int?, _ missing: Int) -> Int { v.map { min(max($0 < 0 ? $0 + n : $0, 0), n) } ?? missing }
+            let start = clamp(try bound("start"), 0), stop = clamp(try bound("stop"), n)
+            if start == 0 && stop == n && step == 1 { continue }
+            guard axis > 0 else { throw fail("slices the batch axis") }
+            guard start < stop else { throw fail("leaves nothing of axis \(axis) (\(start)..<\(stop))") }
+            steps.append((.slice(axis: Self.nchwAxis(axis, rank: xs.count), start: start, end: stop, step: step), [:]))
+        }
+        var current = x
+        for (i, (op, p)) in steps.enumerated() {
+            let output = i == steps.count - 1 ? out : assembler.unique("\(out)/\(op.name)")
+            try assembler.emit(Node(name: i == 0 ? out : "\(out)/\(op.name)", op: op, inputs: [current], outputs: [output], params: p))
+            current = output
+        }
+        if steps.isEmpty { try assembler.emit(Node(name: out, op: .identity, inputs: [x], outputs: [out])) }
+    }
+
     /// `x` in Keras' value order: a Flatten of an NCHW image holds C, H, W order, so it is
     /// reshaped back, moved channels-last and flattened again (`x` itself otherwise).
     func kerasOrder(_ x: String) throws -> String {
@@ -494,13 +615,25 @@ extension KerasGraphBuilder {
         return current
     }
 
+    /// TFOpLambda functions → the layer class (and activation) that computes the same.
+    static let tfOps: [String: (String, String?)] = [
+        "__operators__.add": ("Add", nil), "math.add": ("Add", nil), "math.multiply": ("Multiply", nil),
+        "math.subtract": ("Subtract", nil), "math.truediv": ("TrueDivide", nil), "math.divide": ("TrueDivide", nil),
+        "math.maximum": ("Maximum", nil), "math.minimum": ("Minimum", nil),
+        "nn.relu": ("Activation", "relu"), "nn.relu6": ("Activation", "relu6"), "math.sigmoid": ("Activation", "sigmoid"),
+        "nn.sigmoid": ("Activation", "sigmoid"), "math.tanh": ("Activation", "tanh"), "nn.silu": ("Activation", "silu"),
+        "nn.swish": ("Activation", "silu"), "nn.gelu": ("Activation", "gelu"), "nn.softplus": ("Activation", "softplus"),
+        "math.softplus": ("Activation", "softplus"), "nn.elu": ("Activation", "elu"), "nn.selu": ("Activation", "selu"),
+        "math.exp": ("Activation", "exponential"),
+    ]
+
     /// Every layer class the table lowers; the merge layers take several inputs.
     static let layerClasses: Set<String> = Set([
         "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "BatchNormalization", "Activation", "ReLU", "LeakyReLU",
         "PReLU", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dropout",
         "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Reshape", "ZeroPadding2D", "Concatenate",
         "Softmax", "ELU", "Identity", "Rescaling", "Normalization", "Cropping2D", "LayerNormalization", "LayerScale",
-        "UpSampling2D",
+        "UpSampling2D", "Conv2DTranspose",
     ]).union(mergeClasses)
     static let mergeClasses: Set<String> = ["Add", "Maximum", "Multiply", "Concatenate", "Subtract", "Average", "Minimum", "CustomScaleLayer",
                                             "Divide", "TrueDivide"]
@@ -548,8 +681,9 @@ extension KerasGraphBuilder {
         if target.count == 1 { flattenedFrom[out] = flattenedFrom[x] }
     }
 
-    /// A Keras activation name → op (nil: linear).
-    static func activation(_ name: String, layer: String) throws -> Op? {
+    /// A Keras activation name → op (nil: linear); `keras2`: the file is Keras 2's, whose
+    /// hard_sigmoid is 0.2·x + 0.5 clipped.
+    static func activation(_ name: String, layer: String, keras2: Bool = false) throws -> Op? {
         switch name {
         case "linear": nil
         case "relu": .relu(slope: 0)
@@ -566,8 +700,8 @@ extension KerasGraphBuilder {
         case "softsign": .unary(.softsign)
         case "mish": .unary(.mish)
         case "exponential": .unary(.exp)
-        // Keras 3's relu6(x + 3)/6 (Keras 2 used 0.2·x + 0.5).
-        case "hard_sigmoid": .unary(.hardSigmoid(alpha: 1 / 6, beta: 0.5))
+        // Keras 3's relu6(x + 3)/6.
+        case "hard_sigmoid": .unary(.hardSigmoid(alpha: keras2 ? 0.2 : 1 / 6, beta: 0.5))
         case "leaky_relu": .relu(slope: 0.2)
         default: throw SRError.unsupported("layer '\(layer)': activation '\(name)' is not supported")
         }
@@ -581,6 +715,25 @@ extension KerasGraphBuilder {
             w.pointer[((o * ci + i) * kh + y) * kw + x] = k.pointer[((y * kw + x) * ci + i) * co + o]
         } } } }
         return w
+    }
+
+    /// Conv2DTranspose `[kh, kw, out, in]` → `[in, out, kh, kw]` (no flip: both are the
+    /// adjoint of a cross-correlation).
+    static func hwoiToIOHW(_ k: Tensor) -> Tensor {
+        let (kh, kw, co, ci) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
+        let w = Tensor(uninitialized: [ci, co, kh, kw])
+        for y in 0..<kh { for x in 0..<kw { for o in 0..<co { for i in 0..<ci {
+            w.pointer[((i * co + o) * kh + y) * kw + x] = k.pointer[((y * kw + x) * co + o) * ci + i]
+        } } } }
+        return w
+    }
+
+    /// `[H, W, C]` → `[C, H, W]`.
+    static func hwcToCHW(_ t: Tensor) throws -> Tensor {
+        let (h, w, c) = (t.shape[0], t.shape[1], t.shape[2])
+        var v = [Float](repeating: 0, count: t.count)
+        for y in 0..<h { for x in 0..<w { for k in 0..<c { v[(k * h + y) * w + x] = t.pointer[(y * w + x) * c + k] } } }
+        return try Tensor(shape: [c, h, w], values: v)
     }
 
     /// Depthwise `[kh, kw, in, mult]` → `[in·mult, 1, kh, kw]`; output channel `c·mult + m`.

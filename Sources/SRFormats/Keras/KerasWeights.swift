@@ -14,7 +14,7 @@ final class KerasWeights {
     /// `root`: the legacy group holding the layer groups ("model_weights", or "" for a
     /// weights-only file).
     /// A layer of a nested Sequential model (`parents`) is stored in that model's group,
-    /// its weight names prefixed `<model>/<layer>/`.
+    /// its weight names prefixed `<model>/<layer>/` (Keras 3) or `<layer>/` (Keras 2).
     init(legacy file: HDF5File, root: String, parents: [String: String] = [:]) {
         self.file = file
         fileName = (file.path as NSString).lastPathComponent
@@ -23,7 +23,7 @@ final class KerasWeights {
             let group = root.isEmpty ? owner : "\(root)/\(owner)"
             guard try file.isGroup(group) else { return nil }
             let names = try file.stringsAttribute("weight_names", of: group) ?? []
-            let own = parents[layer] == nil ? names : names.filter { $0.hasPrefix("\(owner)/\(layer)/") }
+            let own = parents[layer] == nil ? names : names.filter { $0.hasPrefix("\(owner)/\(layer)/") || $0.hasPrefix("\(layer)/") }
             return own.isEmpty && parents[layer] != nil ? nil : own.map { "\(group)/\($0)" }
         }
     }
