@@ -1,5 +1,17 @@
 // swift-tools-version:6.0
 import PackageDescription
+import Foundation
+
+// The kernels (SRRuntime, SRSaliency) are compiled for Haswell (x86-64-v3: AVX2, FMA; every x86
+// server CPU since 2013) on x86_64, so their loops run eight floats wide; srtool checks the
+// CPU at start and says so in one line where it lacks them. SRTOOL_PORTABLE=1 builds them
+// for the baseline instead.
+#if arch(x86_64)
+let kernelSettings: [SwiftSetting] = ProcessInfo.processInfo.environment["SRTOOL_PORTABLE"] == nil
+    ? [.unsafeFlags(["-target-cpu", "haswell"])] : []
+#else
+let kernelSettings: [SwiftSetting] = []
+#endif
 
 let package = Package(
     name: "srtool",
@@ -29,14 +41,14 @@ let package = Package(
             "SRCore", "CHDF5", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS"]),
+        .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS"], swiftSettings: kernelSettings),
         .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime"]),
-        .target(name: "SRSaliency", dependencies: ["SRCore", "SRRuntime"]),
+        .target(name: "SRSaliency", dependencies: ["SRCore", "SRRuntime"], swiftSettings: kernelSettings),
         .target(name: "SRRender", dependencies: ["SRCore", "CPNG", "CJPEG"]),
         .executableTarget(name: "srtool", dependencies: [
             "SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRRender",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: kernelSettings.isEmpty ? [] : [.define("SRTOOL_X86_64_V3")]),
         .target(name: "SRTestSupport", dependencies: ["SRCore", "SRFormats"], path: "Tests/SRTestSupport"),
         .testTarget(name: "SRCoreTests", dependencies: ["SRCore", "SRTestSupport"]),
         .testTarget(name: "SRFormatsTests", dependencies: ["SRFormats", "SRRuntime", "SRTestSupport"]),

@@ -56,6 +56,8 @@ def models():
     for case in sorted(os.listdir(caffe_root)):
         d = os.path.join(caffe_root, case)
         m = json.load(open(os.path.join(d, "manifest.json")))
+        if "files" not in m:
+            continue  # prototxts without weights (data_layers: input shapes only)
         files = m["files"]
         ref = {o["name"]: os.path.join(d, o["file"]) for o in m.get("outputs", [])} or os.path.join(d, "output.npy")
         for weights in ("caffemodel", "h5"):

@@ -37,6 +37,17 @@ static inline int srlinux_die_with_parent(void) {
     return prctl(1, (unsigned long)SIGKILL, 0UL, 0UL, 0UL);
 }
 
+/* Whether the CPU has AVX2 and FMA, which srtool's kernels are compiled for on x86_64
+   (Package.swift); 1 on other architectures. */
+static inline int srlinux_cpu_has_avx2_fma(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 1;
+#endif
+}
+
 /* Keeps freed memory in the heap instead of unmapping it (mallopt(3) M_MMAP_THRESHOLD and
    M_TRIM_THRESHOLD to `bytes`), so memory freed by one layer serves the next without page
    faults. */

@@ -22,6 +22,10 @@ public enum LinuxSystem {
         srlinux_keep_freed_memory(1 << 30)
     }
 
+    /// Whether this CPU runs the kernels as built: on x86_64 they are compiled for AVX2 and
+    /// FMA unless the build set SRTOOL_PORTABLE (Package.swift).
+    public static var cpuRunsKernels: Bool { srlinux_cpu_has_avx2_fma() != 0 }
+
     public static func dieWithParent(_ parent: pid_t) {
         _ = srlinux_die_with_parent()
         if getppid() != parent { _exit(70) }

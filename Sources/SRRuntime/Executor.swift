@@ -18,8 +18,9 @@ public final class Executor {
     private let scratch = Scratch()
     /// How many node inputs read each tensor.
     private let readers: [String: Int]
-    /// Convs whose only reader is a ReLU: with `fuse` the ReLU runs inside the conv.
-    private let fusedReLU: [String: Float]
+    /// Convs whose only reader is a ReLU or an element-wise function (HardSwish, SiLU, …):
+    /// with `fuse` it runs inside the conv.
+    private let fusedActivation: [String: FusedActivation]
     /// The node producing each tensor (graph inputs have none).
     private let producers: [String: Node]
     /// Memory and MACs a run may use; checked before it allocates.
@@ -36,25 +37,40 @@ public final class Executor {
         var producers: [String: Node] = [:]
         for node in graph.nodes { for o in node.outputs { producers[o] = node } }
         self.producers = producers
-        var fused: [String: Float] = [:]
+        var fused: [String: FusedActivation] = [:]
         for node in graph.nodes {
-            guard case .relu(let slope) = node.op, slope >= 0, readers[node.inputs[0]] == 1,
-                  let producer = producers[node.inputs[0]], case .conv2d = producer.op,
+            let activation: FusedActivation
+            switch node.op {
+            case .relu(let slope) where slope >= 0: activation = .relu(slope: slope)
+            case .unary(let f): activation = .unary(f)
+            default: continue
+            }
+            guard readers[node.inputs[0]] == 1, let producer = producers[node.inputs[0]], case .conv2d = producer.op,
                   !graph.outputs.contains(node.inputs[0]) else { continue }
-            fused[producer.name] = slope
+            fused[producer.name] = activation
         }
-        fusedReLU = fused
+        fusedActivation = fused
         try budget.checkMACs(graph, shapes: try shapeTable(batch: 1).shapes)
         Parallel.threads = max(threads, 1)
         Parallel.startWorkers()
         BLAS.useSingleThreadedKernels()
     }
 
+    /// The activation to run inside conv `name`: a ReLU whenever fusing (a gradient through
+    /// it still holds, x > 0 ⇔ ReLU(x) > 0), any other function only in forward-only runs
+    /// (its derivative needs the conv's own output).
+    private func fused(_ name: String, keepAll: Bool) -> FusedActivation? {
+        guard let activation = fusedActivation[name] else { return nil }
+        if case .unary = activation, keepAll { return nil }
+        return activation
+    }
+
     /// One input tensor per graph input (NCHW, any batch size, other dims as declared).
-    /// `fuse` (default: when not keeping everything) rectifies a conv's output in place when
-    /// a ReLU is its only reader, so the conv's tensor then holds the ReLU's output. Plain
-    /// gradients still hold (x > 0 ⇔ ReLU(x) > 0); rules that read a conv's own output
-    /// (LRP, Grad-CAM) need `fuse: false`.
+    /// `fuse` (default: when not keeping everything) applies a conv's activation inside the
+    /// conv when the activation is its only reader, so the conv's tensor then holds the
+    /// activation's output. With `keepAll` only ReLUs are fused: plain gradients still hold
+    /// (x > 0 ⇔ ReLU(x) > 0); rules that read a conv's own output (LRP, Grad-CAM) need
+    /// `fuse: false`.
     public func run(_ inputs: [String: Tensor], keepAll: Bool = true, fuse: Bool? = nil) throws -> Activations {
         let fuse = fuse ?? !keepAll
         var values: [String: Tensor] = [:]
@@ -79,12 +95,11 @@ public final class Executor {
             guard let outShape = shapes.shapes[node.output] else { throw SRError.internalError("no shape for '\(node.output)'") }
             let started = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let y: Tensor
-            if fuse, case .relu = node.op, let producer = producers[node.inputs[0]],
-               fusedReLU[producer.name] != nil {
-                y = ins[0]  // already rectified inside the conv
-            } else if fuse, case .conv2d(let a) = node.op, let slope = fusedReLU[node.name] {
+            if fuse, let producer = producers[node.inputs.first ?? ""], fused(producer.name, keepAll: keepAll) != nil {
+                y = ins[0]  // already applied inside the conv
+            } else if fuse, case .conv2d(let a) = node.op, let activation = fused(node.name, keepAll: keepAll) {
                 y = Kernels.conv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"), a,
-                                   outShape: outShape, scratch: scratch, reluSlope: slope)
+                                   outShape: outShape, scratch: scratch, activation: activation)
             } else if fuse, case .relu(let slope) = node.op, slope >= 0, readers[node.inputs[0]] == 1, isFreshOutput(node.inputs[0]) {
                 // Nothing else reads the input: rectify it in place instead of copying.
                 Kernels.reluInPlace(ins[0], slope: slope)

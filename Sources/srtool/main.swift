@@ -5,6 +5,13 @@ import SRRuntime
 
 /// The CLI entry point: parses, runs, and turns every error into one stderr line and the
 /// documented exit code (`ExitCode+SRError.swift`).
+#if SRTOOL_X86_64_V3
+// The kernels use AVX2 and FMA: checked before any of their code runs.
+if !LinuxSystem.cpuRunsKernels {
+    Log.error("this srtool was built for CPUs with AVX2 and FMA (x86-64-v3), which this one lacks; rebuild it with SRTOOL_PORTABLE=1 swift build -c release")
+    exit(69)
+}
+#endif
 // OpenBLAS picks its kernels when it loads; when it fell back to generic ones on a CPU it
 // does not know, start again with the right family in the environment (BLAS.betterCoreType).
 if let core = BLAS.betterCoreType() {

@@ -62,11 +62,47 @@ final class NaiveTwinTests: XCTestCase {
             let out = try Op.conv2d(k.a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
             let scratch = Scratch()
             for round in 0..<2 {  // the second call reuses the cached filter transform
-                let fast = Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, scratch: scratch, reluSlope: k.slope)
+                let fast = Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, scratch: scratch,
+                                          activation: k.slope.map { .relu(slope: $0) })
                 let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
                 if let slope = k.slope { for j in 0..<slow.count where slow.pointer[j] < 0 { slow.pointer[j] *= slope } }
                 if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i), call \(round): \(why)") }
             }
+        }
+    }
+
+    /// The depthwise path (eight output columns summed in registers; stride 2 from split
+    /// planes) at strides 1, 2 and 3, dilation, asymmetric pads, two outputs per channel and
+    /// widths that are not multiples of eight, with each fused activation the executor uses
+    /// (ReLU, HardSwish, SiLU, GELU and one through the generic path) against the naive
+    /// convolution followed by the float64 function.
+    func testDepthwiseConvolutionWithFusedActivationMatchesNaive() throws {
+        var rng = Seeded(state: 77)
+        let cases: [(c: Int, mult: Int, h: Int, w: Int, a: Conv2DAttributes, f: FusedActivation?)] = [
+            (8, 1, 13, 21, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 8), .unary(.hardSwish)),
+            (6, 1, 16, 16, Conv2DAttributes(kernel: [5, 5], stride: [2, 2], pads: [2, 2, 2, 2], group: 6), .unary(.silu)),
+            (4, 2, 11, 9, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [0, 1, 1, 0], group: 4), .relu(slope: 0)),
+            (5, 1, 19, 33, Conv2DAttributes(kernel: [3, 3], stride: [3, 3], pads: [1, 1, 1, 1], group: 5), .relu(slope: 0.1)),
+            (3, 1, 14, 17, Conv2DAttributes(kernel: [3, 3], stride: [1, 1], pads: [2, 2, 2, 2], dilation: [2, 2], group: 3), .unary(.gelu)),
+            (4, 1, 7, 7, Conv2DAttributes(kernel: [7, 7], pads: [3, 3, 3, 3], group: 4), .unary(.mish)),
+            (2, 3, 9, 8, Conv2DAttributes(kernel: [1, 3], pads: [0, 1, 0, 1], group: 2), nil),
+        ]
+        for (i, k) in cases.enumerated() {
+            let x = random([2, k.c, k.h, k.w], &rng)
+            let w = random([k.c * k.mult, 1] + k.a.kernel, &rng)
+            let b = random([k.c * k.mult], &rng)
+            let out = try Op.conv2d(k.a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
+            let fast = Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, activation: k.f)
+            let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
+            for j in 0..<slow.count {
+                let v = Double(slow.pointer[j])
+                switch k.f {
+                case .relu(let slope)?: slow.pointer[j] = Float(v > 0 ? v : v * Double(slope))
+                case .unary(let f)?: slow.pointer[j] = Float(f.referenceValue(v))
+                case nil: break
+                }
+            }
+            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-4) { XCTFail("case \(i): \(why)") }
         }
     }
 

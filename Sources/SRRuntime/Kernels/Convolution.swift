@@ -6,10 +6,10 @@ extension Kernels {
     /// (a 1×1 stride-1 unpadded convolution multiplies the input directly; a wide 3×3
     /// stride-1 one runs as Winograd F(2×2, 3×3), `Winograd.swift`). The im2col
     /// matrix is built a band of output rows at a time, so it stays in cache.
-    /// `reluSlope`, when given, applies a (leaky) ReLU to each band while it is in cache
-    /// (the executor's conv → ReLU fusion).
+    /// `activation`, when given, runs on each band while it is in cache (the executor's
+    /// conv → activation fusion).
     public static func conv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
-                              scratch: Scratch = Scratch(), reluSlope: Float? = nil) -> Tensor {
+                              scratch: Scratch = Scratch(), activation: FusedActivation? = nil) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
         let g = a.group, cg = c / g, og = o / g
@@ -17,7 +17,7 @@ extension Kernels {
         let k = cg * kh * kw, p = ho * wo
         let out = Tensor(uninitialized: outShape)
         if cg == 1 && g > 1 {
-            return depthwiseConv2d(x, weight: w, bias: bias, a, outShape: outShape, reluSlope: reluSlope)
+            return depthwiseConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation)
         }
         let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
         if direct {
@@ -27,13 +27,20 @@ extension Kernels {
                     BLAS.sgemm(m: og, n: p, k: k, a: w.pointer + grp * og * k, lda: k,
                                b: x.pointer + (img * c + grp * cg) * h * wd, ldb: p, c: dst, ldc: p)
                     epilogue(dst, channels: og, columns: 0..<p, stride: p, bias: bias.map { $0.pointer + grp * og },
-                             reluSlope: reluSlope)
+                             activation: activation)
                 }
             }
             return out
         }
         if winogradApplies(a, inChannels: cg, outChannels: og, outShape: outShape) {
-            return conv2dWinograd(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, reluSlope: reluSlope)
+            // Winograd's output transform applies a (leaky) ReLU itself; any other activation
+            // runs as one pass after it.
+            if case .relu(let slope)? = activation {
+                return conv2dWinograd(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, reluSlope: slope)
+            }
+            let y = conv2dWinograd(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, reluSlope: nil)
+            if let activation { _ = unaryInPlace(y, activation) }
+            return y
         }
         // Bands of output rows whose im2col matrix (about 2 MB) stays in a core's cache; each
         // worker unfolds and multiplies its own bands.
@@ -58,29 +65,37 @@ extension Kernels {
                 BLAS.sgemmSingle(m: og, n: rows * wo, k: k, a: w.pointer + grp * og * k, lda: k, b: buffer,
                                  ldb: rows * wo, c: dst + y0 * wo, ldc: p)
                 epilogue(dst, channels: og, columns: (y0 * wo)..<((y0 + rows) * wo), stride: p,
-                         bias: bias.map { $0.pointer + grp * og }, reluSlope: reluSlope, parallel: false)
+                         bias: bias.map { $0.pointer + grp * og }, activation: activation, parallel: false)
             }
         }
         return out
     }
 
-    /// Adds the bias and applies the fused ReLU to `columns` of each of `channels` rows.
+    /// Adds the bias and applies the fused activation to `columns` of each of `channels` rows.
     @inline(__always)
     private static func epilogue(_ c: UnsafeMutablePointer<Float>, channels: Int, columns: Range<Int>, stride: Int,
-                                 bias: UnsafeMutablePointer<Float>?, reluSlope: Float?, parallel: Bool = true) {
-        if bias == nil && reluSlope == nil { return }
+                                 bias: UnsafeMutablePointer<Float>?, activation: FusedActivation?, parallel: Bool = true) {
+        if bias == nil && activation == nil { return }
         let body = { (range: Range<Int>) in
             for ch in range {
-                let row = c + ch * stride
+                let row = c + ch * stride + columns.lowerBound
                 let b = bias?[ch] ?? 0
-                if let slope = reluSlope {
-                    for i in columns { let v = row[i] + b; row[i] = v > 0 ? v : v * slope }
+                if let activation {
+                    activation.apply(row, row, count: columns.count, bias: b)
                 } else {
-                    for i in columns { row[i] += b }
+                    for i in 0..<columns.count { row[i] += b }
                 }
             }
         }
         if parallel { Parallel.forEach(channels, minChunk: 4, body) } else { body(0..<channels) }
+    }
+
+    /// `activation` over a whole tensor, in place.
+    static func unaryInPlace(_ t: Tensor, _ activation: FusedActivation) -> Tensor {
+        Parallel.forEach(t.count, minChunk: 1 << 14) { r in
+            activation.apply(t.pointer + r.lowerBound, t.pointer + r.lowerBound, count: r.count)
+        }
+        return t
     }
 
     /// Unfolds image patches: row `(c·kh + i)·kw + j` holds input pixel
@@ -138,10 +153,11 @@ extension Kernels {
     /// Depthwise convolution (one input channel per group, `o/c` outputs each: MobileNet,
     /// EfficientNet, ConvNeXt): direct loops, no im2col. Each input channel is copied once
     /// into a zero-padded plane (at stride 2, split into its even and odd columns), so every
-    /// kernel tap adds `w[i, j]·(a contiguous run of that plane)` to an output row: loops
-    /// without bounds checks that vectorise.
+    /// kernel tap reads a contiguous run of that plane. Eight output columns at a time are
+    /// summed over all taps in registers and stored once, with the bias and the fused
+    /// activation applied to the row while it is in cache.
     static func depthwiseConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
-                                reluSlope: Float?) -> Tensor {
+                                activation: FusedActivation?) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
         let mult = o / c
@@ -152,15 +168,26 @@ extension Kernels {
         let pw = max(wd + left, (wo - 1) * sw + (kw - 1) * dw + 1)
         let split = sw == 2
         let half = (pw + 1) / 2
-        let planeSize = split ? 2 * ph * half : ph * pw
+        // 8 floats of slack: a run's last group of eight may read past the plane's end.
+        let planeSize = (split ? 2 * ph * half : ph * pw) + 8
         let out = Tensor(uninitialized: outShape)
         // A second worker pays only past ~2^18 multiply-adds (waking it costs ~10 µs).
         let work = n * o * ho * wo * kh * kw
         let workers = work < 1 << 18 ? 1 : min(Parallel.threads, max(1, n * c))
         let planes = UnsafeMutablePointer<Float>.allocate(capacity: planeSize * workers)
         defer { planes.deallocate() }
+        let taps = kh * kw
         Parallel.forEachWorker(n * c, workers: workers) { worker, range in
             let plane = planes + worker * planeSize
+            // Per tap: the offset of its run for output row 0, column 0; rows add `rowStep`.
+            var offsets = [Int](repeating: 0, count: taps)
+            for i in 0..<kh {
+                for j in 0..<kw {
+                    let q = j * dw
+                    offsets[i * kw + j] = split ? (q & 1 == 0 ? 0 : ph * half) + i * dh * half + (q >> 1) : i * dh * pw + q
+                }
+            }
+            let rowStep = split ? sh * half : sh * pw
             for t in range {
                 let img = t / c, ic = t % c
                 let src = x.pointer + t * h * wd
@@ -181,30 +208,34 @@ extension Kernels {
                 for m in 0..<mult {
                     let oc = ic * mult + m
                     let dst = out.pointer + (img * o + oc) * ho * wo
-                    let taps = w.pointer + oc * kh * kw
+                    let weights = w.pointer + oc * taps
                     let b = bias?.pointer[oc] ?? 0
                     for oy in 0..<ho {
                         let row = dst + oy * wo
-                        row.update(repeating: b, count: wo)
-                        for i in 0..<kh {
-                            let py = oy * sh + i * dh
-                            for j in 0..<kw {
-                                let tap = taps[i * kw + j]
-                                let q = j * dw  // padded column read by output column 0
-                                if split {
-                                    let run = plane + (q & 1 == 0 ? 0 : ph * half) + py * half + (q >> 1)
-                                    for ox in 0..<wo { row[ox] += tap * run[ox] }
-                                } else if sw == 1 {
-                                    let run = plane + py * pw + q
-                                    for ox in 0..<wo { row[ox] += tap * run[ox] }
-                                } else {
-                                    let run = plane + py * pw + q
-                                    for ox in 0..<wo { row[ox] += tap * run[ox * sw] }
+                        let base = plane + oy * rowStep
+                        if sw > 2 {
+                            row.update(repeating: 0, count: wo)
+                            for k in 0..<taps {
+                                let run = base + offsets[k], tap = weights[k]
+                                for ox in 0..<wo { row[ox] += tap * run[ox * sw] }
+                            }
+                        } else {
+                            var ox = 0
+                            while ox < wo {
+                                var acc = SIMD8<Float>()
+                                for k in 0..<taps {
+                                    acc += weights[k] * UnsafeRawPointer(base + offsets[k] + ox).loadUnaligned(as: SIMD8<Float>.self)
                                 }
+                                if ox + 8 <= wo {
+                                    UnsafeMutableRawPointer(row + ox).storeBytes(of: acc, as: SIMD8<Float>.self)
+                                } else {
+                                    for l in 0..<(wo - ox) { row[ox + l] = acc[l] }
+                                }
+                                ox += 8
                             }
                         }
-                        if let slope = reluSlope {
-                            for ox in 0..<wo { let v = row[ox]; row[ox] = v > 0 ? v : v * slope }
+                        if let activation { activation.apply(row, row, count: wo, bias: b) } else if b != 0 {
+                            for i in 0..<wo { row[i] += b }
                         }
                     }
                 }

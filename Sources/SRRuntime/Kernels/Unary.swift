@@ -99,29 +99,9 @@ extension Kernels {
     public static func unary(_ x: Tensor, _ f: UnaryFunction, into target: Tensor? = nil) -> Tensor {
         let out = target ?? Tensor(uninitialized: x.shape)
         let (o, p) = (out.pointer, x.pointer)
-        // In place, the loop reads and writes through one pointer: with two equal pointers
-        // the vectoriser's overlap check would send it down the scalar path.
-        let inPlace = o == p
-        @inline(__always) func run(_ body: (Float) -> Float) {
-            Parallel.forEach(x.count, minChunk: 1 << 14) { r in
-                if inPlace { for i in r { o[i] = body(o[i]) } } else { for i in r { o[i] = body(p[i]) } }
-            }
-        }
-        switch f {
-        case .silu:
-            // Written out (no closure between the loop and the formula) so it vectorises.
-            Parallel.forEach(x.count, minChunk: 1 << 14) { r in
-                if inPlace {
-                    for i in r { let v = o[i]; o[i] = v / (1 + SRRuntime.fastExp(-v)) }
-                } else {
-                    for i in r { let v = p[i]; o[i] = v / (1 + SRRuntime.fastExp(-v)) }
-                }
-            }
-        case .gelu: run { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }
-        case .hardSwish: run { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }
-        case .hardSigmoid(let a, let b): run { Swift.max(0, Swift.min(1, a * $0 + b)) }
-        case .erf, .exp, .log, .sqrt, .neg, .abs, .reciprocal, .geluTanh, .elu, .selu, .softplus, .softsign, .mish:
-            run { f.value($0) }
+        let activation = FusedActivation.unary(f)
+        Parallel.forEach(x.count, minChunk: 1 << 14) { r in
+            activation.apply(p + r.lowerBound, o + r.lowerBound, count: r.count)
         }
         return out
     }

@@ -1,0 +1,41 @@
+import Foundation
+import SRCore
+
+/// An activation run inside the kernel that made its input, on rows still in cache: the
+/// executor's conv → activation fusion in forward-only runs (a conv's bias pass and its
+/// ReLU / HardSwish / SiLU become one pass over the output). The loops are written out per
+/// function so they vectorise; `Kernels.unary` runs the same loops.
+public enum FusedActivation: Sendable, Equatable {
+    case relu(slope: Float)
+    case unary(UnaryFunction)
+
+    /// `dst[i] = f(src[i] + bias)` for i in 0..<count; `src` may equal `dst`.
+    @inline(__always)
+    func apply(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int, bias: Float = 0) {
+        // One pointer when in place: with two equal pointers the vectoriser's overlap check
+        // would send every loop down its scalar path.
+        if src == dst { run(dst, dst, count, bias) } else { run(src, dst, count, bias) }
+    }
+
+    @inline(__always)
+    private func run(_ p: UnsafeMutablePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ count: Int, _ b: Float) {
+        switch self {
+        case .relu(let slope):
+            if slope == 0 {
+                for i in 0..<count { let v = p[i] + b; o[i] = v > 0 ? v : 0 }
+            } else {
+                for i in 0..<count { let v = p[i] + b; o[i] = v > 0 ? v : v * slope }
+            }
+        case .unary(.hardSwish):
+            for i in 0..<count { let v = p[i] + b; o[i] = v * Swift.max(0, Swift.min(1, v / 6 + 0.5)) }
+        case .unary(.hardSigmoid(let alpha, let beta)):
+            for i in 0..<count { let v = p[i] + b; o[i] = Swift.max(0, Swift.min(1, alpha * v + beta)) }
+        case .unary(.silu):
+            for i in 0..<count { let v = p[i] + b; o[i] = v / (1 + SRRuntime.fastExp(-v)) }
+        case .unary(.gelu):
+            for i in 0..<count { let v = p[i] + b; o[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+        case .unary(let f):
+            for i in 0..<count { o[i] = f.value(p[i] + b) }
+        }
+    }
+}
