@@ -53,7 +53,7 @@ final class SaliencyFixtureTests: XCTestCase {
             try check(try run("ig").raw, m, "integrated_gradients_gl", folder, "\(model) ig gauss-legendre")
             try check(try run("occlusion").raw, m, "occlusion", folder, "\(model) occlusion")
             let gradcam = try run("gradcam")
-            try check(gradcam.raw, m, "gradcam_layer", folder, "\(model) gradcam raw")
+            try check(gradcam.raw, m, "gradcam_layer_relu", folder, "\(model) gradcam (ReLU'd, as saved)")
             try check(gradcam.display, m, "gradcam_upsampled", folder, "\(model) gradcam upsampled")
             try check(try run("guided-gradcam").raw, m, "guided_gradcam", folder, "\(model) guided-gradcam")
             if m.files["cam"] != nil {

@@ -76,12 +76,31 @@ final class ExplainCLITests: XCTestCase {
         XCTAssertEqual(r.code, 0, r.stderr)
         for layer in ["features.0", "features.2", "features.5"] {
             XCTAssertEqual(try RGBImage.read(path: dir + "/cam_\(layer).png").width, 16)
-            XCTAssertEqual(try NPY.read(path: dir + "/cam_\(layer).npy").shape.count, 4)
+            let saved = try NPY.read(path: dir + "/cam_\(layer).npy")
+            XCTAssertEqual(saved.shape.count, 4)
+            XCTAssertTrue(saved.values.allSatisfy { $0 >= 0 }, "the saved Grad-CAM map is ReLU'd")
+            XCTAssertTrue(saved.values.contains { $0 > 0 }, layer)
         }
         let cam = try CLI.run(["explain", "Fixtures/lrp/vgg_mini/model.onnx", "--input", "Fixtures/lrp/vgg_mini/input.npy",
                                "--method", "cam"])
         XCTAssertEqual(cam.code, 69, cam.stderr)
         XCTAssertEqual(cam.errorLines.count, 1)
+    }
+
+    /// Guided backprop and deconvnet on a GELU network say once that they are defined for
+    /// ReLU networks; on a ReLU network they say nothing.
+    func testGuidedBackpropSaysItIsForReLUNetworks() throws {
+        for method in ["guided", "deconvnet"] {
+            let r = try CLI.run(["explain", "Fixtures/zoo/convnext/model.onnx", "--input", "Fixtures/zoo/convnext/input.npy",
+                                 "--method", method, "--save", dir + "/g.npy"])
+            XCTAssertEqual(r.code, 0, r.stderr)
+            XCTAssertEqual(r.stderr.components(separatedBy: "\n").filter { $0.contains("is defined for ReLU networks") }.count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("gelu"), r.stderr)
+        }
+        let relu = try CLI.run(["explain", "Fixtures/lrp/vgg_mini/model.onnx", "--input", "Fixtures/lrp/vgg_mini/input.npy",
+                                "--method", "guided", "--save", dir + "/g.npy"])
+        XCTAssertEqual(relu.code, 0, relu.stderr)
+        XCTAssertFalse(relu.stderr.contains("ReLU networks"), relu.stderr)
     }
 
     /// `saliency` on a synthetic scene reproduces the reference map; `explain --method sr` writes an SR map.

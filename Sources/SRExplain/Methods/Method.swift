@@ -131,9 +131,10 @@ public struct Method: Sendable {
             let layers = o.layer == "all" ? e.convolutions : [o.layer ?? e.lastConvolution].compactMap { $0 }
             guard !layers.isEmpty else { throw SRError.unsupported("the model has no convolution for Grad-CAM") }
             let runs = try layers.map { layer in (layer, try e.gradCAM(x, target: t, layer: layer)) }
+            // Grad-CAM is ReLU(Σ_k α_k A_k) (Selvaraju et al.): the saved map too.
             let maps = runs.map { layer, r in
-                AttributionMap(raw: r.map, display: Kernels.resizeBilinear(relu(r.map), height: x.shape[2], width: x.shape[3]),
-                               layer: layer)
+                let map = relu(r.map)
+                return AttributionMap(raw: map, display: Kernels.resizeBilinear(map, height: x.shape[2], width: x.shape[3]), layer: layer)
             }
             return try result(maps, runs[0].1.explanation)
         },
@@ -153,4 +154,23 @@ public struct Method: Sendable {
     }
 
     public static func named(_ name: String) -> Method? { all.first { $0.name == name } }
+
+    /// What a user should know before trusting this method's map on `graph`, or nil:
+    /// deconvnet and guided backprop change how ReLUs pass the signal back and are defined
+    /// for ReLU networks; through GELU, SiLU, HardSwish, … they pass the plain gradient.
+    public func caveat(for graph: Graph) -> String? {
+        guard ["deconvnet", "guided", "guided-gradcam"].contains(name) else { return nil }
+        var others: [String] = []
+        for node in graph.nodes {
+            guard case .unary(let f) = node.op else { continue }
+            switch f {
+            case .gelu, .geluTanh, .silu, .hardSwish, .elu, .selu, .softplus, .softsign, .mish:
+                if !others.contains(f.name) { others.append(f.name) }
+            case .erf, .exp, .log, .sqrt, .neg, .abs, .reciprocal, .hardSigmoid:
+                continue
+            }
+        }
+        guard !others.isEmpty else { return nil }
+        return "--method \(name) is defined for ReLU networks; this model's \(others.joined(separator: ", ")) activations pass the plain gradient"
+    }
 }

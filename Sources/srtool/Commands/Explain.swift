@@ -65,6 +65,7 @@ struct Explain: ParsableCommand {
         options.rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing,
                                                      defaultComposite: method == "sr" ? "sr-paper" : "epsilon-plus-flat")
         let target = try explainArguments.resolveTarget(labels: names)
+        if let caveat = m.caveat(for: graph) { Log.warning(caveat) }
         var times: [Duration] = []
         func compute() throws -> MethodResult {
             var r = try m.run(explainer, x, target: target, options: options)
