@@ -83,16 +83,12 @@ import os
 os.environ["KERAS_BACKEND"] = "torch"          # must precede `import keras`
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import argparse
-import gc
 import inspect
 import json
-import shutil
 import sys
-import time
 import warnings
-import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import absl.logging
 import numpy as np
@@ -102,7 +98,7 @@ import torch.nn.functional as F
 import keras
 from keras import layers as L
 
-from keras_apps_compare import ATOL, RTOL, print_row, print_table, raw_images, run_srtool
+from keras_apps_compare import check_models, parse_args, selected
 
 absl.logging.set_verbosity(absl.logging.ERROR)
 warnings.filterwarnings("ignore")
@@ -281,106 +277,14 @@ def float64_output(model, x):
 # --------------------------------------------------------------------------- main
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--srtool", default=str(ROOT / ".build" / "debug" / "srtool"))
-    ap.add_argument("--models", default="", help="comma-separated names (case-insensitive)")
-    ap.add_argument("--keras-only", action="store_true")
-    ap.add_argument("--out", default="/tmp/srtool-keras-apps")
-    ap.add_argument("--max-params", type=float, default=100,
-                    help="skip models with more parameters than this many millions (0: no limit)")
-    ap.add_argument("--size", type=int, default=64,
-                    help="input size, raised to a model's minimum (32; 71 Xception; 75 Inception)")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--timeout", type=int, default=900, help="seconds per srtool run")
-    args = ap.parse_args()
-
-    specs = model_specs()
-    if args.models:
-        want = {m.strip().lower() for m in args.models.split(",") if m.strip()}
-        unknown = want - {n.lower() for n in specs}
-        if unknown:
-            raise SystemExit(f"unknown model(s) {sorted(unknown)}; known: {', '.join(specs)}")
-        specs = {n: v for n, v in specs.items() if n.lower() in want}
-    if not args.keras_only and not os.access(args.srtool, os.X_OK):
-        raise SystemExit(f"no srtool at {args.srtool} (build it, pass --srtool, or use --keras-only)")
-    out_root = Path(args.out)
-    out_root.mkdir(parents=True, exist_ok=True)
-    print(f"keras {keras.__version__} ({keras.backend.backend()}), torch {torch.__version__}; "
-          f"{len(specs)} models -> {out_root}" + ("" if args.keras_only else f"; srtool {args.srtool}"))
-    print(f"tolerance |srtool - keras| <= {ATOL:g} + {RTOL:g}*|keras|", flush=True)
-
-    rows = []
-    failed = False
-    for name, (ctor, s, extra) in specs.items():
-        s = max(s, args.size)
-        row = {"model": name, "input": f"{s}x{s}"}
-        t0 = time.time()
-        seed = SEED + zlib.crc32(name.encode()) % 100000
-        keras.utils.set_random_seed(seed)
-        rng = np.random.default_rng(seed)
-        try:
-            model = build(name, ctor, s, extra)
-        except Exception as e:  # noqa: BLE001
-            row.update(params="-", std="-", f64="-", h5=f"keras cannot build it: {' '.join(str(e).split())[:150]}",
-                       keras="-")
-            rows.append(row)
-            print_row(row)
-            continue
-        nparams = model.count_params()
-        row["params"] = f"{nparams / 1e6:.2f}M"
-        if args.max_params and nparams > args.max_params * 1e6:
-            row.update(std="-", f64="-", h5=f"skipped ({nparams / 1e6:.0f}M parameters > --max-params "
-                                  f"{args.max_params:g}M)", keras="-")
-            rows.append(row)
-            print_row(row)
-            del model
-            gc.collect()
-            continue
-        preprocess, family = preprocess_input_of(ctor)
-
-        def batch(n):
-            return np.asarray(to_np(preprocess(raw_images(rng, n, s))), dtype=np.float32)
-
-        randomize(model, rng)
-        x = batch(2)
-        n_bn = calibrate_batch_norm(model, np.concatenate([x, batch(6)]))
-        y = to_np(model(x, training=False)).astype(np.float32)
-        y64 = float64_output(model, x)
-        d = out_root / name
-        if d.exists():
-            shutil.rmtree(d)
-        d.mkdir(parents=True)
-        model.save(str(d / "model.h5"))
-        model.save(str(d / "model.keras"))
-        np.save(d / "input.npy", np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-        np.save(d / "output.npy", y)
-        np.save(d / "output_float64.npy", y64)
-        row["std"] = f"{float(y.std()):.3g}"
-        row["f64"] = f"{float(np.abs(y - y64).max()):.2g}"
-        row["preprocess_input"] = f"{family}.preprocess_input, range [{x.min():.3g}, {x.max():.3g}]"
-        row["batch_norms_calibrated"] = n_bn
-        if not np.isfinite(y).all():
-            row["note"] = "Keras output not finite"
-        keras_s = time.time() - t0
-        del model
-        keras.backend.clear_session()
-        gc.collect()
-        if args.keras_only:
-            row.update(h5="-", keras="-")
-        else:
-            for fmt in ("h5", "keras"):
-                kind, msg = run_srtool(args.srtool, d / f"model.{fmt}", d / "input.npy", y,
-                                       y64, args.threads, args.timeout)
-                row[fmt] = msg if kind != "refused" else f"refused: {msg}"
-                failed |= kind == "failed"
-        row["keras_seconds"] = round(keras_s, 1)
-        rows.append(row)
-        print_row(row)
-
-    (out_root / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print()
-    print_table(rows, args.keras_only)
-    return 1 if failed else 0
+    args = parse_args(__doc__, str(ROOT / ".build" / "debug" / "srtool"), "/tmp/srtool-keras-apps")
+    specs = selected(model_specs(), args)
+    backend = SimpleNamespace(
+        set_seed=keras.utils.set_random_seed, build=build, randomize=randomize, calibrate=calibrate_batch_norm,
+        float64_output=float64_output, preprocess_input_of=preprocess_input_of, to_np=to_np,
+        clear_session=keras.backend.clear_session, formats=("h5", "keras"))
+    return check_models(specs, args, backend, SEED,
+                        f"keras {keras.__version__} ({keras.backend.backend()}), torch {torch.__version__}")
 
 
 if __name__ == "__main__":

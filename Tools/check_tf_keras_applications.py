@@ -50,22 +50,18 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import argparse
-import gc
 import inspect
 import json
-import shutil
 import sys
-import time
 import warnings
-import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from keras_apps_compare import ATOL, RTOL, print_row, print_table, raw_images, run_srtool
+from keras_apps_compare import check_models, parse_args, selected
 
 warnings.filterwarnings("ignore")
 tf.get_logger().setLevel("ERROR")
@@ -182,114 +178,14 @@ def custom_objects():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--srtool", default=str(ROOT / ".build" / "release" / "srtool"))
-    ap.add_argument("--models", default="", help="comma-separated names (case-insensitive)")
-    ap.add_argument("--keras-only", action="store_true")
-    ap.add_argument("--no-keras-zip", action="store_true", help="save and check the .h5 only")
-    ap.add_argument("--out", default="/tmp/srtool-tf-keras-apps")
-    ap.add_argument("--max-params", type=float, default=100,
-                    help="skip models with more parameters than this many millions (0: no limit)")
-    ap.add_argument("--size", type=int, default=64,
-                    help="input size, raised to a model's minimum (32; 71 Xception; 75 Inception)")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--timeout", type=int, default=900, help="seconds per srtool run")
-    args = ap.parse_args()
-
-    specs = model_specs()
-    if args.models:
-        want = {m.strip().lower() for m in args.models.split(",") if m.strip()}
-        unknown = want - {n.lower() for n in specs}
-        if unknown:
-            raise SystemExit(f"unknown model(s) {sorted(unknown)}; known: {', '.join(specs)}")
-        specs = {n: v for n, v in specs.items() if n.lower() in want}
-    if not args.keras_only and not os.access(args.srtool, os.X_OK):
-        raise SystemExit(f"no srtool at {args.srtool} (build it, pass --srtool, or use --keras-only)")
-    formats = ("h5",) if args.no_keras_zip else ("h5", "keras")
-    out_root = Path(args.out)
-    out_root.mkdir(parents=True, exist_ok=True)
-    print(f"tf_keras {tf_keras.__version__}, tensorflow {tf.__version__}; {len(specs)} models -> "
-          f"{out_root}" + ("" if args.keras_only else f"; srtool {args.srtool}"))
-    print(f"tolerance |srtool - keras| <= {ATOL:g} + {RTOL:g}*|keras|", flush=True)
-
-    rows = []
-    failed = False
-    for name, (ctor, s, extra) in specs.items():
-        s = max(s, args.size)
-        row = {"model": name, "input": f"{s}x{s}"}
-        t0 = time.time()
-        seed = SEED + zlib.crc32(name.encode()) % 100000
-        tf_keras.utils.set_random_seed(seed)
-        rng = np.random.default_rng(seed)
-        try:
-            model = build(ctor, s, extra)
-        except Exception as e:  # noqa: BLE001
-            row.update(params="-", std="-", f64="-", keras="-",
-                       h5=f"keras cannot build it: {' '.join(str(e).split())[:150]}")
-            rows.append(row)
-            print_row(row)
-            continue
-        nparams = model.count_params()
-        row["params"] = f"{nparams / 1e6:.2f}M"
-        if args.max_params and nparams > args.max_params * 1e6:
-            row.update(std="-", f64="-", keras="-",
-                       h5=f"skipped ({nparams / 1e6:.0f}M parameters > --max-params {args.max_params:g}M)")
-            rows.append(row)
-            print_row(row)
-            del model
-            tf_keras.backend.clear_session()
-            gc.collect()
-            continue
-        preprocess, family = preprocess_input_of(ctor)
-
-        def batch(n):
-            return np.asarray(preprocess(raw_images(rng, n, s)), dtype=np.float32)
-
-        randomize(model, rng)
-        x = batch(2)
-        n_bn = calibrate_batch_norm(model, np.concatenate([x, batch(6)]))
-        y = model(x, training=False).numpy().astype(np.float32)
-        y64 = float64_output(model, x)
-        d = out_root / name
-        if d.exists():
-            shutil.rmtree(d)
-        d.mkdir(parents=True)
-        for fmt in formats:
-            model.save(str(d / f"model.{fmt}"))
-        np.save(d / "input.npy", np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-        np.save(d / "output.npy", y)
-        row["std"] = f"{float(y.std()):.3g}"
-        if y64 is None:
-            row["f64"] = "-"
-            y64 = y
-        else:
-            np.save(d / "output_float64.npy", y64)
-            row["f64"] = f"{float(np.abs(y - y64).max()):.2g}"
-        row["preprocess_input"] = f"{family}.preprocess_input, range [{x.min():.3g}, {x.max():.3g}]"
-        row["batch_norms_calibrated"] = n_bn
-        if not np.isfinite(y).all():
-            row["note"] = "Keras output not finite"
-        keras_s = time.time() - t0
-        del model
-        tf_keras.backend.clear_session()
-        gc.collect()
-        row["keras"] = "-"
-        if args.keras_only:
-            row["h5"] = "-"
-        else:
-            for fmt in formats:
-                kind, msg = run_srtool(args.srtool, d / f"model.{fmt}", d / "input.npy", y,
-                                       y64, args.threads, args.timeout)
-                row[fmt] = msg if kind != "refused" else f"refused: {msg}"
-                failed |= kind == "failed"
-        row["keras_seconds"] = round(keras_s, 1)
-        rows.append(row)
-        print_row(row)
-
-    (out_root / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print()
-    print_table(rows, args.keras_only)
-    return 1 if failed else 0
+    args = parse_args(__doc__, str(ROOT / ".build" / "release" / "srtool"), "/tmp/srtool-tf-keras-apps", zip_option=True)
+    specs = selected(model_specs(), args)
+    backend = SimpleNamespace(
+        set_seed=tf_keras.utils.set_random_seed, build=lambda name, ctor, s, extra: build(ctor, s, extra),
+        randomize=randomize, calibrate=calibrate_batch_norm, float64_output=float64_output,
+        preprocess_input_of=preprocess_input_of, to_np=lambda t: t.numpy() if hasattr(t, "numpy") else t,
+        clear_session=tf_keras.backend.clear_session, formats=("h5",) if args.no_keras_zip else ("h5", "keras"))
+    return check_models(specs, args, backend, SEED, f"tf_keras {tf_keras.__version__}, tensorflow {tf.__version__}")
 
 
 if __name__ == "__main__":

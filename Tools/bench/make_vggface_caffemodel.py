@@ -270,18 +270,23 @@ def deploy_prototxt_v2(layers):
                 f'  bottom: "{bottom}"', f'  top: "{top}"']
         if shapes:
             out += ["  param { lr_mult: 1 decay_mult: 1 }", "  param { lr_mult: 2 decay_mult: 0 }"]
-        if ltype == CONVOLUTION:
-            out += ["  convolution_param {", f"    num_output: {params['num_output']}",
-                    "    pad: 1", "    kernel_size: 3", "  }"]
-        elif ltype == POOLING:
-            out += ["  pooling_param {", "    pool: MAX", "    kernel_size: 2", "    stride: 2",
-                    "  }"]
-        elif ltype == INNER_PRODUCT:
-            out += ["  inner_product_param {", f"    num_output: {params['num_output']}", "  }"]
-        elif ltype == DROPOUT:
-            out += ["  dropout_param {", "    dropout_ratio: 0.5", "  }"]
+        out += layer_param_lines(ltype, params)
         out.append("}")
     return "\n".join(out) + "\n"
+
+
+def layer_param_lines(ltype, params):
+    """The `*_param { }` block of one layer, the same in the V1 and V2 prototxt."""
+    if ltype == CONVOLUTION:
+        return ["  convolution_param {", f"    num_output: {params['num_output']}",
+                "    pad: 1", "    kernel_size: 3", "  }"]
+    if ltype == POOLING:
+        return ["  pooling_param {", "    pool: MAX", "    kernel_size: 2", "    stride: 2", "  }"]
+    if ltype == INNER_PRODUCT:
+        return ["  inner_product_param {", f"    num_output: {params['num_output']}", "  }"]
+    if ltype == DROPOUT:
+        return ["  dropout_param {", "    dropout_ratio: 0.5", "  }"]
+    return []
 
 
 def deploy_prototxt(layers):
@@ -290,16 +295,7 @@ def deploy_prototxt(layers):
     for name, ltype, bottom, top, params, shapes in layers:
         out += ["layers {", f'  bottom: "{bottom}"', f'  top: "{top}"', f'  name: "{name}"',
                 f"  type: {TYPE_NAMES[ltype]}"]
-        if ltype == CONVOLUTION:
-            out += ["  convolution_param {", f"    num_output: {params['num_output']}",
-                    "    pad: 1", "    kernel_size: 3", "  }"]
-        elif ltype == POOLING:
-            out += ["  pooling_param {", "    pool: MAX", "    kernel_size: 2", "    stride: 2",
-                    "  }"]
-        elif ltype == INNER_PRODUCT:
-            out += ["  inner_product_param {", f"    num_output: {params['num_output']}", "  }"]
-        elif ltype == DROPOUT:
-            out += ["  dropout_param {", "    dropout_ratio: 0.5", "  }"]
+        out += layer_param_lines(ltype, params)
         if shapes:
             out += ["  blobs_lr: 1", "  blobs_lr: 2", "  weight_decay: 1", "  weight_decay: 0"]
         out.append("}")

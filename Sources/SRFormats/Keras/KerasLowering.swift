@@ -345,7 +345,7 @@ extension KerasGraphBuilder {
                 let rest = length - full + top
                 (pads[axis], pads[axis + 2], extra[axis]) = rest >= 0 ? (top, 0, rest) : (top, -rest, 0)
             }
-            var params = ["weight": weight(name, "weight") { Self.hwoiToIOHW(k) }]
+            var params = ["weight": weight(name, "weight") { Self.hwioToOIHW(k) }]
             if useBias { params["bias"] = try weight(name, "bias") { try Self.vector(w[1], outC, "bias", layer: name) } }
             let conv = Conv2DAttributes(kernel: kernel, stride: stride, pads: pads, dilation: dilation)
             try chain([(.convTranspose2d(ConvTranspose2DAttributes(conv: conv, outputPadding: extra)), params)] + activationSteps())
@@ -707,23 +707,14 @@ extension KerasGraphBuilder {
         }
     }
 
-    /// `[kh, kw, in, out]` → `[out, in, kh, kw]`.
+    /// `[kh, kw, in, out]` → `[out, in, kh, kw]`; also a Conv2DTranspose kernel
+    /// `[kh, kw, out, in]` → `[in, out, kh, kw]` (the same permutation; no flip: both are
+    /// the adjoint of a cross-correlation).
     static func hwioToOIHW(_ k: Tensor) -> Tensor {
         let (kh, kw, ci, co) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
         let w = Tensor(uninitialized: [co, ci, kh, kw])
         for y in 0..<kh { for x in 0..<kw { for i in 0..<ci { for o in 0..<co {
             w.pointer[((o * ci + i) * kh + y) * kw + x] = k.pointer[((y * kw + x) * ci + i) * co + o]
-        } } } }
-        return w
-    }
-
-    /// Conv2DTranspose `[kh, kw, out, in]` → `[in, out, kh, kw]` (no flip: both are the
-    /// adjoint of a cross-correlation).
-    static func hwoiToIOHW(_ k: Tensor) -> Tensor {
-        let (kh, kw, co, ci) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
-        let w = Tensor(uninitialized: [ci, co, kh, kw])
-        for y in 0..<kh { for x in 0..<kw { for o in 0..<co { for i in 0..<ci {
-            w.pointer[((i * co + o) * kh + y) * kw + x] = k.pointer[((y * kw + x) * co + o) * ci + i]
         } } } }
         return w
     }
