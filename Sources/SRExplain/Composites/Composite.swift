@@ -34,6 +34,11 @@ public struct Composite: Sendable {
         var relu: Rule?
         /// Element-wise products of activations (gates, `x·σ(x)` left unfused).
         var product: Rule?
+        /// Layer norm (nil: `batchNorm`'s rule), softmax and products of two activations
+        /// (nil: their gradient) — the attention composites set them.
+        var layerNorm: Rule?
+        var softmax: Rule?
+        var matmul: Rule?
     }
 
     /// The rule set for `graph` (already canonized).
@@ -60,13 +65,14 @@ public struct Composite: Sendable {
             case .add: chosen = t.sum
             case .avgPool2d, .globalAvgPool: chosen = t.avgPool
             case .reduce(let a): chosen = a.kind == .mean || a.kind == .sum ? t.avgPool : nil
-            // Layer norm: like batch norm until the AttnLRP rule (issue #15) replaces it.
-            case .batchNorm, .scale, .layerNorm: chosen = t.batchNorm
+            case .batchNorm, .scale: chosen = t.batchNorm
+            case .layerNorm: chosen = t.layerNorm ?? t.batchNorm
             case .lrn: chosen = t.lrn
             case .mul: chosen = t.product
-            // matmul of two activations: the gradient until AttnLRP's rule (issue #15).
-            case .maxPool2d, .globalMaxPool, .max, .concat, .flatten, .reshape, .softmax, .pad, .identity,
-                 .transpose, .slice, .matmul, .batchConstant, .convTranspose2d, .resize:
+            case .matmul: chosen = t.matmul
+            case .softmax: chosen = t.softmax
+            case .maxPool2d, .globalMaxPool, .max, .concat, .flatten, .reshape, .pad, .identity,
+                 .transpose, .slice, .batchConstant, .convTranspose2d, .resize:
                 chosen = nil
             }
             return chosen ?? gradient
@@ -83,8 +89,30 @@ extension Composite {
               product: ProductRule())
     }
 
+    /// AttnLRP and CP-LRP as LXT 2.1 applies them (docs/attnlrp-reference.md): LRP-0 on conv
+    /// and linear layers (LXT's ε = 0; srtool divides by z ± 1e-12), the identity rule on
+    /// element-wise activations, layer norm with a constant σ, sums split in proportion;
+    /// `attention`: AttnLRP's uniform matmul and softmax by gradient × input, or CP-LRP's
+    /// attention weights as constants.
+    static func attention(_ o: CompositeOptions, constantAttention: Bool) -> Table {
+        let tiny: Float = 1e-12
+        var t = base(o, conv: LRP.epsilon(tiny), dense: LRP.epsilon(tiny))
+        t.sum = Norm(stabilizer: tiny)
+        t.avgPool = Norm(stabilizer: tiny)
+        t.layerNorm = LayerNormRule(stabilizer: tiny)
+        t.softmax = SoftmaxRule()
+        t.matmul = MatMulRule(constantAttention ? .constantAttention : .uniform, stabilizer: tiny)
+        return t
+    }
+
     /// The registry: every composite `--composite` accepts, with zennit's names in kebab-case.
     public static let all: [Composite] = [
+        Composite(name: "attnlrp", summary: "AttnLRP as LXT: LRP-0, identity on activations, uniform matmul, softmax g×x") { o in
+            attention(o, constantAttention: false)
+        },
+        Composite(name: "cp-lrp", summary: "CP-LRP as LXT: AttnLRP with the attention weights as constants") { o in
+            attention(o, constantAttention: true)
+        },
         Composite(name: "epsilon-plus", summary: "conv z⁺, dense ε") { o in
             base(o, conv: LRP.zPlus(stabilizer: o.stabilizer), dense: LRP.epsilon(o.epsilon))
         },

@@ -73,7 +73,9 @@ extension Explainer {
     /// cancel), αβ, and the other LRP rules on a layer without bias.
     static func conserves(_ rule: Rule, _ node: Node, _ graph: Graph) -> Bool {
         switch rule {
-        case is Pass, is Norm, is ProductRule: return true
+        case is Pass, is Norm, is ProductRule, is MatMulRule: return true
+        case is SoftmaxRule: return false  // AttnLRP's declared leak
+        case is LayerNormRule: return graph.weight(node, "bias") == nil
         case is Gradient:
             switch node.op {
             case .flatten, .reshape, .identity, .concat, .maxPool2d, .globalMaxPool, .pad, .transpose: return true
