@@ -39,6 +39,9 @@ public struct Composite: Sendable {
         var layerNorm: Rule?
         var softmax: Rule?
         var matmul: Rule?
+        /// Linear layers that project into or out of attention (`AttentionProjections`);
+        /// nil: `dense`.
+        var attentionDense: Rule?
     }
 
     /// The rule set for `graph` (already canonized).
@@ -53,13 +56,14 @@ public struct Composite: Sendable {
         }?.name
         let overrides = options.overrides
         let gradient = Gradient()
+        let projections = t.attentionDense == nil ? [] : AttentionProjections.names(in: graph)
         return RuleSet { node in
             if let r = overrides[node.name] ?? node.outputs.lazy.compactMap({ overrides[$0] }).first { return r }
             if node.name == firstNode, let f = t.first { return f }
             let chosen: Rule?
             switch node.op {
             case .conv2d: chosen = t.conv
-            case .linear: chosen = t.dense
+            case .linear: chosen = projections.contains(node.name) ? t.attentionDense : t.dense
             case .relu: chosen = t.relu ?? t.activation
             case .prelu, .sigmoid, .tanh, .power, .thresholdedRelu, .clip, .unary: chosen = t.activation
             case .add: chosen = t.sum
@@ -94,9 +98,13 @@ extension Composite {
     /// element-wise activations, layer norm with a constant σ, sums split in proportion;
     /// `attention`: AttnLRP's uniform matmul and softmax by gradient × input, or CP-LRP's
     /// attention weights as constants.
-    static func attention(_ o: CompositeOptions, constantAttention: Bool) -> Table {
+    /// `gamma`: zennit's γ-rule (γ 0.25 on convolutions, 0.05 on linear layers outside the
+    /// attention; stabiliser 1e-6) as LXT's ViT example adds it, attention projections LRP-0.
+    static func attention(_ o: CompositeOptions, constantAttention: Bool, gamma: Bool = false) -> Table {
         let tiny: Float = 1e-12
-        var t = base(o, conv: LRP.epsilon(tiny), dense: LRP.epsilon(tiny))
+        var t = gamma ? base(o, conv: LRP.gamma(0.25, stabilizer: 1e-6), dense: LRP.gamma(0.05, stabilizer: 1e-6))
+                      : base(o, conv: LRP.epsilon(tiny), dense: LRP.epsilon(tiny))
+        if gamma { t.attentionDense = LRP.epsilon(tiny) }
         t.sum = Norm(stabilizer: tiny)
         t.avgPool = Norm(stabilizer: tiny)
         t.layerNorm = LayerNormRule(stabilizer: tiny)
@@ -112,6 +120,12 @@ extension Composite {
         },
         Composite(name: "cp-lrp", summary: "CP-LRP as LXT: AttnLRP with the attention weights as constants") { o in
             attention(o, constantAttention: true)
+        },
+        Composite(name: "attnlrp-gamma", summary: "attnlrp with zennit γ (conv 0.25, linear 0.05) outside the attention") { o in
+            attention(o, constantAttention: false, gamma: true)
+        },
+        Composite(name: "cp-lrp-gamma", summary: "cp-lrp with zennit γ (conv 0.25, linear 0.05), as LXT's ViT example") { o in
+            attention(o, constantAttention: true, gamma: true)
         },
         Composite(name: "epsilon-plus", summary: "conv z⁺, dense ε") { o in
             base(o, conv: LRP.zPlus(stabilizer: o.stabilizer), dense: LRP.epsilon(o.epsilon))
