@@ -75,4 +75,23 @@ final class SaliencyFixtureTests: XCTestCase {
             }
         }
     }
+
+    /// Grad-CAM at a transformer's token layer (the tiny torchvision ViT's last block's
+    /// ln_1): tokens on the 4×4 patch grid, class token dropped, as pytorch-grad-cam's
+    /// reshape_transform (Fixtures/saliency/vit_tokens, Tools/make_token_gradcam_fixtures.py).
+    func testGradCAMOnTransformerTokens() throws {
+        struct TokenManifest: Decodable { var layer: String; var targets: [Int] }
+        let folder = Fixtures.path("saliency/vit_tokens")
+        let m = try JSONDecoder().decode(TokenManifest.self, from: try Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json")))
+        let explainer = try Explainer(graph: try ONNXImporter.load(path: Fixtures.path("zoo/vit/model.onnx")), threads: 2)
+        var o = MethodOptions()
+        o.layer = m.layer
+        let r = try XCTUnwrap(Method.named("gradcam")).run(explainer, try NPY.read(path: Fixtures.path("zoo/vit/input.npy")),
+                                                           target: .top, options: o)
+        XCTAssertEqual(r.classified.targets, m.targets)
+        XCTAssertEqual(r.maps[0].raw.shape, [2, 1, 4, 4])
+        if let why = closeness(r.maps[0].raw, try NPY.read(path: folder + "/gradcam_grid.npy"), atol: 1e-6, rtol: 1e-4) {
+            XCTFail("Grad-CAM on tokens vs float64 autograd: \(why)")
+        }
+    }
 }

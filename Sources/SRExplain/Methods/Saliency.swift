@@ -165,9 +165,10 @@ extension Explainer {
     public func gradCAM(_ x: Tensor, target: Target, layer: String) throws -> (map: Tensor, explanation: Explanation) {
         // The gradient is only needed down to the layer.
         let e = try explain(x, target: target, rules: RuleSet { _ in Gradient() }, gradientStart: true, stopAt: layer)
-        guard let a = e.activations[layer], let g = e.layers[layer], a.rank == 4 else {
-            throw SRError.usage("Grad-CAM needs a 4-D layer output that leads to the class; '\(layer)' is not one")
+        guard let a0 = e.activations[layer], let g0 = e.layers[layer], a0.rank == 4 || a0.rank == 3 else {
+            throw SRError.usage("Grad-CAM needs a 4-D layer output (or a transformer's [N, tokens, features]) that leads to the class; '\(layer)' is not one")
         }
+        let (a, g) = a0.rank == 4 ? (a0, g0) : (try Self.tokenGrid(a0, input: x, layer: layer), try Self.tokenGrid(g0, input: x, layer: layer))
         let (c, h, w) = (a.shape[1], a.shape[2], a.shape[3])
         let out = Tensor(zeros: [x.shape[0], 1, h, w])
         for n in 0..<x.shape[0] { for k in 0..<c {
@@ -178,6 +179,27 @@ extension Explainer {
             for i in 0..<(h * w) { out.pointer[n * h * w + i] += alpha * a.pointer[base + i] }
         } }
         return (out, e)
+    }
+
+    /// Transformer tokens `[N, T, C]` as an image `[N, C, h, w]` on the patch grid, the leading
+    /// class (and distillation) tokens dropped: the `reshape_transform` pytorch-grad-cam uses
+    /// for ViTs. The grid has the input's aspect ratio; the fewest leading tokens (0, 1 or 2)
+    /// that leave such a grid are dropped.
+    static func tokenGrid(_ t: Tensor, input x: Tensor, layer: String) throws -> Tensor {
+        let (n, tokens, c) = (t.shape[0], t.shape[1], t.shape[2])
+        let (height, width) = (x.shape.count == 4 ? x.shape[2] : 1, x.shape.count == 4 ? x.shape[3] : 1)
+        for k in 0...2 where tokens - k >= 1 {
+            let cells = tokens - k
+            let w = Int((Double(cells * width) / Double(height)).squareRoot().rounded())
+            guard w >= 1, cells % w == 0, (cells / w) * width == w * height else { continue }
+            let h = cells / w
+            let out = Tensor(uninitialized: [n, c, h, w])
+            for img in 0..<n { for cell in 0..<cells { for ch in 0..<c {
+                out.pointer[(img * c + ch) * cells + cell] = t.pointer[(img * tokens + k + cell) * c + ch]
+            } } }
+            return out
+        }
+        throw SRError.usage("Grad-CAM: the \(tokens) tokens of '\(layer)' do not form a patch grid with the input's aspect ratio")
     }
 
     /// The output tensor of the last convolution (Grad-CAM's default layer).
