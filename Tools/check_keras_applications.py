@@ -98,7 +98,7 @@ import torch.nn.functional as F
 import keras
 from keras import layers as L
 
-from keras_apps_compare import check_models, parse_args, selected
+from keras_apps_compare import check_models, parse_args, seeded_value, selected
 
 absl.logging.set_verbosity(absl.logging.ERROR)
 warnings.filterwarnings("ignore")
@@ -196,21 +196,8 @@ def randomize(model, rng):
         vals = []
         for v in layer.weights:
             cur = np.asarray(keras.ops.convert_to_numpy(v))
-            shape = cur.shape
             n = v.name
-            if n == "bias":
-                cur = rng.normal(0, 0.02, shape)
-            elif n == "gamma" and cls in ("BatchNormalization", "LayerNormalization"):
-                cur = rng.uniform(0.8, 1.2, shape)
-            elif n == "beta" and cls in ("BatchNormalization", "LayerNormalization"):
-                cur = rng.normal(0, 0.1, shape)
-            elif cls == "LayerScale":
-                cur = rng.uniform(0.1, 0.5, shape)
-            elif cls == "Normalization" and n == "mean":
-                cur = rng.uniform(0.4, 0.5, shape)
-            elif cls == "Normalization" and n == "variance":
-                cur = rng.uniform(0.04, 0.06, shape)
-            vals.append(np.asarray(cur, dtype=cur.dtype if n == "count" else np.float32))
+            vals.append(seeded_value(cls, n, cur, rng))
         layer.set_weights(vals)
 
 

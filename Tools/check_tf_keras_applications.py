@@ -61,7 +61,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from keras_apps_compare import check_models, parse_args, selected
+from keras_apps_compare import check_models, parse_args, seeded_value, selected
 
 warnings.filterwarnings("ignore")
 tf.get_logger().setLevel("ERROR")
@@ -106,21 +106,8 @@ def randomize(model, rng):
         vals = []
         for v in layer.weights:
             cur = v.numpy()
-            shape = cur.shape
             n = v.name.split("/")[-1].split(":")[0]
-            if n == "bias":
-                cur = rng.normal(0, 0.02, shape)
-            elif n == "gamma" and cls in ("BatchNormalization", "LayerNormalization"):
-                cur = rng.uniform(0.8, 1.2, shape)
-            elif n == "beta" and cls in ("BatchNormalization", "LayerNormalization"):
-                cur = rng.normal(0, 0.1, shape)
-            elif cls == "LayerScale":
-                cur = rng.uniform(0.1, 0.5, shape)
-            elif cls == "Normalization" and n == "mean":
-                cur = rng.uniform(0.4, 0.5, shape)
-            elif cls == "Normalization" and n == "variance":
-                cur = rng.uniform(0.04, 0.06, shape)
-            vals.append(np.asarray(cur, dtype=cur.dtype if n == "count" else np.float32))
+            vals.append(seeded_value(cls, n, cur, rng))
         layer.set_weights(vals)
 
 

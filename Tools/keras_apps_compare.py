@@ -115,6 +115,28 @@ def print_table(rows, keras_only):
         print("| " + " | ".join(str(c).replace("|", "\\|") for c in b) + " |")
 
 
+def seeded_value(cls, name, current, rng):
+    """A weight's seeded value (module docstrings of the checkers): biases N(0, 0.02),
+    BN / LN gamma U(0.8, 1.2) and beta N(0, 0.1), LayerScale U(0.1, 0.5), Normalization
+    mean U(0.4, 0.5) and variance U(0.04, 0.06); everything else (Keras' seeded
+    initialisers) as it is. float32, but for Normalization's count."""
+    shape = current.shape
+    norms = ("BatchNormalization", "LayerNormalization")
+    if name == "bias":
+        current = rng.normal(0, 0.02, shape)
+    elif name == "gamma" and cls in norms:
+        current = rng.uniform(0.8, 1.2, shape)
+    elif name == "beta" and cls in norms:
+        current = rng.normal(0, 0.1, shape)
+    elif cls == "LayerScale":
+        current = rng.uniform(0.1, 0.5, shape)
+    elif cls == "Normalization" and name == "mean":
+        current = rng.uniform(0.4, 0.5, shape)
+    elif cls == "Normalization" and name == "variance":
+        current = rng.uniform(0.04, 0.06, shape)
+    return np.asarray(current, dtype=current.dtype if name == "count" else np.float32)
+
+
 def parse_args(doc, default_srtool, default_out, zip_option=False):
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--srtool", default=default_srtool)
