@@ -10,9 +10,8 @@ import XCTest
 /// embedding) set to zero. CP-LRP then has nothing to absorb relevance but its 1e-12
 /// stabilisers, so the conservation audit passes at every layer and the input relevance
 /// sums to the logit within 1 % (AttnLRP's softmax is a declared leak; CP-LRP has none).
-/// The CNN families are not here yet: the z⁺ rule of their composites drops the relevance
-/// of conv outputs that have no positive contribution, which networks without a ReLU before
-/// a convolution meet often (issue #15).
+/// The CNN families are not here yet: under `epsilon-plus-flat` their bias-free variants
+/// still lose 5–50 % of the relevance at z⁺ convolutions (issue #15).
 final class BiasFreeConservationTests: XCTestCase {
     static let transformers = ["maxvit", "swin", "swin_v2", "timm_deit", "vit"]
 
