@@ -111,6 +111,28 @@ final class RuleTwinTests: XCTestCase {
         XCTAssertTrue(rPlus.allSatisfy { $0 >= 0 }, "\(rPlus)")
     }
 
+    /// What each rule declares about conservation, which `verify` holds layers to: on a
+    /// layer with a bias, only rules whose bias terms cancel (flat, z^B) or drop the bias
+    /// conserve; on one without, every LRP rule; structure-only gradients always; AttnLRP's
+    /// softmax never.
+    func testRulesDeclareWhereTheyConserve() throws {
+        let (biased, _, _, _) = try dense(bias: true)
+        let (plain, _, _, _) = try dense(bias: false)
+        let (withBias, without) = (biased.nodes[0], plain.nodes[0])
+        for rule in [LRP.flat(), LRP.zBox(low: [-1], high: [1]), LRP.epsilon(zeroBias: true), LRP.zPlus(zeroBias: true)] {
+            XCTAssertTrue(rule.conserves(at: withBias, in: biased), rule.name)
+        }
+        for rule in [LRP.epsilon(), LRP.zPlus(), LRP.gamma(0.25), LRP.wSquare()] as [Rule] {
+            XCTAssertFalse(rule.conserves(at: withBias, in: biased), rule.name)
+            XCTAssertTrue(rule.conserves(at: without, in: plain), rule.name)
+        }
+        let reshape = Node(name: "r", op: .reshape(shape: [4]), inputs: ["x"], outputs: ["y"])
+        XCTAssertTrue(Gradient().conserves(at: reshape, in: plain))
+        XCTAssertFalse(Gradient().conserves(at: withBias, in: biased))
+        XCTAssertFalse(SoftmaxRule().conserves(at: Node(name: "s", op: .softmax(axis: 1), inputs: ["x"], outputs: ["y"]), in: plain))
+        XCTAssertTrue(MatMulRule(.uniform, stabilizer: 1e-12).conserves(at: reshape, in: plain))
+    }
+
     func testPassIsTheIdentity() throws {
         let g = Graph(inputs: [GraphInput(name: "x", shape: [1, 3, 2, 2])], outputs: ["y"],
                       nodes: [Node(name: "r", op: .relu(slope: 0), inputs: ["x"], outputs: ["y"])],

@@ -37,4 +37,12 @@ public protocol Rule: Sendable {
     /// Name as written on the command line (`epsilon:1e-6`, `gamma:0.25`, …).
     var name: String { get }
     func backward(_ c: RuleContext) throws -> [Tensor?]
+    /// Whether this rule passes on exactly the relevance it receives at `node` (up to its
+    /// stabiliser): what `verify` holds each layer to. Each rule declares it; the default
+    /// is that it does not.
+    func conserves(at node: Node, in graph: Graph) -> Bool
+}
+
+extension Rule {
+    public func conserves(at node: Node, in graph: Graph) -> Bool { false }
 }

@@ -54,7 +54,7 @@ extension Explainer {
             let layers = flows.reversed().map { node, rule, out, back -> ConservationAudit.Layer in
                 let rOut = sum(out, image)
                 let rIn = back.reduce(0.0) { $0 + ($1.map { sum($0, image) } ?? 0) }
-                let conserve = Self.conserves(rule, node, graph)
+                let conserve = rule.conserves(at: node, in: graph)
                 let ok = !conserve || abs(rOut - rIn) <= tolerance * max(abs(start), 1e-12)
                 return ConservationAudit.Layer(index: index[node.name] ?? -1, node: node.name, op: node.op.name, rule: rule.name,
                                                relevanceOut: rOut, relevanceIn: rIn,
@@ -66,27 +66,5 @@ extension Explainer {
                                      layers: layers, tolerance: tolerance)
         }
         return (explanation, audits)
-    }
-
-    /// Rules that pass on exactly what they receive at this node: pass-through, structural
-    /// gradients (reshape, concat, max pooling, padding), Norm, Flat, z^B (its biases
-    /// cancel), αβ, and the other LRP rules on a layer without bias.
-    static func conserves(_ rule: Rule, _ node: Node, _ graph: Graph) -> Bool {
-        switch rule {
-        case is Pass, is Norm, is ProductRule, is MatMulRule: return true
-        case is SoftmaxRule: return false  // AttnLRP's declared leak
-        case is LayerNormRule: return graph.weight(node, "bias") == nil
-        case is Gradient:
-            switch node.op {
-            case .flatten, .reshape, .identity, .concat, .maxPool2d, .globalMaxPool, .pad, .transpose: return true
-            case .reduce(let a): return a.kind == .sum || a.kind == .max || a.kind == .min
-            default: return false
-            }
-        case let m as ModifiedGradient:
-            if m.name == "flat" || m.name.hasPrefix("zbox") { return true }
-            if m.name == "wsquare" { return graph.weight(node, "bias") == nil }
-            return graph.weight(node, "bias") == nil || m.zeroesBias
-        default: return false
-        }
     }
 }

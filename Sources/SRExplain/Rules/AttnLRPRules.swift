@@ -78,6 +78,8 @@ public struct LayerNormRule: Rule {
         }
         return [out]
     }
+
+    public func conserves(at node: Node, in graph: Graph) -> Bool { graph.weight(node, "bias") == nil }
 }
 
 /// A product of two activations (`matmul`, attention's `q·kᵀ` and `A·v`). `uniform`:
@@ -111,4 +113,6 @@ public struct MatMulRule: Rule {
             return zip3(g, pair.1) { gi, xi in factor * gi * xi }
         }
     }
+
+    public func conserves(at node: Node, in graph: Graph) -> Bool { true }
 }

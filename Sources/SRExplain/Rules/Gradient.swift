@@ -9,6 +9,16 @@ public struct Gradient: Rule {
     public var name: String { "gradient" }
     public init() {}
 
+    /// The gradient passes relevance on unchanged in sum through ops that only move, copy
+    /// or pick values: layout ops, max pooling, and sum / max / min reductions.
+    public func conserves(at node: Node, in graph: Graph) -> Bool {
+        switch node.op {
+        case .flatten, .reshape, .identity, .concat, .maxPool2d, .globalMaxPool, .pad, .transpose: return true
+        case .reduce(let a): return a.kind == .sum || a.kind == .max || a.kind == .min
+        default: return false
+        }
+    }
+
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
         let g = c.signal
         let x = c.inputs[0]

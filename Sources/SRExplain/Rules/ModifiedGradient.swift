@@ -60,6 +60,32 @@ public struct ModifiedGradient: Rule {
     let groups: [Group]
     let stabilizer: Float
 
+    /// Conserves where every group's denominator is the sum of what its contributors
+    /// receive and holds no net bias: the bias terms cancel for any bias (flat has none,
+    /// z^B's `b − b⁺ − b⁻` is 0), the layer has no bias, or every bias term is dropped.
+    public func conserves(at node: Node, in graph: Graph) -> Bool {
+        biasCancels || graph.weight(node, "bias") == nil || zeroesBias
+    }
+
+    /// Whether the bias terms of each denominator add up to zero whatever the bias: the
+    /// coefficients of `b`, `b⁺` and `b⁻` satisfy `c_b + c_b⁺ = 0` and `c_b + c_b⁻ = 0`, and
+    /// no other bias form (1, b²) enters.
+    var biasCancels: Bool {
+        groups.allSatisfy { g in
+            var (plain, positive, negative) = (Float(0), Float(0), Float(0))
+            for (term, sign) in g.denominator {
+                switch terms[term].bias {
+                case .identity: plain += sign
+                case .positive: positive += sign
+                case .negative: negative += sign
+                case .zero: continue
+                case .one, .square, .gammaPositive, .gammaNegative: return false
+                }
+            }
+            return plain + positive == 0 && plain + negative == 0
+        }
+    }
+
     /// A term's input: the layer input itself, all zeros, or a modified copy.
     private enum TermInput {
         case same, zero, tensor(Tensor)

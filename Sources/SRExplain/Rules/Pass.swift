@@ -11,6 +11,8 @@ public struct Pass: Rule {
         guard c.inputs.count == 1, c.inputs[0].shape == c.signal.shape else { return try Gradient().backward(c) }
         return [c.signal]
     }
+
+    public func conserves(at node: Node, in graph: Graph) -> Bool { true }
 }
 
 /// zennit's `Norm`: `R_i = x_i ⊙ ∂y/∂x_i · R / stab(y)` — relevance split in proportion to
@@ -29,6 +31,8 @@ public struct Norm: Rule {
         let grads = try Gradient().backward(c.with(signal: s))
         return zip(grads, c.inputs).map { g, x in g.map { zip3($0, x, *) } }
     }
+
+    public func conserves(at node: Node, in graph: Graph) -> Bool { true }
 }
 
 /// ReLU rules of the gradient family: guided backprop keeps the forward mask and the
@@ -70,4 +74,6 @@ public struct ProductRule: Rule {
         let share = n == 1 ? c.signal : Kernels.map(c.signal) { $0 / Float(n) }
         return full.map { $0 ? share : nil }
     }
+
+    public func conserves(at node: Node, in graph: Graph) -> Bool { true }
 }
