@@ -20,6 +20,8 @@ extension ONNXGraphBuilder {
             guard span >= 0 else { throw refuse("the dilated kernel reaches \(reach) pixels, more than the padded input") }
             var o = (ceilMode ? (span + stride[a] - 1) / stride[a] : span / stride[a]) + 1
             if ceilMode && (o - 1) * stride[a] >= n + begin { o -= 1 }  // the last window starts inside
+            // The tap counts below cost o·kernel steps: bounded before they are made.
+            guard o <= 1 << 16 else { throw refuse("an output of \(o) pixels along axis \(2 + a)") }
             size[a] = o
             extra[a] = max(0, (o - 1) * stride[a] + reach - (n + begin + end))
             counts[a] = (0..<o).map { i in

@@ -80,7 +80,7 @@ extension FoldValue {
         let (m, k) = (x.shape[x.shape.count - 2], x.shape[x.shape.count - 1])
         let (k2, n) = (y.shape[y.shape.count - 2], y.shape[y.shape.count - 1])
         guard k == k2, let lead = Shape.broadcast([Array(x.shape.dropLast(2)), Array(y.shape.dropLast(2))]),
-              let total = Shape.elementCount(lead + [m, n]), total <= cap, total / Swift.max(m * n, 1) * m * n * k <= 1 << 30 else {
+              let total = Shape.elementCount(lead + [m, n]), total <= cap, total / Swift.max(m * n, 1) * m * n * k <= 1 << 28 else {
             throw a.fail("MatMul of constants of shapes \(shape) and \(other.shape)")
         }
         let batches = lead.reduce(1, *)
