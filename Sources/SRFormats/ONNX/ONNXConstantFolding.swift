@@ -309,12 +309,8 @@ struct FoldValue {
         let ox = strides(shape), sx = broadcastStrides(x.shape, to: shape), sy = broadcastStrides(y.shape, to: shape)
         var out = [Double](repeating: 0, count: n)
         for i in 0..<n {
-            var r = i, ix = 0, iy = 0
-            for d in 0..<shape.count {
-                let q = r / ox[d]; r -= q * ox[d]
-                ix += q * sx[d]; iy += q * sy[d]
-            }
-            let u = x.values[ix], v = y.values[iy]
+            let at = sourceOffsets(of: i, strides: ox, operands: [sx, sy])
+            let u = x.values[at[0]], v = y.values[at[1]]
             switch op {
             case "Add": out[i] = u + v
             case "Sub": out[i] = u - v
@@ -353,14 +349,22 @@ struct FoldValue {
         let sx = broadcastStrides(x.shape, to: shape), sy = broadcastStrides(y.shape, to: shape)
         var out = [Double](repeating: 0, count: n)
         for i in 0..<n {
-            var r = i, ic = 0, ix = 0, iy = 0
-            for d in 0..<shape.count {
-                let q = r / o[d]; r -= q * o[d]
-                ic += q * sc[d]; ix += q * sx[d]; iy += q * sy[d]
-            }
-            out[i] = c.values[ic] != 0 ? x.values[ix] : y.values[iy]
+            let at = sourceOffsets(of: i, strides: o, operands: [sc, sx, sy])
+            out[i] = c.values[at[0]] != 0 ? x.values[at[1]] : y.values[at[2]]
         }
         return FoldValue(shape: shape, values: out, isFloat: x.isFloat || y.isFloat)
+    }
+
+    /// Where element `i` of a tensor with row-major `strides` reads each operand, given the
+    /// operand's strides over the same axes (`broadcastStrides`, 0 where it broadcasts).
+    static func sourceOffsets(of i: Int, strides: [Int], operands: [[Int]]) -> [Int] {
+        var r = i
+        var offsets = [Int](repeating: 0, count: operands.count)
+        for d in strides.indices {
+            let q = r / strides[d]; r -= q * strides[d]
+            for k in operands.indices { offsets[k] += q * operands[k][d] }
+        }
+        return offsets
     }
 
     static func broadcastStrides(_ s: [Int], to shape: [Int]) -> [Int] {

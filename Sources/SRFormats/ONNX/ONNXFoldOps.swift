@@ -32,13 +32,9 @@ extension FoldValue {
         let out = perm.map { shape[$0] }
         let inStrides = FoldValue.strides(shape), outStrides = FoldValue.strides(out)
         var result = [Double](repeating: 0, count: values.count)
+        let moved = perm.map { inStrides[$0] }
         for i in 0..<values.count {
-            var r = i, src = 0
-            for d in 0..<rank {
-                let q = r / outStrides[d]; r -= q * outStrides[d]
-                src += q * inStrides[perm[d]]
-            }
-            result[i] = values[src]
+            result[i] = values[FoldValue.sourceOffsets(of: i, strides: outStrides, operands: [moved])[0]]
         }
         return FoldValue(shape: out, values: result, isFloat: isFloat)
     }
@@ -89,11 +85,8 @@ extension FoldValue {
         let by = FoldValue.broadcastStrides(Array(y.shape.dropLast(2)), to: lead)
         var out = [Double](repeating: 0, count: total)
         for b in 0..<batches {
-            var r = b, ox = 0, oy = 0
-            for d in 0..<lead.count {
-                let q = r / ls[d]; r -= q * ls[d]
-                ox += q * bx[d]; oy += q * by[d]
-            }
+            let at = FoldValue.sourceOffsets(of: b, strides: ls, operands: [bx, by])
+            let (ox, oy) = (at[0], at[1])
             for i in 0..<m {
                 for j in 0..<n {
                     var s: Float = 0

@@ -248,9 +248,6 @@ extension ONNXGraphBuilder {
         case "Split":
             try lowerSplit(proto, name: name, attributes: a, input: x, shape: xShape)
         case "RMSNormalization":
-            for o in proto.output.dropFirst() where !o.isEmpty && isConsumed(o) {
-                throw SRError.unsupported("node '\(name)' (RMSNormalization): output '\(o)' is not supported")
-            }
             try lowerRMSNorm(proto, name: name, attributes: a, input: x, shape: xShape, output: out)
         case "LayerNormalization":
             try lowerLayerNorm(proto, name: name, attributes: a, input: x, shape: xShape, output: out)

@@ -218,17 +218,24 @@ extension ONNXGraphBuilder {
         try emit(Node(name: name, op: .concat(axis: axis), inputs: parts, outputs: [out]))
     }
 
-    /// LayerNormalization (opset 17): scale and bias constant, over the axes from `axis`.
-    func lowerLayerNorm(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, input x: String,
-                        shape s: [Int], output out: String) throws {
+    /// The first normalised axis of LayerNormalization / RMSNormalization (a non-batch axis);
+    /// their optional statistics outputs (mean, inverse deviation) must be unread.
+    func normalizationAxis(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, shape s: [Int]) throws -> Int {
         var axis = try a.int("axis", -1)
         if axis < 0 { axis += s.count }
         guard axis >= 1, axis < s.count else {
-            throw SRError.unsupported("node '\(name)' (LayerNormalization): axis \(axis) of \(s) (only non-batch axes are supported)")
+            throw SRError.unsupported("node '\(name)' (\(proto.opType)): axis \(axis) of \(s) (only non-batch axes are supported)")
         }
         for o in proto.output.dropFirst() where !o.isEmpty && isConsumed(o) {
-            throw SRError.unsupported("node '\(name)' (LayerNormalization): output '\(o)' (mean or inverse deviation) is not supported")
+            throw SRError.unsupported("node '\(name)' (\(proto.opType)): output '\(o)' (a statistic of the normalisation) is not supported")
         }
+        return axis
+    }
+
+    /// LayerNormalization (opset 17): scale and bias constant, over the axes from `axis`.
+    func lowerLayerNorm(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, input x: String,
+                        shape s: [Int], output out: String) throws {
+        let axis = try normalizationAxis(proto, name: name, attributes: a, shape: s)
         let normalized = Array(s[axis...])
         var params: [String: String] = [:]
         for (i, role) in [(1, "scale"), (2, "bias")] where i < proto.input.count && !proto.input[i].isEmpty {
@@ -282,11 +289,7 @@ extension ONNXGraphBuilder {
     /// the scale a vector along the last axis or a batch constant.
     func lowerRMSNorm(_ proto: Onnx_NodeProto, name: String, attributes a: ONNXAttributes, input x: String,
                       shape s: [Int], output out: String) throws {
-        var axis = try a.int("axis", -1)
-        if axis < 0 { axis += s.count }
-        guard axis >= 1, axis < s.count else {
-            throw SRError.unsupported("node '\(name)' (RMSNormalization): axis \(axis) of \(s) (only non-batch axes are supported)")
-        }
+        let axis = try normalizationAxis(proto, name: name, attributes: a, shape: s)
         guard proto.input.count > 1, let c = constant(proto.input[1]) else {
             throw SRError.unsupported("node '\(name)' (RMSNormalization): the scale must be a constant (initializer)")
         }
