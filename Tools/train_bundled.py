@@ -32,7 +32,7 @@ What it does
                               mean/std, NCHW; 64x64 so no resize)
      manifest.json            generator, versions, seeds, accuracy, preprocessing
 
-Preprocessing (the `imagenet` preset): x = (pixel / 255 - mean) / std per channel,
+Preprocessing (the `imagenet-full` preset): x = (pixel / 255 - mean) / std per channel,
 RGB order, mean = (0.485, 0.456, 0.406), std = (0.229, 0.224, 0.225), NCHW.
 
 Usage:  python3 Tools/train_bundled.py [--out Fixtures/bundled]
@@ -168,7 +168,7 @@ def make_dataset(seed, n):
 
 
 def preprocess(u8_hwc):
-    """uint8 [...,64,64,3] -> float32 [...,3,64,64] with the imagenet preset."""
+    """uint8 [...,64,64,3] -> float32 [...,3,64,64] with the imagenet-full preset."""
     x = u8_hwc.astype(np.float32) / np.float32(255.0)
     x = (x - MEAN) / STD
     return np.ascontiguousarray(np.moveaxis(x, -1, -3), dtype=np.float32)
@@ -272,7 +272,7 @@ def train(log):
 def add_srtool_metadata(m):
     """srtool reads these ONNX metadata_props: how to feed the model, and its class names."""
     del m.metadata_props[:]
-    for key, value in (("srtool.preprocess", "imagenet"), ("srtool.labels", "\n".join(CLASSES))):
+    for key, value in (("srtool.preprocess", "imagenet-full"), ("srtool.labels", "\n".join(CLASSES))):
         entry = m.metadata_props.add()
         entry.key, entry.value = key, value
 
@@ -412,7 +412,7 @@ def main():
             "epochs": EPOCHS,
             "test_accuracy": round(acc, 4),
             "preprocessing": {
-                "preset": "imagenet",
+                "preset": "imagenet-full",
                 "color": "RGB",
                 "layout": "NCHW",
                 "size": [SIZE, SIZE],

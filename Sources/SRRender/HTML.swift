@@ -24,11 +24,22 @@ public struct HTML {
         return HTML(markup: m + "</\(tag)>")
     }
 
+    /// Escaped text that may wrap after `/`, `.`, `_`, `-` and `:` (`<wbr>`), so a long layer
+    /// name breaks between its parts rather than mid-word.
+    public static func breakable(_ s: String) -> HTML {
+        var m = ""
+        for c in s {
+            m += escape(String(c))
+            if "/._-:".contains(c) { m += "<wbr>" }
+        }
+        return HTML(markup: m)
+    }
+
     public static func + (a: HTML, b: HTML) -> HTML { HTML(markup: a.markup + b.markup) }
 
     public static func joined(_ parts: [HTML]) -> HTML { HTML(markup: parts.map(\.markup).joined()) }
 
-    private static let voidTags: Set<String> = ["img", "meta", "br", "circle", "line", "polyline", "rect"]
+    private static let voidTags: Set<String> = ["img", "meta", "br", "circle", "line", "polyline", "rect", "stop"]
 
     static func escape(_ s: String) -> String {
         var out = ""

@@ -16,10 +16,24 @@ public struct RGBImage: Sendable, Equatable {
 
     /// Decodes PNG or JPEG, detected from the first bytes.
     public static func read(path: String) throws -> RGBImage {
-        let data = try InputFile.read(path)
-        if data.starts(with: [0x89, 0x50, 0x4e, 0x47]) { return try PNG.decode(data, name: path) }
-        if data.starts(with: [0xff, 0xd8, 0xff]) { return try JPEG.decode(data, name: path) }
-        throw SRError.malformed("\(path): not a PNG or JPEG image")
+        try decode(try InputFile.read(path), name: path)
+    }
+
+    /// Decodes PNG or JPEG bytes; `name` says where they came from in errors.
+    public static func decode(_ data: Data, name: String) throws -> RGBImage {
+        if data.starts(with: [0x89, 0x50, 0x4e, 0x47]) { return try PNG.decode(data, name: name) }
+        if data.starts(with: [0xff, 0xd8, 0xff]) { return try JPEG.decode(data, name: name) }
+        throw SRError.malformed("\(name): not a PNG or JPEG image")
+    }
+
+    /// Writes PNG or JPEG, chosen by the file's extension (`.jpg`, `.jpeg`: JPEG at quality 95).
+    public func write(to path: String) throws {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") {
+            try AtomicFile.write(try JPEG.encode(self), to: path)
+        } else {
+            try PNG.write(self, to: path)
+        }
     }
 
     /// The `(x, y)` pixel's channel `c`.

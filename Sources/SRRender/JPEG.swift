@@ -33,6 +33,22 @@ public enum JPEG {
         return RGBImage(width: Int(w), height: Int(h), pixels: rgb)
     }
 
+    /// Encodes 8-bit RGB at `quality` (1–100) with 4:2:0 chroma subsampling, as PIL's
+    /// default `save(..., "JPEG")` does.
+    public static func encode(_ image: RGBImage, quality: Int = 95) throws -> Data {
+        guard let handle = tjInitCompress() else { throw SRError.internalError("cannot start the JPEG encoder") }
+        defer { tjDestroy(handle) }
+        var buffer: UnsafeMutablePointer<UInt8>?
+        var size: UInt = 0
+        let ok = image.pixels.withUnsafeBufferPointer { src in
+            tjCompress2(handle, src.baseAddress, Int32(image.width), 0, Int32(image.height), Int32(TJPF_RGB.rawValue),
+                        &buffer, &size, Int32(TJSAMP_420.rawValue), Int32(quality), 0)
+        }
+        defer { if let buffer { tjFree(buffer) } }
+        guard ok == 0, let buffer else { throw SRError.internalError("JPEG encoding failed: \(errorText(handle))") }
+        return Data(bytes: buffer, count: Int(size))
+    }
+
     private static func errorText(_ handle: tjhandle) -> String {
         guard let s = tjGetErrorStr2(handle) else { return "unknown error" }
         return String(cString: s)

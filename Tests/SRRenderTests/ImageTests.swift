@@ -39,9 +39,11 @@ final class ImageTests: XCTestCase {
         }
     }
 
+    /// The preset itself, no --size: a 32-px input resizes the shorter side to ⌊32 / 0.875⌋
+    /// = 36, the ratio of torchvision's Resize(256) + CenterCrop(224) that the fixture applies.
     func testImagenetPreprocessingMatchesTorchvision() throws {
-        var p = try XCTUnwrap(Preset.named("imagenet")).preprocessing
-        p.resize = 36
+        let p = try XCTUnwrap(Preset.named("imagenet")).preprocessing
+        XCTAssertEqual(p.resizedSize(400, 300, height: 224, width: 224).1, 256)
         for name in names {
             let image = try RGBImage.read(path: Fixtures.path("images/\(name).png"))
             let got = try p.tensor(from: image, height: 32, width: 32, channels: 3)
@@ -51,7 +53,7 @@ final class ImageTests: XCTestCase {
     }
 
     func testBundledSamplePreprocessing() throws {
-        let p = try XCTUnwrap(Preset.named("imagenet")).preprocessing
+        let p = try XCTUnwrap(Preset.named("imagenet-full")).preprocessing
         let image = try RGBImage.read(path: Fixtures.path("bundled/samples/circle_0.png"))
         let got = try p.tensor(from: image, height: 64, width: 64, channels: 3)
         let want = try NPY.read(path: Fixtures.path("bundled/samples/circle_0.npy"))
