@@ -58,8 +58,9 @@ public struct ContextAwareSaliency: Sendable {
         return lab.resized(height: h, width: w)
     }
 
-    /// Saliency of an sRGB working image (`[3, H, W]`, values 0…255), `[H, W]` in [0, 1].
-    public func map(rgb: [Double], height: Int, width: Int) -> [Double] {
+    /// Saliency of an sRGB working image (`[3, H, W]`, values 0…255), `[H, W]` in [0, 1];
+    /// `progress` is told the fraction done (the scales weighted by their patch pairs).
+    public func map(rgb: [Double], height: Int, width: Int, progress: ((Double) -> Void)? = nil) -> [Double] {
         let lab = Planes(channels: 3, height: height, width: width, values: CIELab.convert(rgb, height: height, width: width))
         var cache: [Double: Patches] = [:]
         func patchesAt(_ s: Double) -> Patches {
@@ -69,10 +70,15 @@ public struct ContextAwareSaliency: Sendable {
             return p
         }
         var mean = [Double](repeating: 0, count: height * width)
-        for r in scales {
+        // Patch pairs per scale ∝ (r² · (r² + r²/4 + r²/16)): the share of the work each takes.
+        let cost = scales.map { $0 * $0 * $0 * $0 }, total = cost.reduce(0, +)
+        var before = 0.0
+        for (i, r) in scales.enumerated() {
             let query = patchesAt(r)
             let candidates = [query, patchesAt(r / 2), patchesAt(r / 4)]
-            let grid = singleScale(query, candidates)
+            let share = cost[i] / total, start = before
+            let grid = singleScale(query, candidates, progress: progress.map { report in { report(start + share * $0) } })
+            before += share
             let up = Planes(channels: 1, height: query.rows, width: query.columns, values: grid).resized(height: height, width: width)
             for i in 0..<mean.count { mean[i] += up.values[i] / Double(scales.count) }
         }
@@ -82,7 +88,7 @@ public struct ContextAwareSaliency: Sendable {
     /// `S_i = 1 − exp(−(1/K) Σ_{k≤K} d(p_i, q_k))` for every query patch; colour distances
     /// as blocked matrix products `‖a‖² + ‖b‖² − 2a·b` (`cblas_dgemm`), the K smallest per row
     /// by partial selection, rows spread across cores.
-    func singleScale(_ query: Patches, _ candidates: [Patches]) -> [Double] {
+    func singleScale(_ query: Patches, _ candidates: [Patches], progress: ((Double) -> Void)? = nil) -> [Double] {
         let dim = query.vectors.count / max(query.count, 1)
         let all = candidates.flatMap(\.vectors), positions = candidates.flatMap(\.positions)
         let m = positions.count, n = query.count
@@ -92,6 +98,7 @@ public struct ContextAwareSaliency: Sendable {
         var out = [Double](repeating: 0, count: n)
         let block = 256
         let blocks = (n + block - 1) / block
+        let counter = BlockCounter()
         all.withUnsafeBufferPointer { allPtr in
             out.withUnsafeMutableBufferPointer { outPtr in
                 let outBase = outPtr.baseAddress
@@ -125,6 +132,7 @@ public struct ContextAwareSaliency: Sendable {
                             let sum = smallestSum(&row, count: m - 1, k: k)
                             outBase?[qi] = 1 - exp(-(k > 0 ? sum / Double(k) : 0))
                         }
+                        if let progress { progress(Double(counter.increment()) / Double(blocks)) }
                     }
                 }
             }
@@ -186,4 +194,11 @@ extension ContextAwareSaliency {
         func side(_ s: Int) -> Int { max(1, Int((Double(s) * Double(longSide) / Double(long)).rounded(.toNearestOrEven))) }
         return height >= width ? (longSide, side(width)) : (side(height), longSide)
     }
+}
+
+/// Blocks finished across workers (for progress).
+private final class BlockCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = 0
+    func increment() -> Int { lock.lock(); defer { lock.unlock() }; done += 1; return done }
 }

@@ -16,6 +16,8 @@ public struct MethodOptions: Sendable {
     public var batch = 16
     /// Grad-CAM's layer (a tensor name), `all`, or nil for the last convolution.
     public var layer: String?
+    /// Told the fraction done by the methods that run many passes (smoothgrad, ig, occlusion).
+    public var progress: (@Sendable (Double) -> Void)?
     public init() {}
 }
 
@@ -105,19 +107,20 @@ public struct Method: Sendable {
         Method(name: "smoothgrad", summary: "mean gradient over noisy copies (--samples, --noise, --seed)",
                reduction: "max-abs", normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, o in
             let c = try e.classify(x, t)
-            let g = try e.smoothGrad(x, c, samples: o.samples, noise: o.noise, seed: o.seed, batch: o.batch)
+            let g = try e.smoothGrad(x, c, samples: o.samples, noise: o.noise, seed: o.seed, batch: o.batch, progress: o.progress)
             return MethodResult(maps: [inputSpace(g)], classified: c)
         },
         Method(name: "ig", summary: "integrated gradients (--steps, --baseline, --integration)", reduction: "sum",
                normalization: "symmetric", colormap: "coldnhot", usesComposite: false) { e, x, t, o in
             let c = try e.classify(x, t)
-            let g = try e.integratedGradients(x, baseline: o.baseline, c, steps: o.steps, method: o.integration, batch: o.batch)
+            let g = try e.integratedGradients(x, baseline: o.baseline, c, steps: o.steps, method: o.integration, batch: o.batch,
+                                              progress: o.progress)
             return MethodResult(maps: [inputSpace(g)], classified: c)
         },
         Method(name: "occlusion", summary: "drop of the logit when a --window patch is zeroed (--stride)", reduction: "sum",
                normalization: "symmetric", colormap: "coldnhot", usesComposite: false) { e, x, t, o in
             let c = try e.classify(x, t)
-            let g = try e.occlusion(x, c, window: o.window, stride: o.stride, baseline: 0, batch: o.batch)
+            let g = try e.occlusion(x, c, window: o.window, stride: o.stride, baseline: 0, batch: o.batch, progress: o.progress)
             return MethodResult(maps: [inputSpace(g)], classified: c)
         },
         Method(name: "cam", summary: "class activation map (Zhou et al.): GAP + linear networks", reduction: "sum",

@@ -20,7 +20,7 @@ extension Explainer {
     /// image with Gaussian noise of standard deviation `noise·(max − min)` added (the image's
     /// own range), drawn from a seeded generator.
     public func smoothGrad(_ x: Tensor, _ classified: Classified, samples: Int, noise: Float, seed: UInt64,
-                           batch: Int) throws -> Tensor {
+                           batch: Int, progress: ((Double) -> Void)? = nil) throws -> Tensor {
         let ks = classified.targets
         var rng = Gaussian(seed: seed)
         let out = Tensor(zeros: x.shape)
@@ -36,6 +36,7 @@ extension Explainer {
                 let g = try gradient(noisy, target: .index(ks[n]), rules: RuleSet { _ in Gradient() }).input
                 for j in 0..<m { for i in 0..<per { out.pointer[n * per + i] += g.pointer[j * per + i] / Float(samples) } }
                 done += m
+                progress?(Double(n * samples + done) / Double(x.shape[0] * samples))
             }
         }
         return out
@@ -45,7 +46,7 @@ extension Explainer {
     /// with Captum's nodes and weights (`riemann_trapezoid`, or Gauss–Legendre on [0, 1]);
     /// the path points are batched through the network.
     public func integratedGradients(_ x: Tensor, baseline: Tensor?, _ classified: Classified, steps: Int,
-                                    method: IntegrationMethod, batch: Int) throws -> Tensor {
+                                    method: IntegrationMethod, batch: Int, progress: ((Double) -> Void)? = nil) throws -> Tensor {
         let ks = classified.targets
         let (alphas, weights) = method.nodes(steps)
         let per = x.count / x.shape[0]
@@ -70,6 +71,7 @@ extension Explainer {
                     for i in 0..<per { out.pointer[n * per + i] += w * g.pointer[j * per + i] }
                 }
                 s += m
+                progress?(Double(n * alphas.count + s) / Double(x.shape[0] * alphas.count))
             }
             for i in 0..<per { out.pointer[n * per + i] *= image.pointer[i] - (base?.pointer[i] ?? 0) }
         }
@@ -80,13 +82,11 @@ extension Explainer {
     /// (all channels) with `stride`, set it to `baseline`, and give each pixel the mean drop
     /// of the target logit over the windows covering it. Occluded copies run in batches.
     public func occlusion(_ x: Tensor, _ classified: Classified, window: Int, stride: Int, baseline: Float,
-                          batch: Int) throws -> Tensor {
+                          batch: Int, progress: ((Double) -> Void)? = nil) throws -> Tensor {
         let ks = classified.targets
         let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
         let per = c * h * w
-        // Captum's positions: ⌈(size − window)/stride⌉ + 1 starts at k·stride, the last one clipped.
-        func starts(_ size: Int) -> [Int] { (0...((max(size - window, 0) + stride - 1) / stride)).map { $0 * stride } }
-        let ys = starts(h), xs = starts(w)
+        let ys = Self.occlusionStarts(h, window: window, stride: stride), xs = Self.occlusionStarts(w, window: window, stride: stride)
         let windows = ys.flatMap { y in xs.map { (y, $0) } }
         let out = Tensor(zeros: x.shape)
         for n in 0..<x.shape[0] {
@@ -114,12 +114,24 @@ extension Explainer {
                     } }
                 }
                 s += m
+                progress?(Double(n * windows.count + s) / Double(x.shape[0] * windows.count))
             }
             for ch in 0..<c { for i in 0..<(h * w) where count[i] > 0 {
                 out.pointer[n * per + ch * h * w + i] = total[i] / count[i]
             } }
         }
         return out
+    }
+
+    /// Captum's window positions along a side: ⌈(size − window)/stride⌉ + 1 starts at
+    /// k·stride, the last window clipped.
+    public static func occlusionStarts(_ size: Int, window: Int, stride: Int) -> [Int] {
+        (0...((max(size - window, 0) + stride - 1) / stride)).map { $0 * stride }
+    }
+
+    /// Forward passes occlusion makes per image of `height × width`.
+    public static func occlusionPasses(height: Int, width: Int, window: Int, stride: Int) -> Int {
+        occlusionStarts(height, window: window, stride: stride).count * occlusionStarts(width, window: window, stride: stride).count
     }
 
     /// CAM (Zhou et al. 2016) for networks ending in global average pooling and one linear
