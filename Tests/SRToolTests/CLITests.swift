@@ -18,7 +18,7 @@ final class CLITests: XCTestCase {
             .split(separator: "\n").map(String.init)
         for sample in expected.samples {
             let r = try CLI.run(["predict", "Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/" + sample.image,
-                                 "--preprocess", "imagenet", "--labels", "Fixtures/bundled/labels.txt",
+                                 "--preprocess", "imagenet-full", "--labels", "Fixtures/bundled/labels.txt",
                                  "--top", "\(sample.logits.count)", "--json"])
             XCTAssertEqual(r.code, 0, r.stderr)
             let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -114,13 +114,18 @@ final class CLITests: XCTestCase {
         try "cat\ndog\n".write(toFile: labels, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: labels) }
         for (arguments, line) in [
-            (["explain"] + image + ["--method", "lrpp"], "--method must be one of lrp, gradient, gradxinput, deconvnet, guided, smoothgrad, ig, occlusion, cam, gradcam, guided-gradcam, sr"),
-            (["predict"] + image + ["b.png"], "Unexpected argument 'b.png'"),
-            (["inspect", "Fixtures/bundled/shapes.onnx", "--bogus"], "Unknown option '--bogus'. Did you mean '--bgr'?"),
+            (["explain"] + image + ["--method", "lrpp"], "The value 'lrpp' is invalid for '--method <method>'. Please provide one of lrp, gradient, gradxinput, deconvnet, guided, smoothgrad, ig, occlusion, cam, gradcam, guided-gradcam, sr"),
+            (["explain"] + image + ["--composite", "eps"], "The value 'eps' is invalid for '--composite <composite>'. Please provide one of attnlrp, cp-lrp, attnlrp-gamma, cp-lrp-gamma, epsilon-plus, epsilon-plus-flat, epsilon-gamma-box, epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, excitation-backprop, sr-paper, guided-backprop, deconvnet, gradient"),
+            (["explain"] + image + ["--normalization", "minmax"], "The value 'minmax' is invalid for '--normalization <mode>'. Please provide one of symmetric, absolute, unaligned"),
+            (["predict", "Fixtures/bundled/shapes.onnx", "--preprocess", "imagenett"], "The value 'imagenett' is invalid for '--preprocess <preprocess>'. Please provide one of imagenet, imagenet-full, caffe, vggface, grayscale, none"),
+            (["inspect", "Fixtures/bundled/shapes.onnx", "--bogus"], "Unknown option '--bogus'"),
+            (["inspect", "Fixtures/bundled/shapes.onnx", "--layer", "99"], "--layer: no layer named '99' and no # 99 (the model's layers are # 0 to 15; see srtool inspect)"),
+            (["explain"] + image + ["--method", "occlusion", "--window", "100"], "--window 100 is larger than the 64×64 input"),
+            (["explain"] + image + ["--steps", "0"], "--steps must be at least 1"),
             (["explain"] + image + ["--target", "-1"], "target -1 is out of range: the model has 4 classes"),
             (["verify"] + image + ["--tolerance", "-1"], "--tolerance must not be negative"),
             (["explain"] + image + ["--rule", "/MaxPool=epsilon"], "layer '/MaxPool' (maxPool2d) has no 'weight': its rule needs a convolution or linear layer"),
-            (["explain"] + image + ["-o", "heat.jpg"], "-o heat.jpg: srtool writes PNG there; name the file .png"),
+            (["explain"] + image + ["-o", "heat.gif"], "-o heat.gif: srtool writes PNG or JPEG there; name the file .png or .jpg or .jpeg"),
             (["explain"] + image + ["--save", "map.png"], "--save map.png: srtool writes a .npy array there; name the file .npy"),
             (["run"] + image + ["-o", "y.txt"], "-o y.txt: srtool writes a .npy array there; name the file .npy"),
             (["convert", "Fixtures/bundled/shapes.onnx", "-o", labels + ".srm", "--labels", labels],
@@ -166,10 +171,10 @@ final class CLITests: XCTestCase {
         let path = NSTemporaryDirectory() + "srtool-convert-\(getpid()).srm"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let c = try CLI.run(["convert", "Fixtures/bundled/shapes.onnx", "-o", path, "--labels", "Fixtures/bundled/labels.txt",
-                             "--preprocess", "imagenet"])
+                             "--preprocess", "imagenet-full"])
         XCTAssertEqual(c.code, 0, c.stderr)
         let direct = try CLI.run(["predict", "Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/samples/square_0.png",
-                                  "--preprocess", "imagenet", "--labels", "Fixtures/bundled/labels.txt"])
+                                  "--preprocess", "imagenet-full", "--labels", "Fixtures/bundled/labels.txt"])
         let viaSRM = try CLI.run(["predict", path, "--image", "Fixtures/bundled/samples/square_0.png"])
         XCTAssertEqual(viaSRM.code, 0, viaSRM.stderr)
         XCTAssertEqual(viaSRM.stdout.split(separator: "\n").dropFirst(), direct.stdout.split(separator: "\n").dropFirst())

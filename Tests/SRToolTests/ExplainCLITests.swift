@@ -30,7 +30,7 @@ final class ExplainCLITests: XCTestCase {
 
     func testExplainBundledImageWithOverlay() throws {
         let r = try CLI.run(["explain", "Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/samples/circle_0.png",
-                             "--preprocess", "imagenet", "--composite", "epsilon-gamma-box", "--overlay", "-o", dir + "/o.png"])
+                             "--preprocess", "imagenet-full", "--composite", "epsilon-gamma-box", "--overlay", "-o", dir + "/o.png"])
         XCTAssertEqual(r.code, 0, r.stderr)
         let png = try RGBImage.read(path: dir + "/o.png")
         XCTAssertEqual([png.width, png.height], [64, 64])

@@ -9,45 +9,52 @@ import SRSaliency
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Explain a prediction: an attribution map at the input (heatmap, .npy), and LRP relevance at every layer.")
+        abstract: "Explain a prediction: an attribution map at the input (heatmap, .npy), and LRP relevance at every layer.",
+        discussion: "The README's Methods table says what each method computes and which options it reads; srtool explain --help-hidden lists every option (preprocessing overrides, limits, method knobs).")
 
     @OptionGroup var modelArguments: ModelArguments
-    @OptionGroup var inputArguments: InputArguments
+    @OptionGroup(title: "Input") var inputArguments: InputArguments
 
-    @Option(help: ArgumentHelp("Method: \(Method.all.map(\.name).joined(separator: ", ")), sr (Salient Relevance: LRP, default composite sr-paper, then context-aware saliency).", valueName: "method"))
-    var method: String = "lrp"
+    @Option(help: "Attribution method (sr: Salient Relevance, LRP then context-aware saliency; the README's Methods table says what each computes).")
+    var method: MethodChoice = .lrp
 
-    @OptionGroup(title: "Salient Relevance (--method sr)") var saliencyArguments: SaliencyArguments
-
-    @OptionGroup var explainArguments: ExplainArguments
-    @OptionGroup var methodArguments: MethodArguments
-
-    @Option(name: .short, help: "Write the map as a heatmap PNG (name_K.png per image of a batch, name_<layer>.png per layer).")
+    @Option(name: .short, help: ArgumentHelp("Heatmap: a .png or .jpg file, or a folder (ending in /) for one picture per input named after it.", valueName: "file|dir/"))
     var output: String?
 
     @Option(help: "Write the raw map as .npy ([N, C, H, W]; [N, 1, h, w] at the layer for cam/gradcam).")
     var save: String?
 
-    @Option(name: .customLong("save-layers"), help: "lrp: write every layer's relevance as <tensor>.npy into this folder.")
+    @Option(name: .customLong("save-layers"), help: "lrp, sr: write every layer's relevance as <tensor>.npy into this folder (a subfolder per input).")
     var saveLayers: String?
 
     @Option(help: "Class labels, one per line (default: the model's).")
     var labels: String?
 
-    @OptionGroup var renderArguments: RenderArguments
-    @OptionGroup var runtime: RuntimeArguments
+    @Flag(help: "Print stable JSON instead of text.")
+    var json = false
 
-    @Option(name: .customLong("repeat"), help: "Explain N times and print timings on stderr.")
+    @OptionGroup(title: "LRP") var explainArguments: ExplainArguments
+    @OptionGroup(title: "Other methods") var methodArguments: MethodArguments
+    @OptionGroup(title: "Salient Relevance") var saliencyArguments: SaliencyArguments
+    @OptionGroup(title: "Picture") var renderArguments: RenderArguments
+    @OptionGroup(title: "Run") var runtime: RuntimeArguments
+    @OptionGroup var progressArguments: ProgressArguments
+
+    @Option(name: .customLong("repeat"), help: ArgumentHelp("Explain N times and print timings on stderr.", visibility: .hidden))
     var repeatCount: Int = 0
 
     func validate() throws {
-        guard Method.named(method) != nil || method == "sr" else {
-            throw ValidationError("--method must be one of \(Method.all.map(\.name).joined(separator: ", ")), sr")
-        }
         guard repeatCount >= 0 else { throw ValidationError("--repeat must not be negative") }
-        if saveLayers != nil && method != "lrp" && method != "sr" { throw ValidationError("--save-layers needs --method lrp or sr") }
-        try checkOutputName(output, option: "-o", format: "PNG", extensions: [".png"])
+        if saveLayers != nil && method.name != "lrp" && !method.isSR { throw ValidationError("--save-layers needs --method lrp or sr") }
+        if let output, !OutputNames.namesFolder(output) {
+            try checkOutputName(output, option: "-o", format: "PNG or JPEG", extensions: [".png", ".jpg", ".jpeg"])
+        }
         try checkOutputName(save, option: "--save", format: "a .npy array", extensions: [".npy"])
+        let ignored = explainArguments.ignored(by: method) + methodArguments.ignored(by: method)
+            + (method.isSR ? [] : saliencyArguments.setOptions)
+        if !ignored.isEmpty {
+            Log.warning("\(ignored.joined(separator: ", ")) \(ignored.count == 1 ? "is" : "are") ignored by --method \(method.name)")
+        }
     }
 
     func run() throws {
@@ -55,166 +62,196 @@ struct Explain: ParsableCommand {
         let started = clock.now
         let graph = try modelArguments.loadForRunning()
         let loaded = clock.now
-        guard let m = Method.named(method == "sr" ? "lrp" : method) else { throw SRError.usage("unknown method '\(method)'") }
         let names = try labels.map(readLabels) ?? graph.metadata.labels
-        let (x, sources) = try inputArguments.tensor(for: graph)
-        try modelArguments.checkInput(x)
-        let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
+        let sources = try inputArguments.sources()
         let explainer = try Explainer(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
-        var options = try methodArguments.options(for: explainer)
-        options.rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing,
-                                                     defaultComposite: method == "sr" ? "sr-paper" : "epsilon-plus-flat")
+        let preprocessing = inputArguments.hasImages ? try inputArguments.preprocessing(for: graph) : nil
         let target = try explainArguments.resolveTarget(labels: names)
-        if let caveat = m.caveat(for: graph) { Log.warning(caveat) }
+        if let caveat = method.method.caveat(for: graph) { Log.warning(caveat) }
+        let settings = try renderArguments.settings(for: method)
+        var outputs = try output.map { try OutputNames($0) }
+        // Images are explained one at a time (bounded memory over a folder); a .npy batch at once.
+        let chunks: [[InputSource]] = sources.first?.isTensor == true ? [sources] : sources.map { [$0] }
+        let progress = progressArguments.progress("explaining", total: chunks.count, unit: "images")
+        var options: MethodOptions?
+        var report = ExplainReport(model: modelArguments.model, method: method.name,
+                                   composite: method.usesComposite ? explainArguments.compositeName(for: method) : nil)
+        var saved: [[Tensor]] = []
         var times: [Duration] = []
-        func compute() throws -> MethodResult {
-            var r = try m.run(explainer, x, target: target, options: options)
-            guard method == "sr" else { return r }
-            // SR map: the LRP relevance as an image, through context-aware saliency.
-            let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
-            let sr = Tensor(uninitialized: [n, 1, h, w])
-            for i in 0..<n {
-                let s = try SalientRelevance.map(r.maps[0].raw, image: i, saliency: saliencyArguments.detector,
-                                                 workingSize: saliencyArguments.workingSize)
-                for k in 0..<(h * w) { sr.pointer[i * h * w + k] = Float(s[k]) }
+        let layersFolder = try saveLayers.map { try OutputFolder($0) }
+        var layerFolders = FileNames()
+
+        /// The picture of map `n`: at the input's size, or on the photo.
+        func picture(_ map: AttributionMap, _ n: Int, source: InputSource?) throws -> RGBImage {
+            let values = Heatmap.normalize(Heatmap.reduce(map.display, image: n, settings.reduction), settings.normalization,
+                                           clipPercentile: renderArguments.clipPercentile)
+            let (h, w) = (map.display.shape[2], map.display.shape[3])
+            guard let source, let preprocessing else {
+                return Heatmap.render(values, width: w, height: h, colormap: settings.colormap)
             }
-            r.maps = [AttributionMap(raw: sr, display: sr, layer: nil)]
-            return r
+            let photo = try source.image()
+            if renderArguments.onPhoto {
+                let crop = preprocessing.cropInPhoto(imageWidth: photo.width, imageHeight: photo.height, height: h, width: w)
+                return PhotoCanvas.draw(values, width: w, height: h, colormap: settings.colormap, photo: photo, crop: crop,
+                                        alpha: renderArguments.overlay ? renderArguments.opacity : 1)
+            }
+            let heat = Heatmap.render(values, width: w, height: h, colormap: settings.colormap)
+            guard renderArguments.overlay else { return heat }
+            return Heatmap.overlay(heat, on: try preprocessing.croppedImage(from: photo, height: h, width: w), alpha: renderArguments.opacity)
         }
-        var result = try compute()
-        for _ in 0..<repeatCount {
-            let t0 = clock.now
-            result = try compute()
-            times.append(clock.now - t0)
+
+        /// One chunk: the maps, the report lines, the pictures, the layer relevances.
+        func explainChunk(_ x: Tensor, names inputNames: [String], chunk: [InputSource], options o: MethodOptions) throws {
+            func compute() throws -> MethodResult { try mapResult(x, target: target, options: o, explainer: explainer) }
+            var result = try compute()
+            for _ in 0..<repeatCount {
+                let t0 = clock.now
+                result = try compute()
+                times.append(clock.now - t0)
+            }
+            let source = chunk[0]
+            for n in 0..<x.shape[0] {
+                let k = result.classified.targets[n]
+                var item = ExplainReport.Item(input: inputNames[min(n, inputNames.count - 1)], target: k,
+                                              label: names.flatMap { k < $0.count ? $0[k] : nil },
+                                              score: result.classified.score(n), maps: [])
+                for map in result.maps {
+                    let r = map.raw.sample(n)
+                    var entry = ExplainReport.Map(layer: map.layer, shape: Array(map.raw.shape.dropFirst()),
+                                                  sum: r.buffer.reduce(0.0) { $0 + Double($1) })
+                    if method.name == "lrp" {
+                        entry.positive = r.buffer.reduce(0.0) { $0 + Double(max($1, 0)) }
+                        entry.negative = r.buffer.reduce(0.0) { $0 + Double(min($1, 0)) }
+                    }
+                    if var names = outputs {
+                        let stem = source.isTensor && x.shape[0] > 1 ? "\(source.stem)_\(n)" : source.stem
+                        let path = names.path(stem: stem, single: sources.count == 1 && x.shape[0] == 1,
+                                              layer: result.maps.count > 1 ? map.layer : nil)
+                        outputs = names
+                        try picture(map, n, source: source.isTensor ? nil : source).write(to: path)
+                        entry.wrote = path
+                    }
+                    item.maps.append(entry)
+                }
+                report.results.append(item)
+            }
+            if save != nil { saved.append(result.maps.map(\.raw)) }
+            if let layersFolder, let layers = result.layers {
+                var files = FileNames()
+                let sub = sources.count == 1 ? "" : layerFolders.name(for: source.stem, extension: "")
+                if !sub.isEmpty { try layersFolder.makeFolder(sub) }
+                for (name, t) in layers {
+                    try NPY.write(t, to: layersFolder.file((sub.isEmpty ? "" : sub + "/") + files.name(for: name, extension: ".npy")))
+                }
+            }
         }
+
+        for (c, chunk) in chunks.enumerated() {
+            let (x, inputNames) = try inputArguments.tensor(for: graph, sources: chunk)
+            try modelArguments.checkInput(x)
+            if options == nil {
+                var o = try methodArguments.options(for: explainer, graph: graph, method: method, inputShape: x.shape)
+                o.rules = try explainArguments.ruleSet(for: explainer, graph: graph, input: x, preprocessing: preprocessing, method: method)
+                if method.name == "occlusion", x.rank == 4 {
+                    let passes = Explainer.occlusionPasses(height: x.shape[2], width: x.shape[3], window: o.window, stride: o.stride)
+                    if passes > 200 {
+                        Log.info("srtool: occlusion makes \(grouped(passes)) forward passes per image (window \(o.window), stride \(o.stride) on \(x.shape[3])×\(x.shape[2]))")
+                    }
+                }
+                options = o
+            }
+            guard var o = options else { continue }
+            // The passes of one image get their own progress line when there is one image.
+            let inner = chunks.count == 1 && ["smoothgrad", "ig", "occlusion"].contains(method.name)
+                ? progressArguments.progress(method.name, total: innerPasses(o, x) * x.shape[0], unit: "passes") : nil
+            if let inner { o.progress = { inner.update($0) } }
+            try explainChunk(x, names: inputNames, chunk: chunk, options: o)
+            inner?.finish()
+            progress.update(Double(c + 1) / Double(chunks.count))
+        }
+        progress.finish()
         if repeatCount > 0 { Log.timing(load: loaded - started, label: "explain", runs: times) }
-        var lines: [String] = []
-        let render = method == "sr"
-            ? (colormap: try Colormap.named(renderArguments.cmap ?? "hot"),
-               normalization: Normalization(rawValue: renderArguments.normalization ?? "unaligned") ?? .unaligned,
-               reduction: Heatmap.Reduction.sum)
-            : try renderArguments.settings(for: m)
-        for n in 0..<x.shape[0] {
-            var mapNames = FileNames()
-            let k = result.classified.targets[n]
-            let logit = result.classified.score(n)
-            let label = names.flatMap { k < $0.count ? " (\(Escape.terminal($0[k])))" : nil } ?? ""
-            lines.append("\(sources[min(n, sources.count - 1)]): target \(k)\(label), score \(number(logit)), method \(method)")
-            for map in result.maps {
-                let r = map.raw.sample(n)
-                let total = r.buffer.reduce(0.0) { $0 + Double($1) }
-                let where_ = map.layer.map { " at \($0)" } ?? ""
-                if method == "lrp" {
-                    lines.append(String(format: "  input relevance Σ %@ (%.1f%% of the score), positive %@, negative %@",
-                                        number(Float(total)), logit != 0 ? total / Double(logit) * 100 : 0,
-                                        number(Float(r.buffer.reduce(0.0) { $0 + Double(max($1, 0)) })),
-                                        number(Float(r.buffer.reduce(0.0) { $0 + Double(min($1, 0)) }))))
-                } else {
-                    lines.append("  map\(where_) \(shapeText(Array(map.raw.shape.dropFirst()))): Σ \(number(Float(total)))")
-                }
-                guard let output else { continue }
-                var path = x.shape[0] == 1 ? output : numbered(output, n)
-                if result.maps.count > 1, let layer = map.layer { path = suffixed(path, mapNames.name(for: layer, extension: "")) }
-                let values = Heatmap.normalize(Heatmap.reduce(map.display, image: n, render.reduction), render.normalization,
-                                               clipPercentile: renderArguments.clipPercentile)
-                let (h, w) = (x.shape[2], x.shape[3])
-                var picture = Heatmap.render(values, width: w, height: h, colormap: render.colormap)
-                if renderArguments.overlay, let base = try overlayBase(n, graph: graph, height: h, width: w) {
-                    picture = Heatmap.overlay(picture, on: base, alpha: renderArguments.alpha)
-                }
-                try PNG.write(picture, to: path)
-                lines.append("  wrote \(path)")
+        if let save, let first = saved.first {
+            var files = FileNames()
+            for m in first.indices {
+                let stacked = saved.count == 1 ? first[m] : try Tensor.stack(saved.map { $0[m] })
+                let layer = report.results.first?.maps[m].layer ?? "map"
+                let path = first.count > 1 ? suffixed(save, files.name(for: layer, extension: "")) : save
+                try NPY.write(stacked, to: path)
             }
         }
-        if let save {
-            var names = FileNames()
-            for map in result.maps {
-                let path = result.maps.count > 1 ? suffixed(save, names.name(for: map.layer ?? "map", extension: "")) : save
-                try NPY.write(map.raw, to: path)
-            }
-        }
-        if let saveLayers, let layers = result.layers {
-            let folder = try OutputFolder(saveLayers)
-            var names = FileNames()
-            for (name, t) in layers {
-                try NPY.write(t, to: folder.file(names.name(for: name, extension: ".npy")))
-            }
-            try folder.commit()
-        }
-        emit(lines.joined(separator: "\n"))
+        try layersFolder?.commit()
+        emit(json ? try jsonText(report) : report.text)
     }
 
-    /// The input image as the network saw it (resized and cropped), for --overlay.
-    private func overlayBase(_ n: Int, graph: Graph, height: Int, width: Int) throws -> RGBImage? {
-        guard n < inputArguments.images.count else { return nil }
-        let image = try RGBImage.read(path: inputArguments.images[n])
-        return try inputArguments.preprocessing(for: graph).croppedImage(from: image, height: height, width: width)
+    /// The method's maps; for `sr`, the LRP relevance through context-aware saliency.
+    private func mapResult(_ x: Tensor, target: Target, options: MethodOptions, explainer: Explainer) throws -> MethodResult {
+        var r = try method.method.run(explainer, x, target: target, options: options)
+        guard method.isSR else { return r }
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let sr = Tensor(uninitialized: [n, 1, h, w])
+        for i in 0..<n {
+            let s = try SalientRelevance.map(r.maps[0].raw, image: i, saliency: saliencyArguments.detector,
+                                             workingSize: saliencyArguments.workingSize)
+            for k in 0..<(h * w) { sr.pointer[i * h * w + k] = Float(s[k]) }
+        }
+        r.maps = [AttributionMap(raw: sr, display: sr, layer: nil)]
+        return r
+    }
+
+    /// Forward or backward passes of one image for the progress line.
+    private func innerPasses(_ o: MethodOptions, _ x: Tensor) -> Int {
+        switch method.name {
+        case "smoothgrad": return o.samples
+        case "ig": return o.steps
+        default: return x.rank == 4 ? Explainer.occlusionPasses(height: x.shape[2], width: x.shape[3], window: o.window, stride: o.stride) : 1
+        }
     }
 }
 
-/// "heat.png", 2 → "heat_2.png".
-func numbered(_ path: String, _ n: Int) -> String { suffixed(path, "\(n)") }
+/// `explain --json`. Field names are part of the CLI contract (docs/json.md).
+struct ExplainReport: Encodable {
+    struct Map: Encodable {
+        var layer: String?
+        var shape: [Int]
+        var sum: Double
+        var positive: Double?
+        var negative: Double?
+        var wrote: String?
+    }
+    struct Item: Encodable {
+        var input: String
+        var target: Int
+        var label: String?
+        var score: Float
+        var maps: [Map]
+    }
+    var model: String
+    var method: String
+    var composite: String?
+    var results: [Item] = []
+
+    var text: String {
+        var lines: [String] = []
+        for item in results {
+            lines.append("\(item.input): target \(item.target)\(item.label.map { " (\($0))" } ?? ""), score \(number(item.score)), method \(method)")
+            for map in item.maps {
+                if let positive = map.positive, let negative = map.negative {
+                    lines.append(String(format: "  input relevance Σ %@ (%.1f%% of the score), positive %@, negative %@",
+                                        number(Float(map.sum)), item.score != 0 ? map.sum / Double(item.score) * 100 : 0,
+                                        number(Float(positive)), number(Float(negative))))
+                } else {
+                    lines.append("  map\(map.layer.map { " at \($0)" } ?? "") \(shapeText(map.shape)): Σ \(number(Float(map.sum)))")
+                }
+                if let wrote = map.wrote { lines.append("  wrote \(wrote)") }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
 
 /// "heat.png", "conv1" → "heat_conv1.png".
 func suffixed(_ path: String, _ suffix: String) -> String {
     let ns = path as NSString
     return (ns.deletingPathExtension + "_\(suffix)") + (ns.pathExtension.isEmpty ? "" : "." + ns.pathExtension)
-}
-
-/// Options of the non-LRP methods.
-struct MethodArguments: ParsableArguments {
-    @Option(help: "smoothgrad: noisy samples.")
-    var samples: Int = 20
-
-    @Option(help: "smoothgrad: noise standard deviation relative to the image's value range.")
-    var noise: Float = 0.1
-
-    @Option(help: "smoothgrad: random seed.")
-    var seed: UInt64 = 0
-
-    @Option(help: "ig: integration steps.")
-    var steps: Int = 50
-
-    @Option(help: ArgumentHelp("ig: integration rule: gausslegendre (Captum's default) or riemann (trapezoid).", valueName: "rule"))
-    var integration: String = "gausslegendre"
-
-    @Option(help: "ig: baseline input (.npy; default zeros).")
-    var baseline: String?
-
-    @Option(help: "occlusion: window side in pixels.")
-    var window: Int = 8
-
-    @Option(help: "occlusion: window stride in pixels.")
-    var stride: Int = 4
-
-    @Option(help: "smoothgrad, ig, occlusion: images per forward batch.")
-    var batch: Int = 16
-
-    @Option(help: "gradcam, guided-gradcam: layer (node or tensor name; default the last conv; gradcam: 'all').")
-    var layer: String?
-
-    func validate() throws {
-        guard samples >= 1, steps >= 1, window >= 1, stride >= 1, batch >= 1 else {
-            throw ValidationError("--samples, --steps, --window, --stride and --batch must be positive")
-        }
-        guard noise >= 0 else { throw ValidationError("--noise must not be negative") }
-        guard IntegrationMethod(rawValue: integration) != nil else {
-            throw ValidationError("--integration must be gausslegendre or riemann")
-        }
-    }
-
-    func options(for explainer: Explainer) throws -> MethodOptions {
-        var o = MethodOptions()
-        o.samples = samples; o.noise = noise; o.seed = seed; o.steps = steps
-        o.integration = IntegrationMethod(rawValue: integration) ?? .gaussLegendre
-        o.baseline = try baseline.map { try NPY.read(path: $0) }
-        o.window = window; o.stride = stride; o.batch = batch
-        if let layer, layer != "all" {
-            guard let node = explainer.graph.node(named: layer) else { throw SRError.usage("--layer: no layer named '\(layer)'") }
-            o.layer = node.output
-        } else {
-            o.layer = layer
-        }
-        return o
-    }
 }

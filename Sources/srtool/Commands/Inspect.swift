@@ -10,7 +10,7 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var modelArguments: ModelArguments
 
-    @Option(help: "Show one layer in full (node name or the name of the tensor it outputs).")
+    @Option(help: "Show one layer in full (node name, the name of the tensor it outputs, or its # in the table).")
     var layer: String?
 
     @Flag(help: "Print stable JSON instead of text.")
@@ -25,11 +25,10 @@ struct Inspect: ParsableCommand {
         let graph = try modelArguments.load()
         let rows = try graph.summaries()
         if let layer {
-            guard let row = rows.first(where: { $0.node.name == layer || $0.node.outputs.contains(layer) }) else {
-                throw SRError.usage("no layer named '\(layer)' (see srtool inspect \(modelArguments.model))")
-            }
+            let node = try graph.resolveLayer(layer, option: "--layer")
+            guard let row = rows.first(where: { $0.node.name == node.name }) else { throw SRError.internalError("no row for \(node.name)") }
             var report = LayerReport(row, graph: graph)
-            if !inputArguments.images.isEmpty || inputArguments.input != nil {
+            if inputArguments.hasImages || inputArguments.input != nil {
                 report.relevance = try relevance(of: row.node, graph: graph)
             }
             if json { emit(try jsonText(report)) } else { emit(report.text) }
@@ -41,10 +40,10 @@ struct Inspect: ParsableCommand {
 
     /// LRP relevance at the node's output for the first image.
     private func relevance(of node: Node, graph: Graph) throws -> RelevanceStatistics {
-        let (x, _) = try inputArguments.tensor(for: graph)
-        let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
+        let (x, _) = try inputArguments.tensor(for: graph, sources: Array(try inputArguments.sources().prefix(1)))
+        let preprocessing = inputArguments.hasImages ? try inputArguments.preprocessing(for: graph) : nil
         let explainer = try Explainer(graph: graph, threads: ProcessInfo.processInfo.activeProcessorCount, budget: try modelArguments.budget())
-        let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
+        let rules = try explainArguments.ruleSet(for: explainer, graph: graph, input: x, preprocessing: preprocessing)
         let e = try explainer.explain(x.sample(0), target: try explainArguments.resolveTarget(labels: graph.metadata.labels),
                                       rules: rules)
         // A folded batch norm's conv now outputs the norm's tensor: look up the node by name too.

@@ -19,6 +19,7 @@ struct Predict: ParsableCommand {
     var json = false
 
     @OptionGroup var runtime: RuntimeArguments
+    @OptionGroup var progressArguments: ProgressArguments
 
     func validate() throws {
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
@@ -27,14 +28,25 @@ struct Predict: ParsableCommand {
     func run() throws {
         let graph = try modelArguments.loadForRunning()
         let names = try labels.map(readLabels) ?? graph.metadata.labels
-        let (x, sources) = try inputArguments.tensor(for: graph)
-        try modelArguments.checkInput(x)
+        let inputs = try inputArguments.sources()
         let executor = try Executor(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
-        guard let scores = try executor.outputs(x).first else { throw SRError.internalError("no output") }
-        let ranked = try Classification.top(scores, k: top, isProbability: graph.endsInSoftmax)
-        if let names, let classes = scores.shape.last, names.count != classes {
-            Log.warning("\(names.count) labels for \(classes) classes")
+        // Images in batches of 16 (bounded memory over a folder); a .npy batch at once.
+        let chunks: [[InputSource]] = inputs.first?.isTensor == true ? [inputs]
+            : stride(from: 0, to: inputs.count, by: 16).map { Array(inputs[$0..<min($0 + 16, inputs.count)]) }
+        let progress = progressArguments.progress("predicting", total: inputs.count, unit: "images")
+        var ranked: [[RankedClass]] = [], sources: [String] = []
+        for (c, chunk) in chunks.enumerated() {
+            let (x, inputNames) = try inputArguments.tensor(for: graph, sources: chunk)
+            try modelArguments.checkInput(x)
+            guard let scores = try executor.outputs(x).first else { throw SRError.internalError("no output") }
+            if c == 0, let labels = names, let classes = scores.shape.last, labels.count != classes {
+                Log.warning("\(labels.count) labels for \(classes) classes")
+            }
+            ranked += try Classification.top(scores, k: top, isProbability: graph.endsInSoftmax)
+            sources += inputNames
+            progress.update(Double(c + 1) / Double(chunks.count))
         }
+        progress.finish()
         let report = PredictionReport(model: modelArguments.model, sources: sources, ranked: ranked, labels: names)
         emit(json ? try jsonText(report) : report.text)
     }

@@ -12,16 +12,12 @@ struct Render: ParsableCommand {
         abstract: "Render an explanation: heatmaps, one tile per layer, a contact sheet and a self-contained index.html.")
 
     @OptionGroup var modelArguments: ModelArguments
-    @OptionGroup var inputArguments: InputArguments
-    @OptionGroup var explainArguments: ExplainArguments
+    @OptionGroup(title: "Input") var inputArguments: InputArguments
 
-    @Option(help: ArgumentHelp("Method of the main heatmap: \(Method.all.map(\.name).joined(separator: ", ")) (layer tiles and the conservation chart are LRP).", valueName: "method"))
-    var method: String = "lrp"
+    @Option(help: "Method of the main heatmap (the layer tiles and the conservation chart are LRP).")
+    var method: MethodChoice = .lrp
 
-    @OptionGroup var methodArguments: MethodArguments
-    @OptionGroup var renderArguments: RenderArguments
-
-    @Option(help: "Layers to render: all, or a comma-separated list of node or tensor names.")
+    @Option(help: "Layers to render: all, or a comma-separated list of names, tensors or # from inspect.")
     var layers: String = "all"
 
     @Flag(help: "Also compute the Salient Relevance map (LRP + context-aware saliency).")
@@ -36,23 +32,36 @@ struct Render: ParsableCommand {
     @Option(help: "Class labels, one per line (default: the model's).")
     var labels: String?
 
-    @OptionGroup var runtime: RuntimeArguments
+    @Flag(help: "Print stable JSON instead of text.")
+    var json = false
+
+    @OptionGroup(title: "LRP") var explainArguments: ExplainArguments
+    @OptionGroup(title: "Other methods") var methodArguments: MethodArguments
+    @OptionGroup(title: "Salient Relevance") var saliencyArguments: SaliencyArguments
+    @OptionGroup(title: "Picture") var renderArguments: RenderArguments
+    @OptionGroup(title: "Run") var runtime: RuntimeArguments
+    @OptionGroup var progressArguments: ProgressArguments
 
     func validate() throws {
-        guard Method.named(method) != nil else {
-            throw ValidationError("--method must be one of \(Method.all.map(\.name).joined(separator: ", "))")
+        guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+        let ignored = methodArguments.ignored(by: method) + (method.isSR || sr ? [] : saliencyArguments.setOptions)
+        if !ignored.isEmpty {
+            Log.warning("\(ignored.joined(separator: ", ")) \(ignored.count == 1 ? "is" : "are") ignored by --method \(method.name)")
         }
     }
 
     func run() throws {
         let graph = try modelArguments.loadForRunning()
-        guard inputArguments.images.count <= 1 else { throw SRError.usage("render takes one image") }
+        let inputs = try inputArguments.sources()
+        guard inputs.count == 1 else { throw SRError.usage("render takes one image or .npy (got \(inputs.count)); use explain for several") }
         let names = try labels.map(readLabels) ?? graph.metadata.labels
-        let (x, sources) = try inputArguments.tensor(for: graph)
+        let (x, sources) = try inputArguments.tensor(for: graph, sources: inputs)
+        guard x.rank == 4 else { throw SRError.usage("render needs an N,C,H,W input, got \(shapeText(x.shape))") }
         try modelArguments.checkInput(x)
-        let preprocessing = inputArguments.images.isEmpty ? nil : try inputArguments.preprocessing(for: graph)
+        let preprocessing = inputArguments.hasImages ? try inputArguments.preprocessing(for: graph) : nil
         let explainer = try Explainer(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
-        let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
+        let rules = try explainArguments.ruleSet(for: explainer, graph: graph, input: x, preprocessing: preprocessing)
+        let compositeName = explainArguments.compositeName(for: .lrp)
         let target = try explainArguments.resolveTarget(labels: names)
         let (e, audits) = try explainer.audit(x, target: target, rules: rules, tolerance: 1e-3)
         let (h, w) = (x.shape[2], x.shape[3])
@@ -60,64 +69,83 @@ struct Render: ParsableCommand {
         let folder = try OutputFolder(out)
         try folder.makeFolder("layers")
         func path(_ name: String) -> String { folder.file(name) }
+        func figure(_ title: String, _ image: RGBImage) throws -> Report.Figure {
+            Report.Figure(title: title, png: try PNG.encode(width: image.width, height: image.height, channels: 3, pixels: image.pixels))
+        }
+        // LRP tiles: the --cmap colours, else coldnhot; symmetric around 0.
+        let lrpColors = try renderArguments.cmap?.colormap ?? Colormap.named("coldnhot")
         // Channels are summed at the layer's resolution, then upsampled: bilinear resizing is
         // linear, so this is the same map at 1/C of the work.
         func heat(_ t: Tensor) throws -> RGBImage {
             let plane = try Tensor(shape: [1, 1, t.shape[2], t.shape[3]], values: Heatmap.reduce(t, image: 0, .sum))
             let up = Kernels.resizeBilinear(plane, height: h, width: w)
-            return Heatmap.render(Heatmap.normalize(up.values, .symmetric), width: w, height: h,
-                                  colormap: (try? Colormap.named("coldnhot")) ?? Colormap.all[0])
+            return Heatmap.render(Heatmap.normalize(up.values, .symmetric, clipPercentile: renderArguments.clipPercentile),
+                                  width: w, height: h, colormap: lrpColors)
         }
         var figures: [Report.Figure] = []
-        if let first = inputArguments.images.first, let p = preprocessing {
-            let shown = try p.croppedImage(from: try RGBImage.read(path: first), height: h, width: w)
-            figures.append(Report.Figure(title: "input", png: try PNG.encode(width: w, height: h, channels: 3, pixels: shown.pixels)))
+        if let source = inputs.first, !source.isTensor, let p = preprocessing {
+            let shown = try p.croppedImage(from: try source.image(), height: h, width: w)
+            figures.append(try figure("input (as the network sees it)", shown))
             try PNG.write(shown, to: path("input.png"))
         }
-        let compositeName = explainArguments.composite ?? "epsilon-plus-flat"
-        let heatmap: RGBImage
-        if method == "lrp" {
-            heatmap = try heat(e.input)
+        // The main heatmap: the method's map drawn as `explain -o` draws it.
+        let settings = try renderArguments.settings(for: method)
+        let mainMap: AttributionMap
+        if method.name == "lrp" {
+            mainMap = AttributionMap(raw: e.input, display: e.input, layer: nil)
         } else {
-            // Another method's map, rendered as `explain -o` renders it.
-            guard let m = Method.named(method) else { throw SRError.usage("unknown method '\(method)'") }
-            var options = try methodArguments.options(for: explainer)
-            options.rules = rules
-            let map = try m.run(explainer, x, target: target, options: options).maps[0]
-            let settings = try renderArguments.settings(for: m)
-            heatmap = Heatmap.render(Heatmap.normalize(Heatmap.reduce(map.display, image: 0, settings.reduction), settings.normalization,
-                                                       clipPercentile: renderArguments.clipPercentile),
-                                     width: w, height: h, colormap: settings.colormap)
+            var options = try methodArguments.options(for: explainer, graph: graph, method: method, inputShape: x.shape)
+            options.rules = method.isSR ? try explainArguments.ruleSet(for: explainer, graph: graph, input: x,
+                                                                      preprocessing: preprocessing, method: method) : rules
+            let inner = progressArguments.progress(method.name, total: 1, unit: "runs")
+            options.progress = { inner.update($0) }
+            mainMap = try method.method.run(explainer, x, target: target, options: options).maps[0]
+            inner.finish()
         }
+        let mainTitle: String
+        var mainValues = Heatmap.normalize(Heatmap.reduce(mainMap.display, image: 0, settings.reduction), settings.normalization,
+                                           clipPercentile: renderArguments.clipPercentile)
+        if method.isSR {
+            mainValues = try SalientRelevance.map(mainMap.raw, image: 0, saliency: saliencyArguments.detector,
+                                                  workingSize: saliencyArguments.workingSize).map(Float.init)
+            mainTitle = "Salient Relevance (LRP \(explainArguments.compositeName(for: method)) + context-aware saliency)"
+        } else if method.name == "lrp" {
+            mainTitle = "LRP (\(compositeName)), input relevance"
+        } else {
+            mainTitle = "\(method.name): \(method.method.summary)"
+        }
+        let heatmap = Heatmap.render(mainValues, width: w, height: h, colormap: settings.colormap)
         try PNG.write(heatmap, to: path("heatmap.png"))
-        figures.append(Report.Figure(title: method == "lrp" ? "LRP (\(compositeName))" : method,
-                                     png: try PNG.encode(width: w, height: h, channels: 3, pixels: heatmap.pixels)))
-        if sr {
-            let s = try SalientRelevance.map(e.input, image: 0, saliency: ContextAwareSaliency(), workingSize: 250)
+        figures.append(try figure(mainTitle, heatmap))
+        if sr && !method.isSR {
+            let s = try SalientRelevance.map(e.input, image: 0, saliency: saliencyArguments.detector, workingSize: saliencyArguments.workingSize)
             let map = Heatmap.render(s.map(Float.init), width: w, height: h, colormap: try Colormap.named("hot"))
             try PNG.write(map, to: path("sr.png"))
-            figures.append(Report.Figure(title: "SR map", png: try PNG.encode(width: w, height: h, channels: 3, pixels: map.pixels)))
+            figures.append(try figure("Salient Relevance (LRP \(compositeName) + context-aware saliency)", map))
         }
         // Per-layer tiles, in network order.
-        let wanted = layers == "all" ? nil : Set(layers.split(separator: ",").map(String.init))
+        // A layer named by the user, as loaded; a batch norm folded into its conv is found by its tensor.
+        let wanted: [Node]? = layers == "all" ? nil : try layers.split(separator: ",").map {
+            try graph.resolveLayer(String($0), option: "--layers")
+        }
         let nodes = explainer.graph.nodes.filter { n in
             guard let t = e.layers[n.output], t.rank == 4, t.shape[2] * t.shape[3] > 1 else { return false }
-            return wanted.map { $0.contains(n.name) || $0.contains(n.output) } ?? true
+            return wanted.map { $0.contains { $0.name == n.name || $0.output == n.output } } ?? true
         }
-        if let wanted, nodes.isEmpty { throw SRError.usage("--layers: none of \(wanted.sorted()) is a 4-D layer") }
-        let showProgress = isatty(2) != 0
+        if let wanted, nodes.isEmpty { throw SRError.usage("--layers: none of \(wanted.map(\.name)) is a 4-D layer") }
+        let progress = progressArguments.progress("rendering layers", total: nodes.count, unit: "layers")
         var tiles: [(name: String, image: RGBImage)] = []
         var layerFigures: [Report.Figure] = []
         var tileNames = FileNames()
         for (i, node) in nodes.enumerated() {
-            if showProgress { FileHandle.standardError.write(Data("\rrendering layer \(i + 1)/\(nodes.count)".utf8)) }
             guard let t = e.layers[node.output] else { continue }
             let image = try heat(t)
             try PNG.write(image, to: path("layers/" + tileNames.name(for: node.output, extension: ".png")))
             tiles.append((node.name, image))
-            layerFigures.append(Report.Figure(title: node.name, png: try PNG.encode(width: w, height: h, channels: 3, pixels: image.pixels)))
+            layerFigures.append(try figure(node.name, image))
+            progress.update(Double(i + 1) / Double(nodes.count))
         }
-        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        progress.finish()
         try PNG.write(ContactSheet.make(tiles, columns: min(6, max(tiles.count, 1)), tileSize: max(96, min(w, 160))),
                       to: path("contact-sheet.png"))
         // The model's output from the explanation's own forward pass (no second pass).
@@ -126,28 +154,61 @@ struct Render: ParsableCommand {
         }
         let ranked = try Classification.top(scores, k: top, isProbability: explainer.graph.endsInSoftmax)[0]
         let audit = audits[0]
+        let k = e.targets[0]
+        let label = names.flatMap { k < $0.count ? $0[k] : nil }
+        let lowHigh: (String, String) = switch (method.isSR, settings.normalization) {
+        case (true, _): ("least salient", "most salient")
+        case (false, .symmetric): ("−max |value| (against the class)", "+max |value| (for the class)")
+        case (false, .absolute): ("0", "max |value|")
+        case (false, .unaligned): ("min", "max")
+        }
         let report = Report(
             title: "\(modelArguments.model) — \(sources.first ?? "")",
-            subtitle: "target \(e.targets[0])\(names.flatMap { e.targets[0] < $0.count ? " (\($0[e.targets[0]]))" : nil } ?? ""), "
-                + "logit \(number(e.startValues[0])); heatmap: \(method == "lrp" ? "LRP" : method); "
+            subtitle: "target \(k)\(label.map { " (\($0))" } ?? ""), score \(number(e.startValues[0])); heatmap: \(method.name); "
                 + "layer tiles and conservation chart: LRP (\(compositeName)), input relevance Σ \(number(Float(audit.inputRelevance)))",
             predictions: ranked.map { r in
                 Report.Prediction(label: names.flatMap { $0.indices.contains(r.index) ? $0[r.index] : nil } ?? "class \(r.index)",
                                   probability: r.probability)
             },
-            figures: figures, layers: layerFigures,
+            figures: figures,
+            figureColors: Report.Colorbar(title: "heatmap colours (\(method.name))", colormap: settings.colormap, low: lowHigh.0, high: lowHigh.1),
+            layers: layerFigures,
+            layerTitle: "LRP relevance per layer (\(compositeName)), channels summed, each tile scaled to its own max |R|",
+            layerColors: Report.Colorbar(title: "layer tile colours (LRP)", colormap: lrpColors, low: "−max |R|", high: "+max |R|"),
             conservation: [("input", audit.inputRelevance)] + audit.layers.map { ($0.node, $0.relevanceOut) },
             start: audit.start)
         try AtomicFile.write(Data(report.html.utf8), to: path("index.html"))
         try folder.commit()
-        emit("wrote \((out as NSString).appendingPathComponent("index.html")): \(nodes.count) layer tiles, contact-sheet.png, heatmap.png\(sr ? ", sr.png" : "")")
+        let written = RenderReport(folder: out, index: (out as NSString).appendingPathComponent("index.html"), method: method.name,
+                                   composite: compositeName, target: k, label: label, layerTiles: nodes.count,
+                                   files: ["index.html", "heatmap.png", "contact-sheet.png"] + (figures.first?.title.hasPrefix("input") == true ? ["input.png"] : [])
+                                       + (sr && !method.isSR ? ["sr.png"] : []))
+        emit(json ? try jsonText(written) : "wrote \(written.index): \(nodes.count) layer tiles, \(written.files.dropFirst().joined(separator: ", "))")
     }
+}
+
+/// `render --json`. Field names are part of the CLI contract (docs/json.md).
+struct RenderReport: Encodable {
+    var folder: String
+    var index: String
+    var method: String
+    var composite: String
+    var target: Int
+    var label: String?
+    var layerTiles: Int
+    var files: [String]
 }
 
 struct Colormaps: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the colour maps (name and control points).")
 
+    @Flag(help: "Print stable JSON instead of text.")
+    var json = false
+
+    struct Entry: Encodable { var name: String; var spec: String }
+
     func run() throws {
-        emit(formatTable(Colormap.all.map { [$0.name, $0.source] }, rightAligned: []).joined(separator: "\n"))
+        let entries = Colormap.all.map { Entry(name: $0.name, spec: $0.source) }
+        emit(json ? try jsonText(entries) : formatTable(entries.map { [$0.name, $0.spec] }, rightAligned: []).joined(separator: "\n"))
     }
 }

@@ -25,6 +25,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Print each layer's forward time on stderr.")
     var profile = false
 
+    @Flag(help: "Print stable JSON instead of text (every output's name, shape and values).")
+    var json = false
+
     func validate() throws {
         guard repeatCount >= 0 else { throw ValidationError("--repeat must not be negative") }
         try checkOutputName(output, option: "-o", format: "a .npy array", extensions: [".npy"])
@@ -76,16 +79,32 @@ struct Run: ParsableCommand {
             }
             try folder.commit()
         }
-        if let output {
-            try NPY.write(y, to: output)
+        if let output { try NPY.write(y, to: output) }
+        let report = RunReport(model: modelArguments.model, outputs: graph.outputs.compactMap { name in
+            acts[name].map { RunReport.Output(name: name, shape: $0.shape, values: $0.count <= RunReport.maxValues ? $0.values : nil) }
+        }, wrote: output)
+        if json {
+            emit(try jsonText(report))
+        } else if let output {
+            emit("wrote \(output): \(shapeText(y.shape))")
         } else {
             for name in graph.outputs {
                 guard let t = acts[name] else { continue }
                 let head = t.buffer.prefix(10).map { number($0) }.joined(separator: " ")
-                emit("\(Escape.terminal(name)) \(shapeText(t.shape)): \(head)\(t.count > 10 ? " …" : "")")
+                emit("\(name) \(shapeText(t.shape)): \(head)\(t.count > 10 ? " …" : "")")
             }
         }
     }
+}
+
+/// `run --json`. Field names are part of the CLI contract (docs/json.md).
+struct RunReport: Encodable {
+    /// Outputs with more elements give `values: null` (write them with -o).
+    static let maxValues = 1 << 20
+    struct Output: Encodable { var name: String; var shape: [Int]; var values: [Float]? }
+    var model: String
+    var outputs: [Output]
+    var wrote: String?
 }
 
 /// The threading option of commands that run the network.

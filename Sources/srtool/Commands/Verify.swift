@@ -11,9 +11,6 @@ struct Verify: ParsableCommand {
     @OptionGroup var modelArguments: ModelArguments
     @OptionGroup var inputArguments: InputArguments
 
-    @Option(help: "Explain every PNG/JPEG image in this folder.")
-    var images: String?
-
     @OptionGroup var explainArguments: ExplainArguments
 
     @Option(parsing: .unconditional, help: "Largest |Σ R_out − Σ R_in| of a conserving layer, relative to the start relevance.")
@@ -23,6 +20,7 @@ struct Verify: ParsableCommand {
     var json = false
 
     @OptionGroup var runtime: RuntimeArguments
+    @OptionGroup var progressArguments: ProgressArguments
 
     func validate() throws {
         guard tolerance >= 0 else { throw ValidationError("--tolerance must not be negative") }
@@ -30,26 +28,29 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let graph = try modelArguments.loadForRunning()
-        var inputs = inputArguments
-        if let images {
-            guard let files = try? FileManager.default.contentsOfDirectory(atPath: images) else {
-                throw SRError.missing("\(images): cannot read the folder")
-            }
-            let pictures = files.filter { ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
-            guard !pictures.isEmpty else { throw SRError.usage("\(images) holds no PNG or JPEG images") }
-            inputs.images += pictures.map { (images as NSString).appendingPathComponent($0) }
-        }
-        let (x, sources) = try inputs.tensor(for: graph)
-        try modelArguments.checkInput(x)
-        let preprocessing = inputs.images.isEmpty ? nil : try inputs.preprocessing(for: graph)
+        let inputs = try inputArguments.sources()
+        let preprocessing = inputArguments.hasImages ? try inputArguments.preprocessing(for: graph) : nil
         let explainer = try Explainer(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
-        let rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
         let target = try explainArguments.resolveTarget(labels: graph.metadata.labels)
+        // Images one at a time (bounded memory over a folder); a .npy batch sample by sample.
+        let chunks: [[InputSource]] = inputs.first?.isTensor == true ? [inputs] : inputs.map { [$0] }
+        let progress = progressArguments.progress("verifying", total: chunks.count, unit: "images")
+        var rules: RuleSet?
         var audits: [ConservationAudit] = []
-        for n in 0..<x.shape[0] {
-            audits += try explainer.audit(x.sample(n), target: target, rules: rules, tolerance: tolerance).1
+        var sources: [String] = []
+        for (c, chunk) in chunks.enumerated() {
+            let (x, names) = try inputArguments.tensor(for: graph, sources: chunk)
+            try modelArguments.checkInput(x)
+            let r = try rules ?? explainArguments.ruleSet(for: explainer, graph: graph, input: x, preprocessing: preprocessing)
+            rules = r
+            for n in 0..<x.shape[0] {
+                audits += try explainer.audit(x.sample(n), target: target, rules: r, tolerance: tolerance).1
+            }
+            sources += names
+            progress.update(Double(c + 1) / Double(chunks.count))
         }
-        let report = VerifyReport(model: modelArguments.model, composite: explainArguments.composite ?? "epsilon-plus-flat", tolerance: tolerance,
+        progress.finish()
+        let report = VerifyReport(model: modelArguments.model, composite: explainArguments.compositeName(for: .lrp), tolerance: tolerance,
                                   sources: sources, audits: audits)
         emit(json ? try jsonText(report) : report.text)
         if !report.passed {

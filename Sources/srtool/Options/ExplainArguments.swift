@@ -5,25 +5,25 @@ import SRRender
 
 /// Options choosing what to explain and with which rules (`explain`, `verify`).
 struct ExplainArguments: ParsableArguments {
-    @Option(help: ArgumentHelp("LRP composite: \(Composite.all.map(\.name).joined(separator: ", ")) (default: epsilon-plus-flat; sr-paper for --method sr).", valueName: "composite"))
-    var composite: String?
+    @Option(help: "LRP composite (default: epsilon-plus-flat; sr-paper for --method sr).")
+    var composite: CompositeChoice?
 
     @Option(parsing: .unconditional, help: "Class to explain: top (default), a 0-based index, or a label.")
     var target: String = "top"
 
-    @Option(name: .customLong("rule"), help: ArgumentHelp("Override one layer's rule, LAYER=RULE[:params] (\(RuleParser.names.joined(separator: ", "))); repeatable.", valueName: "layer=rule"))
+    @Option(name: .customLong("rule"), help: ArgumentHelp("Override one layer's rule, LAYER=RULE[:params] (LAYER: name, tensor or # from inspect; RULE: \(RuleParser.names.joined(separator: ", "))); repeatable.", valueName: "layer=rule"))
     var rules: [String] = []
 
-    @Option(parsing: .unconditional, help: "ε of the ε-rule (composites' dense layers).")
-    var epsilon: Float = 1e-6
+    @Option(parsing: .unconditional, help: "ε of the ε-rule (composites' dense layers; default 1e-6).")
+    var epsilon: Float?
 
-    @Option(parsing: .unconditional, help: "γ of the γ-rule (epsilon-gamma-box).")
-    var gamma: Float = 0.25
+    @Option(parsing: .unconditional, help: "γ of the γ-rule (epsilon-gamma-box; default 0.25).")
+    var gamma: Float?
 
-    @Option(parsing: .unconditional, help: "Lowest input value per channel for z^B (default: from the preprocessing, else the input's minimum).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Lowest input value per channel for z^B (default: from the preprocessing, else the input's minimum).", visibility: .hidden))
     var low: String?
 
-    @Option(parsing: .unconditional, help: "Highest input value per channel for z^B (default: from the preprocessing, else the input's maximum).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Highest input value per channel for z^B (default: from the preprocessing, else the input's maximum).", visibility: .hidden))
     var high: String?
 
     func resolveTarget(labels: [String]?) throws -> Target {
@@ -33,26 +33,35 @@ struct ExplainArguments: ParsableArguments {
         throw SRError.usage("--target '\(target)' is not 'top', an index, or a known label")
     }
 
-    /// The rule set for the explainer's (canonized) graph.
-    func ruleSet(for explainer: Explainer, input: Tensor, preprocessing: Preprocessing?,
-                 defaultComposite: String = "epsilon-plus-flat") throws -> RuleSet {
-        let name = composite ?? defaultComposite
-        guard let c = Composite.named(name) else {
-            throw SRError.usage("unknown composite '\(name)' (known: \(Composite.all.map(\.name).joined(separator: ", ")))")
-        }
+    /// The composite's name: `--composite`, else the method's default.
+    func compositeName(for method: MethodChoice) -> String { composite?.name ?? (method.isSR ? "sr-paper" : "epsilon-plus-flat") }
+
+    /// The LRP options that were set although `method` does not use a composite.
+    func ignored(by method: MethodChoice) -> [String] {
+        guard !method.usesComposite else { return [] }
+        return [("--composite", composite != nil), ("--rule", !rules.isEmpty), ("--epsilon", epsilon != nil),
+                ("--gamma", gamma != nil), ("--low", low != nil), ("--high", high != nil)].filter(\.1).map(\.0)
+    }
+
+    /// The rule set for the explainer's (canonized) graph; `graph` is the model as loaded,
+    /// whose layer numbers `inspect` shows.
+    func ruleSet(for explainer: Explainer, graph: Graph, input: Tensor, preprocessing: Preprocessing?,
+                 method: MethodChoice = .lrp) throws -> RuleSet {
+        let name = compositeName(for: method)
+        guard let c = Composite.named(name) else { throw SRError.internalError("no composite '\(name)'") }
         var o = CompositeOptions()
-        o.epsilon = epsilon
-        o.gamma = gamma
+        o.epsilon = epsilon ?? o.epsilon
+        o.gamma = gamma ?? o.gamma
         let (lo, hi) = bounds(input: input, preprocessing: preprocessing)
         o.low = try low.map { try parseFloats($0, option: "--low") } ?? lo
         o.high = try high.map { try parseFloats($0, option: "--high") } ?? hi
         for r in rules {
             guard let eq = r.firstIndex(of: "=") else { throw SRError.usage("--rule expects LAYER=RULE, got '\(r)'") }
-            let layer = String(r[..<eq])
-            guard explainer.graph.node(named: layer) != nil || explainer.graph.nodes.contains(where: { $0.inputs.contains(layer) }) else {
-                throw SRError.usage("--rule: no layer named '\(layer)'")
-            }
-            let name = explainer.graph.node(named: layer)?.name ?? layer
+            let node = try graph.resolveLayer(String(r[..<eq]), option: "--rule")
+            // A batch norm folded into its conv is gone from the explainer's graph: its
+            // rule goes to the conv that now outputs its tensor.
+            let name = explainer.graph.node(named: node.name)?.name
+                ?? explainer.graph.nodes.first(where: { $0.outputs.contains(node.output) })?.name ?? node.name
             o.overrides[name] = try RuleParser.parse(String(r[r.index(after: eq)...]))
         }
         return try c.rules(for: explainer.graph, options: o)
@@ -71,37 +80,46 @@ struct ExplainArguments: ParsableArguments {
 
 /// Options for the picture `explain` writes; unset ones take the method's defaults.
 struct RenderArguments: ParsableArguments {
-    @Option(help: ArgumentHelp("Colour map: \(Colormap.all.map(\.name).joined(separator: ", ")), or a spec (default: the method's).", valueName: "name"))
-    var cmap: String?
+    @Option(help: ArgumentHelp("Colour map, or a spec like 00f,80:fff,f00 (default: the method's; srtool colormaps).", valueName: "name"))
+    var cmap: ColormapChoice?
 
-    @Option(help: ArgumentHelp("Normalisation: symmetric (0 at the centre), absolute, unaligned (default: the method's).", valueName: "mode"))
-    var normalization: String?
+    @Option(help: ArgumentHelp("Normalisation: symmetric puts 0 at the centre (default: the method's).", valueName: "mode"))
+    var normalization: Normalization?
 
-    @Option(help: ArgumentHelp("Channel reduction: sum, max-abs, l2 (default: the method's).", valueName: "mode"))
-    var reduce: String?
+    @Option(help: ArgumentHelp("Channel reduction (default: the method's).", valueName: "mode"))
+    var reduce: Heatmap.Reduction?
 
-    @Option(name: .customLong("clip-percentile"), help: "Clip |values| above this percentile before normalising (e.g. 99).")
+    @Option(name: .customLong("clip-percentile"), help: ArgumentHelp("Clip |values| above this percentile before normalising (e.g. 99).", visibility: .hidden))
     var clipPercentile: Float?
 
-    @Flag(help: "Blend the heatmap over the input image.")
+    @Flag(help: "Blend the heatmap over the image (drawn at the photo's size: see --canvas).")
     var overlay = false
 
-    @Option(help: "Heatmap opacity with --overlay.")
-    var alpha: Float = 0.6
+    @Option(help: "Heatmap opacity with --overlay (default 0.6).")
+    var alpha: Float?
+
+    @Option(help: ArgumentHelp("Picture size: input (the network's input), photo (the original image, the crop mapped back, the rest in grey) (default: photo with --overlay, else input).", valueName: "size"))
+    var canvas: Canvas?
+
+    enum Canvas: String, ExpressibleByArgument, CaseIterable { case input, photo }
 
     func validate() throws {
-        if let normalization, Normalization(rawValue: normalization) == nil {
-            throw ValidationError("--normalization must be one of \(Normalization.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        if let reduce, Heatmap.Reduction(rawValue: reduce) == nil {
-            throw ValidationError("--reduce must be one of \(Heatmap.Reduction.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard alpha >= 0 && alpha <= 1 else { throw ValidationError("--alpha must lie in [0, 1]") }
+        if let alpha { guard alpha >= 0 && alpha <= 1 else { throw ValidationError("--alpha must lie in [0, 1]") } }
         if let p = clipPercentile, !(p > 0 && p <= 100) { throw ValidationError("--clip-percentile must lie in (0, 100]") }
+        if alpha != nil && !overlay { Log.warning("--alpha is ignored without --overlay") }
     }
 
-    func settings(for m: Method) throws -> (colormap: Colormap, normalization: Normalization, reduction: Heatmap.Reduction) {
-        (try Colormap.named(cmap ?? m.colormap), Normalization(rawValue: normalization ?? m.normalization) ?? .symmetric,
-         Heatmap.Reduction(rawValue: reduce ?? m.reduction) ?? .sum)
+    var opacity: Float { alpha ?? 0.6 }
+
+    /// Whether the picture is drawn at the photo's size.
+    var onPhoto: Bool { (canvas ?? (overlay ? .photo : .input)) == .photo }
+
+    /// The colour map, normalisation and reduction: the options, else `method`'s defaults
+    /// (Salient Relevance: hot, unaligned, sum).
+    func settings(for method: MethodChoice) throws -> (colormap: Colormap, normalization: Normalization, reduction: Heatmap.Reduction) {
+        let m = method.method
+        let defaults = method.isSR ? ("hot", "unaligned", "sum") : (m.colormap, m.normalization, m.reduction)
+        return (try cmap?.colormap ?? Colormap.named(defaults.0), normalization ?? Normalization(rawValue: defaults.1) ?? .symmetric,
+                reduce ?? Heatmap.Reduction(rawValue: defaults.2) ?? .sum)
     }
 }

@@ -7,57 +7,101 @@ import SRRender
 /// The input options every command that runs a model shares: images (preprocessed by a
 /// preset and its overrides) or an already-preprocessed `.npy`.
 struct InputArguments: ParsableArguments {
-    @Option(name: .customLong("image"), help: "Input image (PNG or JPEG); repeat for a batch.")
+    @Option(name: .customLong("image"), parsing: .upToNextOption,
+            help: ArgumentHelp("Input images (PNG or JPEG): files, folders (their images, sorted by name), - for standard input.", valueName: "image"))
     var images: [String] = []
+
+    @Option(name: .customLong("images"), parsing: .upToNextOption, help: .hidden)
+    var folders: [String] = []
 
     @Option(name: .customLong("input"), help: "Preprocessed input tensor (.npy, NCHW float32).")
     var input: String?
 
-    @Option(help: ArgumentHelp("Preprocessing preset: \(Preset.all.map(\.name).joined(separator: ", ")) (default: the model's, else imagenet).",
-                               valueName: "preset"))
-    var preprocess: String?
+    @Option(help: "Preprocessing preset (default: the model's, else imagenet; see srtool presets).")
+    var preprocess: PresetChoice?
 
-    @Option(parsing: .unconditional, help: "Per-channel mean in the network's channel order, e.g. 104,117,123.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Per-channel mean in the network's channel order, e.g. 104,117,123.", visibility: .hidden))
     var mean: String?
 
-    @Option(parsing: .unconditional, help: "Per-channel standard deviation, e.g. 0.229,0.224,0.225.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Per-channel standard deviation, e.g. 0.229,0.224,0.225.", visibility: .hidden))
     var std: String?
 
-    @Option(parsing: .unconditional, help: "Multiplier applied to 0–255 pixel values before the mean, e.g. 0.00392157.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Multiplier applied to 0–255 pixel values before the mean, e.g. 0.00392157.", visibility: .hidden))
     var scale: Float?
 
-    @Flag(help: "Feed channels in BGR order.")
+    @Flag(help: ArgumentHelp("Feed channels in BGR order.", visibility: .hidden))
     var bgr = false
 
-    @Option(help: "Resize the shorter side to this many pixels before the centre crop (torchvision Resize).")
+    @Option(help: ArgumentHelp("Resize the shorter side to this many pixels before the centre crop (torchvision Resize).", visibility: .hidden))
     var size: Int?
 
-    /// The input tensor for `graph`'s first input, and a label for each image.
-    func tensor(for graph: Graph) throws -> (Tensor, [String]) {
-        guard let graphInput = graph.inputs.first else { throw SRError.malformed("the model has no input") }
-        if let path = input {
-            guard images.isEmpty else { throw SRError.usage("give either --image or --input, not both") }
-            return (try NPY.read(path: path), [path])
+    /// Whether any image was named (`--image`, `--images`).
+    var hasImages: Bool { !images.isEmpty || !folders.isEmpty }
+
+    /// The image files named, folders expanded to their PNG and JPEG files sorted by name;
+    /// `-` stays (standard input).
+    func imagePaths() throws -> [String] {
+        var paths: [String] = []
+        for path in images + folders {
+            var isFolder: ObjCBool = false
+            guard path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
+                paths.append(path)
+                continue
+            }
+            guard let files = try? FileManager.default.contentsOfDirectory(atPath: path) else {
+                throw SRError.missing("\(path): cannot read the folder")
+            }
+            let pictures = files.filter { ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+            guard !pictures.isEmpty else { throw SRError.usage("\(path) holds no PNG or JPEG images") }
+            paths += pictures.map { (path as NSString).appendingPathComponent($0) }
         }
-        guard !images.isEmpty else { throw SRError.usage("no input: give --image IMG or --input X.npy") }
+        guard paths.filter({ $0 == "-" }).count <= 1 else { throw SRError.usage("standard input (-) can be read once") }
+        return paths
+    }
+
+    /// The inputs for `graph`'s first input: one per image, or the samples of `--input`.
+    func sources() throws -> [InputSource] {
+        if let path = input {
+            guard !hasImages else { throw SRError.usage("give either --image or --input, not both") }
+            return [InputSource(name: path, path: path, isTensor: true)]
+        }
+        let paths = try imagePaths()
+        guard !paths.isEmpty else { throw SRError.usage("no input: give --image IMG or --input X.npy") }
+        return paths.map { InputSource(name: $0 == "-" ? "stdin" : $0, path: $0, isTensor: false) }
+    }
+
+    /// The input tensor for `graph`'s first input from `sources` (all of them when nil),
+    /// and a name for each of its samples.
+    func tensor(for graph: Graph, sources given: [InputSource]? = nil) throws -> (Tensor, [String]) {
+        guard let graphInput = graph.inputs.first else { throw SRError.malformed("the model has no input") }
+        let sources = try given ?? self.sources()
+        if let first = sources.first, first.isTensor {
+            let x = try NPY.read(path: first.path)
+            return (x, x.rank > 0 && x.shape[0] > 1 ? (0..<x.shape[0]).map { "\(first.name)[\($0)]" } : [first.name])
+        }
         guard graphInput.shape.count == 4 else {
             throw SRError.usage("the model input '\(graphInput.name)' has shape \(graphInput.shape); images need an N,C,H,W input (use --input X.npy)")
         }
         let prep = try preprocessing(for: graph)
-        let tensors = try images.map { path in
-            try prep.tensor(from: try RGBImage.read(path: path), height: graphInput.shape[2], width: graphInput.shape[3],
+        let tensors = try sources.map { source in
+            try prep.tensor(from: try source.image(), height: graphInput.shape[2], width: graphInput.shape[3],
                             channels: graphInput.shape[1])
         }
-        return (try Tensor.stack(tensors), images)
+        return (try Tensor.stack(tensors), sources.map(\.name))
     }
 
     func preprocessing(for graph: Graph) throws -> Preprocessing {
-        let name = preprocess ?? graph.metadata.preprocess ?? "imagenet"
-        guard let preset = Preset.named(name) else {
-            throw SRError.usage("unknown preset '\(name)' (known: \(Preset.all.map(\.name).joined(separator: ", ")))")
-        }
-        if preprocess == nil && graph.metadata.preprocess == nil && !images.isEmpty {
-            Log.warning("the model names no preprocessing; using 'imagenet' (choose with --preprocess)")
+        let preset: Preset
+        if let preprocess {
+            preset = preprocess.preset
+        } else if let name = graph.metadata.preprocess {
+            guard let p = Preset.named(name) else {
+                throw SRError.usage("the model names preprocessing '\(name)', which srtool does not know (choose with --preprocess)")
+            }
+            preset = p
+        } else {
+            preset = Preset.all[0]
+            if hasImages { Log.warning("the model names no preprocessing; using '\(preset.name)' (choose with --preprocess)") }
         }
         var p = preset.preprocessing
         if let mean { p.mean = try parseFloats(mean, option: "--mean") }
@@ -69,5 +113,45 @@ struct InputArguments: ParsableArguments {
             p.resize = size
         }
         return p
+    }
+}
+
+/// One input as the user named it: an image file, standard input (`-`), or a `.npy` tensor.
+struct InputSource {
+    /// How lines and reports name it (`stdin` for `-`).
+    let name: String
+    let path: String
+    let isTensor: Bool
+
+    /// The decoded image; standard input is read once and kept.
+    func image() throws -> RGBImage {
+        path == "-" ? try StandardInputImage.shared.image() : try RGBImage.read(path: path)
+    }
+
+    /// The base of output files named after this input: `photos/cat.jpg` → `cat`.
+    var stem: String { ((name as NSString).lastPathComponent as NSString).deletingPathExtension }
+}
+
+/// An image given as `-`: standard input, read on first use and decoded once.
+final class StandardInputImage: @unchecked Sendable {
+    static let shared = StandardInputImage()
+    private var decoded: RGBImage?
+
+    func image() throws -> RGBImage {
+        if let decoded { return decoded }
+        var data = Data()
+        while true {
+            let chunk: Data
+            do { chunk = try FileHandle.standardInput.read(upToCount: 1 << 20) ?? Data() } catch {
+                throw SRError.missing("-: cannot read standard input (\(systemReason(error)))")
+            }
+            if chunk.isEmpty { break }
+            data += chunk
+            guard data.count <= 1 << 30 else { throw SRError.malformed("-: standard input holds more than 1 GiB, too large for an image") }
+        }
+        guard !data.isEmpty else { throw SRError.malformed("-: standard input is empty") }
+        let image = try RGBImage.decode(data, name: "-")
+        decoded = image
+        return image
     }
 }

@@ -18,25 +18,25 @@ struct ModelArguments: ParsableArguments {
     @Option(help: "Keras: the architecture JSON (model.to_json()) for a weights-only .h5.")
     var config: String?
 
-    @Option(name: .customLong("input-shape"), help: "Override the input shape, N,C,H,W.")
+    @Option(name: .customLong("input-shape"), help: ArgumentHelp("Override the input shape, N,C,H,W.", visibility: .hidden))
     var inputShape: String?
 
-    @Flag(name: .customLong("allow-nonfinite"), help: "Run even when weights or inputs hold NaN or Inf.")
+    @Flag(name: .customLong("allow-nonfinite"), help: ArgumentHelp("Run even when weights or inputs hold NaN or Inf.", visibility: .hidden))
     var allowNonfinite = false
 
-    @Option(name: .customLong("max-tensor-elements"), help: "Refuse a model with a weight or activation of more elements than this.")
+    @Option(name: .customLong("max-tensor-elements"), help: ArgumentHelp("Refuse a model with a weight or activation of more elements than this.", visibility: .hidden))
     var maxTensorElements = ImportLimits.default.maxTensorElements
 
-    @Option(name: .customLong("max-nodes"), help: "Refuse a model with more nodes (layers) than this.")
+    @Option(name: .customLong("max-nodes"), help: ArgumentHelp("Refuse a model with more nodes (layers) than this.", visibility: .hidden))
     var maxNodes = ImportLimits.default.maxNodes
 
     @Option(name: .customLong("max-memory"), help: ArgumentHelp("Refuse a run whose activations need more memory than this: bytes, or with a K, M, G or T suffix (decimal) (default: 75 % of the memory available).", valueName: "size"))
     var maxMemory: String?
 
-    @Option(name: .customLong("max-macs"), help: "Refuse a model needing more multiply-accumulates per image than this.")
+    @Option(name: .customLong("max-macs"), help: ArgumentHelp("Refuse a model needing more multiply-accumulates per image than this.", visibility: .hidden))
     var maxMACs = RunBudget.defaultMACs
 
-    @Option(name: .customLong("max-stdin-bytes"), help: "Largest model read from standard input (MODEL -).")
+    @Option(name: .customLong("max-stdin-bytes"), help: ArgumentHelp("Largest model read from standard input (MODEL -).", visibility: .hidden))
     var maxStdinBytes = 4 << 30
 
     /// What a run may use (`--max-memory`, `--max-macs`).
