@@ -62,7 +62,7 @@ public struct Report {
             H.element("style", [], [H.trusted("""
             body{font-family:sans-serif;margin:24px;color:#222;background:#fafafa}
             h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 8px} p.sub{color:#666;margin:0 0 16px}
-            figure{display:inline-block;margin:0 12px 12px 0;text-align:center} figcaption{font-size:12px;color:#444;max-width:220px;overflow-wrap:break-word}
+            figure{display:inline-block;margin:0 12px 12px 0;text-align:center;vertical-align:top} figure.colorbar{display:block;text-align:left} figcaption{font-size:12px;color:#444;max-width:220px;overflow-wrap:break-word}
             img{image-rendering:pixelated;border:1px solid #ddd;background:#fff}
             table{border-collapse:collapse} td{padding:2px 10px 2px 0;font-size:14px} .bar{height:10px;background:#d33}
             svg text{font-size:10px;fill:#444}
@@ -108,7 +108,7 @@ public struct Report {
     var chart: HTML {
         typealias H = HTML
         guard !conservation.isEmpty else { return H.element("p", [], [H.text("No conservation data.")]) }
-        let w = 760.0, h = 340.0, left = 64.0, right = 20.0, top = 12.0, bottom = 150.0
+        let w = 760.0, h = 300.0, left = 64.0, right = 20.0, top = 12.0, bottom = 110.0
         let plotBottom = h - bottom
         let values = conservation.map(\.1) + [start]
         let spread = max((values.max() ?? 1) - (values.min() ?? 0), abs(start) * 0.05, 1e-9)
