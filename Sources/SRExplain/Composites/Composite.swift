@@ -72,7 +72,7 @@ public struct Composite: Sendable {
             case .batchNorm, .scale: chosen = t.batchNorm
             case .layerNorm: chosen = t.layerNorm ?? t.batchNorm
             case .lrn: chosen = t.lrn
-            case .mul: chosen = t.product
+            case .mul: chosen = t.product.map { $0 is ProductRule ? ProductRule(gates: PooledGates.inputs(of: node, in: graph)) : $0 }
             case .matmul: chosen = t.matmul
             case .softmax: chosen = t.softmax
             case .maxPool2d, .globalMaxPool, .max, .concat, .flatten, .reshape, .pad, .identity,

@@ -18,12 +18,20 @@ public enum LRP {
                          groups: [G(denominator: [(0, 1)], gate: nil, contributors: [(0, 1)])], stabilizer: epsilon)
     }
 
-    /// z⁺-rule on signed inputs: positive contributions `x⁺·w⁺ + x⁻·w⁻` (+ b⁺).
+    /// z⁺-rule on signed inputs: positive contributions `x⁺·w⁺ + x⁻·w⁻` (+ b⁺). Where an
+    /// output has no positive contribution at all (z⁺ = 0) yet relevance arrives — a
+    /// depthwise conv over a ReLU's output feeding a linear bottleneck, whose signed inputs
+    /// carry relevance back — zennit's z⁺ drops that relevance; here it goes to the
+    /// negative contributions `x⁺·w⁻ + x⁻·w⁺` in proportion (they are all there is, and
+    /// their shares sum to 1). Wherever z⁺ > 0 the rule is zennit's, to the bit.
     public static func zPlus(stabilizer: Float = 1e-6, zeroBias: Bool = false) -> ModifiedGradient {
         ModifiedGradient(name: "zplus",
                          terms: [T(input: .positive, weight: .positive, bias: bias(.positive, zeroBias)),
-                                 T(input: .negative, weight: .negative, bias: .zero)],
-                         groups: [G(denominator: [(0, 1), (1, 1)], gate: nil, contributors: [(0, 1), (1, 1)])],
+                                 T(input: .negative, weight: .negative, bias: .zero),
+                                 T(input: .positive, weight: .negative, bias: .zero),
+                                 T(input: .negative, weight: .positive, bias: .zero)],
+                         groups: [G(denominator: [(0, 1), (1, 1)], gate: nil, contributors: [(0, 1), (1, 1)]),
+                                  G(denominator: [(2, 1), (3, 1)], gate: nil, contributors: [(2, 1), (3, 1)], whereEmpty: 0)],
                          stabilizer: stabilizer)
     }
 

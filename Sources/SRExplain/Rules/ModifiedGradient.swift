@@ -48,6 +48,9 @@ public struct ModifiedGradient: Rule {
         var gate: (term: Int, positive: Bool)?
         /// Terms receiving this group's gradient, with their reducer coefficient.
         var contributors: [(term: Int, coefficient: Float)]
+        /// Only where that (earlier) group's denominator is exactly 0 — it had nothing to
+        /// divide the relevance by — does this group pass relevance on (z⁺'s fallback).
+        var whereEmpty: Int? = nil
     }
 
     public let name: String
@@ -126,8 +129,19 @@ public struct ModifiedGradient: Rule {
         }
         var relevance: Tensor?
         let count = c.signal.count
+        var denominators: [Tensor] = []
         for group in groups {
+            // A fallback group costs nothing where its condition never holds (the usual case).
+            let empty = group.whereEmpty.map { denominators[$0].pointer }
+            if let empty {
+                let sp = c.signal.pointer
+                guard (0..<count).contains(where: { empty[$0] == 0 && sp[$0] != 0 }) else {
+                    denominators.append(Tensor(zeros: [1]))
+                    continue
+                }
+            }
             let den = Tensor(zeros: c.signal.shape)
+            denominators.append(den)
             for (k, sign) in group.denominator {
                 guard let z = output(k) else { continue }
                 let d = den.pointer, zp = z.pointer
@@ -141,6 +155,7 @@ public struct ModifiedGradient: Rule {
                     let d = dp[i]
                     var v = sp[i] / (d + (d >= 0 ? eps : -eps))
                     if let (z, positive) = gate, positive ? !(z[i] > 0) : !(z[i] < 0) { v = 0 }
+                    if let empty, empty[i] != 0 { v = 0 }
                     gp[i] = v
                 }
             }

@@ -56,23 +56,26 @@ public struct ReLURule: Rule {
     }
 }
 
-/// Element-wise products (`mul`): a gate — a factor broadcast over the product, such as a
-/// squeeze-and-excitation gate `σ(pool(x))` of shape `[N, C, 1, 1]` — is treated as a
-/// constant, so all relevance stays with the full-size factors (issue #15's default; the
-/// identity rule on the gate's sigmoid explodes). Full-size factors share it evenly:
-/// AttnLRP's uniform rule for a product of activations (Achtibat et al. 2024,
-/// "AttnLRP: Attention-aware layer-wise relevance propagation for transformers", eq. 13),
-/// `R_i = R / n`. Either way every bit of relevance is passed on.
+/// Element-wise products (`mul`): a gate — a factor computed from a globally pooled signal,
+/// such as a squeeze-and-excitation gate `σ(W·pool(x))` (`PooledGates`), or failing that a
+/// factor broadcast over the product — is treated as a constant, so all relevance stays
+/// with the other factors (issue #15's default; the identity rule on the gate's sigmoid
+/// explodes). Those share it evenly: AttnLRP's uniform rule for a product of activations
+/// (Achtibat et al. 2024, "AttnLRP: Attention-aware layer-wise relevance propagation for
+/// transformers", eq. 13), `R_i = R / n`. Either way every bit of relevance is passed on.
 public struct ProductRule: Rule {
     public var name: String { "product" }
-    public init() {}
+    /// The inputs known to be gates (from the graph); empty: gates are the broadcast factors.
+    let gates: Set<Int>
+
+    public init(gates: Set<Int> = []) { self.gates = gates }
 
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
-        let full = c.inputs.map { $0.shape == c.signal.shape }
-        let n = full.filter { $0 }.count
+        let receives = c.inputs.indices.map { k in gates.isEmpty ? c.inputs[k].shape == c.signal.shape : !gates.contains(k) }
+        let n = receives.filter { $0 }.count
         guard n > 0 else { return try Gradient().backward(c) }  // every factor broadcast
         let share = n == 1 ? c.signal : Kernels.map(c.signal) { $0 / Float(n) }
-        return full.map { $0 ? share : nil }
+        return receives.map { $0 ? share : nil }
     }
 
     public func conserves(at node: Node, in graph: Graph) -> Bool { true }
