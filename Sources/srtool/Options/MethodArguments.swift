@@ -27,7 +27,7 @@ struct MethodArguments: ParsableArguments {
     @Option(help: "occlusion: window side in pixels (default: 1/14 of the shorter input side, rounded up: 16 at 224).")
     var window: Int?
 
-    @Option(help: "occlusion: window stride in pixels (default: the window).")
+    @Option(help: ArgumentHelp("occlusion: window stride in pixels (default: the window).", visibility: .hidden))
     var stride: Int?
 
     @Option(help: ArgumentHelp("smoothgrad, ig, occlusion: images per forward batch (default 16).", visibility: .hidden))

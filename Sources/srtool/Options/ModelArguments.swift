@@ -9,13 +9,13 @@ struct ModelArguments: ParsableArguments {
     @Argument(help: "Model file: ONNX, Caffe (.caffemodel, .caffemodel.h5, .prototxt), Keras (.h5, .keras) or srtool's native .srm (detected from content); - reads it from standard input.")
     var model: String
 
-    @Option(help: "Caffe: the deploy prototxt for a caffemodel (default: the *deploy*.prototxt, or only .prototxt, beside it).")
+    @Option(help: ArgumentHelp("Caffe: the deploy prototxt for a caffemodel (default: the *deploy*.prototxt, or only .prototxt, beside it).", visibility: .hidden))
     var prototxt: String?
 
-    @Option(help: "Caffe: the weights (.caffemodel or .caffemodel.h5) for a prototxt (default: the only one beside it).")
+    @Option(help: ArgumentHelp("Caffe: the weights (.caffemodel or .caffemodel.h5) for a prototxt (default: the only one beside it).", visibility: .hidden))
     var weights: String?
 
-    @Option(help: "Keras: the architecture JSON (model.to_json()) for a weights-only .h5.")
+    @Option(help: ArgumentHelp("Keras: the architecture JSON (model.to_json()) for a weights-only .h5.", visibility: .hidden))
     var config: String?
 
     @Option(name: .customLong("input-shape"), help: ArgumentHelp("Override the input shape, N,C,H,W.", visibility: .hidden))
@@ -30,7 +30,7 @@ struct ModelArguments: ParsableArguments {
     @Option(name: .customLong("max-nodes"), help: ArgumentHelp("Refuse a model with more nodes (layers) than this.", visibility: .hidden))
     var maxNodes = ImportLimits.default.maxNodes
 
-    @Option(name: .customLong("max-memory"), help: ArgumentHelp("Refuse a run whose activations need more memory than this: bytes, or with a K, M, G or T suffix (decimal) (default: 75 % of the memory available).", valueName: "size"))
+    @Option(name: .customLong("max-memory"), help: ArgumentHelp("Refuse a run whose activations need more memory than this: bytes, or with a K, M, G or T suffix (decimal) (default: 75 % of the memory available).", valueName: "size", visibility: .hidden))
     var maxMemory: String?
 
     @Option(name: .customLong("max-macs"), help: ArgumentHelp("Refuse a model needing more multiply-accumulates per image than this.", visibility: .hidden))
