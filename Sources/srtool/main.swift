@@ -53,13 +53,13 @@ do {
     let lines = SRTool.message(for: error).split(separator: "\n").map(String.init)
     var first = lines.first ?? "\(error)"
     // A list of valid values comes as bullets below the message (long lists) or quoted with
-    // a final "or" (short ones): both become one plain comma-separated list on the line.
+    // a final "or" / "and" (short ones): both become one plain comma-separated list on the line.
     if let range = first.range(of: " one of the following:"), range.upperBound == first.endIndex {
         let values = lines.dropFirst().prefix { $0.hasPrefix("  - ") }.map { $0.dropFirst(4) }
         first = String(first[..<range.lowerBound]) + " one of " + values.joined(separator: ", ")
     } else if let range = first.range(of: ". Please provide one of '"), first.hasSuffix("'.") {
         let list = first[first.index(before: range.upperBound)...].dropLast()
-        let values = list.replacingOccurrences(of: "' or '", with: "', '").split(separator: ",")
+        let values = list.replacingOccurrences(of: "' or '", with: "', '").replacingOccurrences(of: "' and '", with: "', '").split(separator: ",")
             .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "' ")) }
         first = String(first[..<range.lowerBound]) + ". Please provide one of " + values.joined(separator: ", ")
     }

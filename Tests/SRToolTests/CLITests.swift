@@ -122,6 +122,7 @@ final class CLITests: XCTestCase {
             (["inspect", "Fixtures/bundled/shapes.onnx", "--layer", "99"], "--layer: no layer named '99' and no # 99 (the model's layers are # 0 to 15; see srtool inspect)"),
             (["explain"] + image + ["--method", "occlusion", "--window", "100"], "--window 100 is larger than the 64×64 input"),
             (["explain"] + image + ["--steps", "0"], "--steps must be at least 1"),
+            (["explain"] + image + ["--integration", "simpson"], "The value 'simpson' is invalid for '--integration <integration>'. Please provide one of riemann, gausslegendre"),
             (["explain"] + image + ["--target", "-1"], "target -1 is out of range: the model has 4 classes"),
             (["verify"] + image + ["--tolerance", "-1"], "--tolerance must not be negative"),
             (["explain"] + image + ["--rule", "/MaxPool=epsilon"], "layer '/MaxPool' (maxPool2d) has no 'weight': its rule needs a convolution or linear layer"),

@@ -185,7 +185,7 @@ final class CLIUsabilityTests: XCTestCase {
         XCTAssertLessThan(help.stdout.split(separator: "\n").count, 120)
         if let why = assertSnapshot(help.stdout, named: "explain-help.txt") { XCTFail(why) }
         let hidden = try CLI.run(["explain", "--help-hidden"])
-        for option in ["--max-macs", "--mean", "--seed", "--integration", "--neighbours", "--repeat"] {
+        for option in ["--max-macs", "--mean", "--seed", "--batch", "--neighbours", "--repeat"] {
             XCTAssertFalse(help.stdout.contains(option + " "), option)
             XCTAssertTrue(hidden.stdout.contains(option + " "), option)
         }

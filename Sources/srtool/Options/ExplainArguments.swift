@@ -83,10 +83,10 @@ struct RenderArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Colour map, or a spec like 00f,80:fff,f00 (default: the method's; srtool colormaps).", valueName: "name"))
     var cmap: ColormapChoice?
 
-    @Option(help: ArgumentHelp("Normalisation: symmetric puts 0 at the centre (default: the method's).", valueName: "mode", visibility: .hidden))
+    @Option(help: ArgumentHelp("Normalisation: symmetric puts 0 at the centre (default: the method's).", valueName: "mode"))
     var normalization: Normalization?
 
-    @Option(help: ArgumentHelp("Channel reduction (default: the method's).", valueName: "mode", visibility: .hidden))
+    @Option(help: ArgumentHelp("Channel reduction (default: the method's).", valueName: "mode"))
     var reduce: Heatmap.Reduction?
 
     @Option(name: .customLong("clip-percentile"), help: ArgumentHelp("Clip |values| above this percentile before normalising (e.g. 99).", visibility: .hidden))

@@ -18,7 +18,7 @@ struct MethodArguments: ParsableArguments {
     @Option(help: "ig: integration steps (default 50).")
     var steps: Int?
 
-    @Option(help: ArgumentHelp("ig: integration rule, gausslegendre (Captum's default) or riemann (trapezoid).", visibility: .hidden))
+    @Option(help: "ig: integration rule, gausslegendre (Captum's default) or riemann (trapezoid).")
     var integration: IntegrationMethod?
 
     @Option(help: "ig: baseline input (.npy; default zeros).")
