@@ -18,6 +18,9 @@ What it does
 4. Runs Quantus 0.6.0 (CPU, float32, softmax scores as Quantus' defaults) and writes
    Fixtures/eval/shapes/:
      attribution.npy  the attribution above
+     attributions.h5  the same attribution summed over channels in ViRelAy's HDF5 layout
+                      (index, attribution [8, 1, 64, 64], label, prediction), rows in
+                      reverse sample order (index = 7 … 0), for `eval --attributions`
      imputed.npy      Quantus' noisy_linear_imputation of sample 0 with its 30 % most
                       relevant pixels removed (noise 0), [3, 64, 64]
      reference.json   every metric per sample (see "cases"), the start scores, and the
@@ -44,7 +47,7 @@ the raw channel sum removes, which is srtool's rule (ties by raster index), so t
 curves are comparable per sample.
 
 Usage:  /work/ref/bin/python Tools/make_eval_fixtures.py
-Needs:  torch, numpy, pillow, onnx, quantus 0.6.0 (pip install quantus==0.6.0). ~1 min.
+Needs:  torch, numpy, pillow, onnx, h5py, quantus 0.6.0 (pip install quantus==0.6.0). ~1 min.
 """
 
 import json
@@ -56,6 +59,7 @@ from importlib.metadata import version as pkg_version
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import torch  # noqa: E402
@@ -288,6 +292,12 @@ def main():
     OUT.mkdir(parents=True)
     np.save(OUT / "attribution.npy", attribution)
     np.save(OUT / "imputed.npy", imputed.astype(np.float32))
+    with h5py.File(OUT / "attributions.h5", "w") as f:  # ViRelAy's database layout
+        rows = np.arange(len(x))[::-1]
+        f.create_dataset("index", data=rows.astype(np.uint32))
+        f.create_dataset("attribution", data=a[rows])
+        f.create_dataset("label", data=y[rows].astype(np.uint16)[:, None])
+        f.create_dataset("prediction", data=probabilities(net, x)[rows])
     (OUT / "reference.json").write_text(json.dumps(dict(
         samples=[f"Fixtures/bundled/samples/{n}.png" for n in NAMES],
         masks=[f"Fixtures/bundled/samples/{n}_mask.png" for n in NAMES],
