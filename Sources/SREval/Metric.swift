@@ -1,7 +1,9 @@
 import SRCore
 
-/// The `--metric` registry: each metric's name, what it needs, and its headline number (the
-/// one a method × metric table averages).
+/// The `--metric` registry: each metric's name and what it needs. Its headline number
+/// (`MetricResult.score`, what a method × metric table averages) is Quantus' AUC for
+/// pixel-flipping, the AOPC for region-perturbation, the share of percentages at which the
+/// target stays top for ROAD, and the score itself for the others.
 public enum Metric: String, CaseIterable, Sendable {
     case pixelFlipping = "pixel-flipping"
     case regionPerturbation = "region-perturbation"
@@ -16,20 +18,6 @@ public enum Metric: String, CaseIterable, Sendable {
     public var needsModel: Bool { [.pixelFlipping, .regionPerturbation, .road].contains(self) }
     /// Compares with a ground-truth mask.
     public var needsMask: Bool { [.pointingGame, .relevanceMass, .relevanceRank].contains(self) }
-
-    /// What the headline number is, and which way is better.
-    public var headline: String {
-        switch self {
-        case .pixelFlipping: "AUC of the score curve (Quantus), lower is better (morf)"
-        case .regionPerturbation: "AOPC (Samek et al.), higher is better (morf)"
-        case .road: "share of percentages at which the target stays top, lower is better (morf)"
-        case .sparseness: "Gini index, higher is sparser"
-        case .complexity: "entropy, lower is simpler"
-        case .pointingGame: "hit (1) or miss (0)"
-        case .relevanceMass: "relevance inside the mask / total"
-        case .relevanceRank: "share of the top-|mask| pixels inside the mask"
-        }
-    }
 }
 
 /// The options of every metric (`eval`'s metric options).

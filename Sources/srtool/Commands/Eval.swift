@@ -190,12 +190,15 @@ struct Eval: ParsableCommand {
             return [((attributions as NSString).lastPathComponent, a)]
         }
         let methods = try parseList(method ?? "lrp", option: "--method") { Method.named($0) }
+        // z^B's bounds, as explain takes them: from the preprocessing of images.
+        let preprocessing = inputArguments.images.isEmpty && imageFolder == nil
+            ? nil : try inputArguments.preprocessing(for: explainer.graph)
         var options = MethodOptions()
         options.batch = batch
         options.seed = seed
         return try methods.map { m in
             if let caveat = m.caveat(for: explainer.graph) { Log.warning(caveat) }
-            options.rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: nil)
+            options.rules = try explainArguments.ruleSet(for: explainer, input: x, preprocessing: preprocessing)
             // Per input, for the targets chosen above.
             let maps = try (0..<x.shape[0]).map { n in
                 try m.run(explainer, x.sample(n), target: .index(targets[n]), options: options).maps[0].display
