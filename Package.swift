@@ -17,7 +17,7 @@ let package = Package(
     name: "srtool",
         products: [
         .executable(name: "srtool", targets: ["srtool"]),
-        .library(name: "SRKit", targets: ["SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRRender"]),
+        .library(name: "SRKit", targets: ["SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRRender", "SREval"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -45,8 +45,9 @@ let package = Package(
         .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime"]),
         .target(name: "SRSaliency", dependencies: ["SRCore", "SRRuntime"], swiftSettings: kernelSettings),
         .target(name: "SRRender", dependencies: ["SRCore", "CPNG", "CJPEG"]),
+        .target(name: "SREval", dependencies: ["SRCore", "SRRuntime"]),
         .executableTarget(name: "srtool", dependencies: [
-            "SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRRender",
+            "SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRRender", "SREval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: kernelSettings.isEmpty ? [] : [.define("SRTOOL_X86_64_V3")]),
         .target(name: "SRTestSupport", dependencies: ["SRCore", "SRFormats"], path: "Tests/SRTestSupport"),
@@ -55,6 +56,7 @@ let package = Package(
         .testTarget(name: "SRRuntimeTests", dependencies: ["SRRuntime", "SRFormats", "SRTestSupport"]),
         .testTarget(name: "SRExplainTests", dependencies: ["SRExplain", "SRRuntime", "SRFormats", "SRTestSupport"]),
         .testTarget(name: "SRSaliencyTests", dependencies: ["SRSaliency", "SRFormats", "SRRender", "SRTestSupport"]),
+        .testTarget(name: "SREvalTests", dependencies: ["SREval", "SRFormats", "SRRender", "SRTestSupport"]),
         .testTarget(name: "SRRenderTests", dependencies: ["SRRender", "SRFormats", "SRTestSupport"]),
         .testTarget(name: "SRToolTests", dependencies: ["SRTestSupport", "SRFormats", "SRRuntime", "SRRender"], exclude: ["Snapshots"]),
     ],

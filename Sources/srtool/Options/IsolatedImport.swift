@@ -28,23 +28,37 @@ enum IsolatedImport {
     }
 
     static func load(_ model: ModelArguments) throws -> Graph {
-        // A private folder: a killed child may leave its half-written temporary file there.
-        let folder = NSTemporaryDirectory() + "/srtool-import-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw SRError.cannotWrite("cannot create a temporary folder \(folder)")
-        }
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let tmp = folder + "/model.srm"
-        var arguments = ["_import", model.model, tmp]
+        var arguments = ["_import", model.model]
         if let p = model.prototxt { arguments += ["--prototxt", p] }
         if let w = model.weights { arguments += ["--weights", w] }
         if let c = model.config { arguments += ["--config", c] }
         if let s = model.inputShape { arguments += ["--input-shape", s] }
         arguments += ["--max-tensor-elements", "\(model.maxTensorElements)", "--max-nodes", "\(model.maxNodes)"]
+        return try inChildFolder(reading: model.model) { folder in
+            let tmp = folder + "/model.srm"
+            try runChild(arguments: arguments + [tmp], reading: model.model)
+            return try SRMFile.load(path: tmp)
+        }
+    }
+
+    /// `body` with a private temporary folder, removed afterwards (a killed child may
+    /// leave a half-written file there).
+    static func inChildFolder<T>(reading path: String, _ body: (String) throws -> T) throws -> T {
+        let folder = NSTemporaryDirectory() + "/srtool-import-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw SRError.cannotWrite("cannot create a temporary folder \(folder)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        return try body(folder)
+    }
+
+    /// Runs `srtool ARGUMENTS` as a child reading `path` through libhdf5, with the time limit,
+    /// death signal and error mapping above.
+    static func runChild(arguments: [String], reading path: String) throws {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         child.arguments = arguments
-        let limit = timeLimit(for: model.model)
+        let limit = timeLimit(for: path)
         var env = ProcessInfo.processInfo.environment
         env[childVariable] = "\(getpid()),\(Int(limit.rounded(.up)) + 2)"
         // A crash in libhdf5 is reported by this process in one line, not by the Swift
@@ -57,29 +71,38 @@ enum IsolatedImport {
         let done = DispatchSemaphore(value: 0)
         child.terminationHandler = { _ in done.signal() }
         do { try child.run() } catch {
-            throw SRError.internalError("cannot start a child srtool to read \(model.model): \(error.localizedDescription)")
+            throw SRError.internalError("cannot start a child srtool to read \(path): \(error.localizedDescription)")
         }
         // Read on another thread, so that a child writing much cannot block on a full pipe.
         let stderrText = ChildOutput(errors.fileHandleForReading)
         if done.wait(timeout: .now() + limit) == .timedOut {
             kill(child.processIdentifier, SIGKILL)
             done.wait()
-            throw SRError.malformed("\(model.model): reading it did not finish within \(Int(limit)) s (libhdf5 hangs on some damaged files); refusing it")
+            throw SRError.malformed("\(path): reading it did not finish within \(Int(limit)) s (libhdf5 hangs on some damaged files); refusing it")
         }
         switch child.terminationReason {
         case .uncaughtSignal:
-            throw SRError.malformed("\(model.model): libhdf5 crashed reading it (signal \(child.terminationStatus)); refusing it")
+            throw SRError.malformed("\(path): libhdf5 crashed reading it (signal \(child.terminationStatus)); refusing it")
         case .exit:
             let lines = stderrText.lines
             guard child.terminationStatus == 0 else {
                 let line = lines.last { $0.hasPrefix("srtool: error: ") }
-                    ?? "srtool: error: a child srtool reading \(model.model) failed with exit code \(child.terminationStatus)"
+                    ?? "srtool: error: a child srtool reading \(path) failed with exit code \(child.terminationStatus)"
                 throw ChildFailed(code: child.terminationStatus, line: line)
             }
             for line in lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-            return try SRMFile.load(path: tmp)
         @unknown default:
             throw SRError.internalError("a child srtool ended in an unknown way")
+        }
+    }
+
+    /// In the child: dies with its parent and keeps to its CPU-time limit.
+    static func enterChild() {
+        // SRTOOL_IMPORT_CHILD = "<parent pid>,<CPU seconds>"
+        let parts = (ProcessInfo.processInfo.environment[childVariable] ?? "").split(separator: ",").compactMap { Int($0) }
+        if parts.count == 2 {
+            LinuxSystem.dieWithParent(pid_t(parts[0]))
+            LinuxSystem.limitCPUTime(seconds: parts[1])
         }
     }
 }
@@ -113,12 +136,7 @@ struct ImportChild: ParsableCommand {
     @Argument var output: String
 
     func run() throws {
-        // SRTOOL_IMPORT_CHILD = "<parent pid>,<CPU seconds>"
-        let parts = (ProcessInfo.processInfo.environment[IsolatedImport.childVariable] ?? "").split(separator: ",").compactMap { Int($0) }
-        if parts.count == 2 {
-            LinuxSystem.dieWithParent(pid_t(parts[0]))
-            LinuxSystem.limitCPUTime(seconds: parts[1])
-        }
+        IsolatedImport.enterChild()
         try SRMFile.write(try modelArguments.load(), to: output)
     }
 }
