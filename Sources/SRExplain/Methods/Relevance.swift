@@ -33,7 +33,7 @@ public final class Explainer {
     private let engine: BackwardEngine
 
     public init(graph: Graph, threads: Int, budget: RunBudget = RunBudget()) throws {
-        self.graph = try Canonizer.foldAffine(graph)
+        self.graph = try Canonizer.foldAffine(Canonizer.foldPadding(graph))
         executor = try Executor(graph: self.graph, threads: threads, budget: budget)
         engine = BackwardEngine(graph: self.graph)
     }

@@ -1,0 +1,44 @@
+import Foundation
+import SRCore
+import SRExplain
+import SRFormats
+import SRTestSupport
+import XCTest
+
+/// The canonizers the explainer applies before any rule: the forward pass must not change
+/// (checked against Keras' own output), and the rules must then conserve where they did not.
+final class CanonizerTests: XCTestCase {
+    /// Keras' `ZeroPadding2D` + `valid` conv becomes one padded conv. With the flat rule on
+    /// that conv (ones as input), relevance would otherwise land on the padded border and be
+    /// dropped by the pad's gradient: a leak the audit reports.
+    func testZeroPaddingFoldsIntoTheConvThatReadsIt() throws {
+        let folder = Fixtures.path("keras/functional_branches")
+        let graph = try ModelLoader.load(path: folder + "/model.keras")
+        let pad = try XCTUnwrap(graph.node(named: "zpad"))
+        guard case .pad(let pads, _) = pad.op, case .conv2d(let before) = try XCTUnwrap(graph.node(named: "conv_zp")).op else {
+            return XCTFail("the fixture's zpad → conv_zp pair changed")
+        }
+        let folded = Canonizer.foldPadding(graph)
+        XCTAssertNil(folded.node(named: "zpad"))
+        guard case .conv2d(let after) = try XCTUnwrap(folded.node(named: "conv_zp")).op else { return XCTFail("conv_zp is gone") }
+        XCTAssertEqual(after.pads, zip(before.pads, pads).map { $0 + $1 })
+
+        let explainer = try Explainer(graph: graph, threads: 2)
+        // The fixture's input is NHWC, as Keras takes it.
+        let nhwc = try NPY.read(path: folder + "/input.npy")
+        let (n, h, w, c) = (nhwc.shape[0], nhwc.shape[1], nhwc.shape[2], nhwc.shape[3])
+        let x = Tensor(zeros: [n, c, h, w])
+        for i in 0..<n { for yy in 0..<h { for xx in 0..<w { for ch in 0..<c {
+            x.pointer[((i * c + ch) * h + yy) * w + xx] = nhwc.pointer[((i * h + yy) * w + xx) * c + ch]
+        } } } }
+        let y = try explainer.executor.outputs(x)[0]
+        if let why = closeness(y, try NPY.read(path: folder + "/output.npy"), atol: 1e-5, rtol: 1e-4) { XCTFail("forward: \(why)") }
+
+        var options = CompositeOptions()
+        options.overrides["conv_zp"] = LRP.flat()
+        let rules = try XCTUnwrap(Composite.named("epsilon-plus")).rules(for: explainer.graph, options: options)
+        let (_, audits) = try explainer.audit(x, target: .top, rules: rules, tolerance: 1e-3)
+        let leaks = audits[0].layers.filter { !$0.ok }.map(\.node)
+        XCTAssertEqual(leaks, [])
+    }
+}
