@@ -94,4 +94,23 @@ final class SaliencyFixtureTests: XCTestCase {
             XCTFail("Grad-CAM on tokens vs float64 autograd: \(why)")
         }
     }
+
+    /// Grad-CAM at a Swin block's norm2, whose output is already a grid `[N, H, W, C]`:
+    /// the features taken as channels, as pytorch-grad-cam's Swin reshape_transform
+    /// (Fixtures/saliency/swin_tokens, Tools/make_token_gradcam_fixtures.py).
+    func testGradCAMOnSwinGrid() throws {
+        struct GridManifest: Decodable { var layer: String; var targets: [Int] }
+        let folder = Fixtures.path("saliency/swin_tokens")
+        let m = try JSONDecoder().decode(GridManifest.self, from: try Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json")))
+        let explainer = try Explainer(graph: try ONNXImporter.load(path: Fixtures.path("zoo/swin/model.onnx")), threads: 2)
+        var o = MethodOptions()
+        o.layer = m.layer
+        let r = try XCTUnwrap(Method.named("gradcam")).run(explainer, try NPY.read(path: Fixtures.path("zoo/swin/input.npy")),
+                                                           target: .top, options: o)
+        XCTAssertEqual(r.classified.targets, m.targets)
+        XCTAssertEqual(r.maps[0].raw.shape, [2, 1, 8, 8])
+        if let why = closeness(r.maps[0].raw, try NPY.read(path: folder + "/gradcam_grid.npy"), atol: 1e-8, rtol: 1e-4) {
+            XCTFail("Grad-CAM on Swin's grid vs float64 autograd: \(why)")
+        }
+    }
 }

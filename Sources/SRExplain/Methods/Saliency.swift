@@ -180,7 +180,14 @@ extension Explainer {
         guard let a0 = e.activations[layer], let g0 = e.layers[layer], a0.rank == 4 || a0.rank == 3 else {
             throw SRError.usage("Grad-CAM needs a 4-D layer output (or a transformer's [N, tokens, features]) that leads to the class; '\(layer)' is not one")
         }
-        let (a, g) = a0.rank == 4 ? (a0, g0) : (try Self.tokenGrid(a0, input: x, layer: layer), try Self.tokenGrid(g0, input: x, layer: layer))
+        let (a, g): (Tensor, Tensor)
+        if a0.rank == 3 {
+            (a, g) = (try Self.tokenGrid(a0, input: x, layer: layer), try Self.tokenGrid(g0, input: x, layer: layer))
+        } else if isChannelsLast(layer) {
+            (a, g) = (Kernels.transpose(a0, perm: [0, 3, 1, 2]), Kernels.transpose(g0, perm: [0, 3, 1, 2]))
+        } else {
+            (a, g) = (a0, g0)
+        }
         let (c, h, w) = (a.shape[1], a.shape[2], a.shape[3])
         let out = Tensor(zeros: [x.shape[0], 1, h, w])
         for n in 0..<x.shape[0] { for k in 0..<c {
@@ -191,6 +198,18 @@ extension Explainer {
             for i in 0..<(h * w) { out.pointer[n * h * w + i] += alpha * a.pointer[base + i] }
         } }
         return (out, e)
+    }
+
+    /// Whether a 4-D layer output is `[N, H, W, C]`: made by a layer norm or a linear layer
+    /// over its last axis (Swin's stages, ConvNeXt's blocks between their permutes), so that
+    /// Grad-CAM takes the last axis as the channels — pytorch-grad-cam's Swin
+    /// `reshape_transform` (`permute(0, 3, 1, 2)`).
+    func isChannelsLast(_ layer: String) -> Bool {
+        switch graph.producer(of: layer)?.op {
+        case .layerNorm(let axis, _): return axis == 3 || axis == -1
+        case .linear: return true
+        default: return false
+        }
     }
 
     /// Transformer tokens `[N, T, C]` as an image `[N, C, h, w]` on the patch grid, the leading
