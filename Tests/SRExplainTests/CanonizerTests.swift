@@ -41,4 +41,22 @@ final class CanonizerTests: XCTestCase {
         let leaks = audits[0].layers.filter { !$0.ok }.map(\.node)
         XCTAssertEqual(leaks, [])
     }
+
+    /// ConvNeXt's LayerScale (linear on `[N, H, W, C]`, permute, `γ_c·x`) merges into the
+    /// linear through the permute, in torchvision's and timm's exports alike; the forward
+    /// pass still matches onnxruntime's output from the zoo.
+    func testLayerScaleMergesIntoItsLinearThroughThePermute() throws {
+        for name in ["convnext", "timm_convnext"] {
+            let folder = Fixtures.path("zoo/\(name)")
+            let graph = try ONNXImporter.load(path: folder + "/model.onnx")
+            let scales = graph.nodes.filter { if case .scale = $0.op { return true } else { return false } }
+            XCTAssertFalse(scales.isEmpty, name)
+            let folded = try Canonizer.foldAffine(graph)
+            XCTAssertEqual(folded.nodes.filter { if case .scale = $0.op { return true } else { return false } }.map(\.name), [], name)
+            XCTAssertEqual(folded.nodes.count, graph.nodes.count - scales.count, name)
+            let explainer = try Explainer(graph: graph, threads: 2)
+            let y = try explainer.executor.outputs(try NPY.read(path: folder + "/input.npy"))[0]
+            if let why = closeness(y, try NPY.read(path: folder + "/output.npy"), atol: 1e-4, rtol: 1e-3) { XCTFail("\(name): \(why)") }
+        }
+    }
 }

@@ -4,7 +4,10 @@ import SRCore
 /// output only it reads (zennit's `SequentialMergeBatchNorm`):
 /// `W' = W·s_c`, `b' = (b − mean)·s_c + β` with `s_c = γ_c/√(var_c + ε)` (for `scale`:
 /// `s_c = w_c`, `b' = b·w_c + bias_c`). The folded layer takes the norm's output name, so
-/// per-layer relevance keeps the names users see.
+/// per-layer relevance keeps the names users see. A transpose between the two that brings
+/// the layer's feature axis to the scaled axis is looked through: ConvNeXt's LayerScale
+/// (linear on `[N, H, W, C]`, permute to `[N, C, H, W]`, `γ_c·x`) merges into the linear,
+/// and the transpose then outputs the scale's tensor.
 public enum Canonizer {
     public static func foldAffine(_ graph: Graph) throws -> Graph {
         var g = graph
@@ -15,11 +18,21 @@ public enum Canonizer {
         var i = 0
         while i < g.nodes.count {
             let norm = g.nodes[i]
-            guard let (scale, shift, axis) = try affine(norm, g),
-                  let p = g.nodes.firstIndex(where: { $0.outputs == [norm.inputs[0]] }),
-                  readers[norm.inputs[0]] == 1,
-                  case let layerOp = g.nodes[p].op, isLinear(layerOp),
-                  axis == featureAxis(layerOp, rank: shapes[norm.inputs[0]]?.count ?? 0),
+            guard let (scale, shift, normAxis) = try affine(norm, g),
+                  var p = g.nodes.firstIndex(where: { $0.outputs == [norm.inputs[0]] }),
+                  readers[norm.inputs[0]] == 1 else {
+                i += 1
+                continue
+            }
+            // Through one transpose: the scaled axis is the layer's axis perm[normAxis] (a
+            // transpose of 1 × 1 maps arrives as a reshape that moves only the features).
+            var axis = normAxis, transpose: Int?
+            if let moved = movedAxis(g.nodes[p], to: normAxis, shapes),
+               let q = g.nodes.firstIndex(where: { $0.outputs == [g.nodes[p].inputs[0]] }), readers[g.nodes[p].inputs[0]] == 1 {
+                (transpose, axis, p) = (p, moved, q)
+            }
+            guard case let layerOp = g.nodes[p].op, isLinear(layerOp),
+                  axis == featureAxis(layerOp, rank: shapes[g.nodes[p].outputs[0]]?.count ?? 0),
                   let w = g.weight(g.nodes[p], "weight"), w.shape[0] == scale.count || scale.count == 1 else {
                 i += 1
                 continue
@@ -40,13 +53,32 @@ public enum Canonizer {
             g.weights[bName] = nb
             layer.params["weight"] = wName
             layer.params["bias"] = bName
-            layer.outputs = norm.outputs
+            if let transpose {
+                g.nodes[transpose].outputs = norm.outputs
+            } else {
+                layer.outputs = norm.outputs
+            }
             g.nodes[p] = layer
             g.nodes.remove(at: i)
         }
         let used = Set(g.nodes.flatMap { $0.params.values })
         g.weights = g.weights.filter { used.contains($0.key) }
         return g
+    }
+
+    /// The input axis a transpose (or a reshape that only moves the one non-unit axis)
+    /// brings to output axis `axis`.
+    private static func movedAxis(_ node: Node, to axis: Int, _ shapes: [String: [Int]]) -> Int? {
+        switch node.op {
+        case .transpose(let perm): return axis < perm.count ? perm[axis] : nil
+        case .reshape:
+            guard let sin = shapes[node.inputs[0]], let sout = shapes[node.output], sin.count == sout.count, sin.count > 2,
+                  axis < sout.count, sout[axis] == sin[sin.count - 1], sin[0] == sout[0],
+                  sin.dropFirst().dropLast().allSatisfy({ $0 == 1 }),
+                  sout.indices.allSatisfy({ $0 == 0 || $0 == axis || sout[$0] == 1 }) else { return nil }
+            return sin.count - 1
+        default: return nil
+        }
     }
 
     /// The axis of a conv's channels (1) or a linear layer's features (the last).
