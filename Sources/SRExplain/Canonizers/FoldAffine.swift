@@ -98,7 +98,7 @@ public enum Canonizer {
     }
 
     /// `(s, t, axis)` with `norm(x) = s·x + t` along `axis`, for batch norm and scale nodes.
-    private static func affine(_ node: Node, _ g: Graph) throws -> ([Float], [Float], Int)? {
+    static func affine(_ node: Node, _ g: Graph) throws -> ([Float], [Float], Int)? {
         switch node.op {
         case .batchNorm(let eps):
             guard let mean = g.weight(node, "mean")?.values, let variance = g.weight(node, "variance")?.values else { return nil }

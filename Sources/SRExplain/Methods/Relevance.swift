@@ -26,14 +26,14 @@ public struct Explanation: @unchecked Sendable {
 }
 
 /// Runs a model forward and a rule set backward: LRP with a composite, and the gradient
-/// family. Batch norms are folded into their conv/linear layers first (canonizer).
+/// family. Batch norms are folded into their conv/linear layers first (canonizers).
 public final class Explainer {
     public let graph: Graph
     public let executor: Executor
     private let engine: BackwardEngine
 
     public init(graph: Graph, threads: Int, budget: RunBudget = RunBudget()) throws {
-        self.graph = try Canonizer.foldAffine(Canonizer.foldPadding(graph))
+        self.graph = try Canonizer.foldAffineIntoNext(Canonizer.foldAffine(Canonizer.foldPadding(graph)))
         executor = try Executor(graph: self.graph, threads: threads, budget: budget)
         engine = BackwardEngine(graph: self.graph)
     }
