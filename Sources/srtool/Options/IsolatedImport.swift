@@ -14,17 +14,12 @@ import SRFormats
 /// limit of its own (`RLIMIT_CPU`, a little above the parent's timeout), so no kill of
 /// srtool — a test harness, a CI timeout, a cluster scheduler — leaves a child spinning.
 enum IsolatedImport {
-    static let childVariable = "SRTOOL_IMPORT_CHILD"
-    static var inChild: Bool { ProcessInfo.processInfo.environment[childVariable] != nil }
-
-    /// A child's own failure: its error line (`srtool: error: …`) and exit code.
-    struct ChildFailed: Error { let code: Int32; let line: String }
+    static var inChild: Bool { IsolatedChild.inChild }
 
     /// Seconds the child may take: `SRTOOL_HDF5_TIMEOUT`, else 20 s plus 1 s per 20 MB.
     static func timeLimit(for path: String) -> Double {
-        if let s = ProcessInfo.processInfo.environment["SRTOOL_HDF5_TIMEOUT"], let v = Double(s), v > 0 { return v }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        return 20 + Double(size) / 20e6
+        return IsolatedChild.timeLimit(bytes: size)
     }
 
     static func load(_ model: ModelArguments) throws -> Graph {
@@ -41,12 +36,37 @@ enum IsolatedImport {
         if let c = model.config { arguments += ["--config", c] }
         if let s = model.inputShape { arguments += ["--input-shape", s] }
         arguments += ["--max-tensor-elements", "\(model.maxTensorElements)", "--max-nodes", "\(model.maxNodes)"]
+        let lines = try IsolatedChild.run(arguments, timeLimit: timeLimit(for: model.model), subject: model.model)
+        for line in lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        return try SRMFile.load(path: tmp)
+    }
+}
+
+/// A child srtool that reads files through libhdf5 (`_import`, `_merge`) on behalf of
+/// this one, with the limits `IsolatedImport` describes: a time limit here, death with its
+/// parent and a CPU-time limit there; a crash or hang becomes one error line and exit 65,
+/// the child's own error line and exit code pass through.
+enum IsolatedChild {
+    static let variable = "SRTOOL_IMPORT_CHILD"
+    static var inChild: Bool { ProcessInfo.processInfo.environment[variable] != nil }
+
+    /// A child's own failure: its error line (`srtool: error: …`) and exit code.
+    struct Failed: Error { let code: Int32; let line: String }
+
+    /// Seconds a child reading `bytes` may take: `SRTOOL_HDF5_TIMEOUT`, else 20 s plus 1 s per 20 MB.
+    static func timeLimit(bytes: Int) -> Double {
+        if let s = ProcessInfo.processInfo.environment["SRTOOL_HDF5_TIMEOUT"], let v = Double(s), v > 0 { return v }
+        return 20 + Double(bytes) / 20e6
+    }
+
+    /// Runs `srtool arguments…` and returns its stderr lines; `subject` names what it reads
+    /// in the error lines.
+    static func run(_ arguments: [String], timeLimit limit: Double, subject: String) throws -> [String] {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         child.arguments = arguments
-        let limit = timeLimit(for: model.model)
         var env = ProcessInfo.processInfo.environment
-        env[childVariable] = "\(getpid()),\(Int(limit.rounded(.up)) + 2)"
+        env[variable] = "\(getpid()),\(Int(limit.rounded(.up)) + 2)"
         // A crash in libhdf5 is reported by this process in one line, not by the Swift
         // runtime's backtracer in the child.
         env["SWIFT_BACKTRACE"] = "enable=no"
@@ -57,29 +77,38 @@ enum IsolatedImport {
         let done = DispatchSemaphore(value: 0)
         child.terminationHandler = { _ in done.signal() }
         do { try child.run() } catch {
-            throw SRError.internalError("cannot start a child srtool to read \(model.model): \(error.localizedDescription)")
+            throw SRError.internalError("cannot start a child srtool to read \(subject): \(error.localizedDescription)")
         }
         // Read on another thread, so that a child writing much cannot block on a full pipe.
         let stderrText = ChildOutput(errors.fileHandleForReading)
         if done.wait(timeout: .now() + limit) == .timedOut {
             kill(child.processIdentifier, SIGKILL)
             done.wait()
-            throw SRError.malformed("\(model.model): reading it did not finish within \(Int(limit)) s (libhdf5 hangs on some damaged files); refusing it")
+            throw SRError.malformed("\(subject): reading it did not finish within \(Int(limit)) s (libhdf5 hangs on some damaged files); refusing it")
         }
         switch child.terminationReason {
         case .uncaughtSignal:
-            throw SRError.malformed("\(model.model): libhdf5 crashed reading it (signal \(child.terminationStatus)); refusing it")
+            throw SRError.malformed("\(subject): libhdf5 crashed reading it (signal \(child.terminationStatus)); refusing it")
         case .exit:
             let lines = stderrText.lines
             guard child.terminationStatus == 0 else {
                 let line = lines.last { $0.hasPrefix("srtool: error: ") }
-                    ?? "srtool: error: a child srtool reading \(model.model) failed with exit code \(child.terminationStatus)"
-                throw ChildFailed(code: child.terminationStatus, line: line)
+                    ?? "srtool: error: a child srtool reading \(subject) failed with exit code \(child.terminationStatus)"
+                throw Failed(code: child.terminationStatus, line: line)
             }
-            for line in lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-            return try SRMFile.load(path: tmp)
+            return lines
         @unknown default:
             throw SRError.internalError("a child srtool ended in an unknown way")
+        }
+    }
+
+    /// In the child: die with the parent, and stop after the CPU time it was given.
+    static func enter() {
+        // SRTOOL_IMPORT_CHILD = "<parent pid>,<CPU seconds>"
+        let parts = (ProcessInfo.processInfo.environment[variable] ?? "").split(separator: ",").compactMap { Int($0) }
+        if parts.count == 2 {
+            LinuxSystem.dieWithParent(pid_t(parts[0]))
+            LinuxSystem.limitCPUTime(seconds: parts[1])
         }
     }
 }
@@ -113,12 +142,7 @@ struct ImportChild: ParsableCommand {
     @Argument var output: String
 
     func run() throws {
-        // SRTOOL_IMPORT_CHILD = "<parent pid>,<CPU seconds>"
-        let parts = (ProcessInfo.processInfo.environment[IsolatedImport.childVariable] ?? "").split(separator: ",").compactMap { Int($0) }
-        if parts.count == 2 {
-            LinuxSystem.dieWithParent(pid_t(parts[0]))
-            LinuxSystem.limitCPUTime(seconds: parts[1])
-        }
+        IsolatedChild.enter()
         try SRMFile.write(try modelArguments.load(), to: output)
     }
 }
