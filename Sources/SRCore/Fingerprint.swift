@@ -24,7 +24,11 @@ public struct Fingerprint: Sendable {
         text.withUTF8 { add(UnsafeRawBufferPointer($0)) }
     }
 
-    public mutating func add(_ values: UnsafeBufferPointer<Float>) { add(UnsafeRawBufferPointer(values)) }
+    /// A tensor's shape and values.
+    public mutating func add(_ t: Tensor) {
+        add("\(t.shape)")
+        withExtendedLifetime(t) { add(UnsafeRawBufferPointer(t.buffer)) }
+    }
 
     /// 16 lowercase hex digits.
     public var hex: String {

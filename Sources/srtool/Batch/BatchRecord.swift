@@ -29,9 +29,12 @@ struct BatchRecord: Codable, Equatable {
     var failed: [Failure]
     /// Whether `input-…h5` (the preprocessed inputs) was written beside it.
     var preprocessedInputs: Bool
+    /// The `--threads` counts the rows were computed with (the kernels split work by it:
+    /// one count gives the same bits in any split of the run, several agree to rounding).
+    var threads: [Int]
 
     enum CodingKeys: String, CodingKey {
-        case format, version, fingerprint, model, method, composite, images, first, end, shard, shards, inputs, failed
+        case format, version, fingerprint, model, method, composite, images, first, end, shard, shards, inputs, failed, threads
         case preprocessedInputs = "preprocessed_inputs"
     }
 

@@ -68,6 +68,7 @@ struct MergePlan {
         r.shards = nil
         r.inputs = records.flatMap(\.inputs)
         r.failed = records.flatMap(\.failed)
+        r.threads = Array(Set(records.flatMap(\.threads))).sorted()
         return r
     }
 

@@ -42,7 +42,7 @@ struct ShardAssembly {
         var record = BatchRecord(fingerprint: work.header.fingerprint, model: model, method: method, composite: composite,
                                  images: work.header.images, first: work.header.first, end: work.header.end,
                                  shard: work.header.shard, shards: work.header.shards, inputs: [], failed: [],
-                                 preprocessedInputs: inputs)
+                                 preprocessedInputs: inputs, threads: Array(Set(blocks.map(\.threads))).sorted())
         for b in blocks {
             record.inputs += indices(b).map { items[$0].path }
             record.failed += b.failed
@@ -56,9 +56,9 @@ struct ShardAssembly {
                 let map = try array(b, "attribution", [b.rows] + shape)
                 let prediction = try array(b, "prediction", [b.rows, classes])
                 var sum = Fingerprint()
-                sum.add(map.buffer)
-                sum.add(prediction.buffer)
-                if inputs { sum.add(try array(b, "input", [b.rows, channels, height, width]).buffer) }
+                sum.add(map)
+                sum.add(prediction)
+                if inputs { sum.add(try array(b, "input", [b.rows, channels, height, width])) }
                 guard sum.hex == b.sum else {
                     try work.forget(from: b.block)
                     throw SRError.malformed("\(work.path(b.block, "attribution")): the arrays of images \(b.first)..<\(b.first + b.count) do not match what was written; run the same command again to redo them")

@@ -40,6 +40,9 @@ final class ShardWork {
         var shape: [Int]
         var classes: Int
         var sum: String
+        /// `--threads`: the kernels split work by it, so values agree across thread
+        /// counts to rounding, bit for bit only at the same count.
+        var threads: Int
     }
 
     let folder: String

@@ -122,9 +122,10 @@ struct Batch: ParsableCommand {
         progress.update(done: work.blocks.reduce(0) { $0 + $1.count })
         for k in todo {
             let block = prefetch.take(k - todo.lowerBound)
-            for f in block.failed { Log.warning("skipped \(f.input): \(f.error)") }
+            for f in block.failed { Log.warning("skipped \(f.error.hasPrefix(f.input) ? f.error : "\(f.input): \(f.error)")") }
             var entry = ShardWork.Block(block: k, first: block.range.lowerBound, count: block.range.count, rows: block.rows.count,
-                                        targets: [], labels: [], failed: block.failed, shape: [], classes: 0, sum: Fingerprint().hex)
+                                        targets: [], labels: [], failed: block.failed, shape: [], classes: 0, sum: Fingerprint().hex,
+                                        threads: runtime.threadCount)
             if let x = block.x {
                 let t = target ?? .each(block.rows.map { labels[$0] ?? 0 })
                 let result = try runner.run(x, target: t)
@@ -140,12 +141,12 @@ struct Batch: ParsableCommand {
                 entry.shape = Array(map.shape.dropFirst())
                 entry.classes = prediction.shape[1]
                 var sum = Fingerprint()
-                sum.add(map.buffer)
-                sum.add(prediction.buffer)
+                sum.add(map)
+                sum.add(prediction)
                 try NPY.write(map, to: work.path(k, "attribution"))
                 try NPY.write(prediction, to: work.path(k, "prediction"))
                 if inputs {
-                    sum.add(x.buffer)
+                    sum.add(x)
                     try NPY.write(x, to: work.path(k, "input"))
                 }
                 entry.sum = sum.hex
@@ -211,8 +212,8 @@ struct Batch: ParsableCommand {
         }
         for name in graph.weights.keys.sorted() {
             guard let w = graph.weights[name] else { continue }
-            f.add("\(name) \(w.shape)")
-            f.add(w.buffer)
+            f.add(name)
+            f.add(w)
         }
         let e = explainArguments, m = methodArguments, s = saliencyArguments
         f.add("method \(method.name) composite \(method.usesComposite ? e.compositeName(for: method) : "-") target \(e.target)")
@@ -248,7 +249,7 @@ struct BatchSummary: Encodable {
 
     var text: String {
         var lines = ["shard \(shard): images \(first)..<\(end) of the sorted list, \(rows) explained (\(explainedNow) in this run), \(failed.count) skipped"]
-        for f in failed { lines.append("  skipped \(f.input): \(f.error)") }
+        for f in failed { lines.append("  skipped \(f.error.hasPrefix(f.input) ? f.error : "\(f.input): \(f.error)")") }
         for w in wrote { lines.append("  wrote \(w)") }
         return lines.joined(separator: "\n")
     }

@@ -39,6 +39,9 @@ struct Merge: ParsableCommand {
             wrote.append(beside(".input.h5"))
         }
         let record = plan.merged
+        if record.threads.count > 1 {
+            Log.warning("the parts were computed with \(record.threads.map(String.init).joined(separator: ", ")) threads: their values agree to rounding, not bit for bit with a run at one --threads")
+        }
         try record.write(to: beside(".json"))
         wrote.append(beside(".json"))
         let summary = MergeSummary(shards: plan.shards, images: record.images, rows: record.inputs.count,
