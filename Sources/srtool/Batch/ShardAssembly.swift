@@ -17,7 +17,7 @@ struct ShardAssembly {
     let width: Int
 
     func write(items: [DatasetItem], model: String, method: String, composite: String?) throws -> BatchRecord {
-        let blocks = work.blocks
+        let blocks = try work.committedBlocks()
         let rows = blocks.reduce(0) { $0 + $1.rows }
         let filled = blocks.first { $0.rows > 0 }
         let shape = filled?.shape ?? [channels, height, width]

@@ -47,7 +47,11 @@ final class ShardWork {
 
     let folder: String
     let header: Header
-    private(set) var blocks: [Block] = []
+    /// The committed blocks when the folder was opened; `commit` only counts what it adds
+    /// (small objects kept for the whole run would pin the heap between the batches'
+    /// tensors, and the process would grow with the dataset), `committedBlocks()` reads them back.
+    private var blocks: [Block] = []
+    private(set) var committed = 0
     private var journal: String { (folder as NSString).appendingPathComponent("journal") }
 
     /// Opens the shard's work folder, or starts it. A journal for other options is refused
@@ -81,6 +85,17 @@ final class ShardWork {
             blocks.removeLast(blocks.count - bad)
             try rewriteJournal()
         }
+        committed = blocks.count
+    }
+
+    /// Every committed block, from the journal.
+    func committedBlocks() throws -> [Block] {
+        let lines = try Self.lines(try readCapped(journal, limit: 1 << 30))
+        blocks = Self.committed(lines.dropFirst(), header: header)
+        guard blocks.count == committed else {
+            throw SRError.malformed("\(journal): holds \(blocks.count) blocks, this run committed \(committed); run the same command again")
+        }
+        return blocks
     }
 
     /// Where block `k`'s array `name` (`attribution`, `prediction`, `input`) goes.
@@ -103,13 +118,14 @@ final class ShardWork {
             return true
         }
         guard ok, fsync(fd) == 0 else { throw SRError.cannotWrite("cannot write \(journal): \(String(cString: strerror(errno)))") }
-        blocks.append(block)
+        committed += 1
     }
 
     /// Drops blocks `k…` (their arrays did not match their fingerprint), so that the next
     /// run does them again.
     func forget(from k: Int) throws {
         blocks.removeLast(max(0, blocks.count - k))
+        committed = blocks.count
         try rewriteJournal()
     }
 

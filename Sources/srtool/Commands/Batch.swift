@@ -9,7 +9,8 @@ import SRRuntime
 struct Batch: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Explain a dataset: attributions of every image into one HDF5 file per shard (ViRelAy's layout), resumable, sharded for Slurm and Kubernetes.",
-        discussion: "The README's Dataset runs section describes the output folder, sharding, resuming and merging (srtool merge).")
+        usage: "srtool batch MODEL (--images DIR | --list FILE) --out DIR [--method M] [--composite C] [--target top|K|label] [--batch B] [--shard I/N | --shards N] [--inputs] [--heatmaps] [--force]",
+        discussion: "--images DIR: the images of a folder (or files); --batch B: images explained at once (default 8). The README's Dataset runs section describes the output folder, sharding, resuming and merging (srtool merge).")
 
     @OptionGroup var modelArguments: ModelArguments
     @OptionGroup(title: "Input") var inputArguments: InputArguments
@@ -109,7 +110,7 @@ struct Batch: ParsableCommand {
         let work = try ShardWork(folder: files.work, header: header, force: force)
 
         let names = heatmaps ? try heatmapNames(items, files: files) : []
-        let todo = work.blocks.count..<mine.count
+        let todo = work.committed..<mine.count
         let progress = BatchProgress(total: end - first, shard: shard, every: progressEvery, quiet: progressArguments.quiet)
         let decoder = BlockDecoder(items: items, preprocessing: preprocessing, channels: channels, height: height, width: width)
         let prefetch = Prefetch<BlockDecoder.Block>(count: todo.count) { j in
@@ -119,7 +120,7 @@ struct Batch: ParsableCommand {
         }
         defer { prefetch.stop() }
         var explained = 0
-        progress.update(done: work.blocks.reduce(0) { $0 + $1.count })
+        progress.update(done: min(todo.lowerBound * b, end - first))
         for k in todo {
             let block = prefetch.take(k - todo.lowerBound)
             for f in block.failed { Log.warning("skipped \(f.error.hasPrefix(f.input) ? f.error : "\(f.input): \(f.error)")") }
