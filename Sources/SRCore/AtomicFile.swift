@@ -48,7 +48,8 @@ public enum AtomicFile {
         Temporaries.pending.set(temporary)
         defer { Temporaries.pending.set(nil) }
         do {
-            try writing(path) { try body(temporary) }
+            // `body`'s errors pass unchanged: it writes by name and says why itself.
+            try body(temporary)
             let fd = open(temporary, O_RDONLY | O_CLOEXEC)
             guard fd >= 0, fsync(fd) == 0 else {
                 let why = String(cString: strerror(errno))

@@ -207,6 +207,17 @@ final class BatchCLITests: XCTestCase {
         XCTAssertEqual(mixed.errorLines.count, 1)
         XCTAssertTrue(mixed.stderr.contains("part 1 of 2 was made with another model, method, options or input list than part 0"), mixed.stderr)
 
+        // A damaged part is read by the child srtool: one line, exit 65.
+        XCTAssertEqual(try CLI.run(base + ["1/2", "--composite", "epsilon-gamma-box", "--force"]).code, 0)
+        let part = out + "/attribution-1-of-2.h5"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: part))
+        try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: part))
+        let damaged = try CLI.run(["merge", out, "-o", dir + "/all.h5"])
+        XCTAssertEqual(damaged.code, 65, damaged.stderr)
+        XCTAssertEqual(damaged.errorLines.count, 1, damaged.stderr)
+        XCTAssertTrue(damaged.stderr.hasPrefix("srtool: error: \(part)"), damaged.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/all.h5"))
+
         let noIndex = try CLI.run(["batch", model, "--images", "Fixtures/bundled/samples", "--out", out, "--shards", "2"],
                                   environment: ["SLURM_ARRAY_TASK_ID": "", "JOB_COMPLETION_INDEX": "5"])
         XCTAssertEqual(noIndex.code, 64)
