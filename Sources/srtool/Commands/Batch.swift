@@ -123,6 +123,7 @@ struct Batch: ParsableCommand {
         progress.update(done: min(todo.lowerBound * b, end - first))
         for k in todo {
             let block = prefetch.take(k - todo.lowerBound)
+            if !block.failed.isEmpty { progress.finish() }  // the warnings start on a clear line
             for f in block.failed { Log.warning("skipped \(f.error.hasPrefix(f.input) ? f.error : "\(f.input): \(f.error)")") }
             var entry = ShardWork.Block(block: k, first: block.range.lowerBound, count: block.range.count, rows: block.rows.count,
                                         targets: [], labels: [], failed: block.failed, shape: [], classes: 0, sum: Fingerprint().hex,
