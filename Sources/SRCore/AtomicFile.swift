@@ -32,6 +32,38 @@ public enum AtomicFile {
         }
     }
 
+    /// The same policy for a writer that needs a path of its own (libhdf5 opens files by
+    /// name): `body` writes a hidden `.<name>.<pid>.<random>.tmp` beside the target, which
+    /// is flushed to disk and renamed over the target only when `body` returns. A killed
+    /// process leaves that temporary file, removed by the next write beside it. Devices
+    /// and standard output are refused: such a writer seeks.
+    public static func write(to path: String, byName body: (String) throws -> Void) throws {
+        guard case .replace(let target) = try OutputTarget(path) else {
+            throw SRError.cannotWrite("cannot write \(path): this file is written by name and must be a regular file")
+        }
+        let folder = (target as NSString).deletingLastPathComponent
+        let name = (target as NSString).lastPathComponent
+        Temporaries.removeStale(in: folder.isEmpty ? "." : folder, prefix: Temporaries.prefix(name))
+        let temporary = Temporaries.name(in: folder, for: name)
+        Temporaries.pending.set(temporary)
+        defer { Temporaries.pending.set(nil) }
+        do {
+            // `body`'s errors pass unchanged: it writes by name and says why itself.
+            try body(temporary)
+            let fd = open(temporary, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0, fsync(fd) == 0 else {
+                let why = String(cString: strerror(errno))
+                if fd >= 0 { close(fd) }
+                throw SRError.cannotWrite("cannot write \(path): \(why)")
+            }
+            close(fd)
+            guard rename(temporary, target) == 0 else { throw SRError.cannotWrite("cannot write \(path): \(String(cString: strerror(errno)))") }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
     private static func replace(_ target: String, shownAs path: String, _ body: (FileHandle) throws -> Void) throws {
         let url = URL(fileURLWithPath: target)
         let folder = url.deletingLastPathComponent().path

@@ -37,7 +37,7 @@ do {
     fflush(stdout)
     Log.error(error.message)
     exit(error.exitCode)
-} catch let failed as IsolatedImport.ChildFailed {
+} catch let failed as IsolatedChild.Failed {
     // The child srtool that read the model said why; its line is passed on as it was.
     fflush(stdout)
     Log.info(failed.line)

@@ -6,6 +6,22 @@ public enum Target: Sendable, Equatable {
     /// The highest-scoring class of each image.
     case top
     case index(Int)
+    /// A class per image (a dataset's labels), in batch order.
+    case each([Int])
+
+    /// The class of image `i` whose `classes` scores start at `row`.
+    func resolve(_ i: Int, row: UnsafePointer<Float>, classes: Int) throws -> Int {
+        let k: Int
+        switch self {
+        case .top: return (0..<classes).max { row[$0] < row[$1] } ?? 0
+        case .index(let t): k = t
+        case .each(let ts):
+            guard i < ts.count else { throw SRError.internalError("\(ts.count) targets for a batch of more images") }
+            k = ts[i]
+        }
+        guard k >= 0, k < classes else { throw SRError.usage("target \(k) is out of range: the model has \(classes) classes") }
+        return k
+    }
 }
 
 /// The result of a backward pass: the signal at the input and at every tensor.
@@ -63,13 +79,7 @@ public final class Explainer {
         var targets: [Int] = [], values: [Float] = []
         for i in 0..<n {
             let row = logits.pointer + i * classes
-            let k: Int
-            switch target {
-            case .top: k = (0..<classes).max { row[$0] < row[$1] } ?? 0
-            case .index(let t):
-                guard t >= 0, t < classes else { throw SRError.usage("target \(t) is out of range: the model has \(classes) classes") }
-                k = t
-            }
+            let k = try target.resolve(i, row: row, classes: classes)
             targets.append(k)
             values.append(row[k])
             seed.pointer[i * classes + k] = gradientStart ? 1 : row[k]

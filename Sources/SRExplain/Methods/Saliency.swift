@@ -253,16 +253,7 @@ public struct Classified: @unchecked Sendable {
         let n = scores.shape.first ?? 1
         let classes = scores.count / max(n, 1)
         self.scores = scores
-        targets = try (0..<n).map { i in
-            switch target {
-            case .index(let k):
-                guard k >= 0, k < classes else { throw SRError.usage("target \(k) is out of range: the model has \(classes) classes") }
-                return k
-            case .top:
-                let row = scores.pointer + i * classes
-                return (0..<classes).max { row[$0] < row[$1] } ?? 0
-            }
-        }
+        targets = try (0..<n).map { i in try target.resolve(i, row: scores.pointer + i * classes, classes: classes) }
     }
 
     /// The same scores with the targets an explanation already chose.

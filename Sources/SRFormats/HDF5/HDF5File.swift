@@ -2,10 +2,11 @@ import CHDF5
 import Foundation
 import SRCore
 
-/// A read-only HDF5 file through libhdf5: the only Swift file that calls it. Answers the
-/// questions the Caffe-HDF5 and Keras readers ask (is there a group, what is a dataset's
-/// shape, read it as float32, read a string attribute, list a group) and turns every
-/// libhdf5 failure into an SRError; libhdf5's own error printing is switched off.
+/// A read-only HDF5 file through libhdf5 (with `HDF5Writer`, the only Swift files that call
+/// it). Answers the questions the Caffe-HDF5 and Keras readers and `merge` ask (is there a
+/// group, what is a dataset's shape, read it as float32 or a range of its rows, read a
+/// string attribute, list a group) and turns every libhdf5 failure into an SRError;
+/// libhdf5's own error printing is switched off.
 public final class HDF5File: @unchecked Sendable {
     public let path: String
     private let id: hid_t
@@ -112,6 +113,35 @@ public final class HDF5File: @unchecked Sendable {
             }
         }
         return t
+    }
+
+    /// Rows `first ..< first + count` of the dataset at `path` into `values` (row-major,
+    /// 4 bytes per element), converted by libhdf5 to float32 or uint32; the caller has
+    /// checked the shape with `datasetInfo`.
+    public func readRows(_ path: String, rows first: Int, count: Int, element: HDF5Writer.Element,
+                         into values: UnsafeMutableRawPointer) throws {
+        let d = H5Dopen2(id, path, srhdf5_p_default())
+        guard d >= 0 else { throw fail("cannot open dataset '\(path)'") }
+        defer { H5Dclose(d) }
+        let i = try info(d, path)
+        guard (element == .float32 ? i.isFloat : i.isInteger), (1...8).contains(i.elementSize),
+              let rows = i.shape.first, first >= 0, count >= 0, first + count <= rows else {
+            throw fail("dataset '\(path)' of shape \(i.shape) has no rows \(first)..<\(first + count) of the expected type")
+        }
+        guard count > 0 else { return }
+        var start = [hsize_t](repeating: 0, count: i.shape.count)
+        start[0] = hsize_t(first)
+        var counts = i.shape.map { hsize_t($0) }
+        counts[0] = hsize_t(count)
+        let fileSpace = H5Dget_space(d)
+        defer { H5Sclose(fileSpace) }
+        let memory = H5Screate_simple(Int32(counts.count), &counts, nil)
+        defer { H5Sclose(memory) }
+        guard H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &counts, nil) >= 0,
+              H5Dread(d, element == .float32 ? srhdf5_native_float() : srhdf5_native_uint32(), memory, fileSpace,
+                      srhdf5_p_default(), values) >= 0 else {
+            throw fail("cannot read rows \(first)..<\(first + count) of dataset '\(path)'")
+        }
     }
 
     /// Names of the members of the group at `path` ("/" for the root), in name order.

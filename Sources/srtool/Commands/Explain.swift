@@ -73,7 +73,7 @@ struct Explain: ParsableCommand {
         // Images are explained one at a time (bounded memory over a folder); a .npy batch at once.
         let chunks: [[InputSource]] = sources.first?.isTensor == true ? [sources] : sources.map { [$0] }
         let progress = progressArguments.progress("explaining", total: chunks.count, unit: "images")
-        var options: MethodOptions?
+        var runner: MethodRunner?
         var report = ExplainReport(model: modelArguments.model, method: method.name,
                                    composite: method.usesComposite ? explainArguments.compositeName(for: method) : nil)
         var saved: [[Tensor]] = []
@@ -101,8 +101,8 @@ struct Explain: ParsableCommand {
         }
 
         /// One chunk: the maps, the report lines, the pictures, the layer relevances.
-        func explainChunk(_ x: Tensor, names inputNames: [String], chunk: [InputSource], options o: MethodOptions) throws {
-            func compute() throws -> MethodResult { try mapResult(x, target: target, options: o, explainer: explainer) }
+        func explainChunk(_ x: Tensor, names inputNames: [String], chunk: [InputSource], runner: MethodRunner, options o: MethodOptions) throws {
+            func compute() throws -> MethodResult { try runner.run(x, target: target, options: o) }
             var result = try compute()
             for _ in 0..<repeatCount {
                 let t0 = clock.now
@@ -149,23 +149,17 @@ struct Explain: ParsableCommand {
         for (c, chunk) in chunks.enumerated() {
             let (x, inputNames) = try inputArguments.tensor(for: graph, sources: chunk)
             try modelArguments.checkInput(x)
-            if options == nil {
-                var o = try methodArguments.options(for: explainer, graph: graph, method: method, inputShape: x.shape)
-                o.rules = try explainArguments.ruleSet(for: explainer, graph: graph, input: x, preprocessing: preprocessing, method: method)
-                if method.name == "occlusion", x.rank == 4 {
-                    let passes = Explainer.occlusionPasses(height: x.shape[2], width: x.shape[3], window: o.window, stride: o.stride)
-                    if passes > 200 {
-                        Log.info("srtool: occlusion makes \(grouped(passes)) forward passes per image (window \(o.window), stride \(o.stride) on \(x.shape[3])×\(x.shape[2]))")
-                    }
-                }
-                options = o
+            if runner == nil {
+                runner = try MethodRunner(method: method, explainer: explainer, graph: graph, input: x, preprocessing: preprocessing,
+                                          explainArguments: explainArguments, methodArguments: methodArguments, saliency: saliencyArguments)
             }
-            guard var o = options else { continue }
+            guard let runner else { continue }
+            var o = runner.options
             // The passes of one image get their own progress line when there is one image.
             let inner = chunks.count == 1 && ["smoothgrad", "ig", "occlusion"].contains(method.name)
                 ? progressArguments.progress(method.name, total: innerPasses(o, x) * x.shape[0], unit: "passes") : nil
             if let inner { o.progress = { inner.update($0) } }
-            try explainChunk(x, names: inputNames, chunk: chunk, options: o)
+            try explainChunk(x, names: inputNames, chunk: chunk, runner: runner, options: o)
             inner?.finish()
             progress.update(Double(c + 1) / Double(chunks.count))
         }
@@ -182,21 +176,6 @@ struct Explain: ParsableCommand {
         }
         try layersFolder?.commit()
         emit(json ? try jsonText(report) : report.text)
-    }
-
-    /// The method's maps; for `sr`, the LRP relevance through context-aware saliency.
-    private func mapResult(_ x: Tensor, target: Target, options: MethodOptions, explainer: Explainer) throws -> MethodResult {
-        var r = try method.method.run(explainer, x, target: target, options: options)
-        guard method.isSR else { return r }
-        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
-        let sr = Tensor(uninitialized: [n, 1, h, w])
-        for i in 0..<n {
-            let s = try SalientRelevance.map(r.maps[0].raw, image: i, saliency: saliencyArguments.detector,
-                                             workingSize: saliencyArguments.workingSize)
-            for k in 0..<(h * w) { sr.pointer[i * h * w + k] = Float(s[k]) }
-        }
-        r.maps = [AttributionMap(raw: sr, display: sr, layer: nil)]
-        return r
     }
 
     /// Forward or backward passes of one image for the progress line.

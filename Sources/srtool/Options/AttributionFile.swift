@@ -4,15 +4,16 @@ import SRCore
 import SRFormats
 
 /// Attributions stored in ViRelAy's HDF5 layout (`index` [n] sample indices, `attribution`
-/// float32 [n, C, H, W], `label` [n, 1], `prediction` [n, classes]). libhdf5 reads it in a
-/// child srtool (`IsolatedImport`), which hands the two datasets back as `.npy` files.
+/// float32 [n, C, H, W], `label` [n] (as `srtool batch` writes it), `prediction` [n, classes]). libhdf5 reads it in a
+/// child srtool (`IsolatedChild`), which hands the two datasets back as `.npy` files.
 enum AttributionFile {
     /// `[inputs, C, H, W]`: row i of the file belongs to input `index[i]`; every input needs
     /// exactly one row.
     static func read(_ path: String, inputs: Int) throws -> Tensor {
         guard FileManager.default.isReadableFile(atPath: path) else { throw SRError.missing("cannot read \(path)") }
-        let (attribution, index) = try IsolatedImport.inChildFolder(reading: path) { folder in
-            try IsolatedImport.runChild(arguments: ["_read-attributions", path, folder], reading: path)
+        let (attribution, index) = try IsolatedChild.inPrivateFolder { folder in
+            let lines = try IsolatedChild.run(["_read-attributions", path, folder], timeLimit: IsolatedImport.timeLimit(for: path), subject: path)
+            for line in lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             return (try NPY.read(path: folder + "/attribution.npy"), try NPY.read(path: folder + "/index.npy"))
         }
         let rows = attribution.shape[0]
@@ -43,7 +44,7 @@ struct ReadAttributionsChild: ParsableCommand {
     @Argument var folder: String
 
     func run() throws {
-        IsolatedImport.enterChild()
+        IsolatedChild.enter()
         let h5 = try HDF5File(path: file)
         guard let a = try h5.datasetInfo("attribution"), a.isFloat, a.shape.count == 4 else {
             throw SRError.malformed("\(file): no float dataset 'attribution' of shape [n, C, H, W] (ViRelAy's layout)")

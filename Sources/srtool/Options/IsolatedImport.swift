@@ -14,37 +14,56 @@ import SRFormats
 /// limit of its own (`RLIMIT_CPU`, a little above the parent's timeout), so no kill of
 /// srtool — a test harness, a CI timeout, a cluster scheduler — leaves a child spinning.
 enum IsolatedImport {
-    static let childVariable = "SRTOOL_IMPORT_CHILD"
-    static var inChild: Bool { ProcessInfo.processInfo.environment[childVariable] != nil }
-
-    /// A child's own failure: its error line (`srtool: error: …`) and exit code.
-    struct ChildFailed: Error { let code: Int32; let line: String }
+    static var inChild: Bool { IsolatedChild.inChild }
 
     /// Seconds the child may take: `SRTOOL_HDF5_TIMEOUT`, else 20 s plus 1 s per 20 MB.
     static func timeLimit(for path: String) -> Double {
-        if let s = ProcessInfo.processInfo.environment["SRTOOL_HDF5_TIMEOUT"], let v = Double(s), v > 0 { return v }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        return 20 + Double(size) / 20e6
+        return IsolatedChild.timeLimit(bytes: size)
     }
 
     static func load(_ model: ModelArguments) throws -> Graph {
-        var arguments = ["_import", model.model]
+        try IsolatedChild.inPrivateFolder { folder in
+            let tmp = folder + "/model.srm"
+            let lines = try IsolatedChild.run(arguments(model, output: tmp), timeLimit: timeLimit(for: model.model), subject: model.model)
+            for line in lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            return try SRMFile.load(path: tmp)
+        }
+    }
+
+    /// `srtool _import MODEL OUTPUT` with the model options the child needs.
+    private static func arguments(_ model: ModelArguments, output tmp: String) -> [String] {
+        var arguments = ["_import", model.model, tmp]
         if let p = model.prototxt { arguments += ["--prototxt", p] }
         if let w = model.weights { arguments += ["--weights", w] }
         if let c = model.config { arguments += ["--config", c] }
         if let s = model.inputShape { arguments += ["--input-shape", s] }
         arguments += ["--max-tensor-elements", "\(model.maxTensorElements)", "--max-nodes", "\(model.maxNodes)"]
-        return try inChildFolder(reading: model.model) { folder in
-            let tmp = folder + "/model.srm"
-            try runChild(arguments: arguments + [tmp], reading: model.model)
-            return try SRMFile.load(path: tmp)
-        }
+        return arguments
+    }
+}
+
+/// A child srtool that reads files through libhdf5 (`_import`, `_merge`) on behalf of
+/// this one, with the limits `IsolatedImport` describes: a time limit here, death with its
+/// parent and a CPU-time limit there; a crash or hang becomes one error line and exit 65,
+/// the child's own error line and exit code pass through.
+enum IsolatedChild {
+    static let variable = "SRTOOL_IMPORT_CHILD"
+    static var inChild: Bool { ProcessInfo.processInfo.environment[variable] != nil }
+
+    /// A child's own failure: its error line (`srtool: error: …`) and exit code.
+    struct Failed: Error { let code: Int32; let line: String }
+
+    /// Seconds a child reading `bytes` may take: `SRTOOL_HDF5_TIMEOUT`, else 20 s plus 1 s per 20 MB.
+    static func timeLimit(bytes: Int) -> Double {
+        if let s = ProcessInfo.processInfo.environment["SRTOOL_HDF5_TIMEOUT"], let v = Double(s), v > 0 { return v }
+        return 20 + Double(bytes) / 20e6
     }
 
-    /// `body` with a private temporary folder, removed afterwards (a killed child may
-    /// leave a half-written file there).
-    static func inChildFolder<T>(reading path: String, _ body: (String) throws -> T) throws -> T {
-        let folder = NSTemporaryDirectory() + "/srtool-import-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+    /// `body` with a private temporary folder, removed afterwards: a killed child may leave
+    /// a half-written file there.
+    static func inPrivateFolder<T>(_ body: (String) throws -> T) throws -> T {
+        let folder = NSTemporaryDirectory() + "/srtool-child-\(getpid())-\(UInt32.random(in: 0 ... .max))"
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
             throw SRError.cannotWrite("cannot create a temporary folder \(folder)")
         }
@@ -52,15 +71,14 @@ enum IsolatedImport {
         return try body(folder)
     }
 
-    /// Runs `srtool ARGUMENTS` as a child reading `path` through libhdf5, with the time limit,
-    /// death signal and error mapping above.
-    static func runChild(arguments: [String], reading path: String) throws {
+    /// Runs `srtool arguments…` and returns its stderr lines; `subject` names what it reads
+    /// in the error lines.
+    static func run(_ arguments: [String], timeLimit limit: Double, subject: String) throws -> [String] {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         child.arguments = arguments
-        let limit = timeLimit(for: path)
         var env = ProcessInfo.processInfo.environment
-        env[childVariable] = "\(getpid()),\(Int(limit.rounded(.up)) + 2)"
+        env[variable] = "\(getpid()),\(Int(limit.rounded(.up)) + 2)"
         // A crash in libhdf5 is reported by this process in one line, not by the Swift
         // runtime's backtracer in the child.
         env["SWIFT_BACKTRACE"] = "enable=no"
@@ -71,35 +89,35 @@ enum IsolatedImport {
         let done = DispatchSemaphore(value: 0)
         child.terminationHandler = { _ in done.signal() }
         do { try child.run() } catch {
-            throw SRError.internalError("cannot start a child srtool to read \(path): \(error.localizedDescription)")
+            throw SRError.internalError("cannot start a child srtool to read \(subject): \(error.localizedDescription)")
         }
         // Read on another thread, so that a child writing much cannot block on a full pipe.
         let stderrText = ChildOutput(errors.fileHandleForReading)
         if done.wait(timeout: .now() + limit) == .timedOut {
             kill(child.processIdentifier, SIGKILL)
             done.wait()
-            throw SRError.malformed("\(path): reading it did not finish within \(Int(limit)) s (libhdf5 hangs on some damaged files); refusing it")
+            throw SRError.malformed("\(subject): reading it did not finish within \(Int(limit)) s (libhdf5 hangs on some damaged files); refusing it")
         }
         switch child.terminationReason {
         case .uncaughtSignal:
-            throw SRError.malformed("\(path): libhdf5 crashed reading it (signal \(child.terminationStatus)); refusing it")
+            throw SRError.malformed("\(subject): libhdf5 crashed reading it (signal \(child.terminationStatus)); refusing it")
         case .exit:
             let lines = stderrText.lines
             guard child.terminationStatus == 0 else {
                 let line = lines.last { $0.hasPrefix("srtool: error: ") }
-                    ?? "srtool: error: a child srtool reading \(path) failed with exit code \(child.terminationStatus)"
-                throw ChildFailed(code: child.terminationStatus, line: line)
+                    ?? "srtool: error: a child srtool reading \(subject) failed with exit code \(child.terminationStatus)"
+                throw Failed(code: child.terminationStatus, line: line)
             }
-            for line in lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            return lines
         @unknown default:
             throw SRError.internalError("a child srtool ended in an unknown way")
         }
     }
 
-    /// In the child: dies with its parent and keeps to its CPU-time limit.
-    static func enterChild() {
+    /// In the child: die with the parent, and stop after the CPU time it was given.
+    static func enter() {
         // SRTOOL_IMPORT_CHILD = "<parent pid>,<CPU seconds>"
-        let parts = (ProcessInfo.processInfo.environment[childVariable] ?? "").split(separator: ",").compactMap { Int($0) }
+        let parts = (ProcessInfo.processInfo.environment[variable] ?? "").split(separator: ",").compactMap { Int($0) }
         if parts.count == 2 {
             LinuxSystem.dieWithParent(pid_t(parts[0]))
             LinuxSystem.limitCPUTime(seconds: parts[1])
@@ -136,7 +154,7 @@ struct ImportChild: ParsableCommand {
     @Argument var output: String
 
     func run() throws {
-        IsolatedImport.enterChild()
+        IsolatedChild.enter()
         try SRMFile.write(try modelArguments.load(), to: output)
     }
 }
