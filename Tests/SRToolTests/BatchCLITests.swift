@@ -15,14 +15,16 @@ final class BatchCLITests: XCTestCase {
     override func setUp() { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    /// A folder of `copies` × the 16 bundled sample images (`00_circle_0.png`, …).
+    /// A folder of `copies` × the 16 bundled sample images and masks (`00_circle_0.png`, …).
     private func dataset(_ name: String, copies: Int) throws -> String {
         let folder = dir + "/" + name
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let samples = Fixtures.path("bundled/samples")
         for file in try FileManager.default.contentsOfDirectory(atPath: samples) where file.hasSuffix(".png") {
             for c in 0..<copies {
-                try FileManager.default.copyItem(atPath: samples + "/" + file, toPath: folder + String(format: "/%02d_", c) + file)
+                // The masks too, as images (a folder's *_mask.png would be left out as masks).
+                let name = file.replacingOccurrences(of: "_mask.png", with: "-m.png")
+                try FileManager.default.copyItem(atPath: samples + "/" + file, toPath: folder + String(format: "/%02d_", c) + name)
             }
         }
         return folder
@@ -109,7 +111,8 @@ final class BatchCLITests: XCTestCase {
         XCTAssertEqual(try h5.datasetInfo("attribution")?.shape, [192, 3, 64, 64])
     }
 
-    /// The file's layout is ViRelAy's; with --batch 1 its maps and classes are `explain`'s
+    /// The file's layout is ViRelAy's (the bundled samples folder: 8 images, its masks left
+    /// out); with --batch 1 its maps and classes are `explain`'s
     /// (one image at a time, checked against zennit in ExplainCLITests); --inputs,
     /// --heatmaps, and JSON progress lines in a log.
     func testLayoutIsViRelAysAndMapsAreExplains() throws {
@@ -118,11 +121,11 @@ final class BatchCLITests: XCTestCase {
                              "--heatmaps", "--progress-every", "4", "--json"])
         XCTAssertEqual(r.code, 0, r.stderr)
         let progress = r.errorLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        XCTAssertEqual(progress.count, 4, r.stderr)
-        XCTAssertEqual(progress.last?["done"] as? Int, 16)
+        XCTAssertEqual(progress.count, 2, r.stderr)
+        XCTAssertEqual(progress.last?["done"] as? Int, 8)
         XCTAssertEqual(progress.last?["shard"] as? String, "0/1")
         let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
-        XCTAssertEqual(summary["rows"] as? Int, 16)
+        XCTAssertEqual(summary["rows"] as? Int, 8)
 
         let explain = try CLI.run(["explain", model, "--image", "Fixtures/bundled/samples", "--save", dir + "/r.npy", "--json"])
         XCTAssertEqual(explain.code, 0, explain.stderr)
@@ -130,27 +133,27 @@ final class BatchCLITests: XCTestCase {
         let results = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(explain.stdout.utf8)) as? [String: Any])?["results"] as? [[String: Any]])
 
         let h5 = try HDF5File(path: out + "/attribution-0-of-1.h5")
-        for (name, shape, isFloat) in [("index", [16], false), ("attribution", [16, 3, 64, 64], true), ("label", [16], false), ("prediction", [16, 4], true)] {
+        for (name, shape, isFloat) in [("index", [8], false), ("attribution", [8, 3, 64, 64], true), ("label", [8], false), ("prediction", [8, 4], true)] {
             let info = try XCTUnwrap(try h5.datasetInfo(name), name)
             XCTAssertEqual(info.shape, shape, name)
             XCTAssertEqual(info.isFloat, isFloat, name)
             XCTAssertEqual(info.elementSize, 4, name)
         }
-        let got = Tensor(uninitialized: [16, 3, 64, 64])
-        try h5.readRows("attribution", rows: 0, count: 16, element: .float32, into: got.pointer)
+        let got = Tensor(uninitialized: [8, 3, 64, 64])
+        try h5.readRows("attribution", rows: 0, count: 8, element: .float32, into: got.pointer)
         XCTAssertEqual(got.values, want.values, "batch --batch 1 and explain differ")
-        var labels = [UInt32](repeating: 0, count: 16), index = labels
-        try h5.readRows("label", rows: 0, count: 16, element: .uint32, into: &labels)
-        try h5.readRows("index", rows: 0, count: 16, element: .uint32, into: &index)
+        var labels = [UInt32](repeating: 0, count: 8), index = labels
+        try h5.readRows("label", rows: 0, count: 8, element: .uint32, into: &labels)
+        try h5.readRows("index", rows: 0, count: 8, element: .uint32, into: &index)
         XCTAssertEqual(labels.map(Int.init), results.map { $0["target"] as? Int ?? -1 })
-        XCTAssertEqual(index, (0..<16).map(UInt32.init))
-        let prediction = Tensor(uninitialized: [16, 4])
-        try h5.readRows("prediction", rows: 0, count: 16, element: .float32, into: prediction.pointer)
+        XCTAssertEqual(index, (0..<8).map(UInt32.init))
+        let prediction = Tensor(uninitialized: [8, 4])
+        try h5.readRows("prediction", rows: 0, count: 8, element: .float32, into: prediction.pointer)
         for (n, item) in results.enumerated() {
             XCTAssertEqual(Double(prediction.pointer[n * 4 + Int(labels[n])]), item["score"] as? Double ?? .nan, accuracy: 1e-5)
         }
         let inputs = try HDF5File(path: out + "/input-0-of-1.h5")
-        XCTAssertEqual(try inputs.datasetInfo("data")?.shape, [16, 3, 64, 64])
+        XCTAssertEqual(try inputs.datasetInfo("data")?.shape, [8, 3, 64, 64])
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/attribution-0-of-1.json"))) as? [String: Any]
         XCTAssertEqual((record?["inputs"] as? [String])?.first, "Fixtures/bundled/samples/circle_0.png")
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/heatmaps/cross_1.png"))

@@ -26,10 +26,12 @@ final class CLIUsabilityTests: XCTestCase {
         let inputs = (json["results"] as? [[String: Any]])?.compactMap { $0["input"] as? String }
         XCTAssertEqual(inputs, ["\(samples)/circle_0.png", "\(samples)/cross_1.png"])
 
-        // A folder: every image in it, sorted, each picture named after its input.
+        // A folder: every image in it (its masks left out), sorted, each picture named after its input.
         let folder = try CLI.run(["explain", model, "--image", samples, "-o", dir + "/maps/"])
         XCTAssertEqual(folder.code, 0, folder.stderr)
-        let pictures = try FileManager.default.contentsOfDirectory(atPath: samples).filter { $0.hasSuffix(".png") }.sorted()
+        let pictures = try FileManager.default.contentsOfDirectory(atPath: samples)
+            .filter { $0.hasSuffix(".png") && !$0.hasSuffix("_mask.png") }.sorted()
+        XCTAssertEqual(pictures.count, 8)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/maps").sorted(), pictures)
         XCTAssertEqual(folder.stdout.split(separator: "\n").filter { $0.hasPrefix("  wrote ") }.count, pictures.count)
 

@@ -125,14 +125,9 @@ struct Eval: ParsableCommand {
         emit(json ? try jsonText(report) : report.text)
     }
 
-    /// The inputs: the shared input options, a folder's `*_mask.png` files left out (they
-    /// are the masks of the images beside them).
+    /// The inputs: the shared input options (a folder's `*_mask.png` files are its masks).
     private func inputs(for graph: Graph) throws -> (Tensor, [String]) {
-        let sources = try inputArguments.sources().filter { source in
-            source.isTensor || inputArguments.images.contains(source.path) || !source.path.lowercased().hasSuffix("_mask.png")
-        }
-        guard !sources.isEmpty else { throw SRError.usage("no input images besides masks") }
-        return try inputArguments.tensor(for: graph, sources: sources)
+        try inputArguments.tensor(for: graph)
     }
 
     /// One mask per input and its name (for errors), when a metric needs them.

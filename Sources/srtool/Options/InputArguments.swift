@@ -8,7 +8,7 @@ import SRRender
 /// preset and its overrides) or an already-preprocessed `.npy`.
 struct InputArguments: ParsableArguments {
     @Option(name: .customLong("image"), parsing: .upToNextOption,
-            help: ArgumentHelp("Input images (PNG or JPEG): files, folders (their images, sorted by name), - for standard input.", valueName: "image"))
+            help: ArgumentHelp("Input images (PNG or JPEG): files, folders (their images sorted by name, *_mask.png left out), - for standard input.", valueName: "image"))
     var images: [String] = []
 
     @Option(name: .customLong("images"), parsing: .upToNextOption, help: .hidden)
@@ -38,8 +38,8 @@ struct InputArguments: ParsableArguments {
     /// Whether any image was named (`--image`, `--images`).
     var hasImages: Bool { !images.isEmpty || !folders.isEmpty }
 
-    /// The image files named, folders expanded to their PNG and JPEG files sorted by name;
-    /// `-` stays (standard input).
+    /// The image files named, folders expanded to their PNG and JPEG files sorted by name
+    /// (`*_mask.png` left out); `-` stays (standard input).
     func imagePaths() throws -> [String] {
         var paths: [String] = []
         for path in images + folders {
@@ -51,7 +51,10 @@ struct InputArguments: ParsableArguments {
             guard let files = try? FileManager.default.contentsOfDirectory(atPath: path) else {
                 throw SRError.missing("\(path): cannot read the folder")
             }
-            let pictures = files.filter { ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+            // `NAME_mask.png` beside `NAME.png` is that image's object mask (eval's --masks), not an input.
+            let pictures = files.filter {
+                ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) && !$0.lowercased().hasSuffix("_mask.png")
+            }.sorted()
             guard !pictures.isEmpty else { throw SRError.usage("\(path) holds no PNG or JPEG images") }
             paths += pictures.map { (path as NSString).appendingPathComponent($0) }
         }
