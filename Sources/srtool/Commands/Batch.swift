@@ -81,11 +81,19 @@ struct Batch: ParsableCommand {
         if target == nil, let missing = labels.firstIndex(where: { $0 == nil }) {
             throw SRError.usage("--target label needs a label for every image: \(items[missing].path) has none (give them in --list as path<TAB>label)")
         }
-        let explainer = try Explainer(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
         if let caveat = method.method.caveat(for: graph) { Log.warning(caveat) }
-        let runner = try MethodRunner(method: method, explainer: explainer, graph: graph, input: Tensor(zeros: [1, channels, height, width]),
-                                      preprocessing: preprocessing, explainArguments: explainArguments,
-                                      methodArguments: methodArguments, saliency: saliencyArguments)
+        // A small network's batch runs as one-thread workers side by side (DataParallel): its
+        // layers are too small to split across threads. A big network (VGG-16: 15 GMACs per
+        // image) keeps its threads inside the kernels, which is faster there (measured with
+        // Tools/bench/bench_batch.py).
+        let macs = graph.totalMACs(shapes: (try? graph.inferShapes(batch: 1)) ?? [:])
+        let workerCount = batchSize > 1 && macs < DataParallel.maxMACs ? min(runtime.threadCount, batchSize) : 1
+        let budget = try modelArguments.budget()
+        let runner = DataParallel(workers: try (0..<workerCount).map { _ in
+            try MethodRunner(method: method, explainer: try Explainer(graph: graph, threads: workerCount > 1 ? 1 : runtime.threadCount, budget: budget),
+                             graph: graph, input: Tensor(zeros: [1, channels, height, width]), preprocessing: preprocessing,
+                             explainArguments: explainArguments, methodArguments: methodArguments, saliency: saliencyArguments)
+        })
         let settings = try renderArguments.settings(for: method)
 
         let b = batchSize
@@ -131,14 +139,10 @@ struct Batch: ParsableCommand {
             if let x = block.x {
                 let t = target ?? .each(block.rows.map { labels[$0] ?? 0 })
                 let result = try runner.run(x, target: t)
-                guard result.maps.count == 1 else {
-                    throw SRError.usage("--method \(method.name) gave \(result.maps.count) maps per image; batch writes one (choose one --layer)")
-                }
-                let map = result.maps[0].raw
+                let map = result.raw
                 let r = block.rows.count
-                let scores = result.classified.scores
-                let prediction = try scores.reshaped([r, scores.count / max(r, 1)])
-                entry.targets = result.classified.targets
+                let prediction = try result.scores.reshaped([r, result.scores.count / max(r, 1)])
+                entry.targets = result.targets
                 entry.labels = zip(block.rows, entry.targets).map { labels[$0.0] ?? $0.1 }
                 entry.shape = Array(map.shape.dropFirst())
                 entry.classes = prediction.shape[1]
@@ -154,9 +158,9 @@ struct Batch: ParsableCommand {
                 entry.sum = sum.hex
                 if heatmaps {
                     for (n, i) in block.rows.enumerated() {
-                        let values = Heatmap.normalize(Heatmap.reduce(result.maps[0].display, image: n, settings.reduction),
+                        let values = Heatmap.normalize(Heatmap.reduce(result.display, image: n, settings.reduction),
                                                        settings.normalization, clipPercentile: renderArguments.clipPercentile)
-                        let (h, w) = (result.maps[0].display.shape[2], result.maps[0].display.shape[3])
+                        let (h, w) = (result.display.shape[2], result.display.shape[3])
                         try Heatmap.render(values, width: w, height: h, colormap: settings.colormap).write(to: files.heatmap(names[i]))
                     }
                 }
