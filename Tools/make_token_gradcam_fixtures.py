@@ -63,82 +63,26 @@ def reshape_transform(tensor):
     return tensor[:, 1:, :].reshape(tensor.size(0), GRID, GRID, tensor.size(2)).permute(0, 3, 1, 2)
 
 
-def main():
+def to_channels(tensor):
+    """Swin's [N, H, W, C] with the features as channels (pytorch-grad-cam's Swin transform)."""
+    return tensor.permute(0, 3, 1, 2)
+
+
+def scaled(m):
+    """pytorch_grad_cam.utils.image.scale_cam_image on one map."""
+    m = m - m.min()
+    return m / (1e-7 + m.max())
+
+
+def write_fixture(case, build, module_of, transform, onnx_layer, out, module_name, notes):
+    """Rebuild the zoo model `case`, compute Grad-CAM at module_of(model) in float64 by
+    autograd and with pytorch-grad-cam in float32 (checked against each other), and write
+    the fixture into `out` with the ONNX tensor name onnx_layer(model.onnx) of the layer."""
     torch.set_num_threads(1)
-    seed = CASES["vit"]["seed"]
+    zoo = ROOT / "Fixtures" / "zoo" / case
+    seed = CASES[case]["seed"]
     torch.manual_seed(seed)
-    model, _, _, _ = tv_vit()
-    randomize(model, seed)
-    calibrate(model, seed, (32, 32))
-    model.eval()
-    x = np.load(ZOO / "input.npy")
-    model64 = __import__("copy").deepcopy(model).double()
-    with torch.no_grad():
-        y64 = model64(torch.from_numpy(x).double()).numpy()
-    err = float(np.abs(y64 - np.load(ZOO / "output_f64.npy")).max())
-    assert err < 1e-9, f"not the zoo's model: {err}"
-    targets = [int(t) for t in y64.argmax(axis=1)]
-
-    # float64 Grad-CAM by autograd at the last block's ln_1.
-    layer64 = model64.encoder.layers[-1].ln_1
-    saved = {}
-
-    def keep(module, inputs, output):  # returns None: the output is left as it is
-        output.retain_grad()
-        saved["a"] = output
-
-    handle = layer64.register_forward_hook(keep)
-    logits = model64(torch.from_numpy(x).double())
-    logits[range(len(targets)), targets].sum().backward()
-    handle.remove()
-    a, g = reshape_transform(saved["a"]), reshape_transform(saved["a"].grad)
-    alpha = g.mean(dim=(2, 3), keepdim=True)
-    grid = torch.relu((alpha * a).sum(dim=1, keepdim=True)).detach().numpy()
-
-    # pytorch-grad-cam on the float32 model, the same layer and transform.
-    cam = GradCAM(model=model, target_layers=[model.encoder.layers[-1].ln_1], reshape_transform=reshape_transform)
-    pgc = cam(input_tensor=torch.from_numpy(x), targets=[ClassifierOutputTarget(t) for t in targets])
-    def scaled(m):  # pytorch_grad_cam.utils.image.scale_cam_image on one map
-        m = m - m.min()
-        return m / (1e-7 + m.max())
-
-    for i in range(len(targets)):
-        # pytorch-grad-cam scales each layer's map, resizes it, then scales the layers' mean.
-        mine = scaled(cv2.resize(np.float32(scaled(grid[i, 0])), (32, 32)))
-        diff = float(np.abs(mine - pgc[i]).max())
-        assert diff < 1e-5, f"sample {i}: float64 grid vs pytorch-grad-cam {diff}"
-
-    onnx_model = onnx.load(ZOO / "model.onnx")
-    layer = next(n.output[0] for n in onnx_model.graph.node
-                 if n.op_type == "LayerNormalization" and "encoder_layer_1/ln_1" in n.name)
-    OUT.mkdir(parents=True, exist_ok=True)
-    np.save(OUT / "gradcam_grid.npy", np.ascontiguousarray(grid, dtype="<f8"))
-    np.save(OUT / "gradcam_pgc.npy", np.ascontiguousarray(pgc, dtype="<f4"))
-    manifest = {
-        "generator": "Tools/make_token_gradcam_fixtures.py",
-        "reference": f"pytorch-grad-cam {getattr(pytorch_grad_cam, '__version__', 'installed')} GradCAM with the ViT "
-                     "reshape_transform; float64 autograd for the raw grid map",
-        "torch": torch.__version__,
-        "model": "Fixtures/zoo/vit/model.onnx (rebuilt with Tools/make_zoo_fixtures.py)",
-        "input": "../../zoo/vit/input.npy",
-        "targets": targets,
-        "layer": layer,
-        "module": "encoder.layers[-1].ln_1",
-        "grid": [GRID, GRID],
-        "files": {"gradcam_grid": "gradcam_grid.npy", "gradcam_pgc": "gradcam_pgc.npy"},
-        "notes": "Tokens [N, 17, 16]: the class token dropped, the 16 patch tokens as a 4x4 grid, features as channels.",
-    }
-    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"targets {targets}, layer {layer}, grid max {grid.max():.4g}")
-
-
-def swin_main():
-    """The Swin fixture: Grad-CAM at the last block's norm2, features moved to channels."""
-    torch.set_num_threads(1)
-    zoo, out = ROOT / "Fixtures" / "zoo" / "swin", ROOT / "Fixtures" / "saliency" / "swin_tokens"
-    seed = CASES["swin"]["seed"]
-    torch.manual_seed(seed)
-    model, _, _, _ = tv_swin()
+    model, _, _, _ = build()
     randomize(model, seed)
     calibrate(model, seed, (32, 32))
     model.eval()
@@ -150,59 +94,70 @@ def swin_main():
     assert err < 1e-9, f"not the zoo's model: {err}"
     targets = [int(t) for t in y64.argmax(axis=1)]
 
-    def to_channels(t):
-        return t.permute(0, 3, 1, 2)
-
     saved = {}
 
-    def keep(module, inputs, output):
+    def keep(module, inputs, output):  # returns None: the output is left as it is
         output.retain_grad()
         saved["a"] = output
 
-    handle = model64.features[-1][-1].norm2.register_forward_hook(keep)
+    handle = module_of(model64).register_forward_hook(keep)
     logits = model64(torch.from_numpy(x).double())
     logits[range(len(targets)), targets].sum().backward()
     handle.remove()
-    a, g = to_channels(saved["a"]), to_channels(saved["a"].grad)
-    grid = torch.relu(((g.mean(dim=(2, 3), keepdim=True)) * a).sum(dim=1, keepdim=True)).detach().numpy()
+    a, g = transform(saved["a"]), transform(saved["a"].grad)
+    alpha = g.mean(dim=(2, 3), keepdim=True)
+    grid = torch.relu((alpha * a).sum(dim=1, keepdim=True)).detach().numpy()
 
-    cam = GradCAM(model=model, target_layers=[model.features[-1][-1].norm2], reshape_transform=to_channels)
+    cam = GradCAM(model=model, target_layers=[module_of(model)], reshape_transform=transform)
     pgc = cam(input_tensor=torch.from_numpy(x), targets=[ClassifierOutputTarget(t) for t in targets])
-
-    def scaled(m):
-        m = m - m.min()
-        return m / (1e-7 + m.max())
-
     for i in range(len(targets)):
+        # pytorch-grad-cam scales each layer's map, resizes it, then scales the layers' mean.
         mine = scaled(cv2.resize(np.float32(scaled(grid[i, 0])), (32, 32)))
         diff = float(np.abs(mine - pgc[i]).max())
-        assert diff < 1e-5, f"sample {i}: float64 grid vs pytorch-grad-cam {diff}"
+        assert diff < 1e-5, f"{case} sample {i}: float64 grid vs pytorch-grad-cam {diff}"
 
-    # The ONNX layer norms in graph order: patch embedding, then norm1, norm2 per block, the
-    # final norm; the last block's norm2 is the fifth of six.
-    norms = [n.output[0] for n in onnx.load(zoo / "model.onnx").graph.node if n.op_type == "LayerNormalization"]
-    assert len(norms) == 6, norms
+    layer = onnx_layer(onnx.load(zoo / "model.onnx"))
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "gradcam_grid.npy", np.ascontiguousarray(grid, dtype="<f8"))
     np.save(out / "gradcam_pgc.npy", np.ascontiguousarray(pgc, dtype="<f4"))
     manifest = {
         "generator": "Tools/make_token_gradcam_fixtures.py",
-        "reference": f"pytorch-grad-cam {getattr(pytorch_grad_cam, '__version__', 'installed')} GradCAM with "
-                     "reshape_transform permute(0, 3, 1, 2); float64 autograd for the raw grid map",
+        "reference": f"pytorch-grad-cam {getattr(pytorch_grad_cam, '__version__', 'installed')} GradCAM with the "
+                     f"{case} reshape_transform; float64 autograd for the raw grid map",
         "torch": torch.__version__,
-        "model": "Fixtures/zoo/swin/model.onnx (rebuilt with Tools/make_zoo_fixtures.py)",
-        "input": "../../zoo/swin/input.npy",
+        "model": f"Fixtures/zoo/{case}/model.onnx (rebuilt with Tools/make_zoo_fixtures.py)",
+        "input": f"../../zoo/{case}/input.npy",
         "targets": targets,
-        "layer": norms[4],
-        "module": "features[-1][-1].norm2",
+        "layer": layer,
+        "module": module_name,
         "grid": list(grid.shape[2:]),
         "files": {"gradcam_grid": "gradcam_grid.npy", "gradcam_pgc": "gradcam_pgc.npy"},
-        "notes": "Swin's blocks work on [N, H, W, C]: the layer output is the grid, features last.",
+        "notes": notes,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"swin: targets {targets}, layer {norms[4]}, grid {list(grid.shape)}, max {grid.max():.4g}")
+    print(f"{case}: targets {targets}, layer {layer}, grid {list(grid.shape)}, max {grid.max():.4g}")
+
+
+def main():
+    write_fixture(
+        "vit", tv_vit, lambda m: m.encoder.layers[-1].ln_1, reshape_transform,
+        lambda m: next(n.output[0] for n in m.graph.node
+                       if n.op_type == "LayerNormalization" and "encoder_layer_1/ln_1" in n.name),
+        OUT, "encoder.layers[-1].ln_1",
+        "Tokens [N, 17, 16]: the class token dropped, the 16 patch tokens as a 4x4 grid, features as channels.")
+
+    # The Swin ONNX's layer norms in graph order: patch embedding, norm1 and norm2 per block,
+    # the final norm; the last block's norm2 is the fifth of six.
+    def swin_norm2(m):
+        norms = [n.output[0] for n in m.graph.node if n.op_type == "LayerNormalization"]
+        assert len(norms) == 6, norms
+        return norms[4]
+
+    write_fixture(
+        "swin", tv_swin, lambda m: m.features[-1][-1].norm2, to_channels, swin_norm2,
+        ROOT / "Fixtures" / "saliency" / "swin_tokens", "features[-1][-1].norm2",
+        "Swin's blocks work on [N, H, W, C]: the layer output is the grid, features last.")
 
 
 if __name__ == "__main__":
     main()
-    swin_main()

@@ -33,20 +33,23 @@ final class BiasFreeConservationTests: XCTestCase {
     }
 
     func testTransformersConserveWithoutBiases() throws {
-        for name in Self.transformers {
-            let folder = Fixtures.path("zoo/\(name)")
-            let graph = Self.biasFree(try ONNXImporter.load(path: folder + "/model.onnx"))
-            let explainer = try Explainer(graph: graph, threads: 2)
-            let composite = try XCTUnwrap(Composite.named("cp-lrp"))
-            let x = try NPY.read(path: folder + "/input.npy")
-            let (_, audits) = try explainer.audit(x, target: .top, rules: try composite.rules(for: explainer.graph, options: CompositeOptions()),
-                                                  tolerance: 1e-3)
-            for (i, a) in audits.enumerated() {
-                let leaks = a.layers.filter { !$0.ok }.map { "\($0.node) (\($0.rule)): \($0.relevanceOut) → \($0.relevanceIn)" }
-                XCTAssertTrue(leaks.isEmpty, "\(name) image \(i): \(leaks.prefix(3).joined(separator: "; "))")
-                let absorbed = a.layers.filter { abs($0.absorbed) > 1e-3 * abs(a.start) }.map { "\($0.node) \($0.op) (\($0.rule)) \($0.absorbed)" }
-                XCTAssertEqual(a.inputRelevance, a.start, accuracy: 0.01 * abs(a.start), "\(name) image \(i): Σ input relevance vs logit; absorbed at \(absorbed.prefix(4).joined(separator: "; "))")
-            }
+        for name in Self.transformers { try checkConservation(name, composite: "cp-lrp", options: CompositeOptions()) }
+    }
+
+    /// The audit of `composite` on the bias-free variant of zoo model `name`: no leak, and
+    /// Σ input relevance within 1 % of the logit.
+    private func checkConservation(_ name: String, composite: String, options: CompositeOptions) throws {
+        let folder = Fixtures.path("zoo/\(name)")
+        let graph = Self.biasFree(try ONNXImporter.load(path: folder + "/model.onnx"))
+        let explainer = try Explainer(graph: graph, threads: 2)
+        let rules = try XCTUnwrap(Composite.named(composite)).rules(for: explainer.graph, options: options)
+        let (_, audits) = try explainer.audit(try NPY.read(path: folder + "/input.npy"), target: .top, rules: rules, tolerance: 1e-3)
+        for (i, a) in audits.enumerated() {
+            let leaks = a.layers.filter { !$0.ok }.map { "\($0.node) (\($0.rule)): \($0.relevanceOut) → \($0.relevanceIn)" }
+            XCTAssertTrue(leaks.isEmpty, "\(name) image \(i): \(leaks.prefix(3).joined(separator: "; "))")
+            let absorbed = a.layers.filter { abs($0.absorbed) > 1e-3 * abs(a.start) }.map { "\($0.node) \($0.op) (\($0.rule)) \($0.absorbed)" }
+            XCTAssertEqual(a.inputRelevance, a.start, accuracy: 0.01 * abs(a.start),
+                           "\(name) image \(i): Σ input relevance vs logit; absorbed at \(absorbed.prefix(4).joined(separator: "; "))")
         }
     }
 
@@ -63,22 +66,9 @@ final class BiasFreeConservationTests: XCTestCase {
     /// (1.06 at 1e-6, 1.00006 at 1e-9 — the stabiliser, not a rule, is what absorbs).
     func testCNNsConserveWithoutBiases() throws {
         for name in Self.cnns {
-            let folder = Fixtures.path("zoo/\(name)")
-            let graph = Self.biasFree(try ONNXImporter.load(path: folder + "/model.onnx"))
-            let explainer = try Explainer(graph: graph, threads: 2)
-            let composite = try XCTUnwrap(Composite.named("epsilon-plus-flat"))
-            let x = try NPY.read(path: folder + "/input.npy")
             var options = CompositeOptions()
             if name.hasSuffix("convnext") { (options.stabilizer, options.epsilon) = (1e-9, 1e-9) }
-            let (_, audits) = try explainer.audit(x, target: .top, rules: try composite.rules(for: explainer.graph, options: options),
-                                                  tolerance: 1e-3)
-            for (i, a) in audits.enumerated() {
-                let leaks = a.layers.filter { !$0.ok }.map { "\($0.node) (\($0.rule)): \($0.relevanceOut) → \($0.relevanceIn)" }
-                XCTAssertTrue(leaks.isEmpty, "\(name) image \(i): \(leaks.prefix(3).joined(separator: "; "))")
-                let absorbed = a.layers.filter { abs($0.absorbed) > 1e-3 * abs(a.start) }.map { "\($0.node) \($0.op) (\($0.rule)) \($0.absorbed)" }
-                XCTAssertEqual(a.inputRelevance, a.start, accuracy: 0.01 * abs(a.start),
-                               "\(name) image \(i): Σ input relevance vs logit; absorbed at \(absorbed.prefix(4).joined(separator: "; "))")
-            }
+            try checkConservation(name, composite: "epsilon-plus-flat", options: options)
         }
     }
 }

@@ -80,37 +80,30 @@ final class SaliencyFixtureTests: XCTestCase {
     /// ln_1): tokens on the 4×4 patch grid, class token dropped, as pytorch-grad-cam's
     /// reshape_transform (Fixtures/saliency/vit_tokens, Tools/make_token_gradcam_fixtures.py).
     func testGradCAMOnTransformerTokens() throws {
-        struct TokenManifest: Decodable { var layer: String; var targets: [Int] }
-        let folder = Fixtures.path("saliency/vit_tokens")
-        let m = try JSONDecoder().decode(TokenManifest.self, from: try Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json")))
-        let explainer = try Explainer(graph: try ONNXImporter.load(path: Fixtures.path("zoo/vit/model.onnx")), threads: 2)
-        var o = MethodOptions()
-        o.layer = m.layer
-        let r = try XCTUnwrap(Method.named("gradcam")).run(explainer, try NPY.read(path: Fixtures.path("zoo/vit/input.npy")),
-                                                           target: .top, options: o)
-        XCTAssertEqual(r.classified.targets, m.targets)
-        XCTAssertEqual(r.maps[0].raw.shape, [2, 1, 4, 4])
-        if let why = closeness(r.maps[0].raw, try NPY.read(path: folder + "/gradcam_grid.npy"), atol: 1e-6, rtol: 1e-4) {
-            XCTFail("Grad-CAM on tokens vs float64 autograd: \(why)")
-        }
+        try checkGradCAM(zoo: "vit", fixture: "vit_tokens", grid: [4, 4], atol: 1e-6)
     }
 
     /// Grad-CAM at a Swin block's norm2, whose output is already a grid `[N, H, W, C]`:
     /// the features taken as channels, as pytorch-grad-cam's Swin reshape_transform
     /// (Fixtures/saliency/swin_tokens, Tools/make_token_gradcam_fixtures.py).
     func testGradCAMOnSwinGrid() throws {
+        try checkGradCAM(zoo: "swin", fixture: "swin_tokens", grid: [8, 8], atol: 1e-8)
+    }
+
+    /// srtool's Grad-CAM at the fixture's layer of a zoo model against the float64 grid map.
+    private func checkGradCAM(zoo: String, fixture: String, grid: [Int], atol: Float) throws {
         struct GridManifest: Decodable { var layer: String; var targets: [Int] }
-        let folder = Fixtures.path("saliency/swin_tokens")
+        let folder = Fixtures.path("saliency/\(fixture)")
         let m = try JSONDecoder().decode(GridManifest.self, from: try Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json")))
-        let explainer = try Explainer(graph: try ONNXImporter.load(path: Fixtures.path("zoo/swin/model.onnx")), threads: 2)
+        let explainer = try Explainer(graph: try ONNXImporter.load(path: Fixtures.path("zoo/\(zoo)/model.onnx")), threads: 2)
         var o = MethodOptions()
         o.layer = m.layer
-        let r = try XCTUnwrap(Method.named("gradcam")).run(explainer, try NPY.read(path: Fixtures.path("zoo/swin/input.npy")),
+        let r = try XCTUnwrap(Method.named("gradcam")).run(explainer, try NPY.read(path: Fixtures.path("zoo/\(zoo)/input.npy")),
                                                            target: .top, options: o)
         XCTAssertEqual(r.classified.targets, m.targets)
-        XCTAssertEqual(r.maps[0].raw.shape, [2, 1, 8, 8])
-        if let why = closeness(r.maps[0].raw, try NPY.read(path: folder + "/gradcam_grid.npy"), atol: 1e-8, rtol: 1e-4) {
-            XCTFail("Grad-CAM on Swin's grid vs float64 autograd: \(why)")
+        XCTAssertEqual(r.maps[0].raw.shape, [2, 1] + grid)
+        if let why = closeness(r.maps[0].raw, try NPY.read(path: folder + "/gradcam_grid.npy"), atol: atol, rtol: 1e-4) {
+            XCTFail("Grad-CAM (\(zoo)) vs float64 autograd: \(why)")
         }
     }
 }

@@ -55,6 +55,22 @@ public enum CLI {
                       stderr: String(decoding: errData.value, as: UTF8.self), code: process.terminationStatus)
     }
 
+    /// Runs `srtool ARGUMENTS` (one shell word string) with stderr on a pseudo-terminal made
+    /// by util-linux `script`, from the repository root; `SRTOOL_PROGRESS_AFTER=0` draws
+    /// progress lines from the start. The terminal's text (stdout and stderr) and the status.
+    public static func runOnTerminal(_ arguments: String) throws -> (text: String, status: Int32) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        p.arguments = ["-qec", "SRTOOL_PROGRESS_AFTER=0 \(binary.path) \(arguments)", "/dev/null"]
+        p.currentDirectoryURL = Fixtures.root.deletingLastPathComponent()
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (text, p.terminationStatus)
+    }
+
     /// Reads a pipe on another thread so neither pipe fills up.
     final class Future: @unchecked Sendable {
         private var result = Data()

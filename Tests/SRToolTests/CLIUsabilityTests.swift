@@ -113,16 +113,8 @@ final class CLIUsabilityTests: XCTestCase {
     /// util-linux `script`); nothing with --quiet or when stderr is a pipe.
     func testProgressOnATerminalOnly() throws {
         func onTerminal(_ arguments: String) throws -> String {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-            p.arguments = ["-qec", "SRTOOL_PROGRESS_AFTER=0 \(CLI.binary.path) \(arguments)", "/dev/null"]
-            p.currentDirectoryURL = Fixtures.root.deletingLastPathComponent()
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            XCTAssertEqual(p.terminationStatus, 0, text)
+            let (text, status) = try CLI.runOnTerminal(arguments)
+            XCTAssertEqual(status, 0, text)
             return text
         }
         let command = "explain \(model) --image \(samples)/circle_1.png --method occlusion --window 4 --stride 2"

@@ -86,16 +86,8 @@ final class ConvertCLITests: XCTestCase {
         try SRMFile.write(big, to: source)
         let piped = try CLI.run(["convert", source, "-o", dir + "/a.srm"])
         XCTAssertEqual(piped.errorLines, ["wrote \(dir)/a.srm: 6 layers, 20,972,083 parameters"])
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        // SRTOOL_PROGRESS_AFTER=0: drawn from the start, however quick the write.
-        p.arguments = ["-qec", "SRTOOL_PROGRESS_AFTER=0 \(CLI.binary.path) convert \(source) -o \(dir)/b.srm", "/dev/null"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        let (text, status) = try CLI.runOnTerminal("convert \(source) -o \(dir)/b.srm")
+        XCTAssertEqual(status, 0, text)
         XCTAssertTrue(text.contains("\rwriting b.srm [########################] 100%"), text)
         XCTAssertTrue(text.contains("wrote \(dir)/b.srm"), text)
     }

@@ -129,17 +129,9 @@ public final class HDF5File: @unchecked Sendable {
             throw fail("dataset '\(path)' of shape \(i.shape) has no rows \(first)..<\(first + count) of the expected type")
         }
         guard count > 0 else { return }
-        var start = [hsize_t](repeating: 0, count: i.shape.count)
-        start[0] = hsize_t(first)
-        var counts = i.shape.map { hsize_t($0) }
-        counts[0] = hsize_t(count)
-        let fileSpace = H5Dget_space(d)
-        defer { H5Sclose(fileSpace) }
-        let memory = H5Screate_simple(Int32(counts.count), &counts, nil)
-        defer { H5Sclose(memory) }
-        guard H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &counts, nil) >= 0,
-              H5Dread(d, element == .float32 ? srhdf5_native_float() : srhdf5_native_uint32(), memory, fileSpace,
-                      srhdf5_p_default(), values) >= 0 else {
+        guard HDF5Rows.transfer(d, shape: i.shape, first: first, count: count, { memory, fileSpace in
+            H5Dread(d, element == .float32 ? srhdf5_native_float() : srhdf5_native_uint32(), memory, fileSpace, srhdf5_p_default(), values)
+        }) else {
             throw fail("cannot read rows \(first)..<\(first + count) of dataset '\(path)'")
         }
     }
