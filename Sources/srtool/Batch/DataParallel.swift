@@ -42,7 +42,10 @@ struct DataParallel {
                 return r
             })
         }
-        let done = try results.values.map { try $0!.get() }
+        let done = try results.values.map { r in
+            guard let r else { throw SRError.internalError("a batch worker gave no result") }
+            return try r.get()
+        }
         return (try Self.concatenate(done.map { $0.maps[0].raw }), try Self.concatenate(done.map { $0.maps[0].display }),
                 try Self.concatenate(done.map { $0.classified.scores }), done.flatMap { $0.classified.targets })
     }
