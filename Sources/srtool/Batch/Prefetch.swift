@@ -31,10 +31,13 @@ final class Prefetch<Item>: @unchecked Sendable {
     func take(_ k: Int) -> Item {
         condition.lock()
         defer { condition.unlock() }
-        while ready[k] == nil { condition.wait() }
-        let item = ready.removeValue(forKey: k)!
-        condition.broadcast()
-        return item
+        while true {
+            if let item = ready.removeValue(forKey: k) {
+                condition.broadcast()
+                return item
+            }
+            condition.wait()
+        }
     }
 
     /// Lets the producer end early.
