@@ -83,10 +83,13 @@ struct Render: ParsableCommand {
                                   width: w, height: h, colormap: lrpColors)
         }
         var figures: [Report.Figure] = []
+        // The optional pictures, in the order they are written (for the summary).
+        var written: [String] = []
         if let source = inputs.first, !source.isTensor, let p = preprocessing {
             let shown = try p.croppedImage(from: try source.image(), height: h, width: w)
             figures.append(try figure("input (as the network sees it)", shown))
             try PNG.write(shown, to: path("input.png"))
+            written.append("input.png")
         }
         // The main heatmap: the method's map drawn as `explain -o` draws it.
         let settings = try renderArguments.settings(for: method)
@@ -121,6 +124,7 @@ struct Render: ParsableCommand {
             let s = try SalientRelevance.map(e.input, image: 0, saliency: saliencyArguments.detector, workingSize: saliencyArguments.workingSize)
             let map = Heatmap.render(s.map(Float.init), width: w, height: h, colormap: try Colormap.named("hot"))
             try PNG.write(map, to: path("sr.png"))
+            written.append("sr.png")
             figures.append(try figure("Salient Relevance (LRP \(compositeName) + context-aware saliency)", map))
         }
         // Per-layer tiles, in network order.
@@ -179,11 +183,10 @@ struct Render: ParsableCommand {
             start: audit.start)
         try AtomicFile.write(Data(report.html.utf8), to: path("index.html"))
         try folder.commit()
-        let written = RenderReport(folder: out, index: (out as NSString).appendingPathComponent("index.html"), method: method.name,
-                                   composite: compositeName, target: k, label: label, layerTiles: nodes.count,
-                                   files: ["index.html", "heatmap.png", "contact-sheet.png"] + (figures.first?.title.hasPrefix("input") == true ? ["input.png"] : [])
-                                       + (sr && !method.isSR ? ["sr.png"] : []))
-        emit(json ? try jsonText(written) : "wrote \(written.index): \(nodes.count) layer tiles, \(written.files.dropFirst().joined(separator: ", "))")
+        let result = RenderReport(folder: out, index: (out as NSString).appendingPathComponent("index.html"), method: method.name,
+                                  composite: compositeName, target: k, label: label, layerTiles: nodes.count,
+                                  files: ["index.html", "heatmap.png", "contact-sheet.png"] + written)
+        emit(json ? try jsonText(result) : "wrote \(result.index): \(nodes.count) layer tiles, \(result.files.dropFirst().joined(separator: ", "))")
     }
 }
 
