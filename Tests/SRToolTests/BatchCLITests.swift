@@ -166,8 +166,12 @@ final class BatchCLITests: XCTestCase {
         let folder = dir + "/list"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try Data("not an image".utf8).write(to: URL(fileURLWithPath: folder + "/broken.png"))
+        // The good images are copied beside the bad ones under names that sort last, so the
+        // order does not depend on where the repository is checked out.
         let samples = repository + "/Fixtures/bundled/samples"
-        let list = "\(samples)/circle_0.png\t2\nbroken.png\tsquare\n\(samples)/cross_0.png\t3\nmissing.png\t0\n"
+        try FileManager.default.copyItem(atPath: samples + "/circle_0.png", toPath: folder + "/x_circle.png")
+        try FileManager.default.copyItem(atPath: samples + "/cross_0.png", toPath: folder + "/y_cross.png")
+        let list = "x_circle.png\t2\nbroken.png\tsquare\ny_cross.png\t3\nmissing.png\t0\n"
         try Data(list.utf8).write(to: URL(fileURLWithPath: folder + "/list.txt"))
         let out = dir + "/out"
         let r = try CLI.run(["batch", model, "--list", folder + "/list.txt", "--out", out, "--target", "label", "--quiet"])
@@ -182,7 +186,7 @@ final class BatchCLITests: XCTestCase {
         try h5.readRows("label", rows: 0, count: 2, element: .uint32, into: &labels)
         try h5.readRows("index", rows: 0, count: 2, element: .uint32, into: &index)
         XCTAssertEqual(labels, [2, 3])
-        // Sorted by path: the list's folder under /tmp comes before the repository's samples.
+        // Sorted by path: broken, missing, x_circle, y_cross.
         XCTAssertEqual(index, [2, 3])
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/attribution-0-of-1.json"))) as? [String: Any]
         XCTAssertEqual((record?["failed"] as? [[String: Any]])?.map { $0["index"] as? Int }, [0, 1])
