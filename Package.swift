@@ -42,7 +42,7 @@ let package = Package(
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS"], swiftSettings: kernelSettings),
-        .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime"]),
+        .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime", "SRSaliency"]),
         .target(name: "SRSaliency", dependencies: ["SRCore", "SRRuntime"], swiftSettings: kernelSettings),
         .target(name: "SRRender", dependencies: ["SRCore", "CPNG", "CJPEG"]),
         .target(name: "SREval", dependencies: ["SRCore", "SRRuntime"]),

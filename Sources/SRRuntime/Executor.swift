@@ -25,6 +25,8 @@ public final class Executor {
     private let producers: [String: Node]
     /// Memory and MACs a run may use; checked before it allocates.
     public let budget: RunBudget
+    /// The cores its kernels use (bound around each call: `Parallel.using`).
+    public let threads: Int
 
     public init(graph: Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount, budget: RunBudget = RunBudget()) throws {
         try graph.validate()
@@ -50,9 +52,9 @@ public final class Executor {
             fused[producer.name] = activation
         }
         fusedActivation = fused
+        self.threads = max(threads, 1)
         try budget.checkMACs(graph, shapes: try shapeTable(batch: 1).shapes)
-        Parallel.threads = max(threads, 1)
-        Parallel.startWorkers()
+        Parallel.using(self.threads) { Parallel.startWorkers() }
         BLAS.useSingleThreadedKernels()
     }
 
@@ -72,6 +74,10 @@ public final class Executor {
     /// (x > 0 ⇔ ReLU(x) > 0); rules that read a conv's own output (LRP, Grad-CAM) need
     /// `fuse: false`.
     public func run(_ inputs: [String: Tensor], keepAll: Bool = true, fuse: Bool? = nil) throws -> Activations {
+        try Parallel.using(threads) { try forward(inputs, keepAll: keepAll, fuse: fuse) }
+    }
+
+    private func forward(_ inputs: [String: Tensor], keepAll: Bool, fuse: Bool?) throws -> Activations {
         let fuse = fuse ?? !keepAll
         var values: [String: Tensor] = [:]
         var batch: Int?
@@ -110,7 +116,7 @@ public final class Executor {
                 // reads their input): no new tensor, no fresh pages.
                 y = Kernels.unary(ins[0], f, into: ins[0])
             } else {
-                y = try evaluate(node, ins, outShape: outShape)
+                y = try compute(node, ins, outShape: outShape)
             }
             if let observer { observer(node, Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9) }
             for o in node.outputs { values[o] = y }
@@ -136,6 +142,10 @@ public final class Executor {
 
     /// Computes one node's output from its inputs.
     public func evaluate(_ node: Node, _ ins: [Tensor], outShape: [Int]) throws -> Tensor {
+        try Parallel.using(threads) { try compute(node, ins, outShape: outShape) }
+    }
+
+    private func compute(_ node: Node, _ ins: [Tensor], outShape: [Int]) throws -> Tensor {
         let x = ins[0]
         func w(_ role: String) throws -> Tensor {
             guard let t = graph.weight(node, role) else { throw SRError.internalError("node '\(node.name)' lacks '\(role)'") }

@@ -1,8 +1,17 @@
 import Dispatch
+import Foundation
 
 /// Splits `0..<count` into contiguous chunks run on up to `Parallel.threads` cores.
 public enum Parallel {
-    nonisolated(unsafe) public static var threads = 2
+    /// The cores a loop may use: bound for a scope by `Parallel.using` (an `Executor` binds
+    /// its own count around each call, so two executors with different counts can run side
+    /// by side); unbound, every core. Loops inside a worker see the unbound value.
+    @TaskLocal public static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    /// `body` with loops limited to `threads` cores.
+    public static func using<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
+        try $threads.withValue(max(threads, 1), operation: body)
+    }
 
     /// Like `forEach`, also passing the worker's index (0..<threads) for per-worker buffers.
     public static func forEachWorker(_ count: Int, workers limit: Int? = nil, _ body: (Int, Range<Int>) -> Void) {

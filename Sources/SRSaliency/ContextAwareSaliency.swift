@@ -179,11 +179,11 @@ extension ContextAwareSaliency {
     /// half-pixel bilinear interpolation so its longer side is `workingSize` (photos arrive
     /// already resized by Pillow's filter, so nothing happens to them here), computed there,
     /// and resized back to `H × W`. Returns the map at the input size and at the working size.
-    public func saliency(rgb: [Double], height: Int, width: Int, workingSize: Int = 250)
+    public func saliency(rgb: [Double], height: Int, width: Int, workingSize: Int = 250, progress: ((Double) -> Void)? = nil)
         -> (input: [Double], working: [Double], workingHeight: Int, workingWidth: Int) {
         let (wh, ww) = ContextAwareSaliency.workingShape(height: height, width: width, longSide: workingSize)
         let image = Planes(channels: 3, height: height, width: width, values: rgb).resized(height: wh, width: ww)
-        let s = map(rgb: image.values, height: wh, width: ww)
+        let s = map(rgb: image.values, height: wh, width: ww, progress: progress)
         let back = Planes(channels: 1, height: wh, width: ww, values: s).resized(height: height, width: width)
         return (back.values, s, wh, ww)
     }

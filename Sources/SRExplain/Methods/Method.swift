@@ -1,5 +1,6 @@
 import SRCore
 import SRRuntime
+import SRSaliency
 
 /// Parameters of the explanation methods (`explain` options).
 public struct MethodOptions: Sendable {
@@ -16,7 +17,11 @@ public struct MethodOptions: Sendable {
     public var batch = 16
     /// Grad-CAM's layer (a tensor name), `all`, or nil for the last convolution.
     public var layer: String?
-    /// Told the fraction done by the methods that run many passes (smoothgrad, ig, occlusion).
+    /// Salient Relevance (sr): the context-aware saliency detector and the longer side of
+    /// the image it works on.
+    public var saliency = ContextAwareSaliency()
+    public var workingSize = 250
+    /// Told the fraction done by the methods that run long (smoothgrad, ig, occlusion, sr).
     public var progress: (@Sendable (Double) -> Void)?
     public init() {}
 }
@@ -54,10 +59,14 @@ public struct Method: Sendable {
     public let colormap: String
     /// Whether the `--composite` rule set applies (LRP).
     public let usesComposite: Bool
+    /// The composite used when none is chosen (methods that use one).
+    public var defaultComposite = "epsilon-plus-flat"
+    /// Whether the context-aware saliency options (`MethodOptions.saliency`, `workingSize`) apply.
+    public var usesSaliency = false
     let compute: @Sendable (Explainer, Tensor, Target, MethodOptions) throws -> MethodResult
 
     public func run(_ e: Explainer, _ x: Tensor, target: Target, options: MethodOptions) throws -> MethodResult {
-        try compute(e, x, target, options)
+        try e.parallel { try compute(e, x, target, options) }
     }
 
     /// The result of a backward pass, its scores (the logits it started from) read from its
@@ -148,6 +157,13 @@ public struct Method: Sendable {
             let guided = try e.gradient(x, target: t, rules: guidedRules)
             let product = Kernels.combine([guided.input, cam], outShape: x.shape, .mul)
             return try result([AttributionMap(raw: product, display: product, layer: layer)], guided)
+        },
+        Method(name: "sr", summary: "Salient Relevance (Li et al.): LRP with --composite, then context-aware saliency of |R|",
+               reduction: "sum", normalization: "unaligned", colormap: "hot", usesComposite: true, defaultComposite: "sr-paper",
+               usesSaliency: true) { e, x, t, o in
+            let r = try e.explain(x, target: t, rules: o.rules)
+            let sr = try SalientRelevance.maps(r.input, saliency: o.saliency, workingSize: o.workingSize, progress: o.progress)
+            return try result([inputSpace(sr)], r, layers: true)
         },
     ]
 

@@ -70,6 +70,19 @@ public final class Explainer {
     public func explain(_ input: Tensor, target: Target, rules: RuleSet, gradientStart: Bool = false, stopAt: String? = nil,
                         fuseActivations: Bool = false,
                         observe: ((Node, Rule, Tensor, [Tensor?]) -> Void)? = nil) throws -> Explanation {
+        try parallel {
+            try propagate(input, target: target, rules: rules, gradientStart: gradientStart, stopAt: stopAt,
+                          fuseActivations: fuseActivations, observe: observe)
+        }
+    }
+
+    /// `body` with the kernels on this explainer's cores (`Parallel.using`).
+    public func parallel<R>(_ body: () throws -> R) rethrows -> R {
+        try Parallel.using(executor.threads, body)
+    }
+
+    private func propagate(_ input: Tensor, target: Target, rules: RuleSet, gradientStart: Bool, stopAt: String?,
+                           fuseActivations: Bool, observe: ((Node, Rule, Tensor, [Tensor?]) -> Void)?) throws -> Explanation {
         guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }
         let acts = try executor.run([inputName: input], keepAll: true, fuse: fuseActivations)
         let start = startTensor

@@ -61,7 +61,7 @@ struct Batch: ParsableCommand {
             throw ValidationError("batch draws heatmaps at the network's input size: --overlay and --canvas photo are for explain")
         }
         let ignored = explainArguments.ignored(by: method) + methodArguments.ignored(by: method).filter { $0 != "--batch" }
-            + (method.isSR ? [] : saliencyArguments.setOptions)
+            + (method.method.usesSaliency ? [] : saliencyArguments.setOptions)
         if !ignored.isEmpty {
             Log.warning("\(ignored.joined(separator: ", ")) \(ignored.count == 1 ? "is" : "are") ignored by --method \(method.name)")
         }
@@ -94,14 +94,14 @@ struct Batch: ParsableCommand {
                              graph: graph, input: Tensor(zeros: [1, channels, height, width]), preprocessing: preprocessing,
                              explainArguments: explainArguments, methodArguments: methodArguments, saliency: saliencyArguments)
         })
-        let settings = try renderArguments.settings(for: method)
+        let style = try renderArguments.style(for: method)
 
         let b = batchSize
         let mine = shard.batches(of: (items.count + b - 1) / b)
         let first = min(mine.lowerBound * b, items.count), end = min(mine.upperBound * b, items.count)
         let files = ShardFiles(out: out, shard: shard)
         try files.makeFolder()
-        let header = ShardWork.Header(fingerprint: try fingerprint(graph, items: items, preprocessing: preprocessing, settings: settings),
+        let header = ShardWork.Header(fingerprint: try fingerprint(graph, items: items, preprocessing: preprocessing, style: style),
                                       shard: shard.index, shards: shard.count, images: items.count, first: first, end: end,
                                       batch: b, inputs: inputs)
 
@@ -158,10 +158,7 @@ struct Batch: ParsableCommand {
                 entry.sum = sum.hex
                 if heatmaps {
                     for (n, i) in block.rows.enumerated() {
-                        let values = Heatmap.normalize(Heatmap.reduce(result.display, image: n, settings.reduction),
-                                                       settings.normalization, clipPercentile: renderArguments.clipPercentile)
-                        let (h, w) = (result.display.shape[2], result.display.shape[3])
-                        try Heatmap.render(values, width: w, height: h, colormap: settings.colormap).write(to: files.heatmap(names[i]))
+                        try Heatmap.picture(result.display, image: n, style: style).write(to: files.heatmap(names[i]))
                     }
                 }
                 explained += r
@@ -209,7 +206,7 @@ struct Batch: ParsableCommand {
     /// What the shard computes: the model's graph and weights, the method and every option
     /// that changes a number, the preprocessing, the batch size and the input list.
     private func fingerprint(_ graph: Graph, items: [DatasetItem], preprocessing: Preprocessing,
-                             settings: (colormap: Colormap, normalization: Normalization, reduction: Heatmap.Reduction)) throws -> String {
+                             style: HeatmapStyle) throws -> String {
         var f = Fingerprint()
         for input in graph.inputs { f.add("\(input.name) \(input.shape)") }
         f.add("\(graph.outputs)")
@@ -226,11 +223,11 @@ struct Batch: ParsableCommand {
         f.add("rules \(e.rules) epsilon \(String(describing: e.epsilon)) gamma \(String(describing: e.gamma)) low \(String(describing: e.low)) high \(String(describing: e.high))")
         f.add("samples \(String(describing: m.samples)) noise \(String(describing: m.noise)) seed \(String(describing: m.seed)) steps \(String(describing: m.steps)) integration \(String(describing: m.integration)) window \(String(describing: m.window)) stride \(String(describing: m.stride)) layer \(String(describing: m.layer))")
         if let baseline = m.baseline { f.add("baseline"); let d = try readCapped(baseline, limit: 1 << 31); d.withUnsafeBytes { f.add($0) } }
-        if method.isSR { f.add("sr \(s.workingSize) \(String(describing: s.neighbours)) \(String(describing: s.threshold))") }
+        if method.method.usesSaliency { f.add("sr \(s.workingSize) \(String(describing: s.neighbours)) \(String(describing: s.threshold))") }
         f.add("preprocessing \(preprocessing)")
         f.add("batch \(batchSize) inputs \(inputs) heatmaps \(heatmaps)")
         if heatmaps {
-            f.add("picture \(settings.colormap) \(settings.normalization) \(settings.reduction) \(String(describing: renderArguments.clipPercentile))")
+            f.add("picture \(style.colormap) \(style.normalization) \(style.reduction) \(String(describing: style.clipPercentile))")
         }
         for item in items { f.add(item.path); f.add(item.label ?? "\u{0}") }
         return f.hex

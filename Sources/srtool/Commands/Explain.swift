@@ -45,13 +45,13 @@ struct Explain: ParsableCommand {
 
     func validate() throws {
         guard repeatCount >= 0 else { throw ValidationError("--repeat must not be negative") }
-        if saveLayers != nil && method.name != "lrp" && !method.isSR { throw ValidationError("--save-layers needs --method lrp or sr") }
+        if saveLayers != nil && !method.usesComposite { throw ValidationError("--save-layers needs --method lrp or sr") }
         if let output, !OutputNames.namesFolder(output) {
             try checkOutputName(output, option: "-o", format: "PNG or JPEG", extensions: [".png", ".jpg", ".jpeg"])
         }
         try checkOutputName(save, option: "--save", format: "a .npy array", extensions: [".npy"])
         let ignored = explainArguments.ignored(by: method) + methodArguments.ignored(by: method)
-            + (method.isSR ? [] : saliencyArguments.setOptions)
+            + (method.method.usesSaliency ? [] : saliencyArguments.setOptions)
         if !ignored.isEmpty {
             Log.warning("\(ignored.joined(separator: ", ")) \(ignored.count == 1 ? "is" : "are") ignored by --method \(method.name)")
         }
@@ -68,7 +68,7 @@ struct Explain: ParsableCommand {
         let preprocessing = inputArguments.hasImages ? try inputArguments.preprocessing(for: graph) : nil
         let target = try explainArguments.resolveTarget(labels: names)
         if let caveat = method.method.caveat(for: graph) { Log.warning(caveat) }
-        let settings = try renderArguments.settings(for: method)
+        let style = try renderArguments.style(for: method)
         var outputs = try output.map { try OutputNames($0) }
         // Images are explained one at a time (bounded memory over a folder); a .npy batch at once.
         let chunks: [[InputSource]] = sources.first?.isTensor == true ? [sources] : sources.map { [$0] }
@@ -83,21 +83,10 @@ struct Explain: ParsableCommand {
 
         /// The picture of map `n`: at the input's size, or on the photo.
         func picture(_ map: AttributionMap, _ n: Int, source: InputSource?) throws -> RGBImage {
-            let values = Heatmap.normalize(Heatmap.reduce(map.display, image: n, settings.reduction), settings.normalization,
-                                           clipPercentile: renderArguments.clipPercentile)
-            let (h, w) = (map.display.shape[2], map.display.shape[3])
-            guard let source, let preprocessing else {
-                return Heatmap.render(values, width: w, height: h, colormap: settings.colormap)
-            }
-            let photo = try source.image()
-            if renderArguments.onPhoto {
-                let crop = preprocessing.cropInPhoto(imageWidth: photo.width, imageHeight: photo.height, height: h, width: w)
-                return PhotoCanvas.draw(values, width: w, height: h, colormap: settings.colormap, photo: photo, crop: crop,
-                                        alpha: renderArguments.overlay ? renderArguments.opacity : 1)
-            }
-            let heat = Heatmap.render(values, width: w, height: h, colormap: settings.colormap)
-            guard renderArguments.overlay else { return heat }
-            return Heatmap.overlay(heat, on: try preprocessing.croppedImage(from: photo, height: h, width: w), alpha: renderArguments.opacity)
+            guard let source, let preprocessing else { return Heatmap.picture(map.display, image: n, style: style) }
+            let canvas = try renderArguments.canvas(photo: try source.image(), preprocessing: preprocessing,
+                                                    height: map.display.shape[2], width: map.display.shape[3])
+            return Heatmap.picture(map.display, image: n, style: style, on: canvas)
         }
 
         /// One chunk: the maps, the report lines, the pictures, the layer relevances.

@@ -44,7 +44,7 @@ struct Render: ParsableCommand {
 
     func validate() throws {
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
-        let ignored = methodArguments.ignored(by: method) + (method.isSR || sr ? [] : saliencyArguments.setOptions)
+        let ignored = methodArguments.ignored(by: method) + (method.method.usesSaliency || sr ? [] : saliencyArguments.setOptions)
         if !ignored.isEmpty {
             Log.warning("\(ignored.joined(separator: ", ")) \(ignored.count == 1 ? "is" : "are") ignored by --method \(method.name)")
         }
@@ -72,16 +72,11 @@ struct Render: ParsableCommand {
         func figure(_ title: String, _ image: RGBImage) throws -> Report.Figure {
             Report.Figure(title: title, png: try PNG.encode(width: image.width, height: image.height, channels: 3, pixels: image.pixels))
         }
-        // LRP tiles: the --cmap colours, else coldnhot; symmetric around 0.
+        // LRP tiles: channels summed, upsampled to the input, symmetric around 0, the --cmap
+        // colours, else coldnhot.
         let lrpColors = try renderArguments.cmap?.colormap ?? Colormap.named("coldnhot")
-        // Channels are summed at the layer's resolution, then upsampled: bilinear resizing is
-        // linear, so this is the same map at 1/C of the work.
-        func heat(_ t: Tensor) throws -> RGBImage {
-            let plane = try Tensor(shape: [1, 1, t.shape[2], t.shape[3]], values: Heatmap.reduce(t, image: 0, .sum))
-            let up = Kernels.resizeBilinear(plane, height: h, width: w)
-            return Heatmap.render(Heatmap.normalize(up.values, .symmetric, clipPercentile: renderArguments.clipPercentile),
-                                  width: w, height: h, colormap: lrpColors)
-        }
+        let tileStyle = HeatmapStyle(reduction: .sum, normalization: .symmetric, colormap: lrpColors,
+                                     clipPercentile: renderArguments.clipPercentile)
         var figures: [Report.Figure] = []
         // The optional pictures, in the order they are written (for the summary).
         var written: [String] = []
@@ -92,40 +87,31 @@ struct Render: ParsableCommand {
             written.append("input.png")
         }
         // The main heatmap: the method's map drawn as `explain -o` draws it.
-        let settings = try renderArguments.settings(for: method)
+        let style = try renderArguments.style(for: method)
         let mainMap: AttributionMap
         if method.name == "lrp" {
             mainMap = AttributionMap(raw: e.input, display: e.input, layer: nil)
         } else {
-            var options = try methodArguments.options(for: explainer, graph: graph, method: method, inputShape: x.shape)
-            options.rules = method.isSR ? try explainArguments.ruleSet(for: explainer, graph: graph, input: x,
-                                                                      preprocessing: preprocessing, method: method) : rules
+            let runner = try MethodRunner(method: method, explainer: explainer, graph: graph, input: x, preprocessing: preprocessing,
+                                          explainArguments: explainArguments, methodArguments: methodArguments, saliency: saliencyArguments)
+            var options = runner.options
             let inner = progressArguments.progress(method.name, total: 1, unit: "runs")
             options.progress = { inner.update($0) }
-            mainMap = try method.method.run(explainer, x, target: target, options: options).maps[0]
+            mainMap = try runner.run(x, target: target, options: options).maps[0]
             inner.finish()
         }
-        let mainTitle: String
-        var mainValues = Heatmap.normalize(Heatmap.reduce(mainMap.display, image: 0, settings.reduction), settings.normalization,
-                                           clipPercentile: renderArguments.clipPercentile)
-        if method.isSR {
-            mainValues = try SalientRelevance.map(mainMap.raw, image: 0, saliency: saliencyArguments.detector,
-                                                  workingSize: saliencyArguments.workingSize).map(Float.init)
-            mainTitle = "Salient Relevance (LRP \(explainArguments.compositeName(for: method)) + context-aware saliency)"
-        } else if method.name == "lrp" {
-            mainTitle = "LRP (\(compositeName)), input relevance"
-        } else {
-            mainTitle = "\(method.name): \(method.method.summary)"
-        }
-        let heatmap = Heatmap.render(mainValues, width: w, height: h, colormap: settings.colormap)
+        let mainTitle = "\(method.name): " + method.method.summary
+            .replacingOccurrences(of: "--composite", with: explainArguments.compositeName(for: method))
+        let heatmap = Heatmap.picture(mainMap.display, image: 0, style: style)
         try PNG.write(heatmap, to: path("heatmap.png"))
         figures.append(try figure(mainTitle, heatmap))
-        if sr && !method.isSR {
-            let s = try SalientRelevance.map(e.input, image: 0, saliency: saliencyArguments.detector, workingSize: saliencyArguments.workingSize)
-            let map = Heatmap.render(s.map(Float.init), width: w, height: h, colormap: try Colormap.named("hot"))
-            try PNG.write(map, to: path("sr.png"))
+        if sr && method.name != "sr" {
+            // The Salient Relevance of the tiles' own relevance, drawn as --method sr draws it.
+            let map = try SalientRelevance.maps(e.input, saliency: saliencyArguments.detector, workingSize: saliencyArguments.workingSize)
+            let picture = Heatmap.picture(map, image: 0, style: try HeatmapStyle.defaults(of: MethodChoice(checked: "sr").method))
+            try PNG.write(picture, to: path("sr.png"))
             written.append("sr.png")
-            figures.append(try figure("Salient Relevance (LRP \(compositeName) + context-aware saliency)", map))
+            figures.append(try figure("Salient Relevance (LRP \(compositeName) + context-aware saliency)", picture))
         }
         // Per-layer tiles, in network order.
         // A layer named by the user, as loaded; a batch norm folded into its conv is found by its tensor.
@@ -143,7 +129,7 @@ struct Render: ParsableCommand {
         var tileNames = FileNames()
         for (i, node) in nodes.enumerated() {
             guard let t = e.layers[node.output] else { continue }
-            let image = try heat(t)
+            let image = Heatmap.picture(t, image: 0, style: tileStyle, size: (h, w))
             try PNG.write(image, to: path("layers/" + tileNames.name(for: node.output, extension: ".png")))
             tiles.append((node.name, image))
             layerFigures.append(try figure(node.name, image))
@@ -160,7 +146,7 @@ struct Render: ParsableCommand {
         let audit = audits[0]
         let k = e.targets[0]
         let label = names.flatMap { k < $0.count ? $0[k] : nil }
-        let lowHigh: (String, String) = switch (method.isSR, settings.normalization) {
+        let lowHigh: (String, String) = switch (method.method.usesSaliency, style.normalization) {
         case (true, _): ("least salient", "most salient")
         case (false, .symmetric): ("−max |value| (against the class)", "+max |value| (for the class)")
         case (false, .absolute): ("0", "max |value|")
@@ -175,7 +161,7 @@ struct Render: ParsableCommand {
                                   probability: r.probability)
             },
             figures: figures,
-            figureColors: Report.Colorbar(title: "heatmap colours (\(method.name))", colormap: settings.colormap, low: lowHigh.0, high: lowHigh.1),
+            figureColors: Report.Colorbar(title: "heatmap colours (\(method.name))", colormap: style.colormap, low: lowHigh.0, high: lowHigh.1),
             layers: layerFigures,
             layerTitle: "LRP relevance per layer (\(compositeName)), channels summed, each tile scaled to its own max |R|",
             layerColors: Report.Colorbar(title: "layer tile colours (LRP)", colormap: lrpColors, low: "−max |R|", high: "+max |R|"),

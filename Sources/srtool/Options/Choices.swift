@@ -23,16 +23,14 @@ extension NamedChoice {
     var description: String { name }
 }
 
-/// `--method`: SRExplain's methods and `sr` (LRP, then context-aware saliency of the relevance).
+/// `--method`: SRExplain's methods.
 struct MethodChoice: NamedChoice {
-    static let names = Method.all.map(\.name) + ["sr"]
+    static let names = Method.all.map(\.name)
     let name: String
     init(checked name: String) { self.name = name }
 
     static let lrp = MethodChoice(checked: "lrp")
-    var isSR: Bool { name == "sr" }
-    /// The method computing the map (`sr` starts from LRP).
-    var method: Method { Method.named(isSR ? "lrp" : name) ?? Method.all[0] }
+    var method: Method { Method.named(name) ?? Method.all[0] }
     /// Whether LRP's options (`--composite`, `--rule`, `--epsilon`, …) apply.
     var usesComposite: Bool { method.usesComposite }
 }

@@ -34,7 +34,7 @@ struct ExplainArguments: ParsableArguments {
     }
 
     /// The composite's name: `--composite`, else the method's default.
-    func compositeName(for method: MethodChoice) -> String { composite?.name ?? (method.isSR ? "sr-paper" : "epsilon-plus-flat") }
+    func compositeName(for method: MethodChoice) -> String { composite?.name ?? method.method.defaultComposite }
 
     /// The LRP options that were set although `method` does not use a composite.
     func ignored(by method: MethodChoice) -> [String] {
@@ -114,12 +114,33 @@ struct RenderArguments: ParsableArguments {
     /// Whether the picture is drawn at the photo's size.
     var onPhoto: Bool { (canvas ?? (overlay ? .photo : .input)) == .photo }
 
-    /// The colour map, normalisation and reduction: the options, else `method`'s defaults
-    /// (Salient Relevance: hot, unaligned, sum).
-    func settings(for method: MethodChoice) throws -> (colormap: Colormap, normalization: Normalization, reduction: Heatmap.Reduction) {
-        let m = method.method
-        let defaults = method.isSR ? ("hot", "unaligned", "sum") : (m.colormap, m.normalization, m.reduction)
-        return (try cmap?.colormap ?? Colormap.named(defaults.0), normalization ?? Normalization(rawValue: defaults.1) ?? .symmetric,
-                reduce ?? Heatmap.Reduction(rawValue: defaults.2) ?? .sum)
+    /// The reduction, normalisation, colour map and clipping: the options, else `method`'s defaults.
+    func style(for method: MethodChoice) throws -> HeatmapStyle {
+        var style = try HeatmapStyle.defaults(of: method.method)
+        style.reduction = reduce ?? style.reduction
+        style.normalization = normalization ?? style.normalization
+        style.colormap = cmap?.colormap ?? style.colormap
+        style.clipPercentile = clipPercentile
+        return style
+    }
+
+    /// What map `n`'s picture is drawn on for an image input: the photo (`--canvas photo`),
+    /// the network's view of it (`--overlay`), or nothing.
+    func canvas(photo: RGBImage, preprocessing: Preprocessing, height h: Int, width w: Int) throws -> HeatmapCanvas {
+        if onPhoto {
+            let crop = preprocessing.cropInPhoto(imageWidth: photo.width, imageHeight: photo.height, height: h, width: w)
+            return .photo(photo, crop: crop, alpha: overlay ? opacity : 1)
+        }
+        guard overlay else { return .none }
+        return .image(try preprocessing.croppedImage(from: photo, height: h, width: w), alpha: opacity)
+    }
+}
+
+extension HeatmapStyle {
+    /// How `method`'s maps are drawn unless told otherwise (its reduction, normalisation and colour map).
+    static func defaults(of method: Method) throws -> HeatmapStyle {
+        HeatmapStyle(reduction: Heatmap.Reduction(rawValue: method.reduction) ?? .sum,
+                     normalization: Normalization(rawValue: method.normalization) ?? .symmetric,
+                     colormap: try Colormap.named(method.colormap))
     }
 }

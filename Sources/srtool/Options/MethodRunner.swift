@@ -1,15 +1,13 @@
 import SRCore
 import SRExplain
 import SRRender
-import SRSaliency
 
 /// The chosen method as `explain` and `batch` run it: its options, fixed by the first input
 /// (the rule set with its z^B bounds, occlusion's window, Grad-CAM's layer), and its maps
-/// for a batch — for `sr`, the LRP relevance through context-aware saliency.
+/// for a batch.
 struct MethodRunner {
     let method: MethodChoice
     let explainer: Explainer
-    let saliency: SaliencyArguments
     let options: MethodOptions
 
     /// `graph`: the model as loaded; `x`: the first input.
@@ -17,6 +15,8 @@ struct MethodRunner {
          explainArguments: ExplainArguments, methodArguments: MethodArguments, saliency: SaliencyArguments) throws {
         var o = try methodArguments.options(for: explainer, graph: graph, method: method, inputShape: x.shape)
         o.rules = try explainArguments.ruleSet(for: explainer, graph: graph, input: x, preprocessing: preprocessing, method: method)
+        o.saliency = saliency.detector
+        o.workingSize = saliency.workingSize
         if method.name == "occlusion", x.rank == 4 {
             let passes = Explainer.occlusionPasses(height: x.shape[2], width: x.shape[3], window: o.window, stride: o.stride)
             if passes > 200 {
@@ -25,21 +25,11 @@ struct MethodRunner {
         }
         self.method = method
         self.explainer = explainer
-        self.saliency = saliency
         options = o
     }
 
     /// The method's maps for the batch `x` (`options`: these options, e.g. with a progress callback).
     func run(_ x: Tensor, target: Target, options given: MethodOptions? = nil) throws -> MethodResult {
-        var r = try method.method.run(explainer, x, target: target, options: given ?? options)
-        guard method.isSR else { return r }
-        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
-        let sr = Tensor(uninitialized: [n, 1, h, w])
-        for i in 0..<n {
-            let s = try SalientRelevance.map(r.maps[0].raw, image: i, saliency: saliency.detector, workingSize: saliency.workingSize)
-            for k in 0..<(h * w) { sr.pointer[i * h * w + k] = Float(s[k]) }
-        }
-        r.maps = [AttributionMap(raw: sr, display: sr, layer: nil)]
-        return r
+        try method.method.run(explainer, x, target: target, options: given ?? options)
     }
 }
