@@ -48,7 +48,7 @@ struct Batch: ParsableCommand {
     @OptionGroup(title: "LRP") var explainArguments: ExplainArguments
     @OptionGroup(title: "Other methods") var methodArguments: MethodArguments
     @OptionGroup(title: "Salient Relevance") var saliencyArguments: SaliencyArguments
-    @OptionGroup(title: "Picture") var renderArguments: RenderArguments
+    @OptionGroup(title: "Picture") var styleArguments: StyleArguments
     @OptionGroup(title: "Run") var runtime: RuntimeArguments
     @OptionGroup var progressArguments: ProgressArguments
 
@@ -57,9 +57,6 @@ struct Batch: ParsableCommand {
 
     func validate() throws {
         guard progressEvery >= 1 else { throw ValidationError("--progress-every must be at least 1") }
-        if renderArguments.overlay || renderArguments.canvas == .photo {
-            throw ValidationError("batch draws heatmaps at the network's input size: --overlay and --canvas photo are for explain")
-        }
         let ignored = explainArguments.ignored(by: method) + methodArguments.ignored(by: method).filter { $0 != "--batch" }
             + (method.method.usesSaliency ? [] : saliencyArguments.setOptions)
         if !ignored.isEmpty {
@@ -94,7 +91,7 @@ struct Batch: ParsableCommand {
                              graph: graph, input: Tensor(zeros: [1, channels, height, width]), preprocessing: preprocessing,
                              explainArguments: explainArguments, methodArguments: methodArguments, saliency: saliencyArguments)
         })
-        let style = try renderArguments.style(for: method)
+        let style = try styleArguments.style(for: method)
 
         let b = batchSize
         let mine = shard.batches(of: (items.count + b - 1) / b)

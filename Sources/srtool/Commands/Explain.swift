@@ -36,7 +36,8 @@ struct Explain: ParsableCommand {
     @OptionGroup(title: "LRP") var explainArguments: ExplainArguments
     @OptionGroup(title: "Other methods") var methodArguments: MethodArguments
     @OptionGroup(title: "Salient Relevance") var saliencyArguments: SaliencyArguments
-    @OptionGroup(title: "Picture") var renderArguments: RenderArguments
+    @OptionGroup(title: "Picture") var styleArguments: StyleArguments
+    @OptionGroup(title: "Picture") var canvasArguments: CanvasArguments
     @OptionGroup(title: "Run") var runtime: RuntimeArguments
     @OptionGroup var progressArguments: ProgressArguments
 
@@ -68,7 +69,7 @@ struct Explain: ParsableCommand {
         let preprocessing = inputArguments.hasImages ? try inputArguments.preprocessing(for: graph) : nil
         let target = try explainArguments.resolveTarget(labels: names)
         if let caveat = method.method.caveat(for: graph) { Log.warning(caveat) }
-        let style = try renderArguments.style(for: method)
+        let style = try styleArguments.style(for: method)
         var outputs = try output.map { try OutputNames($0) }
         // Images are explained one at a time (bounded memory over a folder); a .npy batch at once.
         let chunks: [[InputSource]] = sources.first?.isTensor == true ? [sources] : sources.map { [$0] }
@@ -84,7 +85,7 @@ struct Explain: ParsableCommand {
         /// The picture of map `n`: at the input's size, or on the photo.
         func picture(_ map: AttributionMap, _ n: Int, source: InputSource?) throws -> RGBImage {
             guard let source, let preprocessing else { return Heatmap.picture(map.display, image: n, style: style) }
-            let canvas = try renderArguments.canvas(photo: try source.image(), preprocessing: preprocessing,
+            let canvas = try canvasArguments.canvas(photo: try source.image(), preprocessing: preprocessing,
                                                     height: map.display.shape[2], width: map.display.shape[3])
             return Heatmap.picture(map.display, image: n, style: style, on: canvas)
         }

@@ -38,7 +38,7 @@ struct Render: ParsableCommand {
     @OptionGroup(title: "LRP") var explainArguments: ExplainArguments
     @OptionGroup(title: "Other methods") var methodArguments: MethodArguments
     @OptionGroup(title: "Salient Relevance") var saliencyArguments: SaliencyArguments
-    @OptionGroup(title: "Picture") var renderArguments: RenderArguments
+    @OptionGroup(title: "Picture") var styleArguments: StyleArguments
     @OptionGroup(title: "Run") var runtime: RuntimeArguments
     @OptionGroup var progressArguments: ProgressArguments
 
@@ -74,9 +74,9 @@ struct Render: ParsableCommand {
         }
         // LRP tiles: channels summed, upsampled to the input, symmetric around 0, the --cmap
         // colours, else coldnhot.
-        let lrpColors = try renderArguments.cmap?.colormap ?? Colormap.named("coldnhot")
+        let lrpColors = try styleArguments.cmap?.colormap ?? Colormap.named("coldnhot")
         let tileStyle = HeatmapStyle(reduction: .sum, normalization: .symmetric, colormap: lrpColors,
-                                     clipPercentile: renderArguments.clipPercentile)
+                                     clipPercentile: styleArguments.clipPercentile)
         var figures: [Report.Figure] = []
         // The optional pictures, in the order they are written (for the summary).
         var written: [String] = []
@@ -87,7 +87,7 @@ struct Render: ParsableCommand {
             written.append("input.png")
         }
         // The main heatmap: the method's map drawn as `explain -o` draws it.
-        let style = try renderArguments.style(for: method)
+        let style = try styleArguments.style(for: method)
         let mainMap: AttributionMap
         if method.name == "lrp" {
             mainMap = AttributionMap(raw: e.input, display: e.input, layer: nil)

@@ -20,7 +20,8 @@ struct Saliency: ParsableCommand {
     var save: String?
 
     @OptionGroup var saliencyArguments: SaliencyArguments
-    @OptionGroup var renderArguments: RenderArguments
+    @OptionGroup var styleArguments: StyleArguments
+    @OptionGroup var canvasArguments: CanvasArguments
 
     @Option(name: .customLong("repeat"), help: "Compute N times and print timings on stderr.")
     var repeatCount: Int = 0
@@ -67,9 +68,9 @@ struct Saliency: ParsableCommand {
         let full = Kernels.resizeBilinear(map, height: picture.height, width: picture.width)
         if let save { try NPY.write(try full.reshaped([picture.height, picture.width]), to: save) }
         if let output {
-            let colormap = try renderArguments.cmap?.colormap ?? Colormap.named("gray")
+            let colormap = try styleArguments.cmap?.colormap ?? Colormap.named("gray")
             var heat = Heatmap.render(full.values, width: picture.width, height: picture.height, colormap: colormap)
-            if renderArguments.overlay { heat = Heatmap.overlay(heat, on: picture, alpha: renderArguments.opacity) }
+            if canvasArguments.overlay { heat = Heatmap.overlay(heat, on: picture, alpha: canvasArguments.opacity) }
             try heat.write(to: output)
         }
         let mean = full.buffer.reduce(0.0) { $0 + Double($1) } / Double(max(full.count, 1))
