@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SRCore
 import SRFormats
-import SRRender
+import SRImage
 
 /// The input options every command that runs a model shares: images (preprocessed by a
 /// preset and its overrides) or an already-preprocessed `.npy`.

@@ -1,6 +1,6 @@
 import SRCore
 import SRExplain
-import SRRender
+import SRImage
 import SRSaliency
 
 /// The chosen method as `explain` and `batch` run it: its options, fixed by the first input

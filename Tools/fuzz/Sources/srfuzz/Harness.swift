@@ -1,7 +1,7 @@
 import Foundation
 import SRCore
 import SRFormats
-import SRRender
+import SRImage
 import SRRuntime
 
 /// One libFuzzer entry point for every reader; `SRFUZZ_TARGET` picks the reader. Each
