@@ -13,11 +13,15 @@ let kernelSettings: [SwiftSetting] = ProcessInfo.processInfo.environment["SRTOOL
 let kernelSettings: [SwiftSetting] = []
 #endif
 
+// Linux only: srtool calls Linux system calls Glibc does not import (CLinux: O_TMPFILE,
+// renameat2, prctl's parent-death signal), starts its libhdf5 children and re-executes
+// itself through /proc/self/exe, and its C libraries come from apt. No Apple platform is
+// declared because none is supported.
 let package = Package(
     name: "srtool",
-        products: [
+    products: [
         .executable(name: "srtool", targets: ["srtool"]),
-        .library(name: "SRKit", targets: ["SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRRender", "SREval"]),
+        .library(name: "SRKit", targets: ["SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRImage", "SRRender", "SREval"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -44,10 +48,11 @@ let package = Package(
         .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS"], swiftSettings: kernelSettings),
         .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime", "SRSaliency"]),
         .target(name: "SRSaliency", dependencies: ["SRCore", "SRRuntime"], swiftSettings: kernelSettings),
-        .target(name: "SRRender", dependencies: ["SRCore", "CPNG", "CJPEG"]),
+        .target(name: "SRImage", dependencies: ["SRCore", "CPNG", "CJPEG"]),
+        .target(name: "SRRender", dependencies: ["SRCore", "SRImage"]),
         .target(name: "SREval", dependencies: ["SRCore", "SRRuntime"]),
         .executableTarget(name: "srtool", dependencies: [
-            "SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRRender", "SREval",
+            "SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRImage", "SRRender", "SREval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: kernelSettings.isEmpty ? [] : [.define("SRTOOL_X86_64_V3")]),
         .target(name: "SRTestSupport", dependencies: ["SRCore", "SRFormats"], path: "Tests/SRTestSupport"),
@@ -55,10 +60,11 @@ let package = Package(
         .testTarget(name: "SRFormatsTests", dependencies: ["SRFormats", "SRRuntime", "SRTestSupport"]),
         .testTarget(name: "SRRuntimeTests", dependencies: ["SRRuntime", "SRFormats", "SRTestSupport"]),
         .testTarget(name: "SRExplainTests", dependencies: ["SRExplain", "SRRuntime", "SRFormats", "SRTestSupport"]),
-        .testTarget(name: "SRSaliencyTests", dependencies: ["SRSaliency", "SRFormats", "SRRender", "SRTestSupport"]),
-        .testTarget(name: "SREvalTests", dependencies: ["SREval", "SRFormats", "SRRender", "SRTestSupport"]),
-        .testTarget(name: "SRRenderTests", dependencies: ["SRRender", "SRFormats", "SRTestSupport"]),
-        .testTarget(name: "SRToolTests", dependencies: ["SRTestSupport", "SRFormats", "SRRuntime", "SRRender"], exclude: ["Snapshots"]),
+        .testTarget(name: "SRSaliencyTests", dependencies: ["SRSaliency", "SRFormats", "SRImage", "SRTestSupport"]),
+        .testTarget(name: "SREvalTests", dependencies: ["SREval", "SRFormats", "SRImage", "SRTestSupport"]),
+        .testTarget(name: "SRImageTests", dependencies: ["SRImage", "SRFormats", "SRTestSupport"]),
+        .testTarget(name: "SRRenderTests", dependencies: ["SRRender", "SRTestSupport"]),
+        .testTarget(name: "SRToolTests", dependencies: ["SRTestSupport", "SRFormats", "SRRuntime", "SRImage"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -10,7 +10,7 @@ public struct GraphMetadata: Equatable, Sendable, Codable {
     /// `onnx`, `caffe`, `caffe-hdf5`, `keras`, `srm`.
     public var sourceFormat: String
     public var sourceFiles: [String]
-    /// Name of a preprocessing preset (see SRRender's `Preset`), if the model says.
+    /// Name of a preprocessing preset (see SRImage's `Preset`), if the model says.
     public var preprocess: String?
     public var labels: [String]?
 

@@ -1,7 +1,7 @@
 /// The one error type of srtool. Each case maps to one CLI exit code (see the CLI's
 /// `ExitCode+SRError.swift`); the message names the layer/node, the op and, where
 /// known, the file offset.
-public enum SRError: Error, Equatable, CustomStringConvertible {
+public enum SRError: Error, Equatable, Codable, CustomStringConvertible {
     /// Wrong use of an API or command line (exit 64).
     case usage(String)
     /// A file or value that does not follow its format (exit 65).

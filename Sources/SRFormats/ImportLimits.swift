@@ -3,7 +3,7 @@ import SRCore
 /// Caps applied while importing, before anything is allocated: a hostile file cannot make
 /// srtool allocate without bound. Defaults fit every real CNN (VGG-16's largest tensor
 /// has 103 M elements).
-public struct ImportLimits: Sendable {
+public struct ImportLimits: Sendable, Codable {
     /// Largest element count of one tensor.
     public var maxTensorElements: Int
     /// Largest number of nodes in a graph.

@@ -1,3 +1,5 @@
+import SRImage
+
 /// A 5×7 bitmap font for labels drawn into images (no font files at run time): digits,
 /// upper-case letters (lower case is drawn upper case) and common punctuation. Each glyph
 /// is seven rows of five bits, the most significant bit on the left.

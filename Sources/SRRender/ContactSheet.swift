@@ -1,3 +1,5 @@
+import SRImage
+
 /// A grid of equally sized tiles, each with its name drawn below it (white background).
 public enum ContactSheet {
     public static func make(_ tiles: [(name: String, image: RGBImage)], columns: Int, tileSize: Int) -> RGBImage {

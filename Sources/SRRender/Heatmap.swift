@@ -1,4 +1,5 @@
 import SRCore
+import SRImage
 
 /// How map values become [0, 1] before colouring.
 public enum Normalization: String, Sendable, CaseIterable {

@@ -1,4 +1,5 @@
 import SRCore
+import SRImage
 
 /// How a map becomes colours: its channels reduced to one plane, the plane normalised to
 /// [0, 1] (after clipping |values| above a percentile, if asked), then coloured.

@@ -1,3 +1,5 @@
+import SRImage
+
 /// A heatmap drawn at the original photo's size: the network saw a resized, centre-cropped
 /// part of the photo; the map goes back onto that part, and the rest of the photo (which
 /// the network never saw) is shown in grey at half brightness.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SRCore
+import SRFormats
 import SRRuntime
 
 /// The CLI entry point: parses, runs, and turns every error into one stderr line and the
@@ -29,6 +30,9 @@ TensorStorage.outOfMemory = { bytes in
     Log.error("out of memory: cannot allocate \(bytes == .max ? "more than 2^63" : "\(bytes)") bytes (lower --max-memory, or give srtool more memory)")
     exit(71)
 }
+// A child srtool reading a model through libhdf5 does that here and exits (SRFormats'
+// ModelLoader); it has passed the checks above, like any srtool.
+ModelLoader.serveIsolatedChildIfRequested()
 do {
     var command = try SRTool.parseAsRoot()
     try command.run()
@@ -38,9 +42,11 @@ do {
     Log.error(error.message)
     exit(error.exitCode)
 } catch let failed as IsolatedChild.Failed {
-    // The child srtool that read the model said why; its line is passed on as it was.
+    // A child srtool (`_merge`, `_read-attributions`, or one that died out of memory) said
+    // why in its error line, which is passed on as it was, with its exit code.
     fflush(stdout)
-    Log.info(failed.line)
+    Log.info(failed.stderr.last { $0.hasPrefix("srtool: error: ") }
+             ?? "srtool: error: a child srtool reading \(failed.subject) failed with exit code \(failed.code)")
     exit(failed.code)
 } catch {
     fflush(stdout)

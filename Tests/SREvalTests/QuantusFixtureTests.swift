@@ -2,7 +2,7 @@ import Foundation
 import SRCore
 @testable import SREval
 import SRFormats
-import SRRender
+import SRImage
 import SRTestSupport
 import XCTest
 

@@ -59,7 +59,7 @@ final class CaffeFixtureTests: XCTestCase {
             let m = try manifest(folder)
             for (weights, format) in [(m.files.caffemodel, "caffe"), (m.files.h5, "caffe-hdf5")] {
                 let graph = try ModelLoader.load(path: folder + "/" + weights,
-                                                 options: ModelOptions(prototxt: folder + "/" + m.files.prototxt))
+                                                 options: ModelOptions(prototxt: folder + "/" + m.files.prototxt)).graph
                 XCTAssertEqual(graph.metadata.sourceFormat, format)
                 try compare(graph, folder: folder, label: "\(name) \(format)")
             }
@@ -71,16 +71,13 @@ final class CaffeFixtureTests: XCTestCase {
     func testCompanionFilesAreFound() throws {
         let folder = Fixtures.path("caffe/vggface_mini_v1")
         let m = try manifest(folder)
-        let notes = NoteCollector()
-        let fromText = try ModelLoader.load(path: folder + "/" + m.files.prototxt, options: ModelOptions(notice: notes.add))
-        try compare(fromText, folder: folder, label: "v1 prototxt")
-        let fromBinary = try ModelLoader.load(path: folder + "/" + m.files.caffemodel, options: ModelOptions(notice: notes.add))
-        try compare(fromBinary, folder: folder, label: "v1 caffemodel")
-        XCTAssertEqual(notes.lines, [
-            "using weights \(folder)/vggface_mini_v1.caffemodel (found beside deploy_v1.prototxt; --weights overrides)",
-            "using deploy prototxt \(folder)/deploy_v1.prototxt (found beside vggface_mini_v1.caffemodel; --prototxt overrides)",
-        ])
-        XCTAssertEqual(fromBinary.metadata.sourceFiles, ["vggface_mini_v1.caffemodel", "deploy_v1.prototxt"])
+        let fromText = try ModelLoader.load(path: folder + "/" + m.files.prototxt)
+        try compare(fromText.graph, folder: folder, label: "v1 prototxt")
+        let fromBinary = try ModelLoader.load(path: folder + "/" + m.files.caffemodel)
+        try compare(fromBinary.graph, folder: folder, label: "v1 caffemodel")
+        XCTAssertEqual(fromText.notices, ["using weights \(folder)/vggface_mini_v1.caffemodel (found beside deploy_v1.prototxt; --weights overrides)"])
+        XCTAssertEqual(fromBinary.notices, ["using deploy prototxt \(folder)/deploy_v1.prototxt (found beside vggface_mini_v1.caffemodel; --prototxt overrides)"])
+        XCTAssertEqual(fromBinary.graph.metadata.sourceFiles, ["vggface_mini_v1.caffemodel", "deploy_v1.prototxt"])
     }
 
     /// The V1 and the V2 caffemodel of the same net (vggface_mini_v1, written with
@@ -91,7 +88,7 @@ final class CaffeFixtureTests: XCTestCase {
     func testV1AndV2CaffemodelsGiveIdenticalWeights() throws {
         let v1Folder = Fixtures.path("caffe/vggface_mini_v1"), v2Folder = Fixtures.path("caffe/vggface_mini_v2")
         let v1 = try ModelLoader.load(path: v1Folder + "/vggface_mini_v1.caffemodel",
-                                      options: ModelOptions(prototxt: v1Folder + "/deploy_v1.prototxt"))
+                                      options: ModelOptions(prototxt: v1Folder + "/deploy_v1.prototxt")).graph
         XCTAssertGreaterThan(v1.weights.count, 10)
         let dir = NSTemporaryDirectory() + "/srtool-caffe-v1v2-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
@@ -103,7 +100,7 @@ final class CaffeFixtureTests: XCTestCase {
             let shifted = Data([0x0a, UInt8(extra)] + [UInt8](repeating: 0x78, count: extra)) + v2Bytes
             let path = dir + "/shifted\(extra).caffemodel"
             try shifted.write(to: URL(fileURLWithPath: path))
-            let v2 = try ModelLoader.load(path: path, options: ModelOptions(prototxt: v2Folder + "/deploy.prototxt"))
+            let v2 = try ModelLoader.load(path: path, options: ModelOptions(prototxt: v2Folder + "/deploy.prototxt")).graph
             XCTAssertEqual(v2.nodes.map(\.name), v1.nodes.map(\.name))
             let v1Weights = v1.nodes.map { $0.params.sorted(by: { $0.key < $1.key }).map { v1.weights[$0.value] } }
             let v2Weights = v2.nodes.map { $0.params.sorted(by: { $0.key < $1.key }).map { v2.weights[$0.value] } }
@@ -128,9 +125,9 @@ final class CaffeFixtureTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.copyItem(atPath: folder + "/train_net.caffemodel", toPath: dir + "/train_net.caffemodel")
         let x = try NPY.read(path: folder + "/input.npy")
-        let notes = NoteCollector()
-        let graph = try ModelLoader.load(path: dir + "/train_net.caffemodel", options: ModelOptions(inputShape: x.shape, notice: notes.add))
-        XCTAssertEqual(notes.lines, ["no deploy prototxt beside train_net.caffemodel; using the caffemodel's own layers"])
+        let loaded = try ModelLoader.load(path: dir + "/train_net.caffemodel", options: ModelOptions(inputShape: x.shape))
+        XCTAssertEqual(loaded.notices, ["no deploy prototxt beside train_net.caffemodel; using the caffemodel's own layers"])
+        let graph = loaded.graph
         XCTAssertFalse(graph.nodes.contains { $0.name.lowercased().contains("loss") || $0.name.lowercased().contains("accuracy") })
         let m = try manifest(folder)
         // The train net has no softmax "prob"; its output is the last InnerProduct.
@@ -141,12 +138,4 @@ final class CaffeFixtureTests: XCTestCase {
             if let why = closeness(try XCTUnwrap(acts[node.output]), want, atol: m.atol, rtol: m.rtol) { XCTFail("\(layer.name): \(why)") }
         }
     }
-}
-
-/// Collects importer notices.
-final class NoteCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [String] = []
-    var lines: [String] { lock.lock(); defer { lock.unlock() }; return stored }
-    var add: @Sendable (String) -> Void { { [self] line in lock.lock(); stored.append(line); lock.unlock() } }
 }

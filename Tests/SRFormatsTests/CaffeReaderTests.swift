@@ -112,7 +112,7 @@ extension CaffeReaderTests {
         let net = try Caffe_NetParameter(textFormatString: text)
         let bytes: Data = try net.serializedBytes()
         try bytes.write(to: URL(fileURLWithPath: dir + "/r.caffemodel"))
-        let g = try ModelLoader.load(path: dir + "/r.caffemodel")
+        let g = try ModelLoader.load(path: dir + "/r.caffemodel").graph
         XCTAssertEqual(try g.inferShapes()[g.outputs[0]], [1, 1, 3, 3])
         try FileManager.default.removeItem(atPath: dir + "/deploy.prototxt")
         XCTAssertThrowsError(try ModelLoader.load(path: dir + "/r.caffemodel")) { e in
@@ -122,7 +122,7 @@ extension CaffeReaderTests {
         for (flag, side) in [("false", 3), ("true", 4)] {
             let fork = text.replacingOccurrences(of: "round_mode: FLOOR", with: "ceil_mode: \(flag)")
             try fork.write(toFile: dir + "/deploy.prototxt", atomically: true, encoding: .utf8)
-            let f = try ModelLoader.load(path: dir + "/deploy.prototxt")
+            let f = try ModelLoader.load(path: dir + "/deploy.prototxt").graph
             XCTAssertEqual(try f.inferShapes()[f.outputs[0]], [1, 1, side, side], "ceil_mode: \(flag)")
         }
     }
@@ -149,7 +149,7 @@ extension CaffeReaderTests {
         let bare = "name: \"m\" layer { name: \"pool\" type: \"Pooling\" bottom: \"data\" top: \"pool\" }"
         let bytes: Data = try Caffe_NetParameter(textFormatString: bare).serializedBytes()
         try bytes.write(to: URL(fileURLWithPath: dir + "/gender_net.caffemodel"))
-        let g = try ModelLoader.load(path: dir + "/gender_net.caffemodel")
+        let g = try ModelLoader.load(path: dir + "/gender_net.caffemodel").graph
         XCTAssertEqual(g.inputs.map(\.shape), [[2, 3, 12, 12]])
         XCTAssertEqual(try g.inferShapes()[g.outputs[0]], [2, 3, 6, 6])
         XCTAssertEqual(CaffeImporter.stem("VGG_FACE_deploy.prototxt"), CaffeImporter.stem("VGG_FACE.caffemodel"))
@@ -170,11 +170,11 @@ extension CaffeReaderTests {
             let path = folder + "/" + name
             if let error = want.error {
                 XCTAssertThrowsError(try ModelLoader.load(path: path), name) { e in XCTAssertEqual("\(e)", error, name) }
-                let g = try ModelLoader.load(path: path, options: ModelOptions(inputShape: [1, 3, 8, 8]))
+                let g = try ModelLoader.load(path: path, options: ModelOptions(inputShape: [1, 3, 8, 8])).graph
                 XCTAssertEqual(g.inputs.map(\.shape), [[1, 3, 8, 8]], name)
                 continue
             }
-            let g = try ModelLoader.load(path: path)
+            let g = try ModelLoader.load(path: path).graph
             XCTAssertEqual(g.inputs.map(\.name), ["data"], name)
             XCTAssertEqual(g.inputs.map(\.shape), [try XCTUnwrap(want.input_shape)], name)
             XCTAssertEqual(try g.inferShapes()[g.outputs[0]], want.output_shape, name)
@@ -212,9 +212,8 @@ extension CaffeReaderTests {
         """
         try text.write(toFile: dir + "/deploy.prototxt", atomically: true, encoding: .utf8)
         try Data([0x0a, 0x01, 0x61, 0x12, 0x00]).write(to: URL(fileURLWithPath: dir + "/w.caffemodel"))
-        let notes = NoteCollector()
-        let g = try ModelLoader.load(path: dir + "/deploy.prototxt", options: ModelOptions(notice: notes.add))
-        XCTAssertEqual(g.nodes.count, 1)
-        XCTAssertEqual(notes.lines.last, "deploy.prototxt:4:3: layer 'relu': ignoring field 'quantize_param' that Caffe's schema does not have")
+        let loaded = try ModelLoader.load(path: dir + "/deploy.prototxt")
+        XCTAssertEqual(loaded.graph.nodes.count, 1)
+        XCTAssertEqual(loaded.notices.last, "deploy.prototxt:4:3: layer 'relu': ignoring field 'quantize_param' that Caffe's schema does not have")
     }
 }

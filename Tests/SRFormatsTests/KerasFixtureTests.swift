@@ -70,7 +70,7 @@ final class KerasFixtureTests: XCTestCase {
     func testLegacyH5MatchesKeras() throws {
         for name in Self.cases {
             let folder = Fixtures.path("keras/\(name)")
-            let graph = try ModelLoader.load(path: folder + "/model.h5")
+            let graph = try ModelLoader.load(path: folder + "/model.h5").graph
             XCTAssertEqual(graph.metadata.sourceFormat, "keras")
             try compare(graph, folder: folder, label: "\(name) .h5")
         }
@@ -79,7 +79,7 @@ final class KerasFixtureTests: XCTestCase {
     func testKerasZipMatchesKeras() throws {
         for name in Self.cases where FileManager.default.fileExists(atPath: Fixtures.path("keras/\(name)/model.keras")) {
             let folder = Fixtures.path("keras/\(name)")
-            try compare(try ModelLoader.load(path: folder + "/model.keras"), folder: folder, label: "\(name) .keras")
+            try compare(try ModelLoader.load(path: folder + "/model.keras").graph, folder: folder, label: "\(name) .keras")
         }
     }
 
@@ -89,7 +89,7 @@ final class KerasFixtureTests: XCTestCase {
         var checked = 0
         for name in Self.cases where FileManager.default.fileExists(atPath: Fixtures.path("keras/\(name)/keras2.h5")) {
             let folder = Fixtures.path("keras/\(name)")
-            try compare(try ModelLoader.load(path: folder + "/keras2.h5"), folder: folder, label: "\(name) keras2.h5")
+            try compare(try ModelLoader.load(path: folder + "/keras2.h5").graph, folder: folder, label: "\(name) keras2.h5")
             checked += 1
         }
         XCTAssertEqual(checked, 2)
@@ -99,7 +99,7 @@ final class KerasFixtureTests: XCTestCase {
     func testWeightsOnlyWithConfig() throws {
         let folder = Fixtures.path("keras/sequential_cnn")
         for weights in ["model.weights.h5", "legacy.weights.h5"] {
-            let graph = try ModelLoader.load(path: folder + "/" + weights, options: ModelOptions(config: folder + "/model.json"))
+            let graph = try ModelLoader.load(path: folder + "/" + weights, options: ModelOptions(config: folder + "/model.json")).graph
             XCTAssertEqual(graph.metadata.sourceFiles, [weights, "model.json"])
             try compare(graph, folder: folder, label: weights)
             XCTAssertThrowsError(try ModelLoader.load(path: folder + "/" + weights)) { e in

@@ -43,7 +43,7 @@ final class ONNXFixtureTests: XCTestCase {
             let path = NSTemporaryDirectory() + "/srtool-\(name)-\(getpid()).srm"
             defer { try? FileManager.default.removeItem(atPath: path) }
             try SRMFile.write(graph, to: path)
-            let back = try ModelLoader.load(path: path)
+            let back = try ModelLoader.load(path: path).graph
             XCTAssertEqual(back.nodes, graph.nodes, name)
             XCTAssertEqual(back.metadata, graph.metadata, name)
             XCTAssertEqual(back.inputs, graph.inputs, name)

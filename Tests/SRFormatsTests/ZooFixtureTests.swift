@@ -52,7 +52,7 @@ final class ZooFixtureTests: XCTestCase {
             let path = NSTemporaryDirectory() + "/srtool-zoo-\(name)-\(getpid()).srm"
             defer { try? FileManager.default.removeItem(atPath: path) }
             try SRMFile.write(graph, to: path)
-            let back = try ModelLoader.load(path: path)
+            let back = try ModelLoader.load(path: path).graph
             XCTAssertEqual(back.nodes, graph.nodes, name)
             let x = try NPY.read(path: folder + "/input.npy")
             XCTAssertEqual(try Executor(graph: graph).outputs(x)[0].values, try Executor(graph: back).outputs(x)[0].values, name)

@@ -1,7 +1,7 @@
 import Foundation
 import SRCore
 import SRFormats
-import SRRender
+import SRImage
 @testable import SRSaliency
 import SRTestSupport
 import XCTest

@@ -1,5 +1,5 @@
 import Foundation
-import SRRender
+import SRImage
 import SRTestSupport
 import XCTest
 

@@ -31,7 +31,7 @@ final class ConvertCLITests: XCTestCase {
             "srtool: using deploy prototxt \(dir)/deploy_v1.prototxt (found beside vggface_mini_v1.caffemodel; --prototxt overrides)",
             "wrote \(dir)/vggface_mini_v1.srm: 24 layers, 32,514 parameters",
         ])
-        let graph = try ModelLoader.load(path: dir + "/vggface_mini_v1.srm")
+        let graph = try ModelLoader.load(path: dir + "/vggface_mini_v1.srm").graph
         XCTAssertEqual(graph.metadata, GraphMetadata(sourceFormat: "caffe", sourceFiles: ["vggface_mini_v1.caffemodel", "deploy_v1.prototxt"],
                                                     preprocess: "vggface", labels: ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]))
         let x = try NPY.read(path: src + "/input.npy")
@@ -50,7 +50,7 @@ final class ConvertCLITests: XCTestCase {
             let out = dir + "/model.onnx"
             let r = try CLI.run(["convert", "Fixtures/" + model, "-o", out] + extra)
             XCTAssertEqual(r.code, 0, r.stderr)
-            let original = try ModelLoader.load(path: Fixtures.path(model))
+            let original = try ModelLoader.load(path: Fixtures.path(model)).graph
             let exported = try ONNXImporter.load(path: out)
             XCTAssertEqual(exported.metadata.preprocess, original.metadata.preprocess)
             var shape = original.inputs[0].shape
@@ -80,7 +80,7 @@ final class ConvertCLITests: XCTestCase {
     /// The progress bar appears when stderr is a terminal (here a pseudo-terminal made by
     /// util-linux `script`), and not when stderr is a pipe.
     func testProgressBarOnlyOnATerminal() throws {
-        var big = try ModelLoader.load(path: Fixtures.path("onnx/conv_basic/model.onnx"))
+        var big = try ModelLoader.load(path: Fixtures.path("onnx/conv_basic/model.onnx")).graph
         big.weights["ballast"] = Tensor(zeros: [20 << 20])
         let source = dir + "/big.srm"
         try SRMFile.write(big, to: source)
@@ -97,7 +97,7 @@ final class ConvertCLITests: XCTestCase {
     /// file or the complete new one — nothing else, no temporary file (O_TMPFILE).
     func testKilledAtAnyMomentLeavesThePreviousOrTheNewFileAndNothingElse() throws {
         // A 256 MB model, so that writing takes long enough to be caught in the middle.
-        var big = try ModelLoader.load(path: Fixtures.path("onnx/conv_basic/model.onnx"))
+        var big = try ModelLoader.load(path: Fixtures.path("onnx/conv_basic/model.onnx")).graph
         big.weights["ballast"] = Tensor(zeros: [64 << 20])
         big.nodes[0].params["unused"] = nil
         let source = dir + "/big.srm", target = dir + "/out.srm"
@@ -112,7 +112,7 @@ final class ConvertCLITests: XCTestCase {
             duration = min(duration, Date().timeIntervalSince(started))
         }
         let complete = try Data(contentsOf: URL(fileURLWithPath: target))
-        try SRMFile.write(try ModelLoader.load(path: Fixtures.path("onnx/conv_basic/model.onnx")), to: target)
+        try SRMFile.write(try ModelLoader.load(path: Fixtures.path("onnx/conv_basic/model.onnx")).graph, to: target)
         let previous = try Data(contentsOf: URL(fileURLWithPath: target))
         var generator = SystemRandomNumberGenerator()
         var interrupted = 0

@@ -1,7 +1,7 @@
 import Foundation
 import SRCore
 import SRFormats
-import SRRender
+import SRImage
 import SRTestSupport
 import XCTest
 

@@ -158,6 +158,21 @@ final class HostileCLITests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["mine", "report"], "a staging folder was left")
     }
 
+    /// A model read by the libhdf5 child: its notices are said once, after the load; its
+    /// error is said as srtool's own, with the same exit code; also for a model on stdin.
+    func testImportChildNoticesAndErrorsAreSrtools() throws {
+        let loaded = try CLI.run(["inspect", "Fixtures/caffe/resnet_block/resnet_block.caffemodel.h5"])
+        XCTAssertEqual(loaded.code, 0, loaded.stderr)
+        XCTAssertEqual(loaded.errorLines, ["srtool: using deploy prototxt Fixtures/caffe/resnet_block/deploy.prototxt (found beside resnet_block.caffemodel.h5; --prototxt overrides)"])
+        let failed = try CLI.run(["inspect", "Fixtures/malformed/keras_unknown_class.h5"])
+        XCTAssertEqual(failed.code, 69)
+        XCTAssertEqual(failed.errorLines, ["srtool: error: layer 'conv1' has class 'Conv3D', which srtool does not support"])
+        let stdin = try CLI.run(["inspect", "-"], stdin: FileHandle(forReadingAtPath: Fixtures.path("caffe/resnet_block/resnet_block.caffemodel.h5")))
+        XCTAssertEqual(stdin.code, 64)
+        XCTAssertEqual(stdin.errorLines.count, 1)
+        XCTAssertTrue(stdin.errorLines.first?.hasSuffix("/stdin: Caffe-HDF5 weights carry no network; give its deploy prototxt with --prototxt") ?? false, stdin.stderr)
+    }
+
     /// SIGKILL of srtool while its libhdf5 child spins on a crafted file: the child dies too.
     func testImportChildDiesWithSrtool() throws {
         let p = Process()

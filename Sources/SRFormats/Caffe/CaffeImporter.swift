@@ -47,7 +47,10 @@ public enum CaffeImporter {
         return false
     }
 
-    public static func load(path: String, format: ModelFormat, options: ModelOptions) throws -> Graph {
+    /// The model and what was decided or ignored on the way (companion files found beside
+    /// it, fields outside Caffe's schema).
+    public static func load(path: String, format: ModelFormat, options: ModelOptions) throws -> LoadedModel {
+        var notices: [String] = []
         var weights: CaffeWeights
         var prototxt: String? = options.prototxt
         var model: CaffeModelFile?
@@ -58,7 +61,7 @@ public enum CaffeImporter {
         func findPrototxt() throws {
             guard prototxt == nil, let found = try findBeside(path, suffixes: [".prototxt"], preferring: "deploy") else { return }
             prototxt = found
-            options.notice("using deploy prototxt \(found) (found beside \((path as NSString).lastPathComponent); --prototxt overrides)")
+            notices.append("using deploy prototxt \(found) (found beside \((path as NSString).lastPathComponent); --prototxt overrides)")
         }
         switch format {
         case .caffemodel:
@@ -81,7 +84,7 @@ public enum CaffeImporter {
             var weightsPath = options.weights
             if weightsPath == nil {
                 weightsPath = try findBeside(path, suffixes: [".caffemodel", ".caffemodel.h5"], preferring: nil)
-                if let w = weightsPath { options.notice("using weights \(w) (found beside \((path as NSString).lastPathComponent); --weights overrides)") }
+                if let w = weightsPath { notices.append("using weights \(w) (found beside \((path as NSString).lastPathComponent); --weights overrides)") }
             }
             guard let w = weightsPath else {
                 throw SRError.usage("\(path): a prototxt has no weights; give the caffemodel with --weights")
@@ -114,14 +117,14 @@ public enum CaffeImporter {
             }
             files.append(prototxt)
         } else if let model {
-            options.notice("no deploy prototxt beside \((path as NSString).lastPathComponent); using the caffemodel's own layers")
+            notices.append("no deploy prototxt beside \((path as NSString).lastPathComponent); using the caffemodel's own layers")
             net = model.net
             layers = model.layers.map(\.layer)
         } else {
             throw SRError.usage("\(path): no network description")
         }
         layers = layers.filter(CaffeNetBuilder.included)
-        try CaffeSchemaAudit.check(layers: layers, text: text, fromBinary: prototxt == nil, notice: options.notice)
+        try CaffeSchemaAudit.check(layers: layers, text: text, fromBinary: prototxt == nil, notice: { notices.append($0) })
 
         let builder = CaffeNetBuilder(weights: weights, description: prototxt.map { ($0 as NSString).lastPathComponent } ?? "the caffemodel's layers",
                                       limits: options.limits)
@@ -177,11 +180,12 @@ public enum CaffeImporter {
         guard !outputs.isEmpty else { throw SRError.malformed("\(path): the net computes nothing from its input") }
         let classes = builder.assembler.shape(outputs[0]).map { $0.dropFirst().reduce(1, *) } ?? 0
         let isVGGFace = net.name.lowercased().replacingOccurrences(of: "_", with: "").contains("vggface") || classes == 2622
-        return try builder.assembler.graph(
+        let graph = try builder.assembler.graph(
             inputs: declared, outputs: outputs,
             metadata: GraphMetadata(sourceFormat: hdf5 ? "caffe-hdf5" : "caffe",
                                     sourceFiles: files.map { ($0 as NSString).lastPathComponent },
                                     preprocess: isVGGFace ? "vggface" : "caffe"))
+        return LoadedModel(graph: graph, notices: notices)
     }
 
     /// The prototxt as a NetParameter, with syntax errors located.

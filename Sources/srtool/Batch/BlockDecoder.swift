@@ -1,6 +1,6 @@
 import Foundation
 import SRCore
-import SRRender
+import SRImage
 
 /// Reads and preprocesses one block of the sorted list. An image that cannot be read or
 /// decoded is skipped and reported, never fatal: the block then has fewer rows.

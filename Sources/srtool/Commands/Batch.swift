@@ -3,6 +3,7 @@ import Foundation
 import SRCore
 import SRExplain
 import SRFormats
+import SRImage
 import SRRender
 import SRRuntime
 

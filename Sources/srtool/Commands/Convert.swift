@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SRCore
 import SRFormats
-import SRRender
+import SRImage
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import SRCore
 import SREval
 import SRExplain
 import SRFormats
+import SRImage
 import SRRender
 import SRRuntime
 

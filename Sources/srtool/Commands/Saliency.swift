@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SRCore
 import SRFormats
+import SRImage
 import SRRender
 import SRRuntime
 import SRSaliency

@@ -12,7 +12,7 @@ enum AttributionFile {
     static func read(_ path: String, inputs: Int) throws -> Tensor {
         guard FileManager.default.isReadableFile(atPath: path) else { throw SRError.missing("cannot read \(path)") }
         let (attribution, index) = try IsolatedChild.inPrivateFolder { folder in
-            let lines = try IsolatedChild.run(["_read-attributions", path, folder], timeLimit: IsolatedImport.timeLimit(for: path), subject: path)
+            let lines = try IsolatedChild.run(["_read-attributions", path, folder], timeLimit: IsolatedChild.timeLimit(forFile: path), subject: path)
             for line in lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             return (try NPY.read(path: folder + "/attribution.npy"), try NPY.read(path: folder + "/index.npy"))
         }

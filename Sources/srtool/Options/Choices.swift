@@ -1,5 +1,6 @@
 import ArgumentParser
 import SRExplain
+import SRImage
 import SRRender
 
 /// An option value from a fixed list that a library module defines (methods, composites,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SRCore
 import SRExplain
+import SRImage
 import SRRender
 
 /// Options choosing what to explain and with which rules (`explain`, `verify`).

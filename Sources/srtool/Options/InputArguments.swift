@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SRCore
 import SRFormats
-import SRRender
+import SRImage
 
 /// The input options every command that runs a model shares: images (preprocessed by a
 /// preset and its overrides) or an already-preprocessed `.npy`.
@@ -94,19 +94,10 @@ struct InputArguments: ParsableArguments {
     }
 
     func preprocessing(for graph: Graph) throws -> Preprocessing {
-        let preset: Preset
-        if let preprocess {
-            preset = preprocess.preset
-        } else if let name = graph.metadata.preprocess {
-            guard let p = Preset.named(name) else {
-                throw SRError.usage("the model names preprocessing '\(name)', which srtool does not know (choose with --preprocess)")
-            }
-            preset = p
-        } else {
-            preset = Preset.all[0]
-            if hasImages { Log.warning("the model names no preprocessing; using '\(preset.name)' (choose with --preprocess)") }
-        }
-        var p = preset.preprocessing
+        let choice = try PreprocessingChoice(requested: preprocess?.preset, modelNames: graph.metadata.preprocess)
+        // A guessed preset matters only where images are preprocessed.
+        if hasImages { choice.warnings.forEach(Log.warning) }
+        var p = choice.preset.preprocessing
         if let mean { p.mean = try parseFloats(mean, option: "--mean") }
         if let std { p.std = try parseFloats(std, option: "--std") }
         if let scale { p.scale = scale }

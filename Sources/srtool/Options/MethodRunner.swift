@@ -1,6 +1,6 @@
 import SRCore
 import SRExplain
-import SRRender
+import SRImage
 
 /// The chosen method as `explain` and `batch` run it: its options, fixed by the first input
 /// (the rule set with its z^B bounds, occlusion's window, Grad-CAM's layer), and its maps

@@ -71,22 +71,20 @@ struct ModelArguments: ParsableArguments {
             throw SRError.malformed("the input holds \(n) NaN/Inf value(s); pass --allow-nonfinite to run anyway")
         }
     }
+
+    /// The model, read by SRFormats' `ModelLoader` (which isolates libhdf5: main.swift serves
+    /// its child); what the importer decided is said after a successful load only, so that
+    /// a failure stays one line on stderr.
     func load() throws -> Graph {
-        guard model == "-" else { return try loadFile() }
-        // A model on standard input is copied to a private file first: the importers map
-        // files, and libhdf5 reads a path in a child process.
-        let folder = NSTemporaryDirectory() + "/srtool-stdin-\(getpid())-\(String(UInt32.random(in: 0 ... .max), radix: 16))"
-        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw SRError.cannotWrite("cannot create a temporary folder \(folder)")
-        }
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        var copy = self
-        copy.model = folder + "/stdin"
-        try InputFile.copyStandardInput(to: copy.model, maxBytes: maxStdinBytes)
-        return try copy.loadFile()
+        let options = try modelOptions()
+        let loaded = model == "-" ? try ModelLoader.loadStandardInput(maxBytes: maxStdinBytes, options: options)
+            : try ModelLoader.load(path: model, options: options)
+        for line in loaded.notices { Log.info("srtool: \(line)") }
+        return loaded.graph
     }
 
-    private func loadFile() throws -> Graph {
+    /// The options as `ModelLoader` takes them.
+    private func modelOptions() throws -> ModelOptions {
         let shape = try inputShape.map { try parseInts($0, option: "--input-shape", count: nil) }
         if let shape, shape.isEmpty || shape.contains(where: { $0 < 1 }) {
             throw SRError.usage("--input-shape needs positive dimensions, got '\(inputShape ?? "")'")
@@ -94,26 +92,9 @@ struct ModelArguments: ParsableArguments {
         guard maxTensorElements >= 1, maxNodes >= 1 else {
             throw SRError.usage("--max-tensor-elements and --max-nodes must be positive")
         }
-        // What the importer decided is said after a successful load only, so that a
-        // failure stays one line on stderr.
-        let notes = Notes()
-        let options = ModelOptions(inputShape: shape, limits: ImportLimits(maxTensorElements: maxTensorElements, maxNodes: maxNodes),
-                                   prototxt: prototxt, weights: weights, config: config, notice: notes.add)
-        if !IsolatedImport.inChild && ModelFormat.readsHDF5(path: model, options: options) {
-            return try IsolatedImport.load(self)
-        }
-        let graph = try ModelLoader.load(path: model, options: options)
-        for line in notes.lines { Log.info("srtool: \(line)") }
-        return graph
+        return ModelOptions(inputShape: shape, limits: ImportLimits(maxTensorElements: maxTensorElements, maxNodes: maxNodes),
+                            prototxt: prototxt, weights: weights, config: config)
     }
-}
-
-/// Importer notices, collected from any thread.
-final class Notes: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [String] = []
-    var lines: [String] { lock.lock(); defer { lock.unlock() }; return stored }
-    var add: @Sendable (String) -> Void { { [self] line in lock.lock(); stored.append(line); lock.unlock() } }
 }
 
 /// Parses "1,3,224,224".

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SRExplain
 import SRRender
+import SRImage
 
 /// How maps are drawn (explain, render, batch, saliency); unset options take the method's defaults.
 struct StyleArguments: ParsableArguments {

@@ -1,7 +1,7 @@
 import Foundation
 import SRCore
 import SRFormats
-import SRRender
+import SRImage
 import SRRuntime
 
 /// One libFuzzer entry point for every reader; `SRFUZZ_TARGET` picks the reader. Each
@@ -50,13 +50,13 @@ enum Harness: String, CaseIterable {
             case .srm: try exercise(SRMFile.load(path: path, limits: Harness.limits))
             case .caffemodel:
                 try exercise(CaffeImporter.load(path: path, format: .caffemodel,
-                                                options: ModelOptions(inputShape: [1, 3, 32, 32], limits: Harness.limits)))
+                                                options: ModelOptions(inputShape: [1, 3, 32, 32], limits: Harness.limits)).graph)
             case .prototxt:
                 try exercise(CaffeImporter.load(path: path, format: .prototxt, options: ModelOptions(
-                    limits: Harness.limits, weights: Harness.fixtures + "/caffe/vggface_mini_v2/vggface_mini_v2.caffemodel")))
+                    limits: Harness.limits, weights: Harness.fixtures + "/caffe/vggface_mini_v2/vggface_mini_v2.caffemodel")).graph)
             case .caffeHDF5:
                 try exercise(CaffeImporter.load(path: path, format: .caffeHDF5, options: ModelOptions(
-                    limits: Harness.limits, prototxt: Harness.fixtures + "/caffe/resnet_block/deploy.prototxt")))
+                    limits: Harness.limits, prototxt: Harness.fixtures + "/caffe/resnet_block/deploy.prototxt")).graph)
             case .kerasH5: try exercise(KerasImporter.load(path: path, format: .keras, options: ModelOptions(limits: Harness.limits)))
             case .kerasZip: try exercise(KerasImporter.load(path: path, format: .kerasZip, options: ModelOptions(limits: Harness.limits)))
             }

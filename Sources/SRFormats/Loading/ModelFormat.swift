@@ -1,32 +1,6 @@
 import Foundation
 import SRCore
 
-/// Options every model-reading command shares.
-public struct ModelOptions: Sendable {
-    /// Overrides the input shape the file declares (`N,C,H,W`).
-    public var inputShape: [Int]?
-    public var limits: ImportLimits
-    /// Caffe: the deploy prototxt for a caffemodel (else one found beside it).
-    public var prototxt: String?
-    /// Caffe: the weights for a prototxt (else one found beside it).
-    public var weights: String?
-    /// Keras: the architecture JSON for a weights-only .h5.
-    public var config: String?
-    /// Receives what the importer decided or ignored (a companion file found beside the
-    /// model, a fork's field skipped); the CLI prints it on stderr.
-    public var notice: @Sendable (String) -> Void
-
-    public init(inputShape: [Int]? = nil, limits: ImportLimits = .default, prototxt: String? = nil,
-                weights: String? = nil, config: String? = nil, notice: @escaping @Sendable (String) -> Void = { _ in }) {
-        self.inputShape = inputShape
-        self.limits = limits
-        self.prototxt = prototxt
-        self.weights = weights
-        self.config = config
-        self.notice = notice
-    }
-}
-
 /// The model formats srtool reads, detected from content (the extension only breaks ties).
 public enum ModelFormat: String, CaseIterable, Sendable {
     case onnx
@@ -37,7 +11,9 @@ public enum ModelFormat: String, CaseIterable, Sendable {
     case keras
     case kerasZip
 
-    /// Detects the format from the first bytes of the file.
+    /// Detects the format from the first bytes of the file. An HDF5 file is opened with
+    /// libhdf5 to tell Keras from Caffe-HDF5, so `ModelLoader` calls this in the child when
+    /// it isolates libhdf5 (`readsHDF5` decides that from bytes alone).
     public static func detect(path: String) throws -> ModelFormat {
         try InputFile.checkRegular(path)
         guard let handle = FileHandle(forReadingAtPath: path) else { throw SRError.missing("\(path): cannot read") }
@@ -62,29 +38,6 @@ public enum ModelFormat: String, CaseIterable, Sendable {
             throw SRError.malformed("\(path): an image, not a model (pass it with --image)")
         }
         throw SRError.malformed("\(path): not a model srtool recognises (expected ONNX, Caffe, Keras or .srm)")
-    }
-}
-
-public enum ModelLoader {
-    public static func load(path: String, options: ModelOptions = ModelOptions()) throws -> Graph {
-        var graph: Graph
-        let format = try ModelFormat.detect(path: path)
-        switch format {
-        case .onnx:
-            graph = try ONNXImporter.load(path: path, inputShape: options.inputShape, limits: options.limits)
-        case .keras, .kerasZip:
-            graph = try KerasImporter.load(path: path, format: format, options: options)
-        case .caffemodel, .caffeHDF5, .prototxt:
-            graph = try CaffeImporter.load(path: path, format: format, options: options)
-        case .srm:
-            graph = try SRMFile.load(path: path, limits: options.limits)
-            if let shape = options.inputShape {
-                guard graph.inputs.count == 1 else { throw SRError.usage("--input-shape given but the model has \(graph.inputs.count) inputs") }
-                graph.inputs[0].shape = shape
-                try graph.validate()
-            }
-        }
-        return graph
     }
 }
 
