@@ -106,7 +106,7 @@ final class CLITests: XCTestCase {
     }
 
     /// Every usage error, whoever finds it (the argument parser, a validation, a rule on a
-    /// layer without weights), is one `srtool: error:` line and exit 64; negative numbers
+    /// layer it does not apply to), is one `srtool: error:` line and exit 64; negative numbers
     /// parse as values.
     func testUsageErrorsAreOneLine() throws {
         let image = ["Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/samples/circle_1.png"]
@@ -125,7 +125,7 @@ final class CLITests: XCTestCase {
             (["explain"] + image + ["--integration", "simpson"], "The value 'simpson' is invalid for '--integration <integration>'. Please provide one of riemann, gausslegendre"),
             (["explain"] + image + ["--target", "-1"], "target -1 is out of range: the model has 4 classes"),
             (["verify"] + image + ["--tolerance", "-1"], "--tolerance must not be negative"),
-            (["explain"] + image + ["--rule", "/MaxPool=epsilon"], "layer '/MaxPool' (maxPool2d) has no 'weight': its rule needs a convolution or linear layer"),
+            (["explain"] + image + ["--rule", "/MaxPool=epsilon"], "rule 'epsilon:1e-06' does not apply to layer '/MaxPool' (maxPool2d)"),
             (["explain"] + image + ["-o", "heat.gif"], "-o heat.gif: srtool writes PNG or JPEG there; name the file .png or .jpg or .jpeg"),
             (["explain"] + image + ["--save", "map.png"], "--save map.png: srtool writes a .npy array there; name the file .npy"),
             (["run"] + image + ["-o", "y.txt"], "-o y.txt: srtool writes a .npy array there; name the file .npy"),
@@ -139,6 +139,31 @@ final class CLITests: XCTestCase {
         let help = try CLI.run(["explain", "--help"])
         XCTAssertEqual(help.code, 0)
         XCTAssertTrue(help.stdout.hasPrefix("OVERVIEW:"), help.stdout)
+    }
+
+    /// `--rule` naming a layer whose op the rule cannot explain (a weight rule on pooling, z⁺
+    /// on a ReLU, pass on a conv) is a usage error in every command that takes it: one line
+    /// naming the layer, its op and the rule, exit 64, before anything is computed or written.
+    func testARuleOnALayerItCannotExplainIsAUsageError() throws {
+        let dir = NSTemporaryDirectory() + "srtool-rule-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let image = ["Fixtures/bundled/shapes.onnx", "--image", "Fixtures/bundled/samples/circle_1.png"]
+        for (command, rule, line) in [
+            (["explain"] + image + ["-o", dir + "/heat.png"], "/MaxPool=epsilon",
+             "rule 'epsilon:1e-06' does not apply to layer '/MaxPool' (maxPool2d)"),
+            (["verify"] + image, "/Relu=zplus", "rule 'zplus' does not apply to layer '/Relu' (relu)"),
+            (["render"] + image + ["--out", dir + "/report"], "/conv1/Conv=pass", "rule 'pass' does not apply to layer '/conv1/Conv' (conv2d)"),
+            (["explain"] + image + ["--save", dir + "/r.npy"], "15=norm", "rule 'norm' does not apply to layer '/fc2/Gemm' (linear)"),
+            (["verify"] + image + ["--json"], "/Flatten=product", "rule 'product' does not apply to layer '/Flatten' (flatten)"),
+        ] {
+            let r = try CLI.run(command + ["--rule", rule])
+            XCTAssertEqual(r.code, 64, "\(command) --rule \(rule): \(r.stderr)")
+            XCTAssertEqual(r.errorLines, ["srtool: error: " + line])
+            XCTAssertEqual(r.stdout, "")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir), "\(command) wrote before refusing")
+        }
+        let fine = try CLI.run(["verify"] + image + ["--rule", "/MaxPool=gradient", "--rule", "/Relu=pass", "--rule", "/fc2/Gemm=zplus"])
+        XCTAssertEqual(fine.code, 0, fine.stderr)
     }
 
     func testExitCodes() throws {

@@ -55,10 +55,15 @@ public struct Composite: Sendable {
             }
         }?.name
         let overrides = options.overrides
+        let override: @Sendable (Node) -> Rule? = { node in
+            overrides[node.name] ?? node.outputs.lazy.compactMap({ overrides[$0] }).first
+        }
+        // A rule put on a layer it cannot explain is refused before anything runs.
+        for node in graph.nodes { try override(node)?.check(node) }
         let gradient = Gradient()
         let projections = t.attentionDense == nil ? [] : AttentionProjections.names(in: graph)
         return RuleSet { node in
-            if let r = overrides[node.name] ?? node.outputs.lazy.compactMap({ overrides[$0] }).first { return r }
+            if let r = override(node) { return r }
             if node.name == firstNode, let f = t.first { return f }
             let chosen: Rule?
             switch node.op {

@@ -32,6 +32,7 @@ public final class BackwardEngine {
                 return t
             }
             let rule = rules.rule(for: node)
+            try rule.check(node)
             let context = RuleContext(node: node, graph: graph, inputs: xs, output: y, signal: out, scratch: scratch, cache: cache)
             let back = try rule.backward(context)
             observe?(node, rule, out, back)

@@ -17,8 +17,8 @@ public struct RuleContext {
 
     public func weight(_ role: String) throws -> Tensor {
         guard let t = graph.weight(node, role) else {
-            // Only a `--rule` can put a weight rule on a layer without weights.
-            throw SRError.usage("layer '\(node.name)' (\(node.op.name)) has no '\(role)': its rule needs a convolution or linear layer")
+            // Graph validation requires every op's weights, and rules apply only to ops that have them.
+            throw SRError.internalError("layer '\(node.name)' (\(node.op.name)) has no '\(role)'")
         }
         return t
     }
@@ -32,17 +32,28 @@ public struct RuleContext {
 }
 
 /// A backward rule: maps the signal at a node's output to one signal per input
-/// (nil: nothing flows to that input).
+/// (nil: nothing flows to that input). Each rule declares what it is — the ops it applies
+/// to and where it conserves — and checks (the engine, `verify`, `--rule`) read those
+/// declarations (docs/ARCHITECTURE.md, "Adding a rule").
 public protocol Rule: Sendable {
     /// Name as written on the command line (`epsilon:1e-6`, `gamma:0.25`, …).
     var name: String { get }
+    /// Whether the rule can map relevance through `op`: an exhaustive switch over `Op` in
+    /// each rule, so a new op does not compile until every rule has decided. The engine
+    /// refuses a rule on an op it does not apply to, so `backward` sees only these.
+    func applies(to op: Op) -> Bool
     func backward(_ c: RuleContext) throws -> [Tensor?]
     /// Whether this rule passes on exactly the relevance it receives at `node` (up to its
-    /// stabiliser): what `verify` holds each layer to. Each rule declares it; the default
-    /// is that it does not.
+    /// stabiliser): what `verify` holds each layer to.
     func conserves(at node: Node, in graph: Graph) -> Bool
 }
 
 extension Rule {
-    public func conserves(at node: Node, in graph: Graph) -> Bool { false }
+    /// The usage error for this rule on a layer whose op it does not apply to (a `--rule`
+    /// on the wrong layer).
+    func check(_ node: Node) throws {
+        guard applies(to: node.op) else {
+            throw SRError.usage("rule '\(name)' does not apply to layer '\(node.name)' (\(node.op.name))")
+        }
+    }
 }

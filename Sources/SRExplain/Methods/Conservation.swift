@@ -17,7 +17,7 @@ public struct ConservationAudit: Sendable {
         public var absorbed: Double { relevanceOut - relevanceIn }
         /// Σ relevance at the output relative to the start value: `out/start − 1`.
         public var deviationFromStart: Double
-        /// Whether the rule at this node should conserve relevance (no bias, no gradient).
+        /// Whether the rule at this node should conserve relevance, as it declares (`Rule.conserves`).
         public var shouldConserve: Bool
         public var ok: Bool
     }

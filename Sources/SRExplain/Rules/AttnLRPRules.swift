@@ -20,8 +20,20 @@ public struct SoftmaxRule: Rule {
     public var name: String { "softmax-gxi" }
     public init() {}
 
+    public func applies(to op: Op) -> Bool {
+        switch op {
+        case .softmax: true
+        case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn,
+             .batchNorm, .scale, .add, .mul, .max, .concat, .flatten, .reshape, .sigmoid, .tanh, .thresholdedRelu, .power,
+             .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant, .resize:
+            false
+        }
+    }
+
+    public func conserves(at node: Node, in graph: Graph) -> Bool { false }
+
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
-        guard case .softmax(let axis) = c.node.op, c.inputs.count == 1 else { return try Gradient().backward(c) }
+        guard case .softmax(let axis) = c.node.op else { throw SRError.internalError("rule '\(name)' reached layer '\(c.node.name)'") }
         let shape = c.output.shape
         let n = shape[axis], inner = shape.suffix(from: axis + 1).reduce(1, *), outer = c.output.count / max(n * inner, 1)
         let out = Tensor(uninitialized: shape)
@@ -50,8 +62,20 @@ public struct LayerNormRule: Rule {
     public let stabilizer: Float
     public init(stabilizer: Float) { self.stabilizer = stabilizer }
 
+    public func applies(to op: Op) -> Bool {
+        switch op {
+        case .layerNorm: true
+        case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn,
+             .batchNorm, .scale, .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .thresholdedRelu,
+             .power, .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .matmul, .batchConstant, .resize:
+            false
+        }
+    }
+
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
-        guard case .layerNorm(let axis, let epsilon) = c.node.op, c.inputs.count == 1 else { return try Gradient().backward(c) }
+        guard case .layerNorm(let axis, let epsilon) = c.node.op else {
+            throw SRError.internalError("rule '\(name)' reached layer '\(c.node.name)'")
+        }
         let x = c.inputs[0]
         let n = x.shape.suffix(from: axis).reduce(1, *), groups = x.count / max(n, 1)
         let scale = c.graph.weight(c.node, "scale")
@@ -95,8 +119,17 @@ public struct MatMulRule: Rule {
     public var name: String { kind == .uniform ? "matmul-uniform" : "matmul-constant-attention" }
     public init(_ kind: Kind, stabilizer: Float) { self.kind = kind; self.stabilizer = stabilizer }
 
+    public func applies(to op: Op) -> Bool {
+        switch op {
+        case .matmul: true
+        case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn,
+             .batchNorm, .scale, .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .thresholdedRelu,
+             .power, .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .layerNorm, .batchConstant, .resize:
+            false
+        }
+    }
+
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
-        guard case .matmul = c.node.op, c.inputs.count == 2 else { return try Gradient().backward(c) }
         let stabilizer = self.stabilizer
         let s = zip3(c.signal, c.output) { r, z in r * stabilizedInverse(z, stabilizer) }
         let grads = try Gradient().backward(c.with(signal: s))

@@ -9,13 +9,26 @@ public struct Gradient: Rule {
     public var name: String { "gradient" }
     public init() {}
 
+    /// Every op has its input gradient (`backward`).
+    public func applies(to op: Op) -> Bool {
+        switch op {
+        case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn,
+             .batchNorm, .scale, .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .thresholdedRelu,
+             .power, .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant, .resize:
+            true
+        }
+    }
+
     /// The gradient passes relevance on unchanged in sum through ops that only move, copy
     /// or pick values: layout ops, max pooling, and sum / max / min reductions.
     public func conserves(at node: Node, in graph: Graph) -> Bool {
         switch node.op {
-        case .flatten, .reshape, .identity, .concat, .maxPool2d, .globalMaxPool, .pad, .transpose: return true
-        case .reduce(let a): return a.kind == .sum || a.kind == .max || a.kind == .min
-        default: return false
+        case .flatten, .reshape, .identity, .concat, .maxPool2d, .globalMaxPool, .pad, .transpose: true
+        case .reduce(let a): a.kind == .sum || a.kind == .max || a.kind == .min
+        case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .avgPool2d, .globalAvgPool, .lrn, .batchNorm, .scale, .add,
+             .mul, .max, .softmax, .sigmoid, .tanh, .thresholdedRelu, .power, .clip, .slice, .unary, .layerNorm, .matmul,
+             .batchConstant, .resize:
+            false
         }
     }
 

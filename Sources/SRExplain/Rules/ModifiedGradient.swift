@@ -3,69 +3,51 @@ import SRCore
 import SRRuntime
 
 /// zennit's `BasicHook` for conv and linear layers (Montavon et al. 2019, "Layer-wise
-/// relevance propagation: an overview", eq. 1–4): each *term* k runs the layer on a
-/// modified input with modified parameters, `z_k = f(x'_k; ρ_k(W), ρ_k(b))`; each *group*
-/// divides the incoming relevance by its stabilised denominator `Σ ±z_k` (optionally gated by
-/// the sign of a term's output), and `R_in = Σ_k coef_k · x'_k ⊙ ∂z_k/∂x'_k · g_k`.
+/// relevance propagation: an overview", eq. 1–4): each *term* runs the layer on a modified
+/// input with modified parameters, `z_k = f(x'_k; ρ_k(W), ρ_k(b))`; each *group* divides the
+/// incoming relevance by its stabilised denominator `Σ_k s_k z_k` (where its condition
+/// holds), and `R_in = Σ_groups coefficient · Σ_k s_k · x'_k ⊙ ∂z_k/∂x'_k · R / stab(Σ s z)`.
+/// The terms and groups are written in `ModifiedGradient+Terms.swift`'s vocabulary
+/// (`LRPRules.swift`).
 public struct ModifiedGradient: Rule {
-    /// The input a term feeds the layer.
-    public enum InputModifier: Sendable, Equatable {
-        case identity, positive, negative, ones
-        /// A constant per channel (length C) or for all (length 1): ZBox bounds.
-        case constant([Float])
+    public let name: String
+    let groups: [Group]
+    let stabilizer: Float
+
+    /// `zeroBias` drops the bias from every term of every group (zennit's
+    /// `zero_params=['bias']`).
+    public init(name: String, groups: [Group], stabilizer: Float, zeroBias: Bool = false) {
+        self.name = name
+        self.groups = zeroBias ? groups.map(\.withoutBias) : groups
+        self.stabilizer = stabilizer
     }
 
-    /// An elementwise change of the weight or bias.
-    public enum ParamModifier: Sendable, Hashable {
-        case identity, positive, negative, zero, one, square
-        /// `p + γ·clamp(p, min: 0)` or `p + γ·clamp(p, max: 0)`.
-        case gammaPositive(Float), gammaNegative(Float)
+    /// The layers these rules explain.
+    enum Layer {
+        case conv(Conv2DAttributes), linear
 
-        func apply(_ p: Float) -> Float {
-            switch self {
-            case .identity: p
-            case .positive: max(p, 0)
-            case .negative: min(p, 0)
-            case .zero: 0
-            case .one: 1
-            case .square: p * p
-            case .gammaPositive(let g): p + g * max(p, 0)
-            case .gammaNegative(let g): p + g * min(p, 0)
+        init?(_ op: Op) {
+            switch op {
+            case .conv2d(let a): self = .conv(a)
+            case .linear: self = .linear
+            case .convTranspose2d, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn, .batchNorm,
+                 .scale, .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .thresholdedRelu, .power,
+                 .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant, .resize:
+                return nil
             }
         }
     }
 
-    public struct Term: Sendable {
-        var input: InputModifier
-        var weight: ParamModifier
-        var bias: ParamModifier
-    }
+    public func applies(to op: Op) -> Bool { Layer(op) != nil }
 
-    public struct Group: Sendable {
-        /// Terms summed (with sign) into the denominator.
-        var denominator: [(term: Int, sign: Float)]
-        /// Keep only positions where this term's output is > 0 (`.positive`) or < 0.
-        var gate: (term: Int, positive: Bool)?
-        /// Terms receiving this group's gradient, with their reducer coefficient.
-        var contributors: [(term: Int, coefficient: Float)]
-        /// Only where that (earlier) group's denominator is exactly 0 — it had nothing to
-        /// divide the relevance by — does this group pass relevance on (z⁺'s fallback).
-        var whereEmpty: Int? = nil
-    }
-
-    public let name: String
-    let terms: [Term]
     /// True when no term that enters a denominator uses the bias.
     public var zeroesBias: Bool {
-        let used = Set(groups.flatMap { $0.denominator.map(\.term) })
-        return used.allSatisfy { terms[$0].bias == .zero }
+        groups.allSatisfy { $0.terms.parts.allSatisfy { $0.term.bias == .zero } }
     }
-    let groups: [Group]
-    let stabilizer: Float
 
-    /// Conserves where every group's denominator is the sum of what its contributors
-    /// receive and holds no net bias: the bias terms cancel for any bias (flat has none,
-    /// z^B's `b − b⁺ − b⁻` is 0), the layer has no bias, or every bias term is dropped.
+    /// Conserves where every group's denominator is the sum of what its terms pass on and
+    /// holds no net bias: the bias terms cancel for any bias (flat has none, z^B's
+    /// `b − b⁺ − b⁻` is 0), the layer has no bias, or every bias term is dropped.
     public func conserves(at node: Node, in graph: Graph) -> Bool {
         biasCancels || graph.weight(node, "bias") == nil || zeroesBias
     }
@@ -76,11 +58,11 @@ public struct ModifiedGradient: Rule {
     var biasCancels: Bool {
         groups.allSatisfy { g in
             var (plain, positive, negative) = (Float(0), Float(0), Float(0))
-            for (term, sign) in g.denominator {
-                switch terms[term].bias {
-                case .identity: plain += sign
-                case .positive: positive += sign
-                case .negative: negative += sign
+            for part in g.terms.parts {
+                switch part.term.bias {
+                case .identity: plain += part.sign
+                case .positive: positive += part.sign
+                case .negative: negative += part.sign
                 case .zero: continue
                 case .one, .square, .gammaPositive, .gammaNegative: return false
                 }
@@ -89,81 +71,107 @@ public struct ModifiedGradient: Rule {
         }
     }
 
+    /// The sign a group's condition asks of a term's output or a sum.
+    private enum Sign {
+        case positive, negative, zero
+    }
+
     /// A term's input: the layer input itself, all zeros, or a modified copy.
-    private enum TermInput {
+    private enum ModifiedInput {
         case same, zero, tensor(Tensor)
     }
 
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
+        guard let layer = Layer(c.node.op) else {
+            throw SRError.internalError("rule '\(name)' reached layer '\(c.node.name)' (\(c.node.op.name))")
+        }
         let x = c.inputs[0]
         let weight = try c.weight("weight")
         let nonNegative = !x.buffer.contains { $0 < 0 }
-        let inputs = terms.map { modified(x, $0.input, nonNegative: nonNegative) }
-        let weights = try terms.map { t in try c.cache.tensor(c.node.name, "w", t.weight) { modify(weight, t.weight) } }
-        let biases = try terms.map { t -> Tensor? in
+        var inputs: [InputModifier: ModifiedInput] = [:]
+        func input(_ t: Term) -> ModifiedInput {
+            if let i = inputs[t.input] { return i }
+            let i = modified(x, t.input, nonNegative: nonNegative)
+            inputs[t.input] = i
+            return i
+        }
+        func tensor(_ t: Term) -> Tensor {
+            switch input(t) {
+            case .same: return x
+            case .zero: return Tensor(zeros: x.shape)
+            case .tensor(let m): return m
+            }
+        }
+        func weights(_ t: Term) throws -> Tensor {
+            try c.cache.tensor(c.node.name, "w", t.weight) { modify(weight, t.weight) }
+        }
+        func bias(_ t: Term) throws -> Tensor? {
             guard let b = c.bias, t.bias != .zero else { return nil }
             return try c.cache.tensor(c.node.name, "b", t.bias) { modify(b, t.bias) }
         }
         // A term whose input is all zero and whose bias is zero contributes nothing.
-        let live = terms.indices.map { k in
-            if case .zero = inputs[k] { return biases[k] != nil }
+        func live(_ t: Term) throws -> Bool {
+            if case .zero = input(t) { return try bias(t) != nil }
             return true
         }
-        func tensor(_ k: Int) -> Tensor {
-            switch inputs[k] {
-            case .same: return x
-            case .zero: return Tensor(zeros: x.shape)
-            case .tensor(let t): return t
-            }
-        }
-        var outputs = [Tensor?](repeating: nil, count: terms.count)
-        func output(_ k: Int) -> Tensor? {
-            guard live[k] else { return nil }
-            if let z = outputs[k] { return z }
-            let t = terms[k]
+        var outputs: [Term: Tensor] = [:]
+        func output(_ t: Term) throws -> Tensor {
+            if let z = outputs[t] { return z }
             // The unmodified term is the forward pass's own output.
             let z = t.input == .identity && t.weight == .identity && t.bias == .identity
-                ? c.output : forward(c, tensor(k), weights[k], biases[k])
-            outputs[k] = z
+                ? c.output : forward(c, layer, tensor(t), try weights(t), try bias(t))
+            outputs[t] = z
             return z
         }
-        var relevance: Tensor?
         let count = c.signal.count
-        var denominators: [Tensor] = []
-        for group in groups {
-            // A fallback group costs nothing where its condition never holds (the usual case).
-            let empty = group.whereEmpty.map { denominators[$0].pointer }
-            if let empty {
-                let sp = c.signal.pointer
-                guard (0..<count).contains(where: { empty[$0] == 0 && sp[$0] != 0 }) else {
-                    denominators.append(Tensor(zeros: [1]))
-                    continue
-                }
-            }
+        var denominators: [Terms: Tensor] = [:]
+        /// `Σ_k s_k z_k`, unstabilised.
+        func denominator(_ terms: Terms) throws -> Tensor {
+            if let d = denominators[terms] { return d }
             let den = Tensor(zeros: c.signal.shape)
-            denominators.append(den)
-            for (k, sign) in group.denominator {
-                guard let z = output(k) else { continue }
-                let d = den.pointer, zp = z.pointer
+            for part in terms.parts where try live(part.term) {
+                let (d, zp, sign) = (den.pointer, try output(part.term).pointer, part.sign)
                 Parallel.forEach(count, minChunk: 1 << 15) { r in for i in r { d[i] += sign * zp[i] } }
             }
+            denominators[terms] = den
+            return den
+        }
+        var relevance: Tensor?
+        for group in groups {
+            // Where a group passes relevance on: a term's sign, or an empty sum (a fallback
+            // group, which costs nothing where its condition never holds — the usual case).
+            let keep: (values: UnsafeMutablePointer<Float>, sign: Sign)?
+            switch group.condition {
+            case nil: keep = nil
+            case .positive(let t): keep = (try output(t).pointer, .positive)
+            case .negative(let t): keep = (try output(t).pointer, .negative)
+            case .zero(let terms):
+                let empty = try denominator(terms).pointer, sp = c.signal.pointer
+                guard (0..<count).contains(where: { empty[$0] == 0 && sp[$0] != 0 }) else { continue }
+                keep = (empty, .zero)
+            }
+            let den = try denominator(group.terms)
             let g = Tensor(uninitialized: c.signal.shape)
-            let gate = group.gate.flatMap { gt in output(gt.term).map { ($0.pointer, gt.positive) } }
             let (gp, sp, dp, eps) = (g.pointer, c.signal.pointer, den.pointer, stabilizer)
             Parallel.forEach(count, minChunk: 1 << 15) { r in
                 for i in r {
                     let d = dp[i]
                     var v = sp[i] / (d + (d >= 0 ? eps : -eps))
-                    if let (z, positive) = gate, positive ? !(z[i] > 0) : !(z[i] < 0) { v = 0 }
-                    if let empty, empty[i] != 0 { v = 0 }
+                    if let (z, sign) = keep {
+                        switch sign {
+                        case .positive: if !(z[i] > 0) { v = 0 }
+                        case .negative: if !(z[i] < 0) { v = 0 }
+                        case .zero: if z[i] != 0 { v = 0 }
+                        }
+                    }
                     gp[i] = v
                 }
             }
-            for (k, coefficient) in group.contributors where live[k] {
-                let back = backwardData(c, g, weights[k], inShape: x.shape)
+            for part in group.terms.parts where try live(part.term) {
+                let back = backwardData(c, layer, g, try weights(part.term), inShape: x.shape)
                 let first = relevance == nil
                 let r = relevance ?? Tensor(uninitialized: x.shape)
-                let (rp, xp, bp) = (r.pointer, tensor(k).pointer, back.pointer)
+                let (rp, xp, bp, coefficient) = (r.pointer, tensor(part.term).pointer, back.pointer, group.coefficient * part.sign)
                 Parallel.forEach(r.count, minChunk: 1 << 15) { range in
                     if first {
                         for i in range { rp[i] = coefficient * xp[i] * bp[i] }
@@ -178,7 +186,7 @@ public struct ModifiedGradient: Rule {
     }
 
     /// The input a term feeds the layer (`x⁺` of a non-negative input is the input itself).
-    private func modified(_ x: Tensor, _ m: InputModifier, nonNegative: Bool) -> TermInput {
+    private func modified(_ x: Tensor, _ m: InputModifier, nonNegative: Bool) -> ModifiedInput {
         switch m {
         case .identity: return .same
         case .positive: return nonNegative ? .same : .tensor(Kernels.map(x) { max($0, 0) })
@@ -196,18 +204,17 @@ public struct ModifiedGradient: Rule {
         m == .identity ? t : Kernels.map(t) { m.apply($0) }
     }
 
-
-    private func forward(_ c: RuleContext, _ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
-        switch c.node.op {
-        case .conv2d(let a): return Kernels.conv2d(x, weight: w, bias: b, a, outShape: c.output.shape, scratch: c.scratch)
-        default: return Kernels.linear(x, weight: w, bias: b)
+    private func forward(_ c: RuleContext, _ layer: Layer, _ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
+        switch layer {
+        case .conv(let a): Kernels.conv2d(x, weight: w, bias: b, a, outShape: c.output.shape, scratch: c.scratch)
+        case .linear: Kernels.linear(x, weight: w, bias: b)
         }
     }
 
-    private func backwardData(_ c: RuleContext, _ g: Tensor, _ w: Tensor, inShape: [Int]) -> Tensor {
-        switch c.node.op {
-        case .conv2d(let a): return Kernels.conv2dBackwardData(g, weight: w, a, inShape: inShape, scratch: c.scratch)
-        default: return Kernels.linearBackwardData(g, weight: w)
+    private func backwardData(_ c: RuleContext, _ layer: Layer, _ g: Tensor, _ w: Tensor, inShape: [Int]) -> Tensor {
+        switch layer {
+        case .conv(let a): Kernels.conv2dBackwardData(g, weight: w, a, inShape: inShape, scratch: c.scratch)
+        case .linear: Kernels.linearBackwardData(g, weight: w)
         }
     }
 }

@@ -1,15 +1,26 @@
 import SRCore
 import SRRuntime
 
-/// Relevance passes unchanged (activations, batch norm left after canonizing, LRN).
-/// Ops that change the shape fall back to their gradient.
+/// zennit's `Pass`: relevance passes unchanged, `R_in = R_out`, through an op of one input
+/// that maps each element to the element in its place (activations, batch norm left after
+/// canonizing, layer norm, LRN) or only reshapes.
 public struct Pass: Rule {
     public var name: String { "pass" }
     public init() {}
 
+    public func applies(to op: Op) -> Bool {
+        switch op {
+        case .relu, .prelu, .sigmoid, .tanh, .thresholdedRelu, .power, .clip, .unary, .batchNorm, .scale, .layerNorm, .lrn,
+             .identity, .flatten, .reshape:
+            true
+        case .conv2d, .convTranspose2d, .linear, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .add, .mul, .max,
+             .concat, .softmax, .pad, .transpose, .reduce, .slice, .matmul, .batchConstant, .resize:
+            false
+        }
+    }
+
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
-        guard c.inputs.count == 1, c.inputs[0].shape == c.signal.shape else { return try Gradient().backward(c) }
-        return [c.signal]
+        [try c.signal.reshaped(c.inputs[0].shape)]
     }
 
     public func conserves(at node: Node, in graph: Graph) -> Bool { true }
@@ -21,6 +32,18 @@ public struct Norm: Rule {
     public var name: String { "norm" }
     public let stabilizer: Float
     public init(stabilizer: Float = 1e-6) { self.stabilizer = stabilizer }
+
+    /// Sums and averages: the linear maps without weights, through which it conserves.
+    public func applies(to op: Op) -> Bool {
+        switch op {
+        case .add, .avgPool2d, .globalAvgPool: true
+        case .reduce(let a): a.kind == .sum || a.kind == .mean
+        case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .maxPool2d, .globalMaxPool, .lrn, .batchNorm, .scale, .mul,
+             .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .thresholdedRelu, .power, .clip, .pad, .identity,
+             .transpose, .slice, .unary, .layerNorm, .matmul, .batchConstant, .resize:
+            false
+        }
+    }
 
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
         let s = Tensor(uninitialized: c.signal.shape)
@@ -44,8 +67,21 @@ public struct ReLURule: Rule {
     public var name: String { kind == .guided ? "guided-relu" : "deconvnet-relu" }
     public init(_ kind: Kind) { self.kind = kind }
 
+    public func applies(to op: Op) -> Bool {
+        switch op {
+        case .relu: true
+        case .conv2d, .convTranspose2d, .linear, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn,
+             .batchNorm, .scale, .add, .mul, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .thresholdedRelu,
+             .power, .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant, .resize:
+            false
+        }
+    }
+
+    /// A gradient, not relevance.
+    public func conserves(at node: Node, in graph: Graph) -> Bool { false }
+
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
-        guard case .relu(let slope) = c.node.op else { return try Gradient().backward(c) }
+        guard case .relu(let slope) = c.node.op else { throw SRError.internalError("rule '\(name)' reached layer '\(c.node.name)'") }
         switch kind {
         case .guided:
             // The ReLU's gradient, passed only where the incoming signal is positive.
@@ -69,6 +105,16 @@ public struct ProductRule: Rule {
     let gates: Set<Int>
 
     public init(gates: Set<Int> = []) { self.gates = gates }
+
+    public func applies(to op: Op) -> Bool {
+        switch op {
+        case .mul: true
+        case .conv2d, .convTranspose2d, .linear, .relu, .prelu, .maxPool2d, .avgPool2d, .globalAvgPool, .globalMaxPool, .lrn,
+             .batchNorm, .scale, .add, .max, .concat, .flatten, .reshape, .softmax, .sigmoid, .tanh, .thresholdedRelu, .power,
+             .clip, .pad, .identity, .transpose, .reduce, .slice, .unary, .layerNorm, .matmul, .batchConstant, .resize:
+            false
+        }
+    }
 
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
         let receives = c.inputs.indices.map { k in gates.isEmpty ? c.inputs[k].shape == c.signal.shape : !gates.contains(k) }
