@@ -21,6 +21,7 @@ let package = Package(
     name: "srtool",
     products: [
         .executable(name: "srtool", targets: ["srtool"]),
+        .executable(name: "explain-image", targets: ["ExplainImage"]),
         .library(name: "SRKit", targets: ["SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRImage", "SRRender", "SREval"]),
     ],
     dependencies: [
@@ -55,6 +56,9 @@ let package = Package(
             "SRCore", "SRFormats", "SRRuntime", "SRExplain", "SRSaliency", "SRImage", "SRRender", "SREval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: kernelSettings.isEmpty ? [] : [.define("SRTOOL_X86_64_V3")]),
+        // Examples/ExplainImage: SRKit used from another Swift program (README, "Using SRKit from Swift").
+        .executableTarget(name: "ExplainImage", dependencies: ["SRCore", "SRFormats", "SRImage", "SRExplain", "SRRender"],
+                          path: "Examples/ExplainImage"),
         .target(name: "SRTestSupport", dependencies: ["SRCore", "SRFormats"], path: "Tests/SRTestSupport"),
         .testTarget(name: "SRCoreTests", dependencies: ["SRCore", "SRTestSupport"]),
         .testTarget(name: "SRFormatsTests", dependencies: ["SRFormats", "SRRuntime", "SRTestSupport"]),

@@ -10,21 +10,25 @@ public enum CLI {
         public var errorLines: [String] { stderr.split(separator: "\n").map(String.init) }
     }
 
-    public static var binary: URL {
+    public static var binary: URL { executable("srtool") }
+
+    /// A product of the same build (`srtool`, the example `explain-image`).
+    public static func executable(_ name: String) -> URL {
         // The test bundle sits beside the products of the same build.
         var dir = Bundle.main.bundleURL
         for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("srtool")
+            let candidate = dir.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             dir.deleteLastPathComponent()
         }
-        return Fixtures.root.deletingLastPathComponent().appendingPathComponent(".build/debug/srtool")
+        return Fixtures.root.deletingLastPathComponent().appendingPathComponent(".build/debug/" + name)
     }
 
-    /// Runs srtool with `arguments`; `addressSpaceLimit` (KiB) runs it under `ulimit -v`, as
+    /// Runs srtool (or another `program` of the build) with `arguments`; `addressSpaceLimit` (KiB) runs it under `ulimit -v`, as
     /// a memory-capped container or cluster job would.
-    public static func run(_ arguments: [String], timeout: TimeInterval = 60, environment: [String: String] = [:],
-                           addressSpaceLimit: Int? = nil, stdin: FileHandle? = nil) throws -> Result {
+    public static func run(_ arguments: [String], program: String = "srtool", timeout: TimeInterval = 60,
+                           environment: [String: String] = [:], addressSpaceLimit: Int? = nil, stdin: FileHandle? = nil) throws -> Result {
+        let binary = executable(program)
         let process = Process()
         if let limit = addressSpaceLimit {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
