@@ -7,6 +7,8 @@ public final class TensorStorage: @unchecked Sendable {
     public let base: UnsafeMutablePointer<Float>
     public let count: Int
     private let owner: AnyObject?
+    /// The owned buffer's size as allocated (`BufferPool.rounded`), 0 when borrowed.
+    private let allocated: Int
 
     /// Zero-filled owned storage of `count` floats.
     public convenience init(count: Int) {
@@ -21,15 +23,23 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     /// Owned storage whose contents are undefined: for outputs a kernel writes in full.
+    /// Large buffers come from `BufferPool` when one of the size was freed.
     public init(uninitializedCount count: Int) {
-        var raw: UnsafeMutableRawPointer?
-        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
-        guard !overflow, posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            Self.outOfMemory(overflow ? .max : bytes)
+        let (exact, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !overflow, exact < Int.max - 4096 else { Self.outOfMemory(.max) }
+        let bytes = BufferPool.rounded(exact)
+        var raw = BufferPool.shared.take(bytes)
+        // Failing, the kept buffers are released and the allocation tried once more (an
+        // address-space limit counts them).
+        if raw == nil, posix_memalign(&raw, 64, bytes) != 0 || raw == nil {
+            BufferPool.shared.releaseAll()
+            guard posix_memalign(&raw, 64, bytes) == 0 else { Self.outOfMemory(bytes) }
         }
+        guard let raw else { Self.outOfMemory(bytes) }
         self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         self.owner = nil
+        self.allocated = bytes
     }
 
     /// Storage living inside `owner` (which must stay valid while this object lives).
@@ -37,9 +47,10 @@ public final class TensorStorage: @unchecked Sendable {
         self.base = base
         self.count = count
         self.owner = owner
+        self.allocated = 0
     }
 
     deinit {
-        if owner == nil { free(base) }
+        if owner == nil { BufferPool.shared.give(UnsafeMutableRawPointer(base), bytes: allocated) }
     }
 }
