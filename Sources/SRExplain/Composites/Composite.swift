@@ -8,6 +8,8 @@ public struct CompositeOptions: Sendable {
     /// ZBox bounds: the lowest and highest input value per channel (or one for all).
     public var low: [Float] = [-3]
     public var high: [Float] = [3]
+    /// Additions of activations by `SumPlus` instead of the composite's rule (`--sum-rule norm-plus`).
+    public var sumsByPositiveParts = false
     /// Per-node rule overrides (`--rule LAYER=RULE`), by node or output tensor name.
     public var overrides: [String: Rule] = [:]
     public init() {}
@@ -46,7 +48,9 @@ public struct Composite: Sendable {
 
     /// The rule set for `graph` (already canonized).
     public func rules(for graph: Graph, options: CompositeOptions) throws -> RuleSet {
-        let t = try build(options)
+        var table = try build(options)
+        if options.sumsByPositiveParts { table.sum = SumPlus(stabilizer: options.stabilizer) }
+        let t = table
         let firstNode = graph.nodes.first { node in
             switch node.op {
             case .conv2d: return true

@@ -1,10 +1,10 @@
 import SRCore
 
 /// Parses a rule written on the command line: `epsilon[:ε]`, `gamma[:γ]`, `zplus`,
-/// `alpha-beta[:α:β]`, `zbox:low:high`, `flat`, `wsquare`, `pass`, `norm`, `product`, `gradient`
+/// `alpha-beta[:α:β]`, `zbox:low:high`, `flat`, `wsquare`, `pass`, `norm`, `norm-plus`, `product`, `gradient`
 /// (append `:nobias` to drop the bias from conv/linear rules).
 public enum RuleParser {
-    public static let names = ["epsilon", "gamma", "zplus", "alpha-beta", "zbox", "flat", "wsquare", "pass", "norm", "product", "gradient"]
+    public static let names = ["epsilon", "gamma", "zplus", "alpha-beta", "zbox", "flat", "wsquare", "pass", "norm", "norm-plus", "product", "gradient"]
 
     public static func parse(_ text: String) throws -> Rule {
         var parts = text.split(separator: ":").map(String.init)
@@ -33,6 +33,7 @@ public enum RuleParser {
         case "wsquare": try arity(0...0); return LRP.wSquare(zeroBias: zeroBias)
         case "pass": try arity(0...0); return Pass()
         case "norm": try arity(0...1); return Norm(stabilizer: numbers.first ?? 1e-6)
+        case "norm-plus": try arity(0...1); return SumPlus(stabilizer: numbers.first ?? 1e-6)
         case "product": try arity(0...0); return ProductRule()
         case "gradient": try arity(0...0); return Gradient()
         default: throw SRError.usage("unknown rule '\(name)' (known: \(names.joined(separator: ", ")))")

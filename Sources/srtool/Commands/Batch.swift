@@ -218,7 +218,7 @@ struct Batch: ParsableCommand {
         }
         let e = explainArguments, m = methodArguments, s = saliencyArguments
         f.add("method \(method.name) composite \(method.usesComposite ? e.compositeName(for: method) : "-") target \(e.target)")
-        f.add("rules \(e.rules) epsilon \(String(describing: e.epsilon)) gamma \(String(describing: e.gamma)) low \(String(describing: e.low)) high \(String(describing: e.high))")
+        f.add("rules \(e.rules) sum \(String(describing: e.sumRule)) epsilon \(String(describing: e.epsilon)) gamma \(String(describing: e.gamma)) low \(String(describing: e.low)) high \(String(describing: e.high))")
         f.add("samples \(String(describing: m.samples)) noise \(String(describing: m.noise)) seed \(String(describing: m.seed)) steps \(String(describing: m.steps)) integration \(String(describing: m.integration)) window \(String(describing: m.window)) stride \(String(describing: m.stride)) layer \(String(describing: m.layer))")
         if let baseline = m.baseline { f.add("baseline"); let d = try readCapped(baseline, limit: 1 << 31); d.withUnsafeBytes { f.add($0) } }
         if method.method.usesSaliency { f.add("sr \(s.workingSize) \(String(describing: s.neighbours)) \(String(describing: s.threshold))") }

@@ -155,6 +155,7 @@ struct Explain: ParsableCommand {
             progress.update(Double(c + 1) / Double(chunks.count))
         }
         progress.finish()
+        warnIfAmplified(report, graph: graph)
         if repeatCount > 0 { Log.timing(load: loaded - started, label: "explain", runs: times) }
         if let save, let first = saved.first {
             var files = FileNames()
@@ -167,6 +168,37 @@ struct Explain: ParsableCommand {
         }
         try layersFolder?.commit()
         emit(json ? try jsonText(report) : report.text)
+    }
+
+    /// Input relevance of both signs beyond 10× the score: relevance of opposite signs
+    /// amplified inside the network, which biases do not absorb evenly. In a network with
+    /// attention, layer norm or softmax the rules for those are missing (`--composite
+    /// attnlrp`); elsewhere, zennit's norm rule splitting an addition of opposite-signed
+    /// tensors (a pre-activation ResNet's shortcut and branch) into shares far outside
+    /// [0, 1] is the usual cause (`--sum-rule norm-plus`). Said once, with the remedy.
+    private func warnIfAmplified(_ report: ExplainReport, graph: Graph) {
+        guard method.usesComposite else { return }
+        let worst = report.results.compactMap { item -> Double? in
+            guard let map = item.maps.first, let p = map.positive, let n = map.negative, item.score != 0 else { return nil }
+            return (p - n) / abs(Double(item.score))
+        }.max() ?? 0
+        guard worst > 10 else { return }
+        let attention = graph.nodes.contains { node in
+            switch node.op {
+            case .matmul, .softmax, .layerNorm: return true
+            default: return false
+            }
+        }
+        let composite = explainArguments.compositeName(for: method)
+        let remedy: String
+        if attention && !["attnlrp", "cp-lrp", "attnlrp-gamma", "cp-lrp-gamma"].contains(composite) {
+            remedy = "the model has attention or layer norm: --composite attnlrp has rules for them"
+        } else if !attention && explainArguments.sumRule == nil && graph.nodes.contains(where: { if case .add = $0.op { return true } else { return false } }) {
+            remedy = "additions of opposite-signed tensors split by the norm rule amplify it: --sum-rule norm-plus splits them by positive parts"
+        } else {
+            return
+        }
+        Log.warning("the input relevance reaches \(Int(worst.rounded()))× the score in magnitude; \(remedy)")
     }
 
     /// Forward or backward passes of one image for the progress line.

@@ -15,6 +15,11 @@ struct ExplainArguments: ParsableArguments {
     @Option(name: .customLong("rule"), help: ArgumentHelp("Override one layer's rule, LAYER=RULE[:params] (LAYER: name, tensor or # from inspect; RULE: \(RuleParser.names.joined(separator: ", "))); repeatable.", valueName: "layer=rule"))
     var rules: [String] = []
 
+    @Option(name: .customLong("sum-rule"), help: ArgumentHelp("Rule for additions of activations: norm (zennit's, the default) or norm-plus (split by positive parts; for pre-activation ResNets, whose shortcut and branch have opposite signs).", valueName: "rule"))
+    var sumRule: SumRuleChoice?
+
+    enum SumRuleChoice: String, ExpressibleByArgument, CaseIterable { case norm, normPlus = "norm-plus" }
+
     @Option(parsing: .unconditional, help: "ε of the ε-rule (composites' dense layers; default 1e-6).")
     var epsilon: Float?
 
@@ -40,7 +45,7 @@ struct ExplainArguments: ParsableArguments {
     /// The LRP options that were set although `method` does not use a composite.
     func ignored(by method: MethodChoice) -> [String] {
         guard !method.usesComposite else { return [] }
-        return [("--composite", composite != nil), ("--rule", !rules.isEmpty), ("--epsilon", epsilon != nil),
+        return [("--composite", composite != nil), ("--rule", !rules.isEmpty), ("--sum-rule", sumRule != nil), ("--epsilon", epsilon != nil),
                 ("--gamma", gamma != nil), ("--low", low != nil), ("--high", high != nil)].filter(\.1).map(\.0)
     }
 
@@ -53,6 +58,7 @@ struct ExplainArguments: ParsableArguments {
         var o = CompositeOptions()
         o.epsilon = epsilon ?? o.epsilon
         o.gamma = gamma ?? o.gamma
+        o.sumsByPositiveParts = sumRule == .normPlus
         let (lo, hi) = bounds(input: input, preprocessing: preprocessing)
         o.low = try low.map { try parseFloats($0, option: "--low") } ?? lo
         o.high = try high.map { try parseFloats($0, option: "--high") } ?? hi
