@@ -110,7 +110,7 @@ struct Explain: ParsableCommand {
                     let r = map.raw.sample(n)
                     var entry = ExplainReport.Map(layer: map.layer, shape: Array(map.raw.shape.dropFirst()),
                                                   sum: r.buffer.reduce(0.0) { $0 + Double($1) })
-                    if method.name == "lrp" {
+                    if method == .lrp {
                         entry.positive = r.buffer.reduce(0.0) { $0 + Double(max($1, 0)) }
                         entry.negative = r.buffer.reduce(0.0) { $0 + Double(min($1, 0)) }
                     }

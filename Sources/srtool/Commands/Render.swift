@@ -90,7 +90,7 @@ struct Render: ParsableCommand {
         // The main heatmap: the method's map drawn as `explain -o` draws it.
         let style = try styleArguments.style(for: method)
         let mainMap: AttributionMap
-        if method.name == "lrp" {
+        if method == .lrp {
             mainMap = AttributionMap(raw: e.input, display: e.input, layer: nil)
         } else {
             let runner = try MethodRunner(method: method, explainer: explainer, graph: graph, input: x, preprocessing: preprocessing,
@@ -106,10 +106,10 @@ struct Render: ParsableCommand {
         let heatmap = Heatmap.picture(mainMap.display, image: 0, style: style)
         try PNG.write(heatmap, to: path("heatmap.png"))
         figures.append(try figure(mainTitle, heatmap))
-        if sr && method.name != "sr" {
+        if sr && method != .sr {
             // The Salient Relevance of the tiles' own relevance, drawn as --method sr draws it.
             let map = try SalientRelevance.maps(e.input, saliency: saliencyArguments.detector, workingSize: saliencyArguments.workingSize)
-            let picture = Heatmap.picture(map, image: 0, style: try HeatmapStyle.defaults(of: MethodChoice(checked: "sr").method))
+            let picture = Heatmap.picture(map, image: 0, style: try HeatmapStyle.defaults(of: MethodChoice.sr.method))
             try PNG.write(picture, to: path("sr.png"))
             written.append("sr.png")
             figures.append(try figure("Salient Relevance (LRP \(compositeName) + context-aware saliency)", picture))

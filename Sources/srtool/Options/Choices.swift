@@ -31,6 +31,8 @@ struct MethodChoice: NamedChoice {
     init(checked name: String) { self.name = name }
 
     static let lrp = MethodChoice(checked: "lrp")
+    /// Salient Relevance (render's `--sr` picture).
+    static let sr = MethodChoice(checked: "sr")
     var method: Method { Method.named(name) ?? Method.all[0] }
     /// Whether LRP's options (`--composite`, `--rule`, `--epsilon`, …) apply.
     var usesComposite: Bool { method.usesComposite }
