@@ -23,9 +23,17 @@ What it does
                       reverse sample order (index = 7 … 0), for `eval --attributions`
      imputed.npy      Quantus' noisy_linear_imputation of sample 0 with its 30 % most
                       relevant pixels removed (noise 0), [3, 64, 64]
-     reference.json   every metric per sample (see "cases"), the start scores, and the
-                      checks below
+     reference.json   every metric per sample (see "cases"), the start scores, the
+                      checks below, and "uniform_distribution" (below)
      manifest.json    generator, versions, seeds, tolerances
+
+5. The uniform baseline is random (Quantus: np.random.uniform(0, 1, size=batch) in
+   get_baseline_dict, one value per sample per step, for pixel flipping and region
+   perturbation alike), so srtool can match it in distribution only: each case of
+   UNIFORM is run UNIFORM_RUNS times, np.random.seed(k) before run k, and
+   reference.json's "uniform_distribution" keeps per sample the mean and the sample
+   standard deviation (ddof = 1) over the runs of each curve point (pixel flipping: the
+   score after each step; region perturbation: Quantus' drops) and of the AUC.
 
 Quantus 0.6.0 needs three interventions, all recorded in reference.json:
   * PixelFlipping steps over the C*H*W features of the channel-broadcast attribution but
@@ -47,7 +55,7 @@ the raw channel sum removes, which is srtool's rule (ties by raster index), so t
 curves are comparable per sample.
 
 Usage:  /work/ref/bin/python Tools/make_eval_fixtures.py
-Needs:  torch, numpy, pillow, onnx, h5py, quantus 0.6.0 (pip install quantus==0.6.0). ~1 min.
+Needs:  torch, numpy, pillow, onnx, h5py, quantus 0.6.0 (pip install quantus==0.6.0). ~2 min.
 """
 
 import json
@@ -100,6 +108,12 @@ REGION_PERTURBATION = {
     "rp_p7_white_morf": dict(patch=7, regions=30, baseline="white", order="morf"),
 }
 ROAD_PERCENTAGES = list(range(1, 100, 2))
+# Random baselines, compared in distribution over UNIFORM_RUNS seeded runs.
+UNIFORM_RUNS = 200
+UNIFORM = {
+    "pf_uniform_morf": dict(metric="pixel-flipping", pixels=512, baseline="uniform", order="morf"),
+    "rp_p16_uniform_morf": dict(metric="region-perturbation", patch=16, regions=16, baseline="uniform", order="morf"),
+}
 ROAD = {
     "road_morf": dict(percentages=ROAD_PERCENTAGES, order="morf", noise=0.0),
     "road_lerf": dict(percentages=[10, 30, 50, 70, 90], order="lerf", noise=0.0),
@@ -229,6 +243,29 @@ def road(net, x, y, a, case, checks):
                 mean_correct=[float(v) for v in metric.evaluation_scores.values()])
 
 
+def uniform_distribution(net, x, y, a, checks):
+    """Mean and standard deviation (ddof = 1) over UNIFORM_RUNS runs, np.random.seed(k)
+    before run k, of every curve point and the AUC, per sample. Only run 0 adds to
+    `checks` (the order does not depend on the baseline)."""
+    out = {}
+    for name, case in UNIFORM.items():
+        options = {k: v for k, v in case.items() if k != "metric"}
+        run = pixel_flipping if case["metric"] == "pixel-flipping" else region_perturbation
+        key = "curves" if case["metric"] == "pixel-flipping" else "differences"
+        curves, aucs = [], []
+        for k in range(UNIFORM_RUNS):
+            np.random.seed(k)
+            r = run(net, x, y, a, options, checks if k == 0 else [])
+            curves.append(r[key])
+            aucs.append(r["auc"])
+        curves, aucs = np.array(curves, np.float64), np.array(aucs, np.float64)  # [runs, N, L], [runs, N]
+        out[name] = {"metric": case["metric"], "options": options,
+                     f"mean_{key}": curves.mean(0).tolist(), f"sd_{key}": curves.std(0, ddof=1).tolist(),
+                     "mean_auc": aucs.mean(0).tolist(), "sd_auc": aucs.std(0, ddof=1).tolist()}
+    return dict(runs=UNIFORM_RUNS, seeds="np.random.seed(k) before run k, k = 0 ... runs - 1",
+                sd="sample standard deviation over the runs (ddof = 1)", cases=out)
+
+
 def integrated_gradients(net, x, y, steps=IG_STEPS):
     """x * mean over alpha = (k + 1/2) / steps of d logit_target / dx at alpha * x (zero
     baseline, midpoint rule): the max-pool winners change along the path, so unlike
@@ -285,6 +322,8 @@ def main():
         if q != set(stable_order(a[i, 0].reshape(-1), "morf")[:k].tolist()):
             checks.append(f"relevance-rank top set differs: sample {i}")
 
+    uniform = uniform_distribution(net, x, y, a, checks)
+
     k30 = int(64 * 64 * 30 / 100)
     imputed = noisy_linear_imputation(arr=x[0], indices=stable_order(a[0, 0].reshape(-1), "morf")[:k30], noise=0.0)
 
@@ -304,14 +343,17 @@ def main():
         targets=y.tolist(), start_probabilities=start.tolist(), cases=cases,
         imputed=dict(sample=0, fraction=0.3, pixels=k30, noise=0.0),
         ordering_checks=checks or ["every step removes the pixels / patches of srtool's stable order"],
+        uniform_distribution=uniform,
     ), indent=1) + "\n")
     (OUT / "manifest.json").write_text(json.dumps(dict(
         generator=GENERATOR,
         reference=f"quantus {pkg_version('quantus')} on a PyTorch twin of Fixtures/bundled/shapes.onnx",
         versions=dict(torch=torch.__version__, numpy=np.__version__, quantus=pkg_version("quantus")),
-        road_seed=ROAD_SEED, atol=ATOL, rtol=RTOL,
+        road_seed=ROAD_SEED, uniform_runs=UNIFORM_RUNS, atol=ATOL, rtol=RTOL,
         tolerance="|srtool - quantus| <= atol + rtol*|quantus| per value; road_morf_noise is random: "
-                  "compared in distribution (share of equal correct/incorrect entries)",
+                  "compared in distribution (share of equal correct/incorrect entries); uniform_distribution: "
+                  "srtool's mean over R runs within 4*sqrt(sd_q^2/runs + max(sd_q, sd_srtool)^2/R) + atol + "
+                  "rtol*|quantus| of Quantus' mean, per sample, curve point and AUC",
         notes=__doc__.split("Quantus 0.6.0 needs")[1].split("Usage:")[0].strip(),
     ), indent=1) + "\n")
     print("checks:", checks or "ok")

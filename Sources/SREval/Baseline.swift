@@ -8,7 +8,10 @@ public enum Baseline: String, CaseIterable, Sendable {
     case white
     /// The mean of the sample as perturbed so far: it drifts as pixels are replaced.
     case mean
-    /// One value from U[0, 1) per step, for every pixel the step removes.
+    /// One value from U[0, 1) per step, for every pixel the step removes (a region perturbation's
+    /// step is a region). Quantus: `np.random.uniform(0, 1, size=batch)` in `get_baseline_dict`
+    /// (quantus/helpers/utils.py:163), called once per `batch_baseline_replacement_by_indices`,
+    /// i.e. once per step for each sample, in PixelFlipping and RegionPerturbation alike.
     case uniform
     /// 0 (Quantus: `perturb_baseline=0.0`).
     case zero

@@ -57,6 +57,117 @@ final class EvalCLITests: XCTestCase {
         }
     }
 
+    /// Quantus' repeated runs with `--baseline uniform` (reference.json `uniform_distribution`).
+    struct UniformReference: Decodable {
+        struct Options: Decodable { var pixels: Int?; var patch: Int?; var regions: Int?; var baseline: String; var order: String }
+        struct Case: Decodable {
+            var metric: String
+            var options: Options
+            var mean_curves: [[Double]]?
+            var sd_curves: [[Double]]?
+            var mean_differences: [[Double]]?
+            var sd_differences: [[Double]]?
+            var mean_auc: [Double]
+            var sd_auc: [Double]
+        }
+        struct File: Decodable { var samples: [String]; var uniform_distribution: UniformReference }
+        var runs: Int
+        var cases: [String: Case]
+    }
+
+    /// Seeds of the uniform-baseline test: 10 srtool runs of ~2 s each in a debug build, as
+    /// many at a time as there are cores.
+    static let uniformSeeds: [UInt64] = Array(1...10)
+
+    /// `--baseline uniform` against Quantus in distribution: the baseline is random in both
+    /// (Quantus draws from numpy's global generator, srtool from its own seeded one), so
+    /// srtool runs with `uniformSeeds` (R = 10) are compared with Quantus' 200 seeded runs
+    /// (pixel flipping, 512 pixels per step; region perturbation, 16 × 16 squares, all 16).
+    /// Tolerance, per sample and per curve point (pixel flipping: the score after each
+    /// step; region perturbation: the drop) and for the AUC: srtool's mean lies within 4
+    /// standard errors of Quantus' mean, SE = √(sd_Q²/200 + max(sd_Q, sd_srtool)²/R) (sample
+    /// standard deviations), plus the fixture's atol + rtol·|Quantus' mean| for points that
+    /// hardly vary (a probability at 1, where the two differ only by float rounding). srtool's
+    /// side takes the larger sd because 10 runs of a skewed point (a probability near its
+    /// ceiling) often all fall on one side and underestimate it: over seeds 1…60 in groups of
+    /// 10, sd_srtool alone failed 5 of the 12 (group, metric) checks, the larger none (the
+    /// worst |diff| at 0.65 of its bound). A U[0, 0.5) baseline fails it (12 of 72
+    /// pixel-flipping and 25 of 136 region-perturbation means outside).
+    func testUniformBaselineMatchesQuantusInDistribution() throws {
+        let file = try JSONDecoder().decode(UniformReference.File.self,
+                                            from: Data(contentsOf: URL(fileURLWithPath: fixture + "/reference.json")))
+        let ref = file.uniform_distribution
+        let pf = try XCTUnwrap(ref.cases.values.first { $0.metric == "pixel-flipping" })
+        let rp = try XCTUnwrap(ref.cases.values.first { $0.metric == "region-perturbation" })
+        XCTAssertEqual([pf.options.baseline, rp.options.baseline], ["uniform", "uniform"])
+        XCTAssertEqual(pf.options.order, rp.options.order)
+        let arguments = ["eval", model] + file.samples.flatMap { ["--image", $0] }
+            + ["--attribution", fixture + "/attribution.npy", "--metric", "pixel-flipping,region-perturbation",
+               "--features-per-step", "\(try XCTUnwrap(pf.options.pixels))", "--patch", "\(try XCTUnwrap(rp.options.patch))",
+               "--regions", "\(try XCTUnwrap(rp.options.regions))", "--baseline", "uniform", "--order", pf.options.order, "--json"]
+        // reports[run]: one srtool process per seed, as many at a time as there are cores.
+        final class Reports: @unchecked Sendable {
+            let lock = NSLock()
+            var values: [Int: Result<CLI.Result, Error>] = [:]
+        }
+        let reports = Reports()
+        let seeds = Self.uniformSeeds
+        DispatchQueue.concurrentPerform(iterations: seeds.count) { k in
+            let r = Result { try CLI.run(arguments + ["--seed", "\(seeds[k])"], timeout: 300) }
+            reports.lock.lock(); reports.values[k] = r; reports.lock.unlock()
+        }
+        let runs = try seeds.indices.map { k in
+            let r = try XCTUnwrap(reports.values[k]).get()
+            XCTAssertEqual(r.code, 0, "seed \(seeds[k]): \(r.stderr)")
+            return try JSONDecoder().decode(Report.self, from: Data(r.stdout.utf8))
+        }
+        for (c, metric) in [(pf, "pixel-flipping"), (rp, "region-perturbation")] {
+            // Per run, per sample: the curve points Quantus keeps, then the AUC.
+            let got: [[[Double]]] = try runs.map { report in
+                let items = report.results.filter { $0.metric == metric }
+                XCTAssertEqual(items.map(\.input), file.samples)
+                return try items.map { item in
+                    let curve = try XCTUnwrap(item.curve)
+                    let points = metric == "pixel-flipping" ? Array(curve.dropFirst()) : curve.dropFirst().map { curve[0] - $0 }
+                    return points + [try XCTUnwrap(item.auc)]
+                }
+            }
+            let means = try XCTUnwrap(c.mean_curves ?? c.mean_differences), sds = try XCTUnwrap(c.sd_curves ?? c.sd_differences)
+            try compareInDistribution(got, wantMean: zip(means, c.mean_auc).map { $0 + [$1] },
+                                      wantSD: zip(sds, c.sd_auc).map { $0 + [$1] }, wantRuns: ref.runs, what: metric)
+        }
+    }
+
+    /// `got[run][sample][point]` against Quantus' mean and sd per sample and point (the last
+    /// point is the AUC): |mean − want| ≤ 4·SE + atol + rtol·|want|; on failure the count,
+    /// the first few (sample, point, got, want, bound) and the largest |difference| / bound.
+    func compareInDistribution(_ got: [[[Double]]], wantMean: [[Double]], wantSD: [[Double]], wantRuns: Int, what: String) throws {
+        let m = try FixtureManifest.load(fixture)
+        let (atol, rtol) = (Double(m.atol ?? 2e-6), Double(m.rtol ?? 1e-4))
+        let r = Double(got.count)
+        var bad: [String] = [], count = 0, total = 0, worst = 0.0
+        for n in wantMean.indices {
+            for p in wantMean[n].indices {
+                let values = got.map { $0[n][p] }
+                let mean = values.reduce(0, +) / r
+                let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (r - 1)).squareRoot()
+                let sdMax = max(sd, wantSD[n][p])
+                let se = (wantSD[n][p] * wantSD[n][p] / Double(wantRuns) + sdMax * sdMax / r).squareRoot()
+                let (d, want) = (abs(mean - wantMean[n][p]), wantMean[n][p])
+                let bound = 4 * se + atol + rtol * abs(want)
+                total += 1
+                worst = max(worst, d / bound)
+                if !(d <= bound) {
+                    count += 1
+                    if bad.count < 5 { bad.append("(sample \(n), \(p == wantMean[n].count - 1 ? "auc" : "point \(p)"), got \(mean), want \(want), bound \(bound))") }
+                }
+            }
+        }
+        if count > 0 {
+            XCTFail("\(what): NOT OK: \(count)/\(total) means outside 4 standard errors; max |diff|/bound \(worst); first: \(bad.joined(separator: " "))")
+        }
+    }
+
     /// A folder of images with its masks and several methods: one row per method.
     func testMethodByMetricTableOverAFolder() throws {
         let r = try CLI.run(["eval", model, "--images", "Fixtures/bundled/samples", "--masks", "Fixtures/bundled/samples",
