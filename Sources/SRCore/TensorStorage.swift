@@ -33,9 +33,9 @@ public final class TensorStorage: @unchecked Sendable {
         // address-space limit counts them).
         if raw == nil, posix_memalign(&raw, 64, bytes) != 0 || raw == nil {
             BufferPool.shared.releaseAll()
-            guard posix_memalign(&raw, 64, bytes) == 0 else { Self.outOfMemory(bytes) }
+            guard posix_memalign(&raw, 64, bytes) == 0 else { Self.outOfMemory(exact) }
         }
-        guard let raw else { Self.outOfMemory(bytes) }
+        guard let raw else { Self.outOfMemory(exact) }
         self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         self.owner = nil
