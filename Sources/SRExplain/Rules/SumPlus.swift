@@ -33,21 +33,25 @@ public struct SumPlus: Rule {
         let p = Kernels.combine(positive, outShape: c.output.shape, .add)
         let n = Kernels.combine(negative, outShape: c.output.shape, .add)
         // The relevance per unit of positive (negative) sum; the negative group only where
-        // the positive sum is 0.
+        // the positive sum is 0, and not computed at all where that never happens (the usual case).
         let up = Tensor(uninitialized: c.signal.shape), un = Tensor(uninitialized: c.signal.shape)
+        var fallback = false
         for i in 0..<c.signal.count {
             let r = c.signal.pointer[i], sp = p.pointer[i], sn = n.pointer[i]
             up.pointer[i] = sp > 0 ? r / (sp + stabilizer) : 0
             un.pointer[i] = sp > 0 || !(sn < 0) ? 0 : r / (sn - stabilizer)
+            if un.pointer[i] != 0 { fallback = true }
         }
         // The add's gradient sums each share over the axes an input was broadcast along.
         let toPositive = try Gradient().backward(c.with(signal: up))
-        let toNegative = try Gradient().backward(c.with(signal: un))
+        let toNegative = fallback ? try Gradient().backward(c.with(signal: un)) : nil
         return c.inputs.indices.map { k in
-            guard let gp = toPositive[k], let gn = toNegative[k] else { return nil }
+            guard let gp = toPositive[k] else { return nil }
             let r = Tensor(uninitialized: c.inputs[k].shape)
-            for i in 0..<r.count {
-                r.pointer[i] = positive[k].pointer[i] * gp.pointer[i] + negative[k].pointer[i] * gn.pointer[i]
+            let (rp, xp, gpp) = (r.pointer, positive[k].pointer, gp.pointer)
+            for i in 0..<r.count { rp[i] = xp[i] * gpp[i] }
+            if let gn = toNegative?[k] {
+                for i in 0..<r.count { rp[i] += negative[k].pointer[i] * gn.pointer[i] }
             }
             return r
         }
