@@ -46,6 +46,10 @@ public struct Composite: Sendable {
         var attentionDense: Rule?
     }
 
+    /// Whether the composite has rules of its own for attention (products of two
+    /// activations, softmax, layer norm) rather than their gradient: the AttnLRP family.
+    public var explainsAttention: Bool { (try? build(CompositeOptions()))?.matmul != nil }
+
     /// The rule set for `graph` (already canonized).
     public func rules(for graph: Graph, options: CompositeOptions) throws -> RuleSet {
         var table = try build(options)

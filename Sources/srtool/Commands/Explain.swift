@@ -189,9 +189,9 @@ struct Explain: ParsableCommand {
             default: return false
             }
         }
-        let composite = explainArguments.compositeName(for: method)
+        let composite = Composite.named(explainArguments.compositeName(for: method))
         let remedy: String
-        if attention && !["attnlrp", "cp-lrp", "attnlrp-gamma", "cp-lrp-gamma"].contains(composite) {
+        if attention && composite?.explainsAttention == false {
             remedy = "the model has attention or layer norm: --composite attnlrp has rules for them"
         } else if !attention && explainArguments.sumRule == nil && graph.nodes.contains(where: { if case .add = $0.op { return true } else { return false } }) {
             remedy = "additions of opposite-signed tensors split by the norm rule amplify it: --sum-rule norm-plus splits them by positive parts"
