@@ -18,8 +18,8 @@ enum RuleHarness {
     /// `start` arrives at `output`.
     static func backward(_ graph: Graph, inputs: [String: Tensor], output: String = "y", start: Tensor,
                          rules: RuleSet) throws -> [String: Tensor] {
-        let activations = try Executor(graph: graph, threads: 1).run(inputs)
-        return try BackwardEngine(graph: graph).run(activations: activations, start: [output: start], rules: rules)
+        var activations = try Executor(graph: graph, threads: 1).run(inputs)
+        return try BackwardEngine(graph: graph).run(activations: &activations, start: [output: start], rules: rules)
     }
 
     static func graph(_ nodes: [Node], inputs: [String: [Int]], weights: [String: Tensor] = [:]) -> Graph {

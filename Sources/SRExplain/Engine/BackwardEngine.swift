@@ -14,15 +14,28 @@ public final class BackwardEngine {
         self.graph = graph
     }
 
-    /// Signals at every tensor reached from `start` (tensor name → `[N, …]` signal).
-    /// `activations` must hold every forward tensor (`Executor.run(_:keepAll: true)`).
+    /// Signals at the tensors reached from `start` that `retention` keeps (tensor name →
+    /// `[N, …]` signal), and the graph inputs' signals.
+    /// `activations` must hold every forward tensor (`Executor.run(_:keepAll: true)`); under
+    /// `.tensors`, each activation and signal it does not keep is freed as soon as the walk
+    /// has passed the node producing it (every reader comes later in topological order), so
+    /// the signals never all live at once.
     /// With `stopAt`, the walk ends at the node producing that tensor: its signal is then
-    /// complete (every reader comes later in topological order) and nothing below is needed.
-    public func run(activations: Activations, start: [String: Tensor], rules: RuleSet, stopAt: String? = nil,
+    /// complete and nothing below is needed.
+    public func run(activations: inout Activations, start: [String: Tensor], rules: RuleSet, stopAt: String? = nil,
+                    retention: Retention = .everyLayer,
                     observe: ((Node, Rule, Tensor, [Tensor?]) -> Void)? = nil) throws -> [String: Tensor] {
         var signal = start
         for node in graph.nodes.reversed() {
             if let stopAt, node.outputs.contains(stopAt) { break }
+            defer {
+                if case .tensors(let kept) = retention {
+                    for o in node.outputs where !kept.contains(o) {
+                        signal[o] = nil
+                        activations.tensors[o] = nil
+                    }
+                }
+            }
             guard let out = signal[node.output] else { continue }
             guard let y = activations[node.output] else {
                 throw SRError.internalError("activation '\(node.output)' was not kept")
@@ -45,8 +58,23 @@ public final class BackwardEngine {
                 }
             }
         }
+        // What a walk stopped early did not reach.
+        if case .tensors(let kept) = retention {
+            let inputs = Set(graph.inputs.map(\.name))
+            activations.tensors = activations.tensors.filter { kept.contains($0.key) || inputs.contains($0.key) }
+            signal = signal.filter { kept.contains($0.key) || inputs.contains($0.key) }
+        }
         return signal
     }
+}
+
+/// What a backward pass keeps besides the graph inputs' signals.
+public enum Retention: Sendable {
+    /// The signal and the activation at every tensor (`Explanation.layers`: inspect,
+    /// render, `--save-layers`).
+    case everyLayer
+    /// Only these tensors' signals and activations.
+    case tensors(Set<String>)
 }
 
 /// Which rule each node gets.

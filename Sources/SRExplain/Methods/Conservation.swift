@@ -33,27 +33,29 @@ public struct ConservationAudit: Sendable {
 
 extension Explainer {
     /// Explains every image and audits each layer: a layer whose rule should conserve fails
-    /// when `|Σ R_out − Σ R_in| > tolerance · |start|`.
-    public func audit(_ input: Tensor, target: Target, rules: RuleSet, tolerance: Double) throws
-        -> (Explanation, [ConservationAudit]) {
-        var flows: [(Node, Rule, Tensor, [Tensor?])] = []
-        let explanation = try explain(input, target: target, rules: rules) { node, rule, out, back in
-            flows.append((node, rule, out, back))
-        }
+    /// when `|Σ R_out − Σ R_in| > tolerance · |start|`. Each layer's sums are taken as the
+    /// backward pass goes, so `retention` decides alone which signals stay in memory.
+    public func audit(_ input: Tensor, target: Target, rules: RuleSet, tolerance: Double,
+                      retention: Retention = .everyLayer) throws -> (Explanation, [ConservationAudit]) {
         let n = input.shape[0]
-        let index = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.name, $0) })
         func sum(_ t: Tensor, _ image: Int) -> Double {
             let per = t.count / max(t.shape[0], 1)
             var s = 0.0
             for i in 0..<per { s += Double(t.pointer[image * per + i]) }
             return s
         }
+        /// Per node: Σ R_out and Σ R_in of each image.
+        var flows: [(node: Node, rule: Rule, out: [Double], in: [Double])] = []
+        let explanation = try explain(input, target: target, rules: rules, retention: retention) { node, rule, out, back in
+            flows.append((node, rule, (0..<n).map { sum(out, $0) },
+                          (0..<n).map { image in back.reduce(0.0) { $0 + ($1.map { sum($0, image) } ?? 0) } }))
+        }
+        let index = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.name, $0) })
         let inputName = graph.inputs.first?.name ?? ""
         let audits = (0..<n).map { image -> ConservationAudit in
             let start = Double(explanation.startValues[image])
             let layers = flows.reversed().map { node, rule, out, back -> ConservationAudit.Layer in
-                let rOut = sum(out, image)
-                let rIn = back.reduce(0.0) { $0 + ($1.map { sum($0, image) } ?? 0) }
+                let (rOut, rIn) = (out[image], back[image])
                 let conserve = rule.conserves(at: node, in: graph)
                 let ok = !conserve || abs(rOut - rIn) <= tolerance * max(abs(start), 1e-12)
                 return ConservationAudit.Layer(index: index[node.name] ?? -1, node: node.name, op: node.op.name, rule: rule.name,

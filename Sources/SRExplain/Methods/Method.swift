@@ -21,6 +21,10 @@ public struct MethodOptions: Sendable {
     /// the image it works on.
     public var saliency = ContextAwareSaliency()
     public var workingSize = 250
+    /// Whether the LRP methods return the relevance at every layer (`MethodResult.layers`);
+    /// otherwise each layer's is freed as soon as the backward pass is past it.
+    public var keepsLayers = false
+    var retention: Retention { keepsLayers ? .everyLayer : .tensors([]) }
     /// Told the fraction done by the methods that run long (smoothgrad, ig, occlusion, sr).
     public var progress: (@Sendable (Double) -> Void)?
     public init() {}
@@ -87,8 +91,8 @@ public struct Method: Sendable {
     public static let all: [Method] = [
         Method(name: "lrp", summary: "layer-wise relevance propagation with --composite (zennit)", reduction: "sum",
                normalization: "symmetric", colormap: "coldnhot", usesComposite: true) { e, x, t, o in
-            let r = try e.explain(x, target: t, rules: o.rules)
-            return try result([inputSpace(r.input)], r, layers: true)
+            let r = try e.explain(x, target: t, rules: o.rules, retention: o.retention)
+            return try result([inputSpace(r.input)], r, layers: o.keepsLayers)
         },
         Method(name: "gradient", summary: "∂logit/∂x (Simonyan et al.); heatmap max over channels of |g|", reduction: "max-abs",
                normalization: "absolute", colormap: "hot", usesComposite: false) { e, x, t, _ in
@@ -161,9 +165,9 @@ public struct Method: Sendable {
         Method(name: "sr", summary: "Salient Relevance (Li et al.): LRP with --composite, then context-aware saliency of |R|",
                reduction: "sum", normalization: "unaligned", colormap: "hot", usesComposite: true, defaultComposite: "sr-paper",
                usesSaliency: true) { e, x, t, o in
-            let r = try e.explain(x, target: t, rules: o.rules)
+            let r = try e.explain(x, target: t, rules: o.rules, retention: o.retention)
             let sr = try SalientRelevance.maps(r.input, saliency: o.saliency, workingSize: o.workingSize, progress: o.progress)
-            return try result([inputSpace(sr)], r, layers: true)
+            return try result([inputSpace(sr)], r, layers: o.keepsLayers)
         },
     ]
 

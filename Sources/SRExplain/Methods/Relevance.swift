@@ -24,11 +24,12 @@ public enum Target: Sendable, Equatable {
     }
 }
 
-/// The result of a backward pass: the signal at the input and at every tensor.
+/// The result of a backward pass: the signal at the input and at the tensors kept.
 public struct Explanation: @unchecked Sendable {
     /// `[N, C, H, W]` relevance (or gradient) at the graph input.
     public var input: Tensor
-    /// Signal at every tensor reached, by tensor name (the graph input included).
+    /// Signal at every tensor reached that the pass's `Retention` keeps, by tensor name
+    /// (the graph input included).
     public var layers: [String: Tensor]
     /// The class explained for each image.
     public var targets: [Int]
@@ -38,6 +39,7 @@ public struct Explanation: @unchecked Sendable {
     public var startTensor: String
     /// The canonized graph the explanation ran on (its node names key `layers`).
     public var graph: Graph
+    /// The forward pass's activations the `Retention` keeps (always the start tensor).
     public var activations: Activations
 }
 
@@ -68,11 +70,11 @@ public final class Explainer {
     /// `Executor.run`): right for gradients through ReLUs, wrong for rules reading a conv's
     /// own output.
     public func explain(_ input: Tensor, target: Target, rules: RuleSet, gradientStart: Bool = false, stopAt: String? = nil,
-                        fuseActivations: Bool = false,
+                        fuseActivations: Bool = false, retention: Retention = .everyLayer,
                         observe: ((Node, Rule, Tensor, [Tensor?]) -> Void)? = nil) throws -> Explanation {
         try parallel {
             try propagate(input, target: target, rules: rules, gradientStart: gradientStart, stopAt: stopAt,
-                          fuseActivations: fuseActivations, observe: observe)
+                          fuseActivations: fuseActivations, retention: retention, observe: observe)
         }
     }
 
@@ -82,9 +84,10 @@ public final class Explainer {
     }
 
     private func propagate(_ input: Tensor, target: Target, rules: RuleSet, gradientStart: Bool, stopAt: String?,
-                           fuseActivations: Bool, observe: ((Node, Rule, Tensor, [Tensor?]) -> Void)?) throws -> Explanation {
+                           fuseActivations: Bool, retention: Retention,
+                           observe: ((Node, Rule, Tensor, [Tensor?]) -> Void)?) throws -> Explanation {
         guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }
-        let acts = try executor.run([inputName: input], keepAll: true, fuse: fuseActivations)
+        var acts = try executor.run([inputName: input], keepAll: true, fuse: fuseActivations)
         let start = startTensor
         guard let logits = acts[start] else { throw SRError.internalError("no output '\(start)'") }
         let n = logits.shape[0], classes = logits.count / max(n, 1)
@@ -97,7 +100,13 @@ public final class Explainer {
             values.append(row[k])
             seed.pointer[i * classes + k] = gradientStart ? 1 : row[k]
         }
-        let layers = try engine.run(activations: acts, start: [start: seed], rules: rules, stopAt: stopAt, observe: observe)
+        // The logits stay: they are the explanation's scores.
+        let kept: Retention = switch retention {
+        case .everyLayer: .everyLayer
+        case .tensors(let names): .tensors(names.union([start]))
+        }
+        let layers = try engine.run(activations: &acts, start: [start: seed], rules: rules, stopAt: stopAt,
+                                    retention: kept, observe: observe)
         // Stopping early (Grad-CAM) leaves the input without a signal.
         guard let r = layers[inputName] ?? (stopAt != nil ? Tensor(zeros: input.shape) : nil) else {
             throw SRError.internalError("no relevance reached the input")

@@ -8,7 +8,7 @@ extension Explainer {
     /// `∂logit_target/∂x` with the rule set's ReLU handling (gradient, guided, deconvnet);
     /// the forward pass may fuse conv and ReLU, as only ReLU masks are read.
     public func gradient(_ x: Tensor, target: Target, rules: RuleSet) throws -> Explanation {
-        try explain(x, target: target, rules: rules, gradientStart: true, fuseActivations: true)
+        try explain(x, target: target, rules: rules, gradientStart: true, fuseActivations: true, retention: .tensors([]))
     }
 
     /// One forward pass: the model's output for each image and the class explained.
@@ -176,7 +176,8 @@ extension Explainer {
     /// `α_k = mean_{ij} ∂logit_target/∂A_kij`, `[N, 1, h, w]`, before the ReLU.
     public func gradCAM(_ x: Tensor, target: Target, layer: String) throws -> (map: Tensor, explanation: Explanation) {
         // The gradient is only needed down to the layer.
-        let e = try explain(x, target: target, rules: RuleSet { _ in Gradient() }, gradientStart: true, stopAt: layer)
+        let e = try explain(x, target: target, rules: RuleSet { _ in Gradient() }, gradientStart: true, stopAt: layer,
+                            retention: .tensors([layer]))
         guard let a0 = e.activations[layer], let g0 = e.layers[layer], a0.rank == 4 || a0.rank == 3 else {
             throw SRError.usage("Grad-CAM needs a 4-D layer output (or a transformer's [N, tokens, features]) that leads to the class; '\(layer)' is not one")
         }

@@ -146,6 +146,7 @@ struct Explain: ParsableCommand {
             }
             guard let runner else { continue }
             var o = runner.options
+            o.keepsLayers = layersFolder != nil
             // The passes of one image get their own progress line when there is one image.
             let inner = chunks.count == 1 && ["smoothgrad", "ig", "occlusion"].contains(method.name)
                 ? progressArguments.progress(method.name, total: innerPasses(o, x) * x.shape[0], unit: "passes") : nil

@@ -44,7 +44,8 @@ struct Verify: ParsableCommand {
             let r = try rules ?? explainArguments.ruleSet(for: explainer, graph: graph, input: x, preprocessing: preprocessing)
             rules = r
             for n in 0..<x.shape[0] {
-                audits += try explainer.audit(x.sample(n), target: target, rules: r, tolerance: tolerance).1
+                audits += try explainer.audit(x.sample(n), target: target, rules: r, tolerance: tolerance,
+                                             retention: .tensors([])).1
             }
             sources += names
             progress.update(Double(c + 1) / Double(chunks.count))
