@@ -13,8 +13,6 @@ public enum LinuxSystem {
     /// Swaps two paths atomically (`renameat2` RENAME_EXCHANGE).
     static func exchange(_ a: String, _ b: String) -> Bool { srlinux_exchange(a, b) == 0 }
 
-    /// Makes the kernel kill this process when its parent dies (`PR_SET_PDEATHSIG`), and
-    /// exits at once when the parent `parent` is already gone.
     /// Allocations up to 1 GiB come from the heap and stay there when freed (glibc would
     /// map and unmap each large one): a forward pass then reuses the pages of freed
     /// activations instead of faulting fresh ones in for every layer.
@@ -26,6 +24,8 @@ public enum LinuxSystem {
     /// FMA unless the build set SRTOOL_PORTABLE (Package.swift).
     public static var cpuRunsKernels: Bool { srlinux_cpu_has_avx2_fma() != 0 }
 
+    /// Makes the kernel kill this process when its parent dies (`PR_SET_PDEATHSIG`), and
+    /// exits at once when the parent `parent` is already gone.
     public static func dieWithParent(_ parent: pid_t) {
         _ = srlinux_die_with_parent()
         if getppid() != parent { _exit(70) }
