@@ -41,6 +41,38 @@ final class NaiveTwinTests: XCTestCase {
         }
     }
 
+    /// The 1×1 paths: one multiplication per image and group for wide inputs (> 64 channels
+    /// per group), bands of columns with the bias and activation fused for narrow ones —
+    /// a partial last band, groups, and output channels split between workers when the map
+    /// gives fewer bands than workers.
+    func testPointwiseConvolutionMatchesNaive() throws {
+        var rng = Seeded(state: 11)
+        let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int, group: Int, threads: Int, f: FusedActivation?)] = [
+            (1, 16, 96, 30, 30, 1, 2, .unary(.silu)),     // 900 columns: bands of 672
+            (2, 24, 40, 9, 7, 2, 2, .relu(slope: 0)),      // groups
+            (1, 40, 192, 7, 7, 1, 4, .unary(.hardSwish)),  // one band, three row blocks
+            (1, 96, 40, 12, 12, 1, 2, nil),                // > 64 channels: the whole-map product
+        ]
+        for (i, k) in cases.enumerated() {
+            let a = Conv2DAttributes(kernel: [1, 1], group: k.group)
+            let x = random([k.n, k.c, k.h, k.w], &rng)
+            let w = random([k.o, k.c / k.group, 1, 1], &rng)
+            let b = random([k.o], &rng)
+            let out = try Op.conv2d(a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
+            let fast = Parallel.using(k.threads) { Kernels.conv2d(x, weight: w, bias: b, a, outShape: out, activation: k.f) }
+            let slow = NaiveKernels.conv2d(x, weight: w, bias: b, a, outShape: out)
+            for j in 0..<slow.count {
+                let v = Double(slow.pointer[j])
+                switch k.f {
+                case .relu(let slope)?: slow.pointer[j] = Float(v > 0 ? v : v * Double(slope))
+                case .unary(let f)?: slow.pointer[j] = Float(f.referenceValue(v))
+                case nil: break
+                }
+            }
+            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-4) { XCTFail("case \(i): \(why)") }
+        }
+    }
+
     /// The Winograd F(2×2, 3×3) path (3×3, stride 1, ≥ 16 channels per group, ≥ 64 tiles): odd and even
     /// sizes (partial tiles), asymmetric and zero pads, groups, few tiles (phases split across
     /// workers) and many (blocks per worker, eight-tile vector transforms), the fused ReLU.

@@ -20,7 +20,7 @@ extension Kernels {
             return depthwiseConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation)
         }
         let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
-        if direct {
+        if direct && k > 64 {
             for img in 0..<n {
                 for grp in 0..<g {
                     let dst = out.pointer + (img * o + grp * og) * p
@@ -28,6 +28,30 @@ extension Kernels {
                                b: x.pointer + (img * c + grp * cg) * h * wd, ldb: p, c: dst, ldc: p)
                     epilogue(dst, channels: og, columns: 0..<p, stride: p, bias: bias.map { $0.pointer + grp * og },
                              activation: activation)
+                }
+            }
+            return out
+        }
+        if direct {
+            // Bands of columns whose output block (about 256 KB) is still in cache when the
+            // bias and activation run over it; each worker multiplies its own bands. Fewer
+            // bands than workers (small maps, many channels): the channels are split too.
+            let band = min(p, max(64, (1 << 16) / max(og, 1) / 16 * 16))
+            let bandsPerImage = (p + band - 1) / band
+            let blocks = n * g * bandsPerImage
+            let split = blocks >= Parallel.threads ? 1 : min(Parallel.threads, max(1, og / 64))
+            let rows = (og + split - 1) / split
+            Parallel.forEach(blocks * split, minChunk: 1) { tasks in
+                for t in tasks {
+                    let block = t / split, r0 = (t % split) * rows, m = min(rows, og - r0)
+                    guard m > 0 else { continue }
+                    let img = block / (g * bandsPerImage), grp = (block / bandsPerImage) % g
+                    let c0 = (block % bandsPerImage) * band, cols = min(band, p - c0)
+                    let dst = out.pointer + (img * o + grp * og + r0) * p
+                    BLAS.sgemmSingle(m: m, n: cols, k: k, a: w.pointer + (grp * og + r0) * k, lda: k,
+                                     b: x.pointer + (img * c + grp * cg) * h * wd + c0, ldb: p, c: dst + c0, ldc: p)
+                    epilogue(dst, channels: m, columns: c0..<(c0 + cols), stride: p,
+                             bias: bias.map { $0.pointer + grp * og + r0 }, activation: activation, parallel: false)
                 }
             }
             return out
@@ -153,9 +177,10 @@ extension Kernels {
     /// Depthwise convolution (one input channel per group, `o/c` outputs each: MobileNet,
     /// EfficientNet, ConvNeXt): direct loops, no im2col. Each input channel is copied once
     /// into a zero-padded plane (at stride 2, split into its even and odd columns), so every
-    /// kernel tap reads a contiguous run of that plane. Eight output columns at a time are
-    /// summed over all taps in registers and stored once, with the bias and the fused
-    /// activation applied to the row while it is in cache.
+    /// kernel tap reads a contiguous run of that plane. A worker zeroes its plane once: each
+    /// channel writes the same interior, so the padding stays zero. Eight output columns at
+    /// a time are summed over all taps in registers and stored once, with the bias and the
+    /// fused activation applied to the row while it is in cache.
     static func depthwiseConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
                                 activation: FusedActivation?) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -179,8 +204,10 @@ extension Kernels {
         let taps = kh * kw
         Parallel.forEachWorker(n * c, workers: workers) { worker, range in
             let plane = planes + worker * planeSize
+            plane.update(repeating: 0, count: planeSize)
             // Per tap: the offset of its run for output row 0, column 0; rows add `rowStep`.
-            var offsets = [Int](repeating: 0, count: taps)
+            let offsets = UnsafeMutablePointer<Int>.allocate(capacity: taps)
+            defer { offsets.deallocate() }
             for i in 0..<kh {
                 for j in 0..<kw {
                     let q = j * dw
@@ -188,19 +215,20 @@ extension Kernels {
                 }
             }
             let rowStep = split ? sh * half : sh * pw
+            // Stride 2: padded column q = xx + left goes to the even half at q/2 when q is
+            // even, to the odd half otherwise; these are the input columns of each.
+            let firstEven = left & 1, firstOdd = 1 - left & 1
             for t in range {
                 let img = t / c, ic = t % c
                 let src = x.pointer + t * h * wd
-                plane.update(repeating: 0, count: planeSize)
                 for y in 0..<h {
                     let line = src + y * wd
                     if split {
-                        // Column q of the padded row: even q → first half, odd → second half.
                         let even = plane + (y + top) * half, odd = plane + ph * half + (y + top) * half
-                        for xx in 0..<wd {
-                            let q = xx + left
-                            if q & 1 == 0 { even[q >> 1] = line[xx] } else { odd[q >> 1] = line[xx] }
-                        }
+                        var xx = firstEven
+                        while xx < wd { even[(xx + left) >> 1] = line[xx]; xx += 2 }
+                        xx = firstOdd
+                        while xx < wd { odd[(xx + left) >> 1] = line[xx]; xx += 2 }
                     } else {
                         (plane + (y + top) * pw + left).update(from: line, count: wd)
                     }
@@ -210,33 +238,64 @@ extension Kernels {
                     let dst = out.pointer + (img * o + oc) * ho * wo
                     let weights = w.pointer + oc * taps
                     let b = bias?.pointer[oc] ?? 0
-                    for oy in 0..<ho {
-                        let row = dst + oy * wo
+                    /// Stores eight sums at column `ox` of `row` (fewer at the row's end).
+                    @inline(__always) func store(_ acc: SIMD8<Float>, _ row: UnsafeMutablePointer<Float>, _ ox: Int) {
+                        if ox + 8 <= wo {
+                            UnsafeMutableRawPointer(row + ox).storeBytes(of: acc, as: SIMD8<Float>.self)
+                        } else {
+                            for l in 0..<(wo - ox) { row[ox + l] = acc[l] }
+                        }
+                    }
+                    @inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+                        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+                    }
+                    var oy = 0
+                    while oy < ho {
+                        // Four output rows at once where they exist: four independent sums
+                        // per tap, so the adds do not wait on each other.
+                        let rows = sw > 2 ? 1 : min(4, ho - oy)
                         let base = plane + oy * rowStep
+                        let row = dst + oy * wo
                         if sw > 2 {
                             row.update(repeating: 0, count: wo)
                             for k in 0..<taps {
                                 let run = base + offsets[k], tap = weights[k]
                                 for ox in 0..<wo { row[ox] += tap * run[ox * sw] }
                             }
-                        } else {
+                        } else if rows == 4 {
+                            let (b1, b2, b3) = (base + rowStep, base + 2 * rowStep, base + 3 * rowStep)
                             var ox = 0
                             while ox < wo {
-                                var acc = SIMD8<Float>()
+                                var (a0, a1, a2, a3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
                                 for k in 0..<taps {
-                                    acc += weights[k] * UnsafeRawPointer(base + offsets[k] + ox).loadUnaligned(as: SIMD8<Float>.self)
+                                    let tap = SIMD8<Float>(repeating: weights[k]), at = offsets[k] + ox
+                                    a0 += tap * load(base + at)
+                                    a1 += tap * load(b1 + at)
+                                    a2 += tap * load(b2 + at)
+                                    a3 += tap * load(b3 + at)
                                 }
-                                if ox + 8 <= wo {
-                                    UnsafeMutableRawPointer(row + ox).storeBytes(of: acc, as: SIMD8<Float>.self)
-                                } else {
-                                    for l in 0..<(wo - ox) { row[ox + l] = acc[l] }
-                                }
+                                store(a0, row, ox)
+                                store(a1, row + wo, ox)
+                                store(a2, row + 2 * wo, ox)
+                                store(a3, row + 3 * wo, ox)
                                 ox += 8
                             }
+                        } else {
+                            for r in 0..<rows {
+                                let line = base + r * rowStep
+                                var ox = 0
+                                while ox < wo {
+                                    var acc = SIMD8<Float>()
+                                    for k in 0..<taps { acc += weights[k] * load(line + offsets[k] + ox) }
+                                    store(acc, row + r * wo, ox)
+                                    ox += 8
+                                }
+                            }
                         }
-                        if let activation { activation.apply(row, row, count: wo, bias: b) } else if b != 0 {
-                            for i in 0..<wo { row[i] += b }
+                        if let activation { activation.apply(row, row, count: rows * wo, bias: b) } else if b != 0 {
+                            for i in 0..<(rows * wo) { row[i] += b }
                         }
+                        oy += rows
                     }
                 }
             }
