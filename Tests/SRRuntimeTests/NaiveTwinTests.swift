@@ -155,6 +155,16 @@ final class NaiveTwinTests: XCTestCase {
             (16, 16, 20, 37, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1])),
             (16, 24, 11, 19, Conv2DAttributes(kernel: [3, 3], pads: [1, 0, 2, 1])),
             (32, 48, 9, 21, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 2)),
+            // depthwise (one input channel per group): the flipped depthwise convolution at
+            // stride 1, per-tap runs into phase planes otherwise (and for two outputs per
+            // channel), dilation, asymmetric pads
+            (8, 8, 13, 21, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 8)),
+            (4, 4, 10, 12, Conv2DAttributes(kernel: [5, 3], pads: [0, 2, 3, 0], group: 4)),
+            (3, 6, 9, 11, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 3)),
+            (6, 6, 16, 17, Conv2DAttributes(kernel: [5, 5], stride: [2, 2], pads: [2, 2, 2, 2], group: 6)),
+            (4, 8, 11, 9, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [0, 1, 1, 0], group: 4)),
+            (3, 3, 14, 17, Conv2DAttributes(kernel: [3, 3], pads: [2, 2, 2, 2], dilation: [2, 2], group: 3)),
+            (5, 5, 19, 33, Conv2DAttributes(kernel: [3, 3], stride: [3, 3], pads: [1, 1, 1, 1], group: 5)),
         ]
         for (i, k) in cases.enumerated() {
             let xShape = [2, k.c, k.h, k.w]

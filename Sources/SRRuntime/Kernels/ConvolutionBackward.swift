@@ -23,6 +23,16 @@ extension Kernels {
             }
             return conv2d(dy, weight: scratch.flipped(w, groups: g), bias: nil, b, outShape: inShape, scratch: scratch)
         }
+        if cg == 1 && g > 1 {
+            // Stride 1, one output per channel: the flipped-kernel convolution above, depthwise.
+            let (dh, dw) = (a.dilation[0], a.dilation[1])
+            let pads = [(kh - 1) * dh - a.pads[0], (kw - 1) * dw - a.pads[1], (kh - 1) * dh - a.pads[2], (kw - 1) * dw - a.pads[3]]
+            if og == 1, a.stride == [1, 1], pads.allSatisfy({ $0 >= 0 }) {
+                let b = Conv2DAttributes(kernel: a.kernel, pads: pads, dilation: a.dilation, group: g)
+                return depthwiseConv2d(dy, weight: scratch.flipped(w, groups: g), bias: nil, b, outShape: inShape, activation: nil)
+            }
+            return depthwiseBackwardData(dy, weight: w, a, inShape: inShape)
+        }
         let dx = Tensor(zeros: inShape)
         let direct = a.kernel == [1, 1] && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
         // Bands of output rows (about 8 MB of column matrix), so the matrix stays in cache
@@ -46,6 +56,77 @@ extension Kernels {
                     col2im(col, channels: cg, height: h, width: wd, a, outHeight: ho, outWidth: wo,
                            rows: y0..<(y0 + rows), into: dst)
                     y0 += rows
+                }
+            }
+        }
+        return dx
+    }
+
+    /// The input-gradient of a depthwise convolution, one input channel per worker task: each
+    /// kernel tap adds `w[oc, i, j] · dY[oc]` to the input pixels that tap read, over the
+    /// columns where they lie inside the image. At stride s > 1 a tap reaches every s-th
+    /// column, all of one phase (column mod s), so the sums go to a plane split by phase,
+    /// where each tap's run is contiguous, and are interleaved back at the end.
+    static func depthwiseBackwardData(_ dy: Tensor, weight w: Tensor, _ a: Conv2DAttributes, inShape: [Int]) -> Tensor {
+        let (n, c, h, wd) = (inShape[0], inShape[1], inShape[2], inShape[3])
+        let (o, ho, wo) = (dy.shape[1], dy.shape[2], dy.shape[3])
+        let mult = o / c
+        let (kh, kw) = (a.kernel[0], a.kernel[1])
+        let (sh, sw, dh, dw, pt, pl) = (a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], a.pads[0], a.pads[1])
+        let cols = (wd + sw - 1) / sw
+        let dx = Tensor(zeros: inShape)
+        let work = n * o * ho * wo * kh * kw
+        let workers = work < 1 << 18 ? 1 : min(Parallel.threads, max(1, n * c))
+        let phases = sw > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: sw * h * cols * workers) : nil
+        defer { phases?.deallocate() }
+        /// `dst[i] += tap · src[i]` for i in 0..<count.
+        @inline(__always) func axpy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafeMutablePointer<Float>, _ count: Int, _ tap: Float) {
+            var i = 0
+            while i + 8 <= count {
+                let sum = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD8<Float>.self)
+                    + tap * UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: sum, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < count { dst[i] += tap * src[i]; i += 1 }
+        }
+        Parallel.forEachWorker(n * c, workers: workers) { worker, range in
+            let split = phases.map { $0 + worker * sw * h * cols }
+            for t in range {
+                let img = t / c, ic = t % c
+                let plane = dx.pointer + t * h * wd
+                split?.update(repeating: 0, count: sw * h * cols)
+                for m in 0..<mult {
+                    let oc = ic * mult + m
+                    let grad = dy.pointer + (img * o + oc) * ho * wo
+                    for i in 0..<kh {
+                        for j in 0..<kw {
+                            let tap = w.pointer[(oc * kh + i) * kw + j]
+                            // Input column ox·sw + shift must lie in [0, wd).
+                            let shift = j * dw - pl
+                            let lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw
+                            let hi = min(wo, wd - shift <= 0 ? 0 : (wd - shift + sw - 1) / sw)
+                            guard lo < hi else { continue }
+                            // Column ox·sw + shift is column ox + q of phase r.
+                            let r = (shift % sw + sw) % sw, q = (shift - r) / sw
+                            for oy in 0..<ho {
+                                let iy = oy * sh - pt + i * dh
+                                guard iy >= 0 && iy < h else { continue }
+                                let line = split.map { $0 + (r * h + iy) * cols + q } ?? plane + iy * wd + shift
+                                axpy(line + lo, grad + oy * wo + lo, hi - lo, tap)
+                            }
+                        }
+                    }
+                }
+                if let split {
+                    for iy in 0..<h {
+                        let dst = plane + iy * wd
+                        for r in 0..<sw {
+                            let src = split + (r * h + iy) * cols
+                            var k = 0
+                            while k * sw + r < wd { dst[k * sw + r] = src[k]; k += 1 }
+                        }
+                    }
                 }
             }
         }
