@@ -63,15 +63,23 @@ final class TensorOpTwinTests: XCTestCase {
         }
     }
 
-    /// The vectorisable `eˣ` (SiLU's) against float64 over the float range, and broadcasting
-    /// element-wise products (the per-channel gate fast path) against direct indexing.
-    func testVectorExpAndBroadcastingMatchNaive() throws {
+    /// The vectorisable `eˣ` (SiLU's) against float64 over the float range, `erf` (GELU's),
+    /// and broadcasting element-wise products (the per-channel gate fast path) against
+    /// direct indexing.
+    func testVectorExpErfAndBroadcastingMatchNaive() throws {
         let x = Tensor(zeros: [1, 20_003])
         for i in 0..<x.count { x.pointer[i] = -87 + 175 * Float(i) / Float(x.count) }
         let fast = Kernels.fastExp(x)
         for i in 0..<x.count {
             let want = Foundation.exp(Double(x.pointer[i]))
             XCTAssertLessThanOrEqual(abs(Double(fast.pointer[i]) - want), 3e-7 * want, "exp(\(x.pointer[i]))")
+        }
+        // erf (GELU's), over the clamp at ±4 and past it.
+        let e = Tensor(zeros: [1, 20_001])
+        for i in 0..<e.count { e.pointer[i] = -6 + 12 * Float(i) / Float(e.count - 1) }
+        let erf = Kernels.fastErf(e)
+        for i in 0..<e.count {
+            XCTAssertLessThanOrEqual(abs(Double(erf.pointer[i]) - Foundation.erf(Double(e.pointer[i]))), 5e-7, "erf(\(e.pointer[i]))")
         }
         var rng = Seeded(state: 14)
         let a = random([2, 3, 4, 5], &rng)

@@ -33,7 +33,7 @@ public enum FusedActivation: Sendable, Equatable {
         case .unary(.silu):
             for i in 0..<count { let v = p[i] + b; o[i] = v / (1 + SRRuntime.fastExp(-v)) }
         case .unary(.gelu):
-            for i in 0..<count { let v = p[i] + b; o[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+            for i in 0..<count { let v = p[i] + b; o[i] = 0.5 * v * (1 + SRRuntime.fastErf(v * 0.70710678118654752)) }
         case .unary(let f):
             for i in 0..<count { o[i] = f.value(p[i] + b) }
         }

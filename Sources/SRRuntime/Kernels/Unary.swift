@@ -14,7 +14,7 @@ extension UnaryFunction {
         case .neg: return -x
         case .abs: return Swift.abs(x)
         case .reciprocal: return 1 / x
-        case .gelu: return 0.5 * x * (1 + erff(x * 0.70710678118654752))
+        case .gelu: return 0.5 * x * (1 + fastErf(x * 0.70710678118654752))
         case .geluTanh: return 0.5 * x * (1 + tanhf(0.79788456080286536 * (x + 0.044715 * x * x * x)))
         case .silu: return x / (1 + expf(-x))
         case .hardSwish: return x * Swift.max(0, Swift.min(1, x / 6 + 0.5))
@@ -39,7 +39,7 @@ extension UnaryFunction {
         case .reciprocal: return -1 / (x * x)
         case .gelu:
             // Φ(x) + x·φ(x)
-            return 0.5 * (1 + erff(x * 0.70710678118654752)) + x * 0.39894228040143268 * expf(-0.5 * x * x)
+            return 0.5 * (1 + fastErf(x * 0.70710678118654752)) + x * 0.39894228040143268 * fastExp(-0.5 * x * x)
         case .geluTanh:
             let u = 0.79788456080286536 * (x + 0.044715 * x * x * x)
             let t = tanhf(u)
