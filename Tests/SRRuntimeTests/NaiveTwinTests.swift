@@ -113,6 +113,8 @@ final class NaiveTwinTests: XCTestCase {
         let cases: [(c: Int, mult: Int, h: Int, w: Int, a: Conv2DAttributes, f: FusedActivation?)] = [
             (8, 1, 13, 21, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 8), .unary(.hardSwish)),
             (6, 1, 16, 16, Conv2DAttributes(kernel: [5, 5], stride: [2, 2], pads: [2, 2, 2, 2], group: 6), .unary(.silu)),
+            (3, 1, 12, 37, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1], group: 3), nil),
+            (3, 1, 10, 40, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [0, 0, 1, 1], group: 3), .unary(.silu)),
             (4, 2, 11, 9, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [0, 1, 1, 0], group: 4), .relu(slope: 0)),
             (5, 1, 19, 33, Conv2DAttributes(kernel: [3, 3], stride: [3, 3], pads: [1, 1, 1, 1], group: 5), .relu(slope: 0.1)),
             (3, 1, 14, 17, Conv2DAttributes(kernel: [3, 3], stride: [1, 1], pads: [2, 2, 2, 2], dilation: [2, 2], group: 3), .unary(.gelu)),

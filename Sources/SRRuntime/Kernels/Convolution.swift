@@ -216,8 +216,9 @@ extension Kernels {
             }
             let rowStep = split ? sh * half : sh * pw
             // Stride 2: padded column q = xx + left goes to the even half at q/2 when q is
-            // even, to the odd half otherwise; these are the input columns of each.
-            let firstEven = left & 1, firstOdd = 1 - left & 1
+            // even, to the odd half otherwise. From the first input column whose q is even,
+            // each pair of columns fills one place of each half, sixteen columns at a time.
+            let firstEven = left & 1
             for t in range {
                 let img = t / c, ic = t % c
                 let src = x.pointer + t * h * wd
@@ -225,10 +226,23 @@ extension Kernels {
                     let line = src + y * wd
                     if split {
                         let even = plane + (y + top) * half, odd = plane + ph * half + (y + top) * half
+                        if firstEven == 1 { odd[left >> 1] = line[0] }
                         var xx = firstEven
-                        while xx < wd { even[(xx + left) >> 1] = line[xx]; xx += 2 }
-                        xx = firstOdd
-                        while xx < wd { odd[(xx + left) >> 1] = line[xx]; xx += 2 }
+                        while xx + 16 <= wd {
+                            let a = UnsafeRawPointer(line + xx).loadUnaligned(as: SIMD8<Float>.self)
+                            let b = UnsafeRawPointer(line + xx + 8).loadUnaligned(as: SIMD8<Float>.self)
+                            let k = (xx + left) >> 1
+                            UnsafeMutableRawPointer(even + k).storeBytes(
+                                of: SIMD8(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]), as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(odd + k).storeBytes(
+                                of: SIMD8(a[1], a[3], a[5], a[7], b[1], b[3], b[5], b[7]), as: SIMD8<Float>.self)
+                            xx += 16
+                        }
+                        while xx < wd {
+                            even[(xx + left) >> 1] = line[xx]
+                            if xx + 1 < wd { odd[(xx + left) >> 1] = line[xx + 1] }
+                            xx += 2
+                        }
                     } else {
                         (plane + (y + top) * pw + left).update(from: line, count: wd)
                     }
