@@ -29,6 +29,11 @@ final class NaiveTwinTests: XCTestCase {
             (3, 3, 14, 13, Conv2DAttributes(kernel: [7, 7], pads: [3, 3, 3, 3], group: 3)),
             (4, 4, 6, 5, Conv2DAttributes(kernel: [1, 1], stride: [2, 2], group: 4)),
             (2, 2, 5, 5, Conv2DAttributes(kernel: [3, 3], pads: [4, 4, 4, 4], group: 2)),
+            // An image's first layer (the direct kernel over three channels): a stride-2 stem,
+            // one output block per worker, stride 1.
+            (3, 16, 33, 35, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1])),
+            (3, 40, 18, 20, Conv2DAttributes(kernel: [5, 5], pads: [2, 2, 2, 2])),
+            (2, 6, 7, 9, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [0, 1, 1, 0], dilation: [2, 1])),
         ]
         for (i, k) in cases.enumerated() {
             let x = random([2, k.c, k.h, k.w], &rng)

@@ -16,8 +16,10 @@ extension Kernels {
         let (kh, kw) = (a.kernel[0], a.kernel[1])
         let k = cg * kh * kw, p = ho * wo
         let out = Tensor(uninitialized: outShape)
-        if cg == 1 && g > 1 {
-            return depthwiseConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation)
+        // Depthwise, and an image's first layer when it has few outputs and taps (MobileNet's,
+        // EfficientNet's 3×3 stride-2 stem): direct loops.
+        if (cg == 1 && g > 1) || (cg <= 4 && og <= 64 && kh * kw <= 25 && a.stride[1] <= 2) {
+            return directConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation)
         }
         let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
         if direct && k > 64 {
@@ -174,18 +176,19 @@ extension Kernels {
         }
     }
 
-    /// Depthwise convolution (one input channel per group, `o/c` outputs each: MobileNet,
-    /// EfficientNet, ConvNeXt): direct loops, no im2col. Each input channel is copied once
-    /// into a zero-padded plane (at stride 2, split into its even and odd columns), so every
-    /// kernel tap reads a contiguous run of that plane. A worker zeroes its plane once: each
-    /// channel writes the same interior, so the padding stays zero. Eight output columns at
-    /// a time are summed over all taps in registers and stored once, with the bias and the
-    /// fused activation applied to the row while it is in cache.
-    static func depthwiseConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
-                                activation: FusedActivation?) -> Tensor {
+    /// Direct convolution for few input channels per group — depthwise (one per group, `o/c`
+    /// outputs each: MobileNet, EfficientNet, ConvNeXt) and an image's first layer (three):
+    /// no im2col. The group's input channels are copied into zero-padded planes (at stride 2,
+    /// split into their even and odd columns), so every kernel tap reads a contiguous run of
+    /// one plane. A worker zeroes its planes once: each copy writes the same interior, so the
+    /// padding stays zero. Four output rows of eight columns are summed over all channels and
+    /// taps in registers and stored once, with the bias and the fused activation applied to
+    /// the rows while they are in cache. Tasks are (image, group, block of output channels).
+    static func directConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
+                             activation: FusedActivation?) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
-        let mult = o / c
+        let g = a.group, cg = c / g, og = o / g
         let (kh, kw) = (a.kernel[0], a.kernel[1])
         let (sh, sw, dh, dw, top, left) = (a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], a.pads[0], a.pads[1])
         // The padded plane covers every row and column any tap reads.
@@ -197,21 +200,29 @@ extension Kernels {
         let planeSize = (split ? 2 * ph * half : ph * pw) + 8
         let out = Tensor(uninitialized: outShape)
         // A second worker pays only past ~2^18 multiply-adds (waking it costs ~10 µs).
-        let work = n * o * ho * wo * kh * kw
-        let workers = work < 1 << 18 ? 1 : min(Parallel.threads, max(1, n * c))
-        let planes = UnsafeMutablePointer<Float>.allocate(capacity: planeSize * workers)
+        let work = n * o * ho * wo * kh * kw * cg
+        // Output channels of a group split into blocks when there are fewer groups than workers.
+        let blocks = n * g >= Parallel.threads ? 1 : min(og, Parallel.threads)
+        let perBlock = (og + blocks - 1) / blocks
+        let tasks = n * g * blocks
+        let workers = work < 1 << 18 ? 1 : min(Parallel.threads, tasks)
+        let planes = UnsafeMutablePointer<Float>.allocate(capacity: planeSize * cg * workers)
         defer { planes.deallocate() }
         let taps = kh * kw
-        Parallel.forEachWorker(n * c, workers: workers) { worker, range in
-            let plane = planes + worker * planeSize
-            plane.update(repeating: 0, count: planeSize)
-            // Per tap: the offset of its run for output row 0, column 0; rows add `rowStep`.
-            let offsets = UnsafeMutablePointer<Int>.allocate(capacity: taps)
+        Parallel.forEachWorker(tasks, workers: workers) { worker, range in
+            let plane = planes + worker * planeSize * cg
+            plane.update(repeating: 0, count: planeSize * cg)
+            // Per input channel and tap: the offset of its run for output row 0, column 0;
+            // rows add `rowStep`.
+            let offsets = UnsafeMutablePointer<Int>.allocate(capacity: cg * taps)
             defer { offsets.deallocate() }
-            for i in 0..<kh {
-                for j in 0..<kw {
-                    let q = j * dw
-                    offsets[i * kw + j] = split ? (q & 1 == 0 ? 0 : ph * half) + i * dh * half + (q >> 1) : i * dh * pw + q
+            for ch in 0..<cg {
+                for i in 0..<kh {
+                    for j in 0..<kw {
+                        let q = j * dw
+                        offsets[(ch * kh + i) * kw + j] = ch * planeSize
+                            + (split ? (q & 1 == 0 ? 0 : ph * half) + i * dh * half + (q >> 1) : i * dh * pw + q)
+                    }
                 }
             }
             let rowStep = split ? sh * half : sh * pw
@@ -219,38 +230,42 @@ extension Kernels {
             // even, to the odd half otherwise. From the first input column whose q is even,
             // each pair of columns fills one place of each half, sixteen columns at a time.
             let firstEven = left & 1
+            let count = cg * taps
             for t in range {
-                let img = t / c, ic = t % c
-                let src = x.pointer + t * h * wd
-                for y in 0..<h {
-                    let line = src + y * wd
-                    if split {
-                        let even = plane + (y + top) * half, odd = plane + ph * half + (y + top) * half
-                        if firstEven == 1 { odd[left >> 1] = line[0] }
-                        var xx = firstEven
-                        while xx + 16 <= wd {
-                            let a = UnsafeRawPointer(line + xx).loadUnaligned(as: SIMD8<Float>.self)
-                            let b = UnsafeRawPointer(line + xx + 8).loadUnaligned(as: SIMD8<Float>.self)
-                            let k = (xx + left) >> 1
-                            UnsafeMutableRawPointer(even + k).storeBytes(
-                                of: SIMD8(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]), as: SIMD8<Float>.self)
-                            UnsafeMutableRawPointer(odd + k).storeBytes(
-                                of: SIMD8(a[1], a[3], a[5], a[7], b[1], b[3], b[5], b[7]), as: SIMD8<Float>.self)
-                            xx += 16
+                let img = t / (g * blocks), grp = (t / blocks) % g, block = t % blocks
+                for ch in 0..<cg {
+                    let src = x.pointer + ((img * c) + grp * cg + ch) * h * wd
+                    let chPlane = plane + ch * planeSize
+                    for y in 0..<h {
+                        let line = src + y * wd
+                        if split {
+                            let even = chPlane + (y + top) * half, odd = chPlane + ph * half + (y + top) * half
+                            if firstEven == 1 { odd[left >> 1] = line[0] }
+                            var xx = firstEven
+                            while xx + 16 <= wd {
+                                let a = UnsafeRawPointer(line + xx).loadUnaligned(as: SIMD8<Float>.self)
+                                let b = UnsafeRawPointer(line + xx + 8).loadUnaligned(as: SIMD8<Float>.self)
+                                let k = (xx + left) >> 1
+                                UnsafeMutableRawPointer(even + k).storeBytes(
+                                    of: SIMD8(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]), as: SIMD8<Float>.self)
+                                UnsafeMutableRawPointer(odd + k).storeBytes(
+                                    of: SIMD8(a[1], a[3], a[5], a[7], b[1], b[3], b[5], b[7]), as: SIMD8<Float>.self)
+                                xx += 16
+                            }
+                            while xx < wd {
+                                even[(xx + left) >> 1] = line[xx]
+                                if xx + 1 < wd { odd[(xx + left) >> 1] = line[xx + 1] }
+                                xx += 2
+                            }
+                        } else {
+                            (chPlane + (y + top) * pw + left).update(from: line, count: wd)
                         }
-                        while xx < wd {
-                            even[(xx + left) >> 1] = line[xx]
-                            if xx + 1 < wd { odd[(xx + left) >> 1] = line[xx + 1] }
-                            xx += 2
-                        }
-                    } else {
-                        (plane + (y + top) * pw + left).update(from: line, count: wd)
                     }
                 }
-                for m in 0..<mult {
-                    let oc = ic * mult + m
+                for m in (block * perBlock)..<min(og, (block + 1) * perBlock) {
+                    let oc = grp * og + m
                     let dst = out.pointer + (img * o + oc) * ho * wo
-                    let weights = w.pointer + oc * taps
+                    let weights = w.pointer + oc * count
                     let b = bias?.pointer[oc] ?? 0
                     /// Stores eight sums at column `ox` of `row` (fewer at the row's end).
                     @inline(__always) func store(_ acc: SIMD8<Float>, _ row: UnsafeMutablePointer<Float>, _ ox: Int) {
@@ -272,7 +287,7 @@ extension Kernels {
                         let row = dst + oy * wo
                         if sw > 2 {
                             row.update(repeating: 0, count: wo)
-                            for k in 0..<taps {
+                            for k in 0..<count {
                                 let run = base + offsets[k], tap = weights[k]
                                 for ox in 0..<wo { row[ox] += tap * run[ox * sw] }
                             }
@@ -281,7 +296,7 @@ extension Kernels {
                             var ox = 0
                             while ox < wo {
                                 var (a0, a1, a2, a3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-                                for k in 0..<taps {
+                                for k in 0..<count {
                                     let tap = SIMD8<Float>(repeating: weights[k]), at = offsets[k] + ox
                                     a0 += tap * load(base + at)
                                     a1 += tap * load(b1 + at)
@@ -300,7 +315,7 @@ extension Kernels {
                                 var ox = 0
                                 while ox < wo {
                                     var acc = SIMD8<Float>()
-                                    for k in 0..<taps { acc += weights[k] * load(line + offsets[k] + ox) }
+                                    for k in 0..<count { acc += weights[k] * load(line + offsets[k] + ox) }
                                     store(acc, row + r * wo, ox)
                                     ox += 8
                                 }

@@ -29,7 +29,7 @@ extension Kernels {
             let pads = [(kh - 1) * dh - a.pads[0], (kw - 1) * dw - a.pads[1], (kh - 1) * dh - a.pads[2], (kw - 1) * dw - a.pads[3]]
             if og == 1, a.stride == [1, 1], pads.allSatisfy({ $0 >= 0 }) {
                 let b = Conv2DAttributes(kernel: a.kernel, pads: pads, dilation: a.dilation, group: g)
-                return depthwiseConv2d(dy, weight: scratch.flipped(w, groups: g), bias: nil, b, outShape: inShape, activation: nil)
+                return directConv2d(dy, weight: scratch.flipped(w, groups: g), bias: nil, b, outShape: inShape, activation: nil)
             }
             return depthwiseBackwardData(dy, weight: w, a, inShape: inShape)
         }
