@@ -86,15 +86,18 @@ public struct ContextAwareSaliency: Sendable {
     }
 
     /// `S_i = 1 − exp(−(1/K) Σ_{k≤K} d(p_i, q_k))` for every query patch; colour distances
-    /// as blocked matrix products `‖a‖² + ‖b‖² − 2a·b` (`cblas_dgemm`), the K smallest per row
-    /// by partial selection, rows spread across cores.
+    /// as blocked matrix products `‖a‖² + ‖b‖² − 2a·b` (`cblas_dgemm`: in float64, as that
+    /// difference cancels), the K smallest per row by partial selection, rows spread across
+    /// cores. From the squared colour distance on, each pair's `d` is float32 (its two square
+    /// roots and division are most of the time not spent in the product; relative error
+    /// ~1e-7, and the sum of the K smallest is taken in float64).
     func singleScale(_ query: Patches, _ candidates: [Patches], progress: ((Double) -> Void)? = nil) -> [Double] {
         let dim = query.vectors.count / max(query.count, 1)
         let all = candidates.flatMap(\.vectors), positions = candidates.flatMap(\.positions)
         let m = positions.count, n = query.count
         let norms = (0..<m).map { j in (0..<dim).reduce(0.0) { $0 + all[j * dim + $1] * all[j * dim + $1] } }
-        let ys = positions.map(\.0), xs = positions.map(\.1)
-        let scale = 1 / Double(dim).squareRoot(), weight = positionWeight
+        let ys = positions.map { Float($0.0) }, xs = positions.map { Float($0.1) }
+        let scale = 1 / Float(dim).squareRoot(), weight = Float(positionWeight)
         var out = [Double](repeating: 0, count: n)
         let block = 256
         let blocks = (n + block - 1) / block
@@ -104,7 +107,7 @@ public struct ContextAwareSaliency: Sendable {
                 let outBase = outPtr.baseAddress
                 Parallel.forEach(blocks) { range in
                     var dots = [Double](repeating: 0, count: block * m)
-                    var row = [Double](repeating: 0, count: m)
+                    var row = [Float](repeating: 0, count: m)
                     for b in range {
                         let lo = b * block, rows = min(block, n - lo)
                         guard let a = allPtr.baseAddress else { continue }
@@ -121,7 +124,7 @@ public struct ContextAwareSaliency: Sendable {
                                     guard let base = dp.baseAddress else { return }
                                     let dots = base + i * m
                                     for j in 0..<m {
-                                        let d2 = max(nq + np[j] - 2 * dots[j], 0)
+                                        let d2 = Float(max(nq + np[j] - 2 * dots[j], 0))
                                         let (dy, dx) = (yq - yp[j], xq - xp[j])
                                         rp[j] = d2.squareRoot() * scale / (1 + weight * (dy * dy + dx * dx).squareRoot())
                                     }
@@ -156,22 +159,28 @@ func minMax(_ v: [Double]) -> [Double] {
     return v.map { ($0 - lo) / (hi - lo) }
 }
 
-/// Σ of the `k` smallest of `v[0..<count]` (quickselect; reorders `v`).
-func smallestSum(_ v: inout [Double], count: Int, k: Int) -> Double {
+/// Σ of the `k` smallest of `v[0..<count]`, in float64 (quickselect on the buffer, without
+/// bounds checks; reorders `v`).
+func smallestSum(_ v: inout [Float], count: Int, k: Int) -> Double {
     guard k > 0 else { return 0 }
-    if k >= count { return v[0..<count].reduce(0, +) }
-    var lo = 0, hi = count - 1
-    while lo < hi {
-        let pivot = v[(lo + hi) / 2]
-        var i = lo, j = hi
-        while i <= j {
-            while v[i] < pivot { i += 1 }
-            while v[j] > pivot { j -= 1 }
-            if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
+    if k >= count { return v[0..<count].reduce(0.0) { $0 + Double($1) } }
+    return v.withUnsafeMutableBufferPointer { buffer -> Double in
+        guard let p = buffer.baseAddress else { return 0 }
+        var lo = 0, hi = count - 1
+        while lo < hi {
+            let pivot = p[(lo + hi) / 2]
+            var i = lo, j = hi
+            while i <= j {
+                while p[i] < pivot { i += 1 }
+                while p[j] > pivot { j -= 1 }
+                if i <= j { (p[i], p[j]) = (p[j], p[i]); i += 1; j -= 1 }
+            }
+            if k - 1 <= j { hi = j } else if k - 1 >= i { lo = i } else { break }
         }
-        if k - 1 <= j { hi = j } else if k - 1 >= i { lo = i } else { break }
+        var sum = 0.0
+        for j in 0..<k { sum += Double(p[j]) }
+        return sum
     }
-    return v[0..<k].reduce(0, +)
 }
 
 extension ContextAwareSaliency {
