@@ -44,6 +44,21 @@ final class NaiveTwinTests: XCTestCase {
             let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
             if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i): \(why)") }
         }
+        // Small maps, one image, four workers: unfolded once, the output channels split.
+        let small: [(c: Int, o: Int, h: Int, w: Int, a: Conv2DAttributes)] = [
+            (8, 128, 7, 9, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1])),
+            (16, 150, 10, 11, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1])),
+        ]
+        for (i, k) in small.enumerated() {
+            let x = random([1, k.c, k.h, k.w], &rng)
+            let w = random([k.o, k.c / k.a.group] + k.a.kernel, &rng)
+            let b = random([k.o], &rng)
+            let out = try Op.conv2d(k.a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
+            let fast = Parallel.using(4) { Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, activation: .relu(slope: 0)) }
+            let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
+            for j in 0..<slow.count { slow.pointer[j] = max(slow.pointer[j], 0) }
+            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("small map \(i): \(why)") }
+        }
     }
 
     /// The 1×1 paths: one multiplication per image and group for wide inputs (> 64 channels

@@ -68,6 +68,27 @@ extension Kernels {
             if let activation { _ = unaryInPlace(y, activation) }
             return y
         }
+        // Small maps (ResNet's 7×7 and 14×14 stages): bands of a few rows would make
+        // multiplications a few dozen columns wide, so the map is unfolded once and the
+        // workers split the output channels instead.
+        if p <= 256 && n * g < Parallel.threads && og >= 32 * Parallel.threads {
+            let col = scratch.buffer(k * p)
+            for img in 0..<n {
+                for grp in 0..<g {
+                    let dst = out.pointer + (img * o + grp * og) * p
+                    im2col(x.pointer + (img * c + grp * cg) * h * wd, channels: cg, height: h, width: wd, a,
+                           outHeight: ho, outWidth: wo, rows: 0..<ho, into: col)
+                    Parallel.forEach(og, minChunk: 16) { r in
+                        BLAS.sgemmSingle(m: r.count, n: p, k: k, a: w.pointer + (grp * og + r.lowerBound) * k, lda: k,
+                                         b: col, ldb: p, c: dst + r.lowerBound * p, ldc: p)
+                        epilogue(dst + r.lowerBound * p, channels: r.count, columns: 0..<p, stride: p,
+                                 bias: bias.map { $0.pointer + grp * og + r.lowerBound }, activation: activation,
+                                 parallel: false)
+                    }
+                }
+            }
+            return out
+        }
         // Bands of output rows whose im2col matrix (about 2 MB) stays in a core's cache; each
         // worker unfolds and multiplies its own bands.
         // Their count is rounded up to a multiple of the workers, so no core idles.
