@@ -213,7 +213,7 @@ def last_line(text):
 # zennit worker (runs in a child process: `--zennit-worker`)
 # ---------------------------------------------------------------------------
 
-def zennit_worker(model_name, cname, x_path, out_path, want_hash, seed, threads, repeat):
+def zennit_worker(model_name, cname, x_path, out_path, want_hash, seed, threads, repeat, double=False):
     import torch
     import torch.nn.functional as F
     from zennit.attribution import Gradient
@@ -227,6 +227,8 @@ def zennit_worker(model_name, cname, x_path, out_path, want_hash, seed, threads,
         raise SystemExit(f"weights differ from the ONNX export's (hash {have} != {want_hash}); "
                          "delete the cache or use the torch/torchvision that made it")
     x = torch.from_numpy(np.load(x_path))
+    if double:  # --float64: the reference, one run, nothing timed
+        model, x, repeat = model.double(), x.double(), 0
     with torch.no_grad():
         logits = model(x)
     target = int(logits.argmax(1))
@@ -245,17 +247,37 @@ def zennit_worker(model_name, cname, x_path, out_path, want_hash, seed, threads,
         t0 = time.perf_counter()
         out, rel = once()
         times.append(time.perf_counter() - t0)
-    np.save(out_path, rel.detach().numpy().astype(np.float32))
+    np.save(out_path, rel.detach().numpy().astype(np.float64 if double else np.float32))
     try:
         from importlib.metadata import version
         zv = version("zennit")
     except Exception:  # pragma: no cover
         zv = "unknown"
-    print(json.dumps({"best": min(times), "median": statistics.median(times), "runs": repeat,
+    print(json.dumps({"best": min(times) if times else None,
+                      "median": statistics.median(times) if times else None, "runs": repeat,
                       "target": target, "logit": float(logits[0, target]),
                       "start": float(out.detach()[0, target]),
                       "relevance_sum": float(rel.double().sum()),
                       "zennit": zv, "torch": torch.__version__}))
+
+
+def float64_reference(r, m, c, x_path, whash, z32_path, s_path, z64_path, args, use_time):
+    """zennit in float64 (a child, one untimed run): how far each float32 result is from it."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--zennit-worker", m, c, x_path, z64_path, whash,
+           "--seed", str(args.seed), "--threads", str(args.threads), "--double"]
+    log(f"{m} {c}: zennit float64 ...")
+    code, out, err, _ = run_measured(cmd, use_time)
+    if code != 0:
+        log(f"  zennit float64 failed (exit {code}): {error_line(err)}")
+        return
+    ref = np.load(z64_path)
+    _, rel, corr = compare(np.load(z32_path), ref)
+    r["zennit_f32_vs_f64"] = (rel, corr)
+    log(f"  zennit float32 vs float64: {rel:.2e} of max |R64|, correlation {corr:.6f}")
+    if os.path.exists(s_path):
+        _, rel, corr = compare(np.load(s_path), ref)
+        r["srtool_vs_f64"] = (rel, corr)
+        log(f"  srtool float32 vs float64: {rel:.2e} of max |R64|, correlation {corr:.6f}")
 
 
 # ---------------------------------------------------------------------------
@@ -287,12 +309,16 @@ def main():
     ap.add_argument("--seed", type=int, default=0, help="weights and input seed")
     ap.add_argument("--json", help="also write the results to this JSON file")
     ap.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--float64", action="store_true",
+                    help="also run zennit in float64 and report how far zennit's and srtool's "
+                         "float32 relevances are from it")
     ap.add_argument("--zennit-worker", nargs=5, metavar=("MODEL", "COMPOSITE", "X", "OUT", "HASH"),
                     help=argparse.SUPPRESS)
+    ap.add_argument("--double", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.zennit_worker:
-        zennit_worker(*args.zennit_worker, args.seed, args.threads, args.repeat)
+        zennit_worker(*args.zennit_worker, args.seed, args.threads, args.repeat, double=args.double)
         return 0
 
     models = ["tiny"] if args.tiny else [m.strip() for m in args.models.split(",") if m.strip()]
@@ -379,8 +405,19 @@ def main():
                 elif code == 0:
                     r["srtool_error"] = f"no relevance written to {s_out}"
                     log(f"  {r['srtool_error']}")
+            if args.float64:
+                float64_reference(r, m, c, x_path, whash, z_out, os.path.join(args.cache, f"{m}.{c}.srtool.npy"),
+                                  os.path.join(args.cache, f"{m}.{c}.zennit64.npy"), args, use_time)
             results.append(r)
 
+    if args.float64:
+        print("float32 against zennit in float64 (max |diff| / max |R64|, correlation):")
+        for r in results:
+            if "zennit_f32_vs_f64" in r:
+                z, zc = r["zennit_f32_vs_f64"]
+                sv = r.get("srtool_vs_f64")
+                print(f"  {r['model']} {r['composite']}: zennit float32 {z:.2e} ({zc:.6f})"
+                      + (f", srtool {sv[0]:.2e} ({sv[1]:.6f})" if sv else ""))
     hdr = ("model", "composite", "zennit best s", "zennit med s", "srtool best s",
            "srtool med s", "srtool/zennit", "zennit RSS MB", "srtool RSS MB",
            "max diff (rel)", "corr")

@@ -36,9 +36,10 @@ For each method:
   * Accuracy: max |diff| / max |peer| and the Pearson correlation over all elements of
       gradient  |srtool's raw gradient| vs Saliency's |gradient|
       guided    srtool vs GuidedBackprop, raw
-      gradcam   srtool saves the raw layer map [1,1,h,w] (before the ReLU): the max diff
-                is against captum.attr.LayerGradCam(model, L).attribute(x, K) (same raw
-                map, computed once in its own untimed child); the correlation is of
+      gradcam   srtool saves the layer map [1,1,h,w] after the ReLU: the max diff is
+                against captum.attr.LayerGradCam(model, L).attribute(x, K,
+                relu_attributions=True) (the same map, computed once in its own untimed
+                child); the correlation is of
                 relu(srtool) min-max scaled and bilinearly upsampled (torch interpolate,
                 align_corners=False) against pytorch-grad-cam's output, which is resized
                 with cv2 - so only the correlation is meaningful there.
@@ -136,7 +137,7 @@ def peer_worker(model_name, method, x_path, out_path, want_hash, seed, threads, 
 
     if method == "layergradcam":
         from captum.attr import LayerGradCam
-        cam = LayerGradCam(model, layer).attribute(fresh(), target=target)
+        cam = LayerGradCam(model, layer).attribute(fresh(), target=target, relu_attributions=True)
         np.save(out_path, cam.detach().numpy().astype(np.float32))
         print(json.dumps({"target": target, "captum": package_version("captum")}))
         return
@@ -318,7 +319,7 @@ def main():
     for row in rows:
         print(line(row))
     if any(r["method"] == "gradcam" for r in results):
-        print("gradcam: max diff = raw map vs Captum LayerGradCam; corr = upsampled map vs "
+        print("gradcam: max diff = layer map vs Captum LayerGradCam (ReLU'd); corr = upsampled map vs "
               "pytorch-grad-cam's (cv2 resize)")
     for r in results:
         if "peer_error" in r:
@@ -364,7 +365,7 @@ def accuracy_gradcam(r, got, ref, size, worker_cmd, cache, model):
     d, rel, c2 = compare(got, lgc)
     r.update(max_abs_diff=d, max_rel_diff=rel, layergradcam_correlation=c2,
              layergradcam_captum=o["captum"])
-    log(f"  raw map vs Captum LayerGradCam: max |diff| = {d:.3g} ({rel:.3g} of max |Captum|), "
+    log(f"  layer map vs Captum LayerGradCam: max |diff| = {d:.3g} ({rel:.3g} of max |Captum|), "
         f"correlation {fmt(c2, '.6f')}")
 
 
