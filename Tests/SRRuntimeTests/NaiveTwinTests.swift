@@ -62,16 +62,17 @@ final class NaiveTwinTests: XCTestCase {
     }
 
     /// The 1×1 paths: one multiplication per image and group for wide inputs (> 64 channels
-    /// per group), bands of columns with the bias and activation fused for narrow ones —
-    /// a partial last band, groups, and output channels split between workers when the map
-    /// gives fewer bands than workers.
+    /// per group), `pointwiseConv2d` for narrow ones — tiles of four rows and sixteen
+    /// columns, the last columns and rows one at a time, groups, and output channels split
+    /// between workers when the map gives fewer bands than workers.
     func testPointwiseConvolutionMatchesNaive() throws {
         var rng = Seeded(state: 11)
         let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int, group: Int, threads: Int, f: FusedActivation?)] = [
-            (1, 16, 96, 30, 30, 1, 2, .unary(.silu)),     // 900 columns: bands of 672
+            (1, 16, 96, 30, 30, 1, 2, .unary(.silu)),     // 900 columns: bands of 512
             (2, 24, 40, 9, 7, 2, 2, .relu(slope: 0)),      // groups
             (1, 40, 192, 7, 7, 1, 4, .unary(.hardSwish)),  // one band, three row blocks
             (1, 96, 40, 12, 12, 1, 2, nil),                // > 64 channels: the whole-map product
+            (2, 5, 6, 5, 7, 1, 2, .unary(.gelu)),          // two rows after a tile of four
         ]
         for (i, k) in cases.enumerated() {
             let a = Conv2DAttributes(kernel: [1, 1], group: k.group)

@@ -3,11 +3,12 @@ import SRCore
 
 extension Kernels {
     /// 2-D convolution, NCHW input, OIHW weight, via im2col + sgemm per image and group
-    /// (a 1×1 stride-1 unpadded convolution multiplies the input directly; a wide 3×3
-    /// stride-1 one runs as Winograd F(2×2, 3×3), `Winograd.swift`). The im2col
-    /// matrix is built a band of output rows at a time, so it stays in cache.
-    /// `activation`, when given, runs on each band while it is in cache (the executor's
-    /// conv → activation fusion).
+    /// (depthwise and an image's first layer run as direct loops, `directConv2d`; a 1×1
+    /// stride-1 unpadded convolution multiplies the input directly, by `pointwiseConv2d`
+    /// over at most 64 channels per group; a wide 3×3 stride-1 one runs as Winograd
+    /// F(2×2, 3×3), `Winograd.swift`). The im2col matrix is built a band of output rows at
+    /// a time, so it stays in cache. `activation`, when given, runs on each band while it
+    /// is in cache (the executor's conv → activation fusion).
     public static func conv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
                               scratch: Scratch = Scratch(), activation: FusedActivation? = nil) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -15,14 +16,17 @@ extension Kernels {
         let g = a.group, cg = c / g, og = o / g
         let (kh, kw) = (a.kernel[0], a.kernel[1])
         let k = cg * kh * kw, p = ho * wo
-        let out = Tensor(uninitialized: outShape)
         // Depthwise, and an image's first layer when it has few outputs and taps (MobileNet's,
         // EfficientNet's 3×3 stride-2 stem): direct loops.
         if (cg == 1 && g > 1) || (cg <= 4 && og <= 64 && kh * kw <= 25 && a.stride[1] <= 2) {
             return directConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation)
         }
         let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
-        if direct && k > 64 {
+        if direct && k <= 64 {
+            return pointwiseConv2d(x, weight: w, bias: bias, groups: g, outShape: outShape, activation: activation)
+        }
+        let out = Tensor(uninitialized: outShape)
+        if direct {
             for img in 0..<n {
                 for grp in 0..<g {
                     let dst = out.pointer + (img * o + grp * og) * p
@@ -30,30 +34,6 @@ extension Kernels {
                                b: x.pointer + (img * c + grp * cg) * h * wd, ldb: p, c: dst, ldc: p)
                     epilogue(dst, channels: og, columns: 0..<p, stride: p, bias: bias.map { $0.pointer + grp * og },
                              activation: activation)
-                }
-            }
-            return out
-        }
-        if direct {
-            // Bands of columns whose output block (about 256 KB) is still in cache when the
-            // bias and activation run over it; each worker multiplies its own bands. Fewer
-            // bands than workers (small maps, many channels): the channels are split too.
-            let band = min(p, max(64, (1 << 16) / max(og, 1) / 16 * 16))
-            let bandsPerImage = (p + band - 1) / band
-            let blocks = n * g * bandsPerImage
-            let split = blocks >= Parallel.threads ? 1 : min(Parallel.threads, max(1, og / 64))
-            let rows = (og + split - 1) / split
-            Parallel.forEach(blocks * split, minChunk: 1) { tasks in
-                for t in tasks {
-                    let block = t / split, r0 = (t % split) * rows, m = min(rows, og - r0)
-                    guard m > 0 else { continue }
-                    let img = block / (g * bandsPerImage), grp = (block / bandsPerImage) % g
-                    let c0 = (block % bandsPerImage) * band, cols = min(band, p - c0)
-                    let dst = out.pointer + (img * o + grp * og + r0) * p
-                    BLAS.sgemmSingle(m: m, n: cols, k: k, a: w.pointer + (grp * og + r0) * k, lda: k,
-                                     b: x.pointer + (img * c + grp * cg) * h * wd + c0, ldb: p, c: dst + c0, ldc: p)
-                    epilogue(dst, channels: m, columns: c0..<(c0 + cols), stride: p,
-                             bias: bias.map { $0.pointer + grp * og + r0 }, activation: activation, parallel: false)
                 }
             }
             return out

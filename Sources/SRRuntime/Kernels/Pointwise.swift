@@ -1,0 +1,113 @@
+import SRCore
+
+extension Kernels {
+    /// A 1×1, stride-1, unpadded convolution over few input channels per group (at most 64:
+    /// MobileNet's and EfficientNet's expansions), without a matrix library: BLAS packs its
+    /// operands for every call, which costs as much as the product when the inner dimension
+    /// is this short. Tiles of four output channels × sixteen columns are summed over the
+    /// input channels in eight registers (each input value loaded once per four outputs);
+    /// the bias and the fused activation run over a band's four rows while they are in cache.
+    /// Tasks are (image, group, band of columns), and blocks of output channels when there
+    /// are fewer bands than workers. x `[N, C, H, W]`, w `[O, C/g, 1, 1]`.
+    static func pointwiseConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, groups g: Int, outShape: [Int],
+                                activation: FusedActivation?) -> Tensor {
+        let (n, c) = (x.shape[0], x.shape[1])
+        let o = outShape[1], p = outShape[2] * outShape[3]
+        let cg = c / g, og = o / g
+        let out = Tensor(uninitialized: outShape)
+        let band = min(p, 512)
+        let bands = (p + band - 1) / band
+        let blocks = n * g * bands
+        let split = blocks >= Parallel.threads ? 1 : min(Parallel.threads, max(1, og / 16))
+        let rowsPerSplit = (og + split - 1) / split
+        let work = n * o * p * cg
+        Parallel.forEach(blocks * split, minChunk: work < 1 << 18 ? blocks * split : 1) { tasks in
+            for t in tasks {
+                let block = t / split, part = t % split
+                let img = block / (g * bands), grp = (block / bands) % g
+                let c0 = (block % bands) * band, cols = min(band, p - c0)
+                let first = part * rowsPerSplit, last = min(og, first + rowsPerSplit)
+                guard first < last else { continue }
+                let src = x.pointer + (img * c + grp * cg) * p + c0
+                var oc = first
+                while oc < last {
+                    let rows = min(4, last - oc)
+                    let weights = w.pointer + (grp * og + oc) * cg
+                    let dst = out.pointer + (img * o + grp * og + oc) * p + c0
+                    tile(src, stride: p, inputs: cg, weights: weights, rows: rows, columns: cols, into: dst)
+                    for r in 0..<rows {
+                        let row = dst + r * p
+                        let b = bias?.pointer[grp * og + oc + r] ?? 0
+                        if let activation {
+                            activation.apply(row, row, count: cols, bias: b)
+                        } else if b != 0 {
+                            for i in 0..<cols { row[i] += b }
+                        }
+                    }
+                    oc += rows
+                }
+            }
+        }
+        return out
+    }
+
+    /// `dst[r][j] = Σ_k weights[r·inputs + k] · src[k·stride + j]` for `rows` ≤ 4 rows (each
+    /// `stride` apart in `dst`) and `columns` columns.
+    @inline(__always)
+    private static func tile(_ src: UnsafeMutablePointer<Float>, stride: Int, inputs: Int,
+                             weights: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+                             into dst: UnsafeMutablePointer<Float>) {
+        @inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+            UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+        }
+        @inline(__always) func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+        }
+        var j = 0
+        if rows == 4 {
+            let (w0, w1, w2, w3) = (weights, weights + inputs, weights + 2 * inputs, weights + 3 * inputs)
+            while j + 16 <= columns {
+                var (a0, b0, a1, b1) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+                var (a2, b2, a3, b3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+                var s = src + j
+                for k in 0..<inputs {
+                    let (u, v) = (load(s), load(s + 8))
+                    let (x0, x1) = (SIMD8<Float>(repeating: w0[k]), SIMD8<Float>(repeating: w1[k]))
+                    let (x2, x3) = (SIMD8<Float>(repeating: w2[k]), SIMD8<Float>(repeating: w3[k]))
+                    a0 += x0 * u; b0 += x0 * v
+                    a1 += x1 * u; b1 += x1 * v
+                    a2 += x2 * u; b2 += x2 * v
+                    a3 += x3 * u; b3 += x3 * v
+                    s += stride
+                }
+                store(a0, dst + j); store(b0, dst + j + 8)
+                store(a1, dst + stride + j); store(b1, dst + stride + j + 8)
+                store(a2, dst + 2 * stride + j); store(b2, dst + 2 * stride + j + 8)
+                store(a3, dst + 3 * stride + j); store(b3, dst + 3 * stride + j + 8)
+                j += 16
+            }
+        }
+        // Fewer than four rows: one row of sixteen columns at a time; then the last columns.
+        for r in 0..<rows {
+            let wr = weights + r * inputs, row = dst + r * stride
+            var col = rows == 4 ? j : 0
+            while rows < 4 && col + 16 <= columns {
+                var (a, b) = (SIMD8<Float>(), SIMD8<Float>())
+                var s = src + col
+                for k in 0..<inputs {
+                    let x = SIMD8<Float>(repeating: wr[k])
+                    a += x * load(s); b += x * load(s + 8)
+                    s += stride
+                }
+                store(a, row + col); store(b, row + col + 8)
+                col += 16
+            }
+            while col < columns {
+                var sum: Float = 0
+                for k in 0..<inputs { sum += wr[k] * src[k * stride + col] }
+                row[col] = sum
+                col += 1
+            }
+        }
+    }
+}
