@@ -2,12 +2,14 @@ import Foundation
 import SRCore
 
 extension Kernels {
-    /// Applies `f` to every element.
+    /// Applies `f` to every element. Inlinable, so that a caller in another module gets
+    /// the loop specialised for its `f` (vectorised) instead of a call per element.
+    @inlinable
     public static func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
         let out = Tensor(uninitialized: x.shape)
-        let n = x.count
+        let (n, src, dst) = (x.count, x.pointer, out.pointer)
         Parallel.forEach(n, minChunk: 1 << 16) { r in
-            for i in r { out.pointer[i] = f(x.pointer[i]) }
+            for i in r { dst[i] = f(src[i]) }
         }
         return out
     }
