@@ -11,6 +11,18 @@ final class NaiveTwinTests: XCTestCase {
         return t
     }
 
+    /// `f` in float64 over `t`, in place (the reference for a fused activation).
+    func activate(_ t: Tensor, _ f: FusedActivation?) {
+        for j in 0..<t.count {
+            let v = Double(t.pointer[j])
+            switch f {
+            case .relu(let slope)?: t.pointer[j] = Float(v > 0 ? v : v * Double(slope))
+            case .unary(let u)?: t.pointer[j] = Float(u.referenceValue(v))
+            case nil: break
+            }
+        }
+    }
+
     func testConvolutionMatchesNaive() throws {
         var rng = Seeded(state: 42)
         let cases: [(c: Int, o: Int, h: Int, w: Int, a: Conv2DAttributes)] = [
@@ -82,14 +94,7 @@ final class NaiveTwinTests: XCTestCase {
             let out = try Op.conv2d(a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
             let fast = Parallel.using(k.threads) { Kernels.conv2d(x, weight: w, bias: b, a, outShape: out, activation: k.f) }
             let slow = NaiveKernels.conv2d(x, weight: w, bias: b, a, outShape: out)
-            for j in 0..<slow.count {
-                let v = Double(slow.pointer[j])
-                switch k.f {
-                case .relu(let slope)?: slow.pointer[j] = Float(v > 0 ? v : v * Double(slope))
-                case .unary(let f)?: slow.pointer[j] = Float(f.referenceValue(v))
-                case nil: break
-                }
-            }
+            activate(slow, k.f)
             if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-4) { XCTFail("case \(i): \(why)") }
         }
     }
@@ -149,14 +154,7 @@ final class NaiveTwinTests: XCTestCase {
             let out = try Op.conv2d(k.a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
             let fast = Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, activation: k.f)
             let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
-            for j in 0..<slow.count {
-                let v = Double(slow.pointer[j])
-                switch k.f {
-                case .relu(let slope)?: slow.pointer[j] = Float(v > 0 ? v : v * Double(slope))
-                case .unary(let f)?: slow.pointer[j] = Float(f.referenceValue(v))
-                case nil: break
-                }
-            }
+            activate(slow, k.f)
             if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-4) { XCTFail("case \(i): \(why)") }
         }
     }

@@ -61,7 +61,7 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from measure import _time_works, error_line, fmt, log, run_measured, time_srtool  # noqa: E402
+from measure import _time_works, error_line, fmt, log, print_table, run_measured, time_srtool  # noqa: E402
 
 MODELS = ("vgg16", "resnet50")
 COMPOSITES = ("epsilon-plus-flat", "epsilon-gamma-box", "epsilon-alpha2-beta1")
@@ -428,16 +428,10 @@ def main():
                      fmt(r.get("srtool_median_s"), ".3f"), fmt(r.get("ratio"), ".2f"),
                      fmt(r.get("zennit_rss_mb"), ".0f"), fmt(r.get("srtool_rss_mb"), ".0f"),
                      fmt(r.get("max_rel_diff"), ".1e"), fmt(r.get("correlation"), ".6f")))
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(hdr)]
-    line = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                                   for i, (c, w) in enumerate(zip(cells, widths)))
     print(f"LRP, batch 1, {args.threads} threads, best/median of {args.repeat} runs "
           f"(zennit {next((r['zennit_version'] for r in results if 'zennit_version' in r), '?')}), "
           f"load average at start {load[0]:.2f}")
-    print(line(hdr))
-    print(line(["-" * w for w in widths]))
-    for row in rows:
-        print(line(row))
+    print_table(hdr, rows, left=2)
     for r in results:
         if "srtool_error" in r:
             print(f"{r['model']} {r['composite']}: srtool: {r['srtool_error']}")

@@ -63,7 +63,7 @@ TOOLS = os.path.dirname(HERE)
 ROOT = os.path.dirname(TOOLS)
 sys.path.insert(0, HERE)
 sys.path.insert(0, TOOLS)
-from measure import _time_works, error_line, fmt, log, run_measured, time_srtool  # noqa: E402
+from measure import _time_works, error_line, fmt, log, print_table, run_measured, time_srtool  # noqa: E402
 
 MODELS = ("efficientnet_b0", "convnext_tiny")
 TINY = {"efficientnet_b0": "gated_efficientnet", "convnext_tiny": "gated_convnext"}
@@ -296,15 +296,10 @@ def main():
              fmt(r.get("srtool_best_s"), ".3f"), fmt(r.get("srtool_median_s"), ".3f"), fmt(r.get("ratio"), ".2f"),
              fmt(r.get("torch_rss_mb"), ".0f"), fmt(r.get("srtool_rss_mb"), ".0f"),
              fmt(r.get("max_rel_diff"), ".1e"), fmt(r.get("correlation"), ".6f")) for r in results]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(hdr)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     print(f"LRP {COMPOSITE}, batch 1, {args.threads} threads, best/median of {args.runs} runs (PyTorch: zennit "
           f"{next((r['zennit_version'] for r in results if 'zennit_version' in r), '?')} hooks, srtool's rules), "
           f"load average at start {load[0]:.2f}; target srtool/torch <= 0.5")
-    print(line(hdr))
-    print(line(["-" * w for w in widths]))
-    for row in rows:
-        print(line(row))
+    print_table(hdr, rows, left=1)
     for r in results:
         if "srtool_error" in r:
             print(f"{r['model']}: srtool: {r['srtool_error']}")

@@ -85,3 +85,15 @@ def time_srtool(cmd, use_time, r, peer_best):
         log(f"  load {r['srtool_load_s']:.3f} s, best {r['srtool_best_s']:.3f} s, "
             f"median {r['srtool_median_s']:.3f} s, peak RSS {fmt(rss, '.0f')} MB")
     return code
+
+
+def print_table(hdr, rows, left=1):
+    """A plain-text table on stdout: the first `left` columns left-aligned, the others right."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(hdr)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    print(line(hdr))
+    print(line(["-" * w for w in widths]))
+    for row in rows:
+        print(line(row))
