@@ -232,6 +232,14 @@ extension Kernels {
             // each pair of columns fills one place of each half, sixteen columns at a time.
             let firstEven = left & 1
             let count = cg * taps
+            /// Stores eight sums at column `ox` of `row` (fewer at the row's end).
+            @inline(__always) func store(_ acc: SIMD8<Float>, _ row: UnsafeMutablePointer<Float>, _ ox: Int) {
+                if ox + 8 <= wo {
+                    (row + ox).setLanes(acc)
+                } else {
+                    for l in 0..<(wo - ox) { row[ox + l] = acc[l] }
+                }
+            }
             for t in range {
                 let img = t / (g * blocks), grp = (t / blocks) % g, block = t % blocks
                 for ch in 0..<cg {
@@ -244,13 +252,10 @@ extension Kernels {
                             if firstEven == 1 { odd[left >> 1] = line[0] }
                             var xx = firstEven
                             while xx + 16 <= wd {
-                                let a = UnsafeRawPointer(line + xx).loadUnaligned(as: SIMD8<Float>.self)
-                                let b = UnsafeRawPointer(line + xx + 8).loadUnaligned(as: SIMD8<Float>.self)
+                                let (a, b) = ((line + xx).lanes(), (line + xx + 8).lanes())
                                 let k = (xx + left) >> 1
-                                UnsafeMutableRawPointer(even + k).storeBytes(
-                                    of: SIMD8(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]), as: SIMD8<Float>.self)
-                                UnsafeMutableRawPointer(odd + k).storeBytes(
-                                    of: SIMD8(a[1], a[3], a[5], a[7], b[1], b[3], b[5], b[7]), as: SIMD8<Float>.self)
+                                (even + k).setLanes(SIMD8(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]))
+                                (odd + k).setLanes(SIMD8(a[1], a[3], a[5], a[7], b[1], b[3], b[5], b[7]))
                                 xx += 16
                             }
                             while xx < wd {
@@ -268,17 +273,6 @@ extension Kernels {
                     let dst = out.pointer + (img * o + oc) * ho * wo
                     let weights = w.pointer + oc * count
                     let b = bias?.pointer[oc] ?? 0
-                    /// Stores eight sums at column `ox` of `row` (fewer at the row's end).
-                    @inline(__always) func store(_ acc: SIMD8<Float>, _ row: UnsafeMutablePointer<Float>, _ ox: Int) {
-                        if ox + 8 <= wo {
-                            UnsafeMutableRawPointer(row + ox).storeBytes(of: acc, as: SIMD8<Float>.self)
-                        } else {
-                            for l in 0..<(wo - ox) { row[ox + l] = acc[l] }
-                        }
-                    }
-                    @inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
-                        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-                    }
                     var oy = 0
                     while oy < ho {
                         // Four output rows at once where they exist: four independent sums
@@ -299,10 +293,10 @@ extension Kernels {
                                 var (a0, a1, a2, a3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
                                 for k in 0..<count {
                                     let tap = SIMD8<Float>(repeating: weights[k]), at = offsets[k] + ox
-                                    a0 += tap * load(base + at)
-                                    a1 += tap * load(b1 + at)
-                                    a2 += tap * load(b2 + at)
-                                    a3 += tap * load(b3 + at)
+                                    a0 += tap * (base + at).lanes()
+                                    a1 += tap * (b1 + at).lanes()
+                                    a2 += tap * (b2 + at).lanes()
+                                    a3 += tap * (b3 + at).lanes()
                                 }
                                 store(a0, row, ox)
                                 store(a1, row + wo, ox)
@@ -316,7 +310,7 @@ extension Kernels {
                                 var ox = 0
                                 while ox < wo {
                                     var acc = SIMD8<Float>()
-                                    for k in 0..<count { acc += weights[k] * load(line + offsets[k] + ox) }
+                                    for k in 0..<count { acc += weights[k] * (line + offsets[k] + ox).lanes() }
                                     store(acc, row + r * wo, ox)
                                     ox += 8
                                 }

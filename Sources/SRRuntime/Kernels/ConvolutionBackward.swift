@@ -10,10 +10,11 @@ extension Kernels {
         let g = a.group, cg = c / g, og = o / g
         let k = cg * a.kernel[0] * a.kernel[1], p = ho * wo
         // Stride 1, no dilation: the input-gradient is itself a convolution of dY with the
-        // flipped, transposed kernel (padding k − 1 − p), which runs as fast as the forward pass
-        // — unless the input has few channels (an image), where that product is too thin.
-        let (kh, kw) = (a.kernel[0], a.kernel[1])
-        let flipPads = [kh - 1 - a.pads[0], kw - 1 - a.pads[1], kh - 1 - a.pads[2], kw - 1 - a.pads[3]]
+        // flipped, transposed kernel (padding (k − 1)·d − p), which runs as fast as the
+        // forward pass — unless the input has few channels (an image), where that product is
+        // too thin.
+        let (kh, kw, dh, dw) = (a.kernel[0], a.kernel[1], a.dilation[0], a.dilation[1])
+        let flipPads = [(kh - 1) * dh - a.pads[0], (kw - 1) * dw - a.pads[1], (kh - 1) * dh - a.pads[2], (kw - 1) * dw - a.pads[3]]
         if cg >= 16, a.stride == [1, 1], a.dilation == [1, 1], a.kernel != [1, 1], flipPads.allSatisfy({ $0 >= 0 }),
            ho + kh - 1 - a.pads[0] - a.pads[2] == h, wo + kw - 1 - a.pads[1] - a.pads[3] == wd {
             let b = Conv2DAttributes(kernel: a.kernel, pads: flipPads, group: g)
@@ -25,10 +26,8 @@ extension Kernels {
         }
         if cg == 1 && g > 1 {
             // Stride 1, one output per channel: the flipped-kernel convolution above, depthwise.
-            let (dh, dw) = (a.dilation[0], a.dilation[1])
-            let pads = [(kh - 1) * dh - a.pads[0], (kw - 1) * dw - a.pads[1], (kh - 1) * dh - a.pads[2], (kw - 1) * dw - a.pads[3]]
-            if og == 1, a.stride == [1, 1], pads.allSatisfy({ $0 >= 0 }) {
-                let b = Conv2DAttributes(kernel: a.kernel, pads: pads, dilation: a.dilation, group: g)
+            if og == 1, a.stride == [1, 1], flipPads.allSatisfy({ $0 >= 0 }) {
+                let b = Conv2DAttributes(kernel: a.kernel, pads: flipPads, dilation: a.dilation, group: g)
                 return directConv2d(dy, weight: scratch.flipped(w, groups: g), bias: nil, b, outShape: inShape, activation: nil)
             }
             return depthwiseBackwardData(dy, weight: w, a, inShape: inShape)
@@ -83,9 +82,7 @@ extension Kernels {
         @inline(__always) func axpy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafeMutablePointer<Float>, _ count: Int, _ tap: Float) {
             var i = 0
             while i + 8 <= count {
-                let sum = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD8<Float>.self)
-                    + tap * UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(dst + i).storeBytes(of: sum, as: SIMD8<Float>.self)
+                (dst + i).setLanes((dst + i).lanes() + tap * (src + i).lanes())
                 i += 8
             }
             while i < count { dst[i] += tap * src[i]; i += 1 }

@@ -57,12 +57,6 @@ extension Kernels {
     private static func tile(_ src: UnsafeMutablePointer<Float>, stride: Int, inputs: Int,
                              weights: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
                              into dst: UnsafeMutablePointer<Float>) {
-        @inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
-            UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-        }
-        @inline(__always) func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-        }
         var j = 0
         if rows == 4 {
             let (w0, w1, w2, w3) = (weights, weights + inputs, weights + 2 * inputs, weights + 3 * inputs)
@@ -71,7 +65,7 @@ extension Kernels {
                 var (a2, b2, a3, b3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
                 var s = src + j
                 for k in 0..<inputs {
-                    let (u, v) = (load(s), load(s + 8))
+                    let (u, v) = (s.lanes(), (s + 8).lanes())
                     let (x0, x1) = (SIMD8<Float>(repeating: w0[k]), SIMD8<Float>(repeating: w1[k]))
                     let (x2, x3) = (SIMD8<Float>(repeating: w2[k]), SIMD8<Float>(repeating: w3[k]))
                     a0 += x0 * u; b0 += x0 * v
@@ -80,10 +74,10 @@ extension Kernels {
                     a3 += x3 * u; b3 += x3 * v
                     s += stride
                 }
-                store(a0, dst + j); store(b0, dst + j + 8)
-                store(a1, dst + stride + j); store(b1, dst + stride + j + 8)
-                store(a2, dst + 2 * stride + j); store(b2, dst + 2 * stride + j + 8)
-                store(a3, dst + 3 * stride + j); store(b3, dst + 3 * stride + j + 8)
+                (dst + j).setLanes(a0); (dst + j + 8).setLanes(b0)
+                (dst + stride + j).setLanes(a1); (dst + stride + j + 8).setLanes(b1)
+                (dst + 2 * stride + j).setLanes(a2); (dst + 2 * stride + j + 8).setLanes(b2)
+                (dst + 3 * stride + j).setLanes(a3); (dst + 3 * stride + j + 8).setLanes(b3)
                 j += 16
             }
         }
@@ -96,10 +90,10 @@ extension Kernels {
                 var s = src + col
                 for k in 0..<inputs {
                     let x = SIMD8<Float>(repeating: wr[k])
-                    a += x * load(s); b += x * load(s + 8)
+                    a += x * s.lanes(); b += x * (s + 8).lanes()
                     s += stride
                 }
-                store(a, row + col); store(b, row + col + 8)
+                (row + col).setLanes(a); (row + col + 8).setLanes(b)
                 col += 16
             }
             while col < columns {

@@ -76,7 +76,7 @@ extension Kernels {
         globalPool(x) { p, n in
             var lanes = SIMD8<Float>(), i = 0
             while i + 8 <= n {
-                lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+                lanes += (p + i).lanes()
                 i += 8
             }
             var s = lanes.sum()
