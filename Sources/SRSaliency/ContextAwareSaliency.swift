@@ -88,9 +88,9 @@ public struct ContextAwareSaliency: Sendable {
     /// `S_i = 1 − exp(−(1/K) Σ_{k≤K} d(p_i, q_k))` for every query patch; colour distances
     /// as blocked matrix products `‖a‖² + ‖b‖² − 2a·b` (`cblas_dgemm`: in float64, as that
     /// difference cancels), the K smallest per row by partial selection, rows spread across
-    /// cores. From the squared colour distance on, each pair's `d` is float32 (its two square
-    /// roots and division are most of the time not spent in the product; relative error
-    /// ~1e-7, and the sum of the K smallest is taken in float64).
+    /// cores. From the squared colour distance on, each pair's `d` is float32: half the memory
+    /// for the selection, which takes about as long as the product (relative error ~1e-7;
+    /// the sum of the K smallest is taken in float64).
     func singleScale(_ query: Patches, _ candidates: [Patches], progress: ((Double) -> Void)? = nil) -> [Double] {
         let dim = query.vectors.count / max(query.count, 1)
         let all = candidates.flatMap(\.vectors), positions = candidates.flatMap(\.positions)
