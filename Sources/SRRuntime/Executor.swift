@@ -27,8 +27,13 @@ public final class Executor {
     public let budget: RunBudget
     /// The cores its kernels use (bound around each call: `Parallel.using`).
     public let threads: Int
+    /// The Winograd tile its 3×3 convolutions may use: F(4×4, 3×3) for a forward pass whose
+    /// outputs are the result; F(2×2, 3×3) under an explanation, where the extra rounding
+    /// would move ReLU and max-pool switches that sit within float32 noise of a tie.
+    public let winograd: WinogradTile
 
-    public init(graph: Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount, budget: RunBudget = RunBudget()) throws {
+    public init(graph: Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount, budget: RunBudget = RunBudget(),
+                winograd: WinogradTile = .f4x4) throws {
         try graph.validate()
         self.graph = graph
         self.budget = budget
@@ -53,6 +58,7 @@ public final class Executor {
         }
         fusedActivation = fused
         self.threads = max(threads, 1)
+        self.winograd = winograd
         try budget.checkMACs(graph, shapes: try shapeTable(batch: 1).shapes)
         Parallel.using(self.threads) { Parallel.startWorkers() }
         BLAS.useSingleThreadedKernels()
@@ -105,7 +111,7 @@ public final class Executor {
                 y = ins[0]  // already applied inside the conv
             } else if fuse, case .conv2d(let a) = node.op, let activation = fused(node.name, keepAll: keepAll) {
                 y = Kernels.conv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"), a,
-                                   outShape: outShape, scratch: scratch, activation: activation)
+                                   outShape: outShape, scratch: scratch, activation: activation, winograd: winograd)
             } else if fuse, case .relu(let slope) = node.op, slope >= 0, readers[node.inputs[0]] == 1, isFreshOutput(node.inputs[0]) {
                 // Nothing else reads the input: rectify it in place instead of copying.
                 Kernels.reluInPlace(ins[0], slope: slope)
@@ -153,10 +159,11 @@ public final class Executor {
         }
         switch node.op {
         case .conv2d(let a):
-            return Kernels.conv2d(x, weight: try w("weight"), bias: graph.weight(node, "bias"), a, outShape: outShape, scratch: scratch)
+            return Kernels.conv2d(x, weight: try w("weight"), bias: graph.weight(node, "bias"), a, outShape: outShape, scratch: scratch,
+                                  winograd: winograd)
         case .convTranspose2d(let t):
             return Kernels.convTranspose2d(x, weight: try w("weight"), bias: graph.weight(node, "bias"), t, outShape: outShape,
-                                           scratch: scratch)
+                                           scratch: scratch, winograd: winograd)
         case .linear: return Kernels.linear(x, weight: try w("weight"), bias: graph.weight(node, "bias"))
         case .relu(let slope): return Kernels.relu(x, slope: slope)
         case .prelu: return Kernels.prelu(x, slope: try w("slope"))

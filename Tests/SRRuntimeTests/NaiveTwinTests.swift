@@ -99,9 +99,11 @@ final class NaiveTwinTests: XCTestCase {
         }
     }
 
-    /// The Winograd F(2×2, 3×3) path (3×3, stride 1, ≥ 16 channels per group, ≥ 64 tiles): odd and even
-    /// sizes (partial tiles), asymmetric and zero pads, groups, few tiles (phases split across
-    /// workers) and many (blocks per worker, eight-tile vector transforms), the fused ReLU.
+    /// The Winograd paths (3×3, stride 1, ≥ 16 channels per group, ≥ 64 tiles of F(2×2, 3×3);
+    /// F(4×4, 3×3) from 49 of its tiles): odd and even sizes (partial tiles), asymmetric and
+    /// zero pads, groups, few tiles (phases split across workers) and many (blocks per
+    /// worker, eight-tile vector transforms, tile rows longer than eight tiles), the fused
+    /// ReLU. F(4×4)'s float32 error is larger, hence its looser tolerance.
     func testWinogradConvolutionMatchesNaive() throws {
         var rng = Seeded(state: 2024)
         let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int, a: Conv2DAttributes, slope: Float?)] = [
@@ -112,19 +114,27 @@ final class NaiveTwinTests: XCTestCase {
             (2, 16, 16, 37, 41, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1]), 0),
             (1, 17, 19, 34, 35, Conv2DAttributes(kernel: [3, 3], pads: [2, 0, 0, 2]), nil),
             (1, 32, 32, 33, 40, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 2), 0.2),
+            (1, 16, 24, 28, 28, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1]), 0),
+            (1, 24, 16, 23, 75, Conv2DAttributes(kernel: [3, 3], pads: [0, 1, 2, 0]), nil),
+            (3, 16, 16, 30, 70, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1]), 0),
         ]
         for (i, k) in cases.enumerated() {
             let x = random([k.n, k.c, k.h, k.w], &rng)
             let w = random([k.o, k.c / k.a.group] + k.a.kernel, &rng)
             let b = random([k.o], &rng)
             let out = try Op.conv2d(k.a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
-            let scratch = Scratch()
-            for round in 0..<2 {  // the second call reuses the cached filter transform
-                let fast = Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, scratch: scratch,
-                                          activation: k.slope.map { .relu(slope: $0) })
-                let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
-                if let slope = k.slope { for j in 0..<slow.count where slow.pointer[j] < 0 { slow.pointer[j] *= slope } }
-                if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i), call \(round): \(why)") }
+            let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
+            if let slope = k.slope { for j in 0..<slow.count where slow.pointer[j] < 0 { slow.pointer[j] *= slope } }
+            for tile in [WinogradTile.f2x2, .f4x4] {
+                let scratch = Scratch()
+                for round in 0..<2 {  // the second call reuses the cached filter transform
+                    let fast = Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, scratch: scratch,
+                                              activation: k.slope.map { .relu(slope: $0) }, winograd: tile)
+                    let tolerance: Float = tile == .f2x2 ? 1e-5 : 1e-4
+                    if let why = closeness(fast, slow, atol: tolerance, rtol: tolerance) {
+                        XCTFail("case \(i), \(tile), call \(round): \(why)")
+                    }
+                }
             }
         }
     }
@@ -159,7 +169,8 @@ final class NaiveTwinTests: XCTestCase {
         }
     }
 
-    /// Both input-gradient paths (flipped convolution for stride 1, banded col2im otherwise).
+    /// Both input-gradient paths (flipped convolution for stride 1, banded col2im otherwise),
+    /// the Winograd ones with either tile.
     func testConvolutionInputGradientMatchesNaive() throws {
         var rng = Seeded(state: 99)
         let cases: [(c: Int, o: Int, h: Int, w: Int, a: Conv2DAttributes)] = [
@@ -174,6 +185,7 @@ final class NaiveTwinTests: XCTestCase {
             (32, 8, 6, 6, Conv2DAttributes(kernel: [3, 3], pads: [0, 1, 2, 1], group: 2)),
             // … and ≥ 16 output channels too: that convolution runs as Winograd
             (16, 16, 20, 37, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1])),
+            (16, 24, 29, 30, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1])),
             (16, 24, 11, 19, Conv2DAttributes(kernel: [3, 3], pads: [1, 0, 2, 1])),
             (32, 48, 9, 21, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 2)),
             // depthwise (one input channel per group): the flipped depthwise convolution at
@@ -192,9 +204,12 @@ final class NaiveTwinTests: XCTestCase {
             let w = random([k.o, k.c / k.a.group] + k.a.kernel, &rng)
             let out = try Op.conv2d(k.a).outputShape(inputs: [xShape], params: ["weight": w.shape], node: "t")
             let dy = random(out, &rng)
-            let fast = Kernels.conv2dBackwardData(dy, weight: w, k.a, inShape: xShape)
             let slow = NaiveKernels.conv2dBackwardData(dy, weight: w, k.a, inShape: xShape)
-            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i): \(why)") }
+            for tile in [WinogradTile.f2x2, .f4x4] {
+                let fast = Kernels.conv2dBackwardData(dy, weight: w, k.a, inShape: xShape, winograd: tile)
+                let tolerance: Float = tile == .f2x2 ? 1e-5 : 1e-4
+                if let why = closeness(fast, slow, atol: tolerance, rtol: tolerance) { XCTFail("case \(i), \(tile): \(why)") }
+            }
         }
     }
 

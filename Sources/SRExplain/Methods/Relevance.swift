@@ -52,7 +52,7 @@ public final class Explainer {
 
     public init(graph: Graph, threads: Int, budget: RunBudget = RunBudget()) throws {
         self.graph = try Canonizer.foldAffineIntoNext(Canonizer.foldAffine(Canonizer.foldPadding(graph)))
-        executor = try Executor(graph: self.graph, threads: threads, budget: budget)
+        executor = try Executor(graph: self.graph, threads: threads, budget: budget, winograd: .f2x2)
         engine = BackwardEngine(graph: self.graph)
     }
 

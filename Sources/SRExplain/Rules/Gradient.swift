@@ -37,10 +37,13 @@ public struct Gradient: Rule {
         let x = c.inputs[0]
         switch c.node.op {
         case .conv2d(let a):
-            return [Kernels.conv2dBackwardData(g, weight: try c.weight("weight"), a, inShape: x.shape, scratch: c.scratch)]
+            // F(4×4, 3×3) Winograd: its rounding scales the signal, it moves no switch.
+            return [Kernels.conv2dBackwardData(g, weight: try c.weight("weight"), a, inShape: x.shape, scratch: c.scratch,
+                                               winograd: .f4x4)]
         case .convTranspose2d(let t):
             // The adjoint of the adjoint: the forward convolution of the signal.
-            return [Kernels.conv2d(g, weight: try c.weight("weight"), bias: nil, t.conv, outShape: x.shape, scratch: c.scratch)]
+            return [Kernels.conv2d(g, weight: try c.weight("weight"), bias: nil, t.conv, outShape: x.shape, scratch: c.scratch,
+                                   winograd: .f4x4)]
         case .linear:
             return [Kernels.linearBackwardData(g, weight: try c.weight("weight"))]
         case .relu(let slope):

@@ -213,7 +213,7 @@ public struct ModifiedGradient: Rule {
 
     private func backwardData(_ c: RuleContext, _ layer: Layer, _ g: Tensor, _ w: Tensor, inShape: [Int]) -> Tensor {
         switch layer {
-        case .conv(let a): Kernels.conv2dBackwardData(g, weight: w, a, inShape: inShape, scratch: c.scratch)
+        case .conv(let a): Kernels.conv2dBackwardData(g, weight: w, a, inShape: inShape, scratch: c.scratch, winograd: .f4x4)
         case .linear: Kernels.linearBackwardData(g, weight: w)
         }
     }

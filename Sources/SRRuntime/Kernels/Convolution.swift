@@ -6,11 +6,12 @@ extension Kernels {
     /// (depthwise and an image's first layer run as direct loops, `directConv2d`; a 1×1
     /// stride-1 unpadded convolution multiplies the input directly, by `pointwiseConv2d`
     /// over at most 64 channels per group; a wide 3×3 stride-1 one runs as Winograd
-    /// F(2×2, 3×3), `Winograd.swift`). The im2col matrix is built a band of output rows at
+    /// F(2×2, 3×3) or, where `winograd` allows, F(4×4, 3×3), `Winograd.swift`). The im2col matrix is built a band of output rows at
     /// a time, so it stays in cache. `activation`, when given, runs on each band while it
     /// is in cache (the executor's conv → activation fusion).
     public static func conv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
-                              scratch: Scratch = Scratch(), activation: FusedActivation? = nil) -> Tensor {
+                              scratch: Scratch = Scratch(), activation: FusedActivation? = nil,
+                              winograd: WinogradTile = .f2x2) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
         let g = a.group, cg = c / g, og = o / g
@@ -42,9 +43,11 @@ extension Kernels {
             // Winograd's output transform applies a (leaky) ReLU itself; any other activation
             // runs as one pass after it.
             if case .relu(let slope)? = activation {
-                return conv2dWinograd(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, reluSlope: slope)
+                return conv2dWinograd(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, reluSlope: slope,
+                                      tile: winograd)
             }
-            let y = conv2dWinograd(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, reluSlope: nil)
+            let y = conv2dWinograd(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, reluSlope: nil,
+                                   tile: winograd)
             if let activation { _ = unaryInPlace(y, activation) }
             return y
         }

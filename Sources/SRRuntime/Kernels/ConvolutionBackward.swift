@@ -4,7 +4,7 @@ extension Kernels {
     /// The input-gradient of a convolution: `dX = col2im(Wᵀ · dY)` per image and group,
     /// dY `[N, O, Ho, Wo]`, W `OIHW`, dX shaped like the input `inShape`.
     public static func conv2dBackwardData(_ dy: Tensor, weight w: Tensor, _ a: Conv2DAttributes, inShape: [Int],
-                                          scratch: Scratch = Scratch()) -> Tensor {
+                                          scratch: Scratch = Scratch(), winograd: WinogradTile = .f2x2) -> Tensor {
         let (n, c, h, wd) = (inShape[0], inShape[1], inShape[2], inShape[3])
         let (o, ho, wo) = (dy.shape[1], dy.shape[2], dy.shape[3])
         let g = a.group, cg = c / g, og = o / g
@@ -20,9 +20,10 @@ extension Kernels {
             let b = Conv2DAttributes(kernel: a.kernel, pads: flipPads, group: g)
             if winogradApplies(b, inChannels: og, outChannels: cg, outShape: inShape) {
                 return conv2dWinograd(dy, weight: w, transposed: true, bias: nil, b, outShape: inShape, scratch: scratch,
-                                      reluSlope: nil)
+                                      reluSlope: nil, tile: winograd)
             }
-            return conv2d(dy, weight: scratch.flipped(w, groups: g), bias: nil, b, outShape: inShape, scratch: scratch)
+            return conv2d(dy, weight: scratch.flipped(w, groups: g), bias: nil, b, outShape: inShape, scratch: scratch,
+                          winograd: winograd)
         }
         if cg == 1 && g > 1 {
             // Stride 1, one output per channel: the flipped-kernel convolution above, depthwise.
@@ -202,8 +203,8 @@ extension Kernels {
     /// applied to `x` (ONNX ConvTranspose's weight `[C_in, C_out/g, kh, kw]` is that conv's
     /// OIHW weight), plus the bias. `outShape` carries the output padding.
     public static func convTranspose2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ t: ConvTranspose2DAttributes,
-                                       outShape: [Int], scratch: Scratch = Scratch()) -> Tensor {
-        let y = conv2dBackwardData(x, weight: w, t.conv, inShape: outShape, scratch: scratch)
+                                       outShape: [Int], scratch: Scratch = Scratch(), winograd: WinogradTile = .f2x2) -> Tensor {
+        let y = conv2dBackwardData(x, weight: w, t.conv, inShape: outShape, scratch: scratch, winograd: winograd)
         if let bias { addChannelBias(y, bias) }
         return y
     }

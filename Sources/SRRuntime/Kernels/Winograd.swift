@@ -1,5 +1,18 @@
 import SRCore
 
+/// Which Winograd algorithm a wide 3×3 stride-1 convolution may run as.
+public enum WinogradTile: Sendable {
+    /// F(2×2, 3×3) only: float32 error of the order of a direct convolution's. For the
+    /// forward pass under an explanation (ReLU and max-pool switches) and for LRP, whose
+    /// stabilised divisions amplify any error in z.
+    case f2x2
+    /// F(4×4, 3×3) on maps with at least 49 of its tiles per batch (28×28 and up), else
+    /// F(2×2, 3×3): 44 % fewer multiplications in the products, for a forward pass whose
+    /// output is the result (`run`, `predict`, `eval`'s scores) and a gradient's backward
+    /// convolutions.
+    case f4x4
+}
+
 extension Kernels {
     /// Whether `conv2d` takes the Winograd path: a 3×3 kernel, stride 1, no dilation, at
     /// least 16 input and output channels per group and 64 output tiles in the batch. Thinner
@@ -21,28 +34,36 @@ extension Kernels {
     /// `transposed`: `w` is the OIHW weight of the convolution whose input-gradient this is
     /// (x is then its dY), so the flipped kernel is never materialised.
     static func conv2dWinograd(_ x: Tensor, weight w: Tensor, transposed: Bool = false, bias: Tensor?, _ a: Conv2DAttributes,
-                               outShape: [Int], scratch: Scratch, reluSlope: Float?) -> Tensor {
+                               outShape: [Int], scratch: Scratch, reluSlope: Float?, tile: WinogradTile) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
         let g = a.group, cg = c / g, og = o / g
-        let (th, tw) = ((ho + 1) / 2, (wo + 1) / 2)
+        let f4 = tile == .f4x4 && n * ((ho + 3) / 4) * ((wo + 3) / 4) >= 49
+        let size = f4 ? 4 : 2, elements = f4 ? 36 : 16
+        let (th, tw) = ((ho + size - 1) / size, (wo + size - 1) / size)
         let tiles = th * tw
         let out = Tensor(uninitialized: outShape)
         let workers = Parallel.threads
         // Blocks of about 32 K channel·tiles (a 16 × C × T transform of 2 MB), their count
         // rounded up to a multiple of the workers; few tiles in all → one block per image.
-        let perWorker = n * g * tiles >= workers * 128
-        let target = max(32, min(256, 32768 / max(cg, og)))
+        let perWorker = n * g * tiles >= workers * 128 * 16 / elements
+        let target = max(32, min(256, 32768 * 16 / elements / max(cg, og)))
         var blocks = perWorker ? (tiles + target - 1) / target : 1
         while perWorker && (n * g * blocks) % workers != 0 { blocks += 1 }
         let tb = (tiles + blocks - 1) / blocks
-        let vCount = 16 * cg * tb, mCount = 16 * og * tb
+        let vCount = elements * cg * tb, mCount = elements * og * tb
         let lanes = perWorker ? workers : 1
-        let base = scratch.buffer(lanes * (vCount + mCount))
+        // Eight floats past the end: F(4×4)'s output transform reads whole eight-tile groups.
+        let base = scratch.buffer(lanes * (vCount + mCount) + 8)
         // Kept in a local until the end: the cache may start over while this call runs.
-        let filters = scratch.derived(from: w, kind: transposed ? "winograd-transposed" : "winograd", groups: g) { t in
-            let u = Tensor(uninitialized: [g, 16, og, cg])
-            transformWeights(t, groups: g, transposed: transposed, into: u.pointer)
+        let kind = (f4 ? "winograd-f4" : "winograd") + (transposed ? "-transposed" : "")
+        let filters = scratch.derived(from: w, kind: kind, groups: g) { t in
+            let u = Tensor(uninitialized: [g, elements, og, cg])
+            if f4 {
+                transformWeightsF4(t, groups: g, transposed: transposed, into: u.pointer)
+            } else {
+                transformWeights(t, groups: g, transposed: transposed, into: u.pointer)
+            }
             return u
         }
         let u = filters.pointer
@@ -52,23 +73,34 @@ extension Kernels {
         func inputs(_ img: Int, _ grp: Int, _ t0: Int, _ count: Int, _ v: UnsafeMutablePointer<Float>, channels: Range<Int>) {
             let src = x.pointer + (img * c + grp * cg) * h * wd
             for ch in channels {
-                transformInput(src + ch * h * wd, height: h, width: wd, pads: (a.pads[0], a.pads[1]), tilesWide: tw,
-                               tiles: t0..<(t0 + count), into: v + ch * count, stride: cg * count)
+                if f4 {
+                    transformInputF4(src + ch * h * wd, height: h, width: wd, pads: (a.pads[0], a.pads[1]), tilesWide: tw,
+                                     tiles: t0..<(t0 + count), into: v + ch * count, stride: cg * count)
+                } else {
+                    transformInput(src + ch * h * wd, height: h, width: wd, pads: (a.pads[0], a.pads[1]), tilesWide: tw,
+                                   tiles: t0..<(t0 + count), into: v + ch * count, stride: cg * count)
+                }
             }
         }
         func multiply(_ grp: Int, _ count: Int, _ v: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>,
-                      elements: Range<Int>) {
-            for e in elements {
-                BLAS.sgemmSingle(m: og, n: count, k: cg, a: u + (grp * 16 + e) * og * cg, lda: cg, b: v + e * cg * count,
+                      elements range: Range<Int>) {
+            for e in range {
+                BLAS.sgemmSingle(m: og, n: count, k: cg, a: u + (grp * elements + e) * og * cg, lda: cg, b: v + e * cg * count,
                                  ldb: count, c: m + e * og * count, ldc: count)
             }
         }
         func outputs(_ img: Int, _ grp: Int, _ t0: Int, _ count: Int, _ m: UnsafeMutablePointer<Float>, channels: Range<Int>) {
             for oc in channels {
                 let ch = grp * og + oc
-                transformOutput(m + oc * count, stride: og * count, tiles: t0..<(t0 + count), tilesWide: tw,
-                                into: out.pointer + (img * o + ch) * ho * wo, height: ho, width: wo,
-                                bias: biasPointer?[ch] ?? 0, reluSlope: reluSlope)
+                if f4 {
+                    transformOutputF4(m + oc * count, stride: og * count, tiles: t0..<(t0 + count), tilesWide: tw,
+                                      into: out.pointer + (img * o + ch) * ho * wo, height: ho, width: wo,
+                                      bias: biasPointer?[ch] ?? 0, reluSlope: reluSlope)
+                } else {
+                    transformOutput(m + oc * count, stride: og * count, tiles: t0..<(t0 + count), tilesWide: tw,
+                                    into: out.pointer + (img * o + ch) * ho * wo, height: ho, width: wo,
+                                    bias: biasPointer?[ch] ?? 0, reluSlope: reluSlope)
+                }
             }
         }
 
@@ -81,7 +113,7 @@ extension Kernels {
                     let t0 = (t % blocks) * tb, count = min(tb, tiles - t0)
                     guard count > 0 else { continue }
                     inputs(img, grp, t0, count, v, channels: 0..<cg)
-                    multiply(grp, count, v, m, elements: 0..<16)
+                    multiply(grp, count, v, m, elements: 0..<elements)
                     outputs(img, grp, t0, count, m, channels: 0..<og)
                 }
             }
@@ -90,7 +122,7 @@ extension Kernels {
             for img in 0..<n {
                 for grp in 0..<g {
                     Parallel.forEach(cg, minChunk: 4) { inputs(img, grp, 0, tiles, v, channels: $0) }
-                    Parallel.forEach(16) { multiply(grp, tiles, v, m, elements: $0) }
+                    Parallel.forEach(elements) { multiply(grp, tiles, v, m, elements: $0) }
                     Parallel.forEach(og, minChunk: 4) { outputs(img, grp, 0, tiles, m, channels: $0) }
                 }
             }
