@@ -8,17 +8,17 @@ import SRCore
     let v = x < -4 ? -4 : (x > 4 ? 4 : x)
     let x2 = v * v
     var p: Float = -2.72614225801306e-10
-    p = p * x2 + 2.77068142495902e-08
-    p = p * x2 - 2.10102402082508e-06
-    p = p * x2 - 5.69250639462346e-05
-    p = p * x2 - 7.34990630326855e-04
-    p = p * x2 - 2.95459980854025e-03
-    p = p * x2 - 1.60960333262415e-02
+    p = (2.77068142495902e-08 as Float).addingProduct(p, x2)
+    p = (-2.10102402082508e-06 as Float).addingProduct(p, x2)
+    p = (-5.69250639462346e-05 as Float).addingProduct(p, x2)
+    p = (-7.34990630326855e-04 as Float).addingProduct(p, x2)
+    p = (-2.95459980854025e-03 as Float).addingProduct(p, x2)
+    p = (-1.60960333262415e-02 as Float).addingProduct(p, x2)
     var q: Float = -1.45660718464996e-05
-    q = q * x2 - 2.13374055278905e-04
-    q = q * x2 - 1.68282697438203e-03
-    q = q * x2 - 7.37332916720468e-03
-    q = q * x2 - 1.42647390514189e-02
+    q = (-2.13374055278905e-04 as Float).addingProduct(q, x2)
+    q = (-1.68282697438203e-03 as Float).addingProduct(q, x2)
+    q = (-7.37332916720468e-03 as Float).addingProduct(q, x2)
+    q = (-1.42647390514189e-02 as Float).addingProduct(q, x2)
     return v * p / q
 }
 

@@ -9,16 +9,17 @@ import SRCore
 @inline(__always) func fastExp(_ x: Float) -> Float {
     var v = x < -87.33654 ? -87.33654 : x
     v = v > 88.72283 ? 88.72283 : v
-    let shifted = v * 1.44269504088896341 + 12582912  // 1.5·2²³: rounds to an integer
+    let shifted = (12582912 as Float).addingProduct(v, 1.44269504088896341)  // 1.5·2²³: rounds to an integer
     let n = shifted - 12582912
-    let r = v - n * 0.693359375 + n * 2.12194440e-4
+    let r = v.addingProduct(n, -0.693359375).addingProduct(n, 2.12194440e-4)
+    // Horner's scheme in fused multiply-adds (one rounding each; vfmadd on x86-64-v3).
     var p: Float = 1.9875691500e-4
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    let y = p * (r * r) + r + 1
+    p = (1.3981999507e-3 as Float).addingProduct(p, r)
+    p = (8.3334519073e-3 as Float).addingProduct(p, r)
+    p = (4.1665795894e-2 as Float).addingProduct(p, r)
+    p = (1.6666665459e-1 as Float).addingProduct(p, r)
+    p = (5.0000001201e-1 as Float).addingProduct(p, r)
+    let y = (r + 1).addingProduct(p, r * r)
     let exponent = (Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000 &+ 127) &<< 23
     return y * Float(bitPattern: UInt32(bitPattern: exponent))
 }
