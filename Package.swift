@@ -46,7 +46,7 @@ let package = Package(
             "SRCore", "CHDF5", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS"], swiftSettings: kernelSettings),
+        .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS", "CLinux"], swiftSettings: kernelSettings),
         .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime", "SRSaliency"]),
         .target(name: "SRSaliency", dependencies: ["SRCore", "SRRuntime"], swiftSettings: kernelSettings),
         .target(name: "SRImage", dependencies: ["SRCore", "CPNG", "CJPEG"]),

@@ -48,6 +48,15 @@ static inline int srlinux_cpu_has_avx2_fma(void) {
 #endif
 }
 
+/* A spin-wait hint to the CPU (x86 PAUSE, aarch64 YIELD): SRRuntime's waiting workers. */
+static inline void srlinux_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* Keeps freed memory in the heap instead of unmapping it (mallopt(3) M_MMAP_THRESHOLD and
    M_TRIM_THRESHOLD to `bytes`), so memory freed by one layer serves the next without page
    faults. */

@@ -1,7 +1,8 @@
 import Dispatch
 import Foundation
 
-/// Splits `0..<count` into contiguous chunks run on up to `Parallel.threads` cores.
+/// Splits `0..<count` into contiguous chunks run on up to `Parallel.threads` cores: on the
+/// caller and `WorkerPool`'s threads, or through libdispatch when the pool is taken.
 public enum Parallel {
     /// The cores a loop may use: bound for a scope by `Parallel.using` (an `Executor` binds
     /// its own count around each call, so two executors with different counts can run side
@@ -17,24 +18,29 @@ public enum Parallel {
     public static func forEachWorker(_ count: Int, workers limit: Int? = nil, _ body: (Int, Range<Int>) -> Void) {
         let workers = min(limit ?? threads, threads, max(1, count))
         if workers <= 1 { body(0, 0..<count); return }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let lo = count * w / workers, hi = count * (w + 1) / workers
-            if lo < hi { body(w, lo..<hi) }
-        }
+        split(count, workers) { w, range in body(w, range) }
     }
 
-    /// Makes libdispatch create its worker threads now (a first parallel loop would pay
-    /// for that inside a timed forward pass).
+    /// Starts the worker threads now (a first parallel loop would pay for that inside a
+    /// timed forward pass).
     public static func startWorkers() {
-        if threads > 1 { DispatchQueue.concurrentPerform(iterations: threads) { _ in } }
+        if threads > 1 { _ = WorkerPool.shared }
     }
 
     public static func forEach(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
         let workers = min(threads, max(1, count / max(minChunk, 1)))
         if workers <= 1 { body(0..<count); return }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        split(count, workers) { _, range in body(range) }
+    }
+
+    /// `0..<count` in `workers` contiguous shares, share w on worker w.
+    private static func split(_ count: Int, _ workers: Int, _ body: (Int, Range<Int>) -> Void) {
+        let share = { (w: Int) in
             let lo = count * w / workers, hi = count * (w + 1) / workers
-            if lo < hi { body(lo..<hi) }
+            if lo < hi { body(w, lo..<hi) }
+        }
+        if !WorkerPool.shared.run(shares: workers, share) {
+            DispatchQueue.concurrentPerform(iterations: workers, execute: share)
         }
     }
 }
