@@ -128,8 +128,15 @@ public struct ModifiedGradient: Rule {
         /// `Σ_k s_k z_k`, unstabilised.
         func denominator(_ terms: Terms) throws -> Tensor {
             if let d = denominators[terms] { return d }
+            let parts = try terms.parts.filter { try live($0.term) }
+            // One term with sign +1 (ε, z⁺, γ's positive part alone): its output as it is.
+            if parts.count == 1, parts[0].sign == 1 {
+                let z = try output(parts[0].term)
+                denominators[terms] = z
+                return z
+            }
             let den = Tensor(zeros: c.signal.shape)
-            for part in terms.parts where try live(part.term) {
+            for part in parts {
                 let (d, zp, sign) = (den.pointer, try output(part.term).pointer, part.sign)
                 Parallel.forEach(count, minChunk: 1 << 15) { r in for i in r { d[i] += sign * zp[i] } }
             }

@@ -46,11 +46,8 @@ public struct Norm: Rule {
     }
 
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
-        let s = Tensor(uninitialized: c.signal.shape)
-        for i in 0..<s.count {
-            let y = c.output.pointer[i]
-            s.pointer[i] = c.signal.pointer[i] / (y + (y >= 0 ? stabilizer : -stabilizer))
-        }
+        let eps = stabilizer
+        let s = zip3(c.signal, c.output) { r, y in r / (y + (y >= 0 ? eps : -eps)) }
         let grads = try Gradient().backward(c.with(signal: s))
         return zip(grads, c.inputs).map { g, x in g.map { zip3($0, x, *) } }
     }
