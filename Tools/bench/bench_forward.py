@@ -15,7 +15,7 @@ For each model:
     of N timed `session.run` calls. Its output is the reference.
   * srtool runs as `SRTOOL run MODEL.onnx --input X.npy -o OUT.npy --threads THREADS
     --repeat N` and must print on stderr a line like
-      timing: load 0.512 s, forward best 0.301 s, median 0.310 s (5 runs)
+      timing: load 0.512 s, forward best 0.3012 s, median 0.3104 s (5 runs)
   * Peak RSS of each child is measured with `/usr/bin/time -f %M` when available,
     else with os.wait4's rusage for that child.
   * srtool's output is compared with onnxruntime's: max |diff| and max |diff| / max |ref|.

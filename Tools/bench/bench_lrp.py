@@ -34,7 +34,7 @@ For each model and composite:
   * srtool runs as `SRTOOL explain MODEL --input X.npy --method lrp --composite NAME
     [--low=a,b,c --high=a,b,c] --target K --save R.npy --threads THREADS --repeat N`
     (K = zennit's class; srtool also does one untimed run first) and must print on stderr
-      timing: load 0.512 s, explain best 0.301 s, median 0.310 s (3 runs)
+      timing: load 0.512 s, explain best 0.3012 s, median 0.3104 s (3 runs)
   * Peak RSS of each child is measured with `/usr/bin/time -f %M` when available,
     else with os.wait4's rusage for that child.
   * srtool's relevance is compared with zennit's: max |diff| / max |zennit| and the

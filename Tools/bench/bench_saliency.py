@@ -30,7 +30,7 @@ For each method:
     --save OUT.npy --threads THREADS --repeat N` (gradcam adds `--layer T`, T = the
     output tensor of the ONNX graph's last Conv node, read with the onnx package) and
     must print on stderr
-      timing: load 0.512 s, explain best 0.301 s, median 0.310 s (3 runs)
+      timing: load 0.512 s, explain best 0.3012 s, median 0.3104 s (3 runs)
   * Peak RSS of each child is measured with `/usr/bin/time -f %M` when available,
     else with os.wait4's rusage for that child.
   * Accuracy: max |diff| / max |peer| and the Pearson correlation over all elements of

@@ -32,7 +32,7 @@ For each model:
     `session.run` calls. Its output is the reference.
   * srtool runs as `SRTOOL run MODEL.onnx --input X.npy -o OUT.npy --threads THREADS
     --repeat N` and must print on stderr a line like
-      timing: load 0.512 s, forward best 0.301 s, median 0.310 s (5 runs)
+      timing: load 0.512 s, forward best 0.3012 s, median 0.3104 s (5 runs)
     If it refuses the model (exit 69), its one-line refusal is printed and the
     benchmark goes on with the next model; a refusal is not a failure.
   * Peak RSS of each child: `/usr/bin/time -f %M` when available, else os.wait4's rusage.
