@@ -31,12 +31,22 @@ public enum BLAS {
     }
 
     /// `cblas_sgemm`: C[m×n] = α·op(A)·op(B) + β·C, row-major. OpenBLAS runs single-threaded;
-    /// srtool splits the rows of C across its own workers (`Parallel`), which keeps each
-    /// worker's share of A and C in its own cache.
+    /// srtool splits C across its own workers (`Parallel`): by columns when C is at least
+    /// twice as wide as tall (a transformer's token rows, a 1×1 convolution's pixels), so
+    /// each worker packs only its part of B, the larger operand; by rows otherwise.
     public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
                              c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if n >= 2 * m {
+            Parallel.forEach(n, minChunk: m * n * k > 1 << 20 ? 32 : n) { cols in
+                let b0 = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
+                cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                            blasint(m), blasint(cols.count), blasint(k), alpha, a, blasint(lda), b0, blasint(ldb), beta,
+                            c + cols.lowerBound, blasint(ldc))
+            }
+            return
+        }
         let chunk = m * n * k > 1 << 20 ? 8 : m
         Parallel.forEach(m, minChunk: chunk) { rows in
             let a0 = transA ? a + rows.lowerBound : a + rows.lowerBound * lda

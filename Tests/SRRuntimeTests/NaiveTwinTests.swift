@@ -33,6 +33,10 @@ final class NaiveTwinTests: XCTestCase {
             (4, 8, 6, 6, Conv2DAttributes(kernel: [3, 3], pads: [2, 2, 2, 2], group: 4)),
             (5, 7, 6, 4, Conv2DAttributes(kernel: [1, 1])),
             (5, 7, 6, 4, Conv2DAttributes(kernel: [1, 1], stride: [2, 2])),
+            // 1×1 over more than 64 channels: one matrix product, split by columns (pixels)
+            // or, for a small map, by rows (output channels)
+            (80, 16, 40, 41, Conv2DAttributes(kernel: [1, 1])),
+            (80, 200, 9, 9, Conv2DAttributes(kernel: [1, 1])),
             (2, 3, 11, 13, Conv2DAttributes(kernel: [5, 5], stride: [3, 2], pads: [2, 1, 0, 2])),
             // Depthwise (the direct kernel): strides, dilation, asymmetric pads, a multiplier, 7×7.
             (6, 6, 9, 8, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 6)),
@@ -213,10 +217,12 @@ final class NaiveTwinTests: XCTestCase {
         }
     }
 
+    /// One row (sgemv), a few, and a product big enough to be split over the workers: by
+    /// columns (ten rows, 701 outputs) and by rows (600 rows, 70 outputs).
     func testLinearMatchesNaiveAtBatchOneAndMore() {
         var rng = Seeded(state: 7)
-        for n in [1, 3] {
-            let x = random([n, 37], &rng), w = random([11, 37], &rng), b = random([11], &rng)
+        for (n, fin, fout) in [(1, 37, 11), (3, 37, 11), (10, 300, 701), (600, 50, 70)] {
+            let x = random([n, fin], &rng), w = random([fout, fin], &rng), b = random([fout], &rng)
             let fast = Kernels.linear(x, weight: w, bias: b)
             let slow = NaiveKernels.linear(x, weight: w, bias: b)
             if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("batch \(n): \(why)") }
