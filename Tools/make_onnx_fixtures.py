@@ -775,6 +775,32 @@ def case_resnet_mini():
                "(foldable into the preceding conv).")
 
 
+def case_inverted_residual():
+    seed = 202
+    g = Graph(seed)
+    x = (g.input((2, 8, 9, 9)) * 4.0).astype(np.float32)
+    g.weight("expand.weight", (24, 8, 1, 1), scale=1.2)
+    g.weight("expand.bias", (24,), scale=1.0)
+    g.node("Conv", ["input", "expand.weight", "expand.bias"], "expand", kernel_shape=[1, 1])
+    g.const("relu6.min", np.array(0.0, np.float32))
+    g.const("relu6.max", np.array(6.0, np.float32))
+    g.node("Clip", ["expand", "relu6.min", "relu6.max"], "expand.relu6")
+    g.weight("dw.weight", (24, 1, 3, 3), scale=0.8)
+    g.weight("dw.bias", (24,), scale=1.0)
+    g.node("Conv", ["expand.relu6", "dw.weight", "dw.bias"], "dw", kernel_shape=[3, 3],
+           pads=[1, 1, 1, 1], group=24)
+    g.node("Clip", ["dw", "relu6.min", "relu6.max"], "dw.relu6")
+    g.weight("project.weight", (8, 24, 1, 1))
+    g.node("Conv", ["dw.relu6", "project.weight"], "project", kernel_shape=[1, 1])
+    g.node("Add", ["project", "input"], "output")
+    m = g.model("input", [2, 8, 9, 9], "output")
+    write_case("inverted_residual", m, x, seed,
+               "MobileNetV2 block: 1x1 expand (8->24, bias) - Clip(0, 6) - depthwise 3x3 "
+               "(bias) - Clip(0, 6) - 1x1 project (24->8) + the block input. Input scaled by "
+               "4 and weights wide enough that both bounds of each Clip are reached (srtool "
+               "runs each Clip inside its conv in a forward-only pass).")
+
+
 CASES = {
     "conv_basic": case_conv_basic,
     "conv_group": case_conv_group,
@@ -791,6 +817,7 @@ CASES = {
     "opset": case_opsets,
     "vgg_mini": case_vgg_mini,
     "resnet_mini": case_resnet_mini,
+    "inverted_residual": case_inverted_residual,
 }
 
 

@@ -18,8 +18,8 @@ public final class Executor {
     private let scratch = Scratch()
     /// How many node inputs read each tensor.
     private let readers: [String: Int]
-    /// Convs whose only reader is a ReLU or an element-wise function (HardSwish, SiLU, …):
-    /// with `fuse` it runs inside the conv.
+    /// Convs whose only reader is a ReLU, a Clip or an element-wise function (HardSwish,
+    /// SiLU, …): with `fuse` it runs inside the conv.
     private let fusedActivation: [String: FusedActivation]
     /// The node producing each tensor (graph inputs have none).
     private let producers: [String: Node]
@@ -49,6 +49,7 @@ public final class Executor {
             let activation: FusedActivation
             switch node.op {
             case .relu(let slope) where slope >= 0: activation = .relu(slope: slope)
+            case .clip(let lo, let hi): activation = .clip(min: lo, max: hi)
             case .unary(let f): activation = .unary(f)
             default: continue
             }
@@ -69,8 +70,8 @@ public final class Executor {
     /// (its derivative needs the conv's own output).
     private func fused(_ name: String, keepAll: Bool) -> FusedActivation? {
         guard let activation = fusedActivation[name] else { return nil }
-        if case .unary = activation, keepAll { return nil }
-        return activation
+        if keepAll, case .relu = activation { return activation }
+        return keepAll ? nil : activation
     }
 
     /// One input tensor per graph input (NCHW, any batch size, other dims as declared).
@@ -121,6 +122,9 @@ public final class Executor {
                 // The same for SiLU, HardSwish, GELU, … in a forward-only run (a backward pass
                 // reads their input): no new tensor, no fresh pages.
                 y = Kernels.unary(ins[0], f, into: ins[0])
+            } else if !keepAll, case .clip(let lo, let hi) = node.op, readers[node.inputs[0]] == 1,
+                      isFreshOutput(node.inputs[0]), !graph.outputs.contains(node.inputs[0]) {
+                y = Kernels.unaryInPlace(ins[0], .clip(min: lo, max: hi))
             } else {
                 y = try compute(node, ins, outShape: outShape)
             }

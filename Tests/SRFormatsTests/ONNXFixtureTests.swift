@@ -6,7 +6,8 @@ import SRTestSupport
 import XCTest
 
 /// Every model under Fixtures/onnx (made by Tools/make_onnx_fixtures.py, expected values
-/// from onnxruntime): the output and every intermediate tensor srtool keeps must match.
+/// from onnxruntime): the output and every intermediate tensor srtool keeps must match, and
+/// the output of a forward-only run too (activations run inside their convs there).
 final class ONNXFixtureTests: XCTestCase {
     func testEveryFixtureMatchesOnnxruntime() throws {
         let root = Fixtures.path("onnx")
@@ -22,6 +23,8 @@ final class ONNXFixtureTests: XCTestCase {
             let want = try NPY.read(path: folder + "/output.npy")
             let got = try XCTUnwrap(acts[graph.outputs[0]], name)
             if let why = closeness(got, want, atol: atol, rtol: rtol) { XCTFail("\(name) output: \(why)") }
+            let fused = try Executor(graph: graph, threads: 2).outputs(x)[0]
+            if let why = closeness(fused, want, atol: atol, rtol: rtol) { XCTFail("\(name) forward-only output: \(why)") }
             var compared = 0
             for (tensor, file) in manifest.layers ?? [:] {
                 guard let mine = acts[tensor] else { continue }

@@ -17,6 +17,7 @@ final class NaiveTwinTests: XCTestCase {
             let v = Double(t.pointer[j])
             switch f {
             case .relu(let slope)?: t.pointer[j] = Float(v > 0 ? v : v * Double(slope))
+            case .clip(let lo, let hi)?: t.pointer[j] = Float(min(max(v, Double(lo)), Double(hi)))
             case .unary(let u)?: t.pointer[j] = Float(u.referenceValue(v))
             case nil: break
             }
@@ -85,6 +86,7 @@ final class NaiveTwinTests: XCTestCase {
         var rng = Seeded(state: 11)
         let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int, group: Int, threads: Int, f: FusedActivation?)] = [
             (1, 16, 96, 30, 30, 1, 2, .unary(.silu)),     // 900 columns: bands of 512
+            (1, 16, 32, 9, 9, 1, 2, .clip(min: -0.5, max: 0.5)),  // ReLU6's kind of Clip
             (2, 24, 40, 9, 7, 2, 2, .relu(slope: 0)),      // groups
             (1, 40, 192, 7, 7, 1, 4, .unary(.hardSwish)),  // one band, three row blocks
             (1, 96, 40, 12, 12, 1, 2, nil),                // > 64 channels: the whole-map product
@@ -146,7 +148,7 @@ final class NaiveTwinTests: XCTestCase {
     /// The depthwise path (eight output columns summed in registers; stride 2 from split
     /// planes) at strides 1, 2 and 3, dilation, asymmetric pads, two outputs per channel and
     /// widths that are not multiples of eight, with each fused activation the executor uses
-    /// (ReLU, HardSwish, SiLU, GELU and one through the generic path) against the naive
+    /// (ReLU, Clip, HardSwish, SiLU, GELU and one through the generic path) against the naive
     /// convolution followed by the float64 function.
     func testDepthwiseConvolutionWithFusedActivationMatchesNaive() throws {
         var rng = Seeded(state: 77)
@@ -160,6 +162,7 @@ final class NaiveTwinTests: XCTestCase {
             (3, 1, 14, 17, Conv2DAttributes(kernel: [3, 3], stride: [1, 1], pads: [2, 2, 2, 2], dilation: [2, 2], group: 3), .unary(.gelu)),
             (4, 1, 7, 7, Conv2DAttributes(kernel: [7, 7], pads: [3, 3, 3, 3], group: 4), .unary(.mish)),
             (2, 3, 9, 8, Conv2DAttributes(kernel: [1, 3], pads: [0, 1, 0, 1], group: 2), nil),
+            (6, 1, 12, 19, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1], group: 6), .clip(min: 0, max: 0.6)),
         ]
         for (i, k) in cases.enumerated() {
             let x = random([2, k.c, k.h, k.w], &rng)

@@ -3,10 +3,12 @@ import SRCore
 
 /// An activation run inside the kernel that made its input, on rows still in cache: the
 /// executor's conv → activation fusion in forward-only runs (a conv's bias pass and its
-/// ReLU / HardSwish / SiLU become one pass over the output). The loops are written out per
-/// function so they vectorise; `Kernels.unary` runs the same loops.
+/// ReLU / ReLU6 / HardSwish / SiLU become one pass over the output). The loops are written
+/// out per function so they vectorise; `Kernels.unary` runs the same loops.
 public enum FusedActivation: Sendable, Equatable {
     case relu(slope: Float)
+    /// ONNX Clip (MobileNetV2's ReLU6: 0, 6), as `Kernels.clip`.
+    case clip(min: Float, max: Float)
     case unary(UnaryFunction)
 
     /// `dst[i] = f(src[i] + bias)` for i in 0..<count; `src` may equal `dst`.
@@ -26,6 +28,8 @@ public enum FusedActivation: Sendable, Equatable {
             } else {
                 for i in 0..<count { let v = p[i] + b; o[i] = v > 0 ? v : v * slope }
             }
+        case .clip(let lo, let hi):
+            for i in 0..<count { let v = p[i] + b; o[i] = Swift.min(Swift.max(v, lo), hi) }
         case .unary(.hardSwish):
             for i in 0..<count { let v = p[i] + b; o[i] = v * Swift.max(0, Swift.min(1, v / 6 + 0.5)) }
         case .unary(.hardSigmoid(let alpha, let beta)):
