@@ -4,8 +4,8 @@
 Same model file, same weights, same input, one run; reports the ratio and how far
 srtool's output is from onnxruntime's.
 
-Models: torchvision mobilenet_v3_large, efficientnet_b0, convnext_tiny,
-shufflenet_v2_x1_0, vit_b_16, and timm's vit_base_patch16_224 (the same ViT-B/16
+Models: torchvision mobilenet_v2, mobilenet_v3_large, efficientnet_b0, densenet121,
+convnext_tiny, shufflenet_v2_x1_0, vit_b_16, and timm's vit_base_patch16_224 (the same ViT-B/16
 architecture, as timm exports its attention), built with weights=None after
 torch.manual_seed(SEED),
 then given the weights Tools/make_zoo_fixtures.py gives its tiny models (its
@@ -66,8 +66,8 @@ sys.path.insert(0, HERE)
 from bench_forward import ensure_input, ort_worker  # noqa: E402
 from measure import _time_works, fmt, log, run_measured, time_srtool  # noqa: E402
 
-MODELS = ("mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "shufflenet_v2_x1_0",
-          "vit_b_16", "timm_vit_base_patch16_224")
+MODELS = ("mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "densenet121", "convnext_tiny",
+          "shufflenet_v2_x1_0", "vit_b_16", "timm_vit_base_patch16_224")
 OPSET = 17
 INPUT_SHAPE = (1, 3, 224, 224)
 REFUSED = 69            # srtool's exit code for a model it does not support
