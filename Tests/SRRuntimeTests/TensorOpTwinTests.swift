@@ -4,8 +4,8 @@ import SRRuntime
 import SRTestSupport
 import XCTest
 
-/// The N-D kernels (transpose, slice, reduce, layer norm, element-wise functions, linear on
-/// the last axis) against their direct-index twins, and their input gradients against
+/// The N-D kernels (transpose, slice, reduce, layer norm, softmax, element-wise functions,
+/// linear on the last axis) against their direct-index twins, and their input gradients against
 /// central differences of the float64 twins.
 final class TensorOpTwinTests: XCTestCase {
     func random(_ shape: [Int], _ rng: inout Seeded, in range: ClosedRange<Float> = -2...2) -> Tensor {
@@ -94,6 +94,22 @@ final class TensorOpTwinTests: XCTestCase {
                 want.pointer[i] = a.pointer[i] * b.pointer[j]
             }
             if let why = closeness(got, want, atol: 0, rtol: 0) { XCTFail("broadcast \(shape): \(why)") }
+        }
+    }
+
+    /// Softmax along the last axis (rows of 197, as in ViT attention, and of 5: shorter than
+    /// a vector), along a middle one, with large logits (the max subtraction), and the rows
+    /// of a batch split between workers.
+    func testSoftmaxMatchesNaive() throws {
+        var rng = Seeded(state: 21)
+        let cases: [([Int], Int, ClosedRange<Float>)] = [
+            ([2, 3, 197, 197], 3, -8...8), ([4, 6, 5], 2, -2...2), ([2, 7, 9, 11], 1, -3...3), ([3, 40], 1, 80...95),
+        ]
+        for (shape, axis, range) in cases {
+            let x = random(shape, &rng, in: range)
+            if let why = closeness(Kernels.softmax(x, axis: axis), NaiveKernels.softmax(x, axis: axis), atol: 1e-7, rtol: 1e-6) {
+                XCTFail("softmax \(shape) axis \(axis): \(why)")
+            }
         }
     }
 

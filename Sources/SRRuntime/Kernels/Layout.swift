@@ -18,19 +18,56 @@ extension Kernels {
         return out
     }
 
-    /// Softmax along `axis`, max-subtracted.
+    /// Softmax along `axis`, max-subtracted, `eˣ` by `fastExp`; the rows (`outer`) split
+    /// between workers. Along the last axis (attention) the max and the sum run eight lanes
+    /// at a time; along another (`inner` > 1) each step of the axis is a contiguous run of
+    /// `inner` values, handled as one vector over the run.
     public static func softmax(_ x: Tensor, axis: Int) -> Tensor {
         let out = Tensor(uninitialized: x.shape)
         let outer = x.shape.prefix(axis).reduce(1, *), len = x.shape[axis]
         let inner = x.shape.suffix(from: axis + 1).reduce(1, *)
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * len * inner + i
-                var m = -Float.infinity
-                for k in 0..<len { m = max(m, x.pointer[base + k * inner]) }
-                var s: Float = 0
-                for k in 0..<len { let e = expf(x.pointer[base + k * inner] - m); out.pointer[base + k * inner] = e; s += e }
-                for k in 0..<len { out.pointer[base + k * inner] /= s }
+        let (src, dst) = (x.pointer, out.pointer)
+        if inner == 1 {
+            Parallel.forEach(outer, minChunk: max(1, 8192 / max(len, 1))) { rows in
+                for o in rows {
+                    let p = src + o * len, q = dst + o * len
+                    var k = 0, most = SIMD8<Float>(repeating: -.infinity)
+                    while k + 8 <= len { most = pointwiseMax(most, (p + k).lanes()); k += 8 }
+                    var m = most.max()
+                    while k < len { m = Swift.max(m, p[k]); k += 1 }
+                    for j in 0..<len { q[j] = SRRuntime.fastExp(p[j] - m) }
+                    k = 0
+                    var sum = SIMD8<Float>.zero
+                    while k + 8 <= len { sum += (q + k).lanes(); k += 8 }
+                    var s = sum.sum()
+                    while k < len { s += q[k]; k += 1 }
+                    let r = 1 / s
+                    for j in 0..<len { q[j] *= r }
+                }
+            }
+            return out
+        }
+        Parallel.forEach(outer) { rows in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * inner) { space in
+                let m = space.baseAddress!, s = m + inner
+                for o in rows {
+                    let base = o * len * inner
+                    m.update(repeating: -.infinity, count: inner)
+                    s.update(repeating: 0, count: inner)
+                    for k in 0..<len {
+                        let p = src + base + k * inner
+                        for i in 0..<inner { m[i] = Swift.max(m[i], p[i]) }
+                    }
+                    for k in 0..<len {
+                        let p = src + base + k * inner, q = dst + base + k * inner
+                        for i in 0..<inner { let e = SRRuntime.fastExp(p[i] - m[i]); q[i] = e; s[i] += e }
+                    }
+                    for i in 0..<inner { s[i] = 1 / s[i] }
+                    for k in 0..<len {
+                        let q = dst + base + k * inner
+                        for i in 0..<inner { q[i] *= s[i] }
+                    }
+                }
             }
         }
         return out

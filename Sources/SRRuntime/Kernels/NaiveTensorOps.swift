@@ -1,7 +1,7 @@
 import Foundation
 import SRCore
 
-/// Direct-index twins of the N-D ops (transpose, slice, reduce, layer norm, element-wise
+/// Direct-index twins of the N-D ops (transpose, slice, reduce, softmax, layer norm, element-wise
 /// functions): every output element computed from its own multi-index, in float64.
 extension NaiveKernels {
     /// The multi-index of flat position `i` in `shape`.
@@ -59,6 +59,24 @@ extension NaiveKernels {
         }
         let count = Double(a.axes.map { x.shape[$0] }.reduce(1, *))
         return (try? Tensor(shape: kept, values: acc.map { Float(a.kind == .mean ? $0 / count : $0) })) ?? Tensor(zeros: kept)
+    }
+
+    /// Softmax along `axis` in float64, one position at a time.
+    public static func softmax(_ x: Tensor, axis: Int) -> Tensor {
+        let out = Tensor(uninitialized: x.shape)
+        let outer = x.shape.prefix(axis).reduce(1, *), len = x.shape[axis]
+        let inner = x.shape.suffix(from: axis + 1).reduce(1, *)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * len * inner + i
+                var m = -Double.infinity
+                for k in 0..<len { m = max(m, Double(x.pointer[base + k * inner])) }
+                var s = 0.0
+                for k in 0..<len { s += exp(Double(x.pointer[base + k * inner]) - m) }
+                for k in 0..<len { out.pointer[base + k * inner] = Float(exp(Double(x.pointer[base + k * inner]) - m) / s) }
+            }
+        }
+        return out
     }
 
     public static func layerNorm(_ x: Tensor, axis: Int, epsilon: Float, scale: Tensor?, bias: Tensor?) -> Tensor {
