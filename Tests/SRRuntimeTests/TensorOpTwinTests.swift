@@ -85,7 +85,6 @@ final class TensorOpTwinTests: XCTestCase {
         let a = random([2, 3, 4, 5], &rng)
         for shape in [[2, 3, 1, 1], [1, 3, 1, 1], [5], [3, 1, 5], [2, 1, 4, 1]] {
             let b = random(shape, &rng)
-            let got = Kernels.combine([a, b], outShape: a.shape, .mul)
             let want = Tensor(zeros: a.shape)
             let padded = [Int](repeating: 1, count: 4 - shape.count) + shape
             for i in 0..<a.count {
@@ -93,7 +92,11 @@ final class TensorOpTwinTests: XCTestCase {
                 let j = NaiveKernels.flat(idx.indices.map { padded[$0] == 1 ? 0 : idx[$0] }, padded)
                 want.pointer[i] = a.pointer[i] * b.pointer[j]
             }
-            if let why = closeness(got, want, atol: 0, rtol: 0) { XCTFail("broadcast \(shape): \(why)") }
+            // Either order: a squeeze-and-excitation gate comes first in torchvision's graphs.
+            for (order, inputs) in [("x·b", [a, b]), ("b·x", [b, a])] {
+                let got = Kernels.combine(inputs, outShape: a.shape, .mul)
+                if let why = closeness(got, want, atol: 0, rtol: 0) { XCTFail("broadcast \(shape) \(order): \(why)") }
+            }
         }
     }
 

@@ -65,6 +65,23 @@ extension Kernels {
     public static func combine(_ inputs: [Tensor], outShape: [Int], _ op: Binary) -> Tensor {
         let out = Tensor(uninitialized: outShape)
         let n = out.count
+        // A full tensor and one constant over blocks of the output (a squeeze-and-excitation
+        // gate), in either order: one pass, `out = full op value` (every op is commutative).
+        if inputs.count == 2, let f = inputs.firstIndex(where: { $0.shape == outShape }),
+           let blocks = BlockBroadcast(inputs[1 - f].shape, into: outShape), blocks.inner >= 8 {
+            let (o, src, tp, inner) = (out.pointer, inputs[f].pointer, inputs[1 - f].pointer, blocks.inner)
+            Parallel.forEach(n / inner, minChunk: max(1, (1 << 14) / inner)) { range in
+                for block in range {
+                    let v = tp[blocks.source(block)], d = o + block * inner, x = src + block * inner
+                    switch op {
+                    case .add: for i in 0..<inner { d[i] = x[i] + v }
+                    case .mul: for i in 0..<inner { d[i] = x[i] * v }
+                    case .max: for i in 0..<inner { d[i] = Swift.max(x[i], v) }
+                    }
+                }
+            }
+            return out
+        }
         for (k, t) in inputs.enumerated() {
             if t.shape == outShape {
                 let o = out.pointer, src = t.pointer
@@ -81,26 +98,11 @@ extension Kernels {
                 }
                 continue
             }
-            let rank = outShape.count
-            let padded = [Int](repeating: 1, count: rank - t.shape.count) + t.shape
-            var stride = [Int](repeating: 0, count: rank), acc = 1
-            for d in stride.indices.reversed() {
-                stride[d] = padded[d] == 1 ? 0 : acc
-                acc *= padded[d]
-            }
-            // Constant over the trailing axes (a per-channel gate [N, C, 1, 1] on [N, C, H, W]):
-            // one value per contiguous block of the output.
-            var split = rank
-            while split > 0 && padded[split - 1] == 1 { split -= 1 }
-            let inner = outShape.suffix(from: split).reduce(1, *)
-            if inner >= 8 {
-                let prefix = Array(outShape.prefix(split)), prefixStride = Array(stride.prefix(split))
-                let o = out.pointer, tp = t.pointer, first = k == 0
+            if let blocks = BlockBroadcast(t.shape, into: outShape), blocks.inner >= 8 {
+                let (o, tp, first, inner) = (out.pointer, t.pointer, k == 0, blocks.inner)
                 Parallel.forEach(n / inner, minChunk: max(1, (1 << 14) / inner)) { range in
                     for block in range {
-                        var r = block, src = 0
-                        for d in prefix.indices.reversed() { src += (r % prefix[d]) * prefixStride[d]; r /= prefix[d] }
-                        let v = tp[src], dst = o + block * inner
+                        let v = tp[blocks.source(block)], dst = o + block * inner
                         if first { dst.update(repeating: v, count: inner); continue }
                         switch op {
                         case .add: for i in 0..<inner { dst[i] += v }
@@ -110,6 +112,13 @@ extension Kernels {
                     }
                 }
                 continue
+            }
+            let rank = outShape.count
+            let padded = [Int](repeating: 1, count: rank - t.shape.count) + t.shape
+            var stride = [Int](repeating: 0, count: rank), acc = 1
+            for d in stride.indices.reversed() {
+                stride[d] = padded[d] == 1 ? 0 : acc
+                acc *= padded[d]
             }
             var index = [Int](repeating: 0, count: rank)
             var src = 0
@@ -128,5 +137,37 @@ extension Kernels {
             }
         }
         return out
+    }
+}
+
+/// A tensor broadcast into `outShape` that is constant over its trailing axes (a per-channel
+/// gate [N, C, 1, 1] on [N, C, H, W]): one value per contiguous block of `inner` outputs.
+struct BlockBroadcast {
+    let inner: Int
+    private let prefix: [Int], prefixStride: [Int]
+
+    /// nil when `shape` does not broadcast into `outShape` that way (or equals it).
+    init?(_ shape: [Int], into outShape: [Int]) {
+        let rank = outShape.count
+        guard shape.count <= rank, shape != outShape else { return nil }
+        let padded = [Int](repeating: 1, count: rank - shape.count) + shape
+        var stride = [Int](repeating: 0, count: rank), acc = 1
+        for d in stride.indices.reversed() {
+            guard padded[d] == 1 || padded[d] == outShape[d] else { return nil }
+            stride[d] = padded[d] == 1 ? 0 : acc
+            acc *= padded[d]
+        }
+        var split = rank
+        while split > 0 && padded[split - 1] == 1 { split -= 1 }
+        inner = outShape.suffix(from: split).reduce(1, *)
+        prefix = Array(outShape.prefix(split))
+        prefixStride = Array(stride.prefix(split))
+    }
+
+    /// The index in the broadcast tensor of output block `block`.
+    @inline(__always) func source(_ block: Int) -> Int {
+        var r = block, src = 0
+        for d in prefix.indices.reversed() { src += (r % prefix[d]) * prefixStride[d]; r /= prefix[d] }
+        return src
     }
 }
