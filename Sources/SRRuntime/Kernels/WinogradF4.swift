@@ -91,11 +91,12 @@ extension Kernels {
                     loadedRow = ty
                     for r in 0..<6 {
                         let line = lines + r * lineWidth, y = 4 * ty - pads.0 + r
-                        line.update(repeating: 0, count: lineWidth)
-                        guard y >= 0 && y < h else { continue }
-                        // Input columns x ∈ [max(0, −pl), min(w, lineWidth − pl)) land at x + pl.
-                        let lo = max(0, -pads.1), hi = min(w, lineWidth - pads.1)
-                        if hi > lo { (line + lo + pads.1).update(from: plane + y * w + lo, count: hi - lo) }
+                        guard y >= 0 && y < h else { line.update(repeating: 0, count: lineWidth); continue }
+                        // Input columns x ∈ [lo, hi) land at x + pl; the rest of the line is zero.
+                        let lo = max(0, -pads.1), hi = max(lo, min(w, lineWidth - pads.1))
+                        line.update(repeating: 0, count: lo + pads.1)
+                        (line + lo + pads.1).update(from: plane + y * w + lo, count: hi - lo)
+                        (line + hi + pads.1).update(repeating: 0, count: lineWidth - hi - pads.1)
                     }
                 }
                 // Bᵀ over each row's six columns into `rows`, then over the six rows.
