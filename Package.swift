@@ -46,7 +46,9 @@ let package = Package(
             "SRCore", "CHDF5", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS", "CLinux"], swiftSettings: kernelSettings),
+        // Kernels compiled for several instruction sets and picked at run time (AVX-512, AVX2).
+        .target(name: "CKernels", path: "Sources/CKernels"),
+        .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS", "CLinux", "CKernels"], swiftSettings: kernelSettings),
         .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime", "SRSaliency"]),
         .target(name: "SRSaliency", dependencies: ["SRCore", "SRRuntime"], swiftSettings: kernelSettings),
         .target(name: "SRImage", dependencies: ["SRCore", "CPNG", "CJPEG"]),

@@ -1,6 +1,7 @@
 /* Linux system calls that Swift's Glibc module does not import (their declarations sit
    behind _GNU_SOURCE or in headers outside the module). Values from the kernel's uapi
-   headers, identical on x86_64 and aarch64. SRCore/LinuxFiles.swift is the one user. */
+   headers, identical on x86_64 and aarch64. SRCore/LinuxSystem.swift is the one user, and
+   SRRuntime/WorkerPool.swift of the spin-wait hint. */
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>

@@ -100,6 +100,23 @@ final class TensorOpTwinTests: XCTestCase {
         }
     }
 
+    /// SiLU and GELU at every instruction set this CPU runs (`InstructionSet`): the same bits
+    /// at each, within the float64 twin's tolerance, on lengths that end in a partial vector.
+    func testActivationsAreTheSameAtEveryInstructionSet() throws {
+        var rng = Seeded(state: 33)
+        let x = random([3, 5, 7, 11], &rng, in: -12...12)
+        defer { InstructionSet.use(.avx512) }
+        for f in [UnaryFunction.silu, .gelu] {
+            var first: [Float]?
+            for level in InstructionSet.allCases where level <= InstructionSet.supported {
+                XCTAssertEqual(InstructionSet.use(level), level)
+                let got = Kernels.unary(x, f)
+                if let why = closeness(got, NaiveKernels.unary(x, f), atol: 2e-6, rtol: 2e-6) { XCTFail("\(f.name) at \(level): \(why)") }
+                if let first { XCTAssertEqual(got.values, first, "\(f.name) at \(level)") } else { first = got.values }
+            }
+        }
+    }
+
     /// Softmax along the last axis (rows of 197, as in ViT attention, and of 5: shorter than
     /// a vector), along a middle one, with large logits (the max subtraction), and the rows
     /// of a batch split between workers.

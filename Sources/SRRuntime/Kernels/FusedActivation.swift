@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import SRCore
 
@@ -35,9 +36,10 @@ public enum FusedActivation: Sendable, Equatable {
         case .unary(.hardSigmoid(let alpha, let beta)):
             for i in 0..<count { let v = p[i] + b; o[i] = Swift.max(0, Swift.min(1, alpha * v + beta)) }
         case .unary(.silu):
-            for i in 0..<count { let v = p[i] + b; o[i] = v / (1 + SRRuntime.fastExp(-v)) }
+            // Sixteen lanes where the CPU has AVX-512 (`CKernels`, the same bits as fastExp).
+            srk_silu(p, o, count, b)
         case .unary(.gelu):
-            for i in 0..<count { let v = p[i] + b; o[i] = 0.5 * v * (1 + SRRuntime.fastErf(v * 0.70710678118654752)) }
+            srk_gelu(p, o, count, b)
         case .unary(let f):
             for i in 0..<count { o[i] = f.value(p[i] + b) }
         }

@@ -1,0 +1,261 @@
+#include "ckernels.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/* e^x by the Cephes expf scheme, step for step as SRRuntime's fastExp (VectorExp.swift):
+   x clamped to [−87.33654, 88.72283] (NaN passes), n = round(x·log2 e) by adding 1.5·2²³,
+   r = x − n·ln 2 in two parts, e^r = 1 + r + r²·P(r), 2ⁿ written into the exponent. Every
+   level computes the same operations in the same order with fused multiply-adds, so all
+   give the same bits. */
+#define EXP_LO -87.33654f
+#define EXP_HI 88.72283f
+#define LOG2E 1.44269504088896341f
+#define MAGIC 12582912.0f
+#define LN2_HI -0.693359375f
+#define LN2_LO 2.12194440e-4f
+#define P0 1.9875691500e-4f
+#define P1 1.3981999507e-3f
+#define P2 8.3334519073e-3f
+#define P3 4.1665795894e-2f
+#define P4 1.6666665459e-1f
+#define P5 5.0000001201e-1f
+
+static inline float exp_scalar(float x) {
+    float v = x < EXP_LO ? EXP_LO : x;
+    v = v > EXP_HI ? EXP_HI : v;
+    float shifted = fmaf(v, LOG2E, MAGIC);
+    float n = shifted - MAGIC;
+    float r = fmaf(n, LN2_LO, fmaf(n, LN2_HI, v));
+    float p = P0;
+    p = fmaf(p, r, P1);
+    p = fmaf(p, r, P2);
+    p = fmaf(p, r, P3);
+    p = fmaf(p, r, P4);
+    p = fmaf(p, r, P5);
+    float y = fmaf(p, r * r, r + 1.0f);
+    int32_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    int32_t e = (int32_t)((uint32_t)(bits - 0x4B400000 + 127) << 23);
+    float scale;
+    memcpy(&scale, &e, sizeof scale);
+    return y * scale;
+}
+
+/* erf(x) as SRRuntime's fastErf (VectorErf.swift): x·P(x²)/Q(x²), x clamped to [−4, 4]
+   (NaN passes), Eigen's coefficients, the same operations in the same order. */
+#define ERF_P0 -2.72614225801306e-10f
+#define ERF_P1 2.77068142495902e-08f
+#define ERF_P2 -2.10102402082508e-06f
+#define ERF_P3 -5.69250639462346e-05f
+#define ERF_P4 -7.34990630326855e-04f
+#define ERF_P5 -2.95459980854025e-03f
+#define ERF_P6 -1.60960333262415e-02f
+#define ERF_Q0 -1.45660718464996e-05f
+#define ERF_Q1 -2.13374055278905e-04f
+#define ERF_Q2 -1.68282697438203e-03f
+#define ERF_Q3 -7.37332916720468e-03f
+#define ERF_Q4 -1.42647390514189e-02f
+#define SQRT_HALF 0.70710678118654752f
+
+static inline float erf_scalar(float x) {
+    float v = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+    float x2 = v * v;
+    float p = ERF_P0;
+    p = fmaf(p, x2, ERF_P1);
+    p = fmaf(p, x2, ERF_P2);
+    p = fmaf(p, x2, ERF_P3);
+    p = fmaf(p, x2, ERF_P4);
+    p = fmaf(p, x2, ERF_P5);
+    p = fmaf(p, x2, ERF_P6);
+    float q = ERF_Q0;
+    q = fmaf(q, x2, ERF_Q1);
+    q = fmaf(q, x2, ERF_Q2);
+    q = fmaf(q, x2, ERF_Q3);
+    q = fmaf(q, x2, ERF_Q4);
+    return v * p / q;
+}
+
+static void gelu_scalar(const float *src, float *dst, size_t n, float bias) {
+    for (size_t i = 0; i < n; i++) {
+        float v = src[i] + bias;
+        dst[i] = 0.5f * v * (1.0f + erf_scalar(v * SQRT_HALF));
+    }
+}
+
+static void silu_scalar(const float *src, float *dst, size_t n, float bias) {
+    for (size_t i = 0; i < n; i++) {
+        float v = src[i] + bias;
+        dst[i] = v / (1.0f + exp_scalar(-v));
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma")))
+static inline __m256 exp_avx2(__m256 x) {
+    /* max(lo, x) and min(hi, ·) return their second operand when it is NaN. */
+    __m256 v = _mm256_min_ps(_mm256_set1_ps(EXP_HI), _mm256_max_ps(_mm256_set1_ps(EXP_LO), x));
+    __m256 shifted = _mm256_fmadd_ps(v, _mm256_set1_ps(LOG2E), _mm256_set1_ps(MAGIC));
+    __m256 n = _mm256_sub_ps(shifted, _mm256_set1_ps(MAGIC));
+    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(LN2_LO), _mm256_fmadd_ps(n, _mm256_set1_ps(LN2_HI), v));
+    __m256 p = _mm256_set1_ps(P0);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P5));
+    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(_mm256_castps_si256(shifted),
+                                                                    _mm256_set1_epi32(0x4B400000)),
+                                                   _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+__attribute__((target("avx2,fma")))
+static void silu_avx2(const float *src, float *dst, size_t n, float bias) {
+    const __m256 b = _mm256_set1_ps(bias), one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(src + i), b);
+        __m256 e = exp_avx2(_mm256_sub_ps(zero, v));
+        _mm256_storeu_ps(dst + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+    }
+    silu_scalar(src + i, dst + i, n - i, bias);
+}
+
+/* One erf evaluation at `width` lanes: VEC is the vector type, OP(name) its intrinsic. */
+#define ERF_BODY(VEC, OP, x)                                                                     \
+    VEC v = OP(min_ps)(OP(set1_ps)(4.0f), OP(max_ps)(OP(set1_ps)(-4.0f), x));                     \
+    VEC x2 = OP(mul_ps)(v, v);                                                                    \
+    VEC p = OP(set1_ps)(ERF_P0);                                                                  \
+    p = OP(fmadd_ps)(p, x2, OP(set1_ps)(ERF_P1));                                                 \
+    p = OP(fmadd_ps)(p, x2, OP(set1_ps)(ERF_P2));                                                 \
+    p = OP(fmadd_ps)(p, x2, OP(set1_ps)(ERF_P3));                                                 \
+    p = OP(fmadd_ps)(p, x2, OP(set1_ps)(ERF_P4));                                                 \
+    p = OP(fmadd_ps)(p, x2, OP(set1_ps)(ERF_P5));                                                 \
+    p = OP(fmadd_ps)(p, x2, OP(set1_ps)(ERF_P6));                                                 \
+    VEC q = OP(set1_ps)(ERF_Q0);                                                                  \
+    q = OP(fmadd_ps)(q, x2, OP(set1_ps)(ERF_Q1));                                                 \
+    q = OP(fmadd_ps)(q, x2, OP(set1_ps)(ERF_Q2));                                                 \
+    q = OP(fmadd_ps)(q, x2, OP(set1_ps)(ERF_Q3));                                                 \
+    q = OP(fmadd_ps)(q, x2, OP(set1_ps)(ERF_Q4));                                                 \
+    return OP(div_ps)(OP(mul_ps)(v, p), q);
+#define OP256(name) _mm256_##name
+#define OP512(name) _mm512_##name
+
+__attribute__((target("avx2,fma")))
+static inline __m256 erf_avx2(__m256 x) { ERF_BODY(__m256, OP256, x) }
+
+__attribute__((target("avx2,fma")))
+static void gelu_avx2(const float *src, float *dst, size_t n, float bias) {
+    const __m256 b = _mm256_set1_ps(bias), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f),
+                 k = _mm256_set1_ps(SQRT_HALF);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(src + i), b);
+        __m256 e = erf_avx2(_mm256_mul_ps(v, k));
+        _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)));
+    }
+    gelu_scalar(src + i, dst + i, n - i, bias);
+}
+
+__attribute__((target("avx512f")))
+static inline __m512 erf_avx512(__m512 x) { ERF_BODY(__m512, OP512, x) }
+
+__attribute__((target("avx512f")))
+static void gelu_avx512(const float *src, float *dst, size_t n, float bias) {
+    const __m512 b = _mm512_set1_ps(bias), half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f),
+                 k = _mm512_set1_ps(SQRT_HALF);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + i), b);
+        __m512 e = erf_avx512(_mm512_mul_ps(v, k));
+        _mm512_mask_storeu_ps(dst + i, m, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, e)));
+    }
+}
+
+__attribute__((target("avx512f")))
+static inline __m512 exp_avx512(__m512 x) {
+    __m512 v = _mm512_min_ps(_mm512_set1_ps(EXP_HI), _mm512_max_ps(_mm512_set1_ps(EXP_LO), x));
+    __m512 shifted = _mm512_fmadd_ps(v, _mm512_set1_ps(LOG2E), _mm512_set1_ps(MAGIC));
+    __m512 n = _mm512_sub_ps(shifted, _mm512_set1_ps(MAGIC));
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(LN2_LO), _mm512_fmadd_ps(n, _mm512_set1_ps(LN2_HI), v));
+    __m512 p = _mm512_set1_ps(P0);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
+    __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(shifted),
+                                                                    _mm512_set1_epi32(0x4B400000)),
+                                                   _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+/* Sixteen lanes; the last partial vector under a mask, so no scalar tail. */
+__attribute__((target("avx512f")))
+static void silu_avx512(const float *src, float *dst, size_t n, float bias) {
+    const __m512 b = _mm512_set1_ps(bias), one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + i), b);
+        __m512 e = exp_avx512(_mm512_sub_ps(zero, v));
+        _mm512_mask_storeu_ps(dst + i, m, _mm512_div_ps(v, _mm512_add_ps(one, e)));
+    }
+}
+#endif
+
+int srk_isa_supported(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return SRK_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SRK_ISA_AVX2;
+#endif
+    return SRK_ISA_SCALAR;
+}
+
+static int isa_in_use = -1;
+
+int srk_set_isa(int level) {
+    int best = srk_isa_supported();
+    int use = level < SRK_ISA_SCALAR ? SRK_ISA_SCALAR : (level > best ? best : level);
+    __atomic_store_n(&isa_in_use, use, __ATOMIC_RELAXED);
+    return use;
+}
+
+int srk_isa(void) {
+    int level = __atomic_load_n(&isa_in_use, __ATOMIC_RELAXED);
+    if (level >= 0) return level;
+    const char *wanted = getenv("SRTOOL_ISA");
+    int cap = SRK_ISA_AVX512;
+    if (wanted && strcmp(wanted, "avx2") == 0) cap = SRK_ISA_AVX2;
+    if (wanted && strcmp(wanted, "scalar") == 0) cap = SRK_ISA_SCALAR;
+    return srk_set_isa(cap);
+}
+
+void srk_silu(const float *src, float *dst, size_t n, float bias) {
+    switch (srk_isa()) {
+#if defined(__x86_64__)
+    case SRK_ISA_AVX512: silu_avx512(src, dst, n, bias); return;
+    case SRK_ISA_AVX2: silu_avx2(src, dst, n, bias); return;
+#endif
+    default: silu_scalar(src, dst, n, bias); return;
+    }
+}
+
+void srk_gelu(const float *src, float *dst, size_t n, float bias) {
+    switch (srk_isa()) {
+#if defined(__x86_64__)
+    case SRK_ISA_AVX512: gelu_avx512(src, dst, n, bias); return;
+    case SRK_ISA_AVX2: gelu_avx2(src, dst, n, bias); return;
+#endif
+    default: gelu_scalar(src, dst, n, bias); return;
+    }
+}
