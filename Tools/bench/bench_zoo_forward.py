@@ -55,6 +55,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import warnings
@@ -151,6 +152,40 @@ def compare(r, ref_path, got_path, tol):
         f"argmax {a_got} vs {a_ref}: {'match' if r['match'] else 'MISMATCH'}")
 
 
+def profile_summary(srtool, model, x_path, threads, runs):
+    """`srtool run --profile`'s layer times summed by op kind, the convolutions split by
+    their multiply-adds per output (from `srtool inspect --json`): `conv1x1` (as many as
+    input channels), `depthwise` (fewer than the input channels: one channel per group),
+    `conv` (the rest); the five largest shares."""
+    layers = json.loads(subprocess.run([srtool, "inspect", model, "--json"], capture_output=True,
+                                       text=True).stdout)["layers"]
+    kind = {}
+    for l in layers:
+        if l["op"] != "conv2d":
+            continue
+        c, out = l["input_shapes"][0][1], l["output_shape"]
+        per_output = l["macs"] // max(1, int(np.prod(out)))
+        kind[l["name"]] = ("conv1x1" if per_output == c else
+                           "depthwise" if per_output < c else "conv")
+    out = subprocess.run([srtool, "run", model, "--input", x_path, "--threads", str(threads),
+                          "--profile", "--repeat", str(runs)], capture_output=True, text=True)
+    times = {}
+    for line in out.stderr.splitlines():
+        parts = line.split()
+        if len(parts) != 4 or not parts[3].endswith("%"):
+            continue
+        try:
+            ms = float(parts[2])
+        except ValueError:
+            continue
+        op = kind.get(parts[0], parts[1])
+        times[op] = times.get(op, 0.0) + ms
+    total = sum(times.values()) or 1.0
+    ranked = sorted(times.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{op} {100 * t / total:.0f} %" for op, t in ranked[:5]) + \
+        f" (sum {total:.1f} ms)"
+
+
 def main():
     ap = argparse.ArgumentParser(
         description="srtool vs onnxruntime forward benchmark on full-size modern models")
@@ -165,6 +200,9 @@ def main():
     ap.add_argument("--tol", type=float, default=1e-4,
                     help="match if max |diff| <= TOL * max |ort output| (default 1e-4)")
     ap.add_argument("--json", help="also write the results to this JSON file")
+    ap.add_argument("--profile", action="store_true",
+                    help="also print where srtool's time goes: `srtool run --profile` "
+                         "summed by op kind, the convolutions by kernel shape")
     ap.add_argument("--ort-worker", nargs=3, metavar=("MODEL", "X", "OUT"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -257,6 +295,11 @@ def main():
             print(f"{r['model']}: srtool refused it (exit {REFUSED}): {r['srtool_refused']}")
         elif "srtool_error" in r:
             print(f"{r['model']}: srtool failed: {r['srtool_error']}")
+    if args.profile and have_srtool:
+        print(f"\nwhere srtool's time goes (run --profile, mean of {args.runs} runs, "
+              f"{args.threads} threads): share of the summed layer times")
+        for m in models:
+            print(f"  {m}: {profile_summary(srtool, paths[m], x_path, args.threads, args.runs)}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"threads": args.threads, "runs": args.runs, "seed": args.seed,
