@@ -7,6 +7,9 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+/* The intrinsic `name` at 256 and 512 bits: one body serves both widths. */
+#define OP256(name) _mm256_##name
+#define OP512(name) _mm512_##name
 #endif
 
 /* e^x by the Cephes expf scheme, step for step as SRRuntime's fastExp (VectorExp.swift):
@@ -97,24 +100,27 @@ static void silu_scalar(const float *src, float *dst, size_t n, float bias) {
 }
 
 #if defined(__x86_64__)
+/* One e^x evaluation for a vector type VEC with intrinsics OP(name); CAST_I / CAST_F
+   reinterpret between its float and integer vectors. */
+#define EXP_BODY(VEC, OP, CAST_I, CAST_F, x)                                                \
+    /* max(lo, x) and min(hi, ·) return their second operand when it is NaN. */                  \
+    VEC v = OP(min_ps)(OP(set1_ps)(EXP_HI), OP(max_ps)(OP(set1_ps)(EXP_LO), x));                  \
+    VEC shifted = OP(fmadd_ps)(v, OP(set1_ps)(LOG2E), OP(set1_ps)(MAGIC));                        \
+    VEC n = OP(sub_ps)(shifted, OP(set1_ps)(MAGIC));                                              \
+    VEC r = OP(fmadd_ps)(n, OP(set1_ps)(LN2_LO), OP(fmadd_ps)(n, OP(set1_ps)(LN2_HI), v));         \
+    VEC p = OP(set1_ps)(P0);                                                                      \
+    p = OP(fmadd_ps)(p, r, OP(set1_ps)(P1));                                                      \
+    p = OP(fmadd_ps)(p, r, OP(set1_ps)(P2));                                                      \
+    p = OP(fmadd_ps)(p, r, OP(set1_ps)(P3));                                                      \
+    p = OP(fmadd_ps)(p, r, OP(set1_ps)(P4));                                                      \
+    p = OP(fmadd_ps)(p, r, OP(set1_ps)(P5));                                                      \
+    VEC y = OP(fmadd_ps)(p, OP(mul_ps)(r, r), OP(add_ps)(r, OP(set1_ps)(1.0f)));                  \
+    return OP(mul_ps)(y, CAST_F(OP(slli_epi32)(OP(add_epi32)(OP(sub_epi32)(CAST_I(shifted),        \
+        OP(set1_epi32)(0x4B400000)), OP(set1_epi32)(127)), 23)));
+
 __attribute__((target("avx2,fma")))
 static inline __m256 exp_avx2(__m256 x) {
-    /* max(lo, x) and min(hi, ·) return their second operand when it is NaN. */
-    __m256 v = _mm256_min_ps(_mm256_set1_ps(EXP_HI), _mm256_max_ps(_mm256_set1_ps(EXP_LO), x));
-    __m256 shifted = _mm256_fmadd_ps(v, _mm256_set1_ps(LOG2E), _mm256_set1_ps(MAGIC));
-    __m256 n = _mm256_sub_ps(shifted, _mm256_set1_ps(MAGIC));
-    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(LN2_LO), _mm256_fmadd_ps(n, _mm256_set1_ps(LN2_HI), v));
-    __m256 p = _mm256_set1_ps(P0);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P5));
-    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(_mm256_castps_si256(shifted),
-                                                                    _mm256_set1_epi32(0x4B400000)),
-                                                   _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    EXP_BODY(__m256, OP256, _mm256_castps_si256, _mm256_castsi256_ps, x)
 }
 
 __attribute__((target("avx2,fma")))
@@ -129,7 +135,7 @@ static void silu_avx2(const float *src, float *dst, size_t n, float bias) {
     silu_scalar(src + i, dst + i, n - i, bias);
 }
 
-/* One erf evaluation at `width` lanes: VEC is the vector type, OP(name) its intrinsic. */
+/* One erf evaluation for a vector type VEC with intrinsics OP(name). */
 #define ERF_BODY(VEC, OP, x)                                                                     \
     VEC v = OP(min_ps)(OP(set1_ps)(4.0f), OP(max_ps)(OP(set1_ps)(-4.0f), x));                     \
     VEC x2 = OP(mul_ps)(v, v);                                                                    \
@@ -146,9 +152,6 @@ static void silu_avx2(const float *src, float *dst, size_t n, float bias) {
     q = OP(fmadd_ps)(q, x2, OP(set1_ps)(ERF_Q3));                                                 \
     q = OP(fmadd_ps)(q, x2, OP(set1_ps)(ERF_Q4));                                                 \
     return OP(div_ps)(OP(mul_ps)(v, p), q);
-#define OP256(name) _mm256_##name
-#define OP512(name) _mm512_##name
-
 __attribute__((target("avx2,fma")))
 static inline __m256 erf_avx2(__m256 x) { ERF_BODY(__m256, OP256, x) }
 
@@ -182,21 +185,7 @@ static void gelu_avx512(const float *src, float *dst, size_t n, float bias) {
 
 __attribute__((target("avx512f")))
 static inline __m512 exp_avx512(__m512 x) {
-    __m512 v = _mm512_min_ps(_mm512_set1_ps(EXP_HI), _mm512_max_ps(_mm512_set1_ps(EXP_LO), x));
-    __m512 shifted = _mm512_fmadd_ps(v, _mm512_set1_ps(LOG2E), _mm512_set1_ps(MAGIC));
-    __m512 n = _mm512_sub_ps(shifted, _mm512_set1_ps(MAGIC));
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(LN2_LO), _mm512_fmadd_ps(n, _mm512_set1_ps(LN2_HI), v));
-    __m512 p = _mm512_set1_ps(P0);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P1));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
-    __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(shifted),
-                                                                    _mm512_set1_epi32(0x4B400000)),
-                                                   _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+    EXP_BODY(__m512, OP512, _mm512_castps_si512, _mm512_castsi512_ps, x)
 }
 
 /* Sixteen lanes; the last partial vector under a mask, so no scalar tail. */

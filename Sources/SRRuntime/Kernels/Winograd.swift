@@ -142,14 +142,8 @@ extension Kernels {
             for oc in range {
                 let grp = oc / og, row = oc % og
                 for ch in 0..<cols {
-                    let g0: SIMD4<Float>, g1: SIMD4<Float>, g2: SIMD4<Float>
-                    if transposed {
-                        let f = w.pointer + ((grp * cols + ch) * og + row) * 9
-                        (g0, g1, g2) = (SIMD4(f[8], f[7], f[6], 0), SIMD4(f[5], f[4], f[3], 0), SIMD4(f[2], f[1], f[0], 0))
-                    } else {
-                        let f = w.pointer + (oc * cols + ch) * 9
-                        (g0, g1, g2) = (SIMD4(f[0], f[1], f[2], 0), SIMD4(f[3], f[4], f[5], 0), SIMD4(f[6], f[7], f[8], 0))
-                    }
+                    let (g0, g1, g2) = filterRows(w, transposed: transposed, group: grp, row: row, column: ch, columns: cols,
+                                                  rowsPerGroup: og)
                     // q = G·g row by row (4 rows of 3, lane 3 unused), then U = q·Gᵀ.
                     let q0 = g0, q1 = (g0 + g1 + g2) * 0.5, q2 = (g0 - g1 + g2) * 0.5, q3 = g2
                     @inline(__always) func store(_ r: Int, _ q: SIMD4<Float>) {
@@ -163,6 +157,19 @@ extension Kernels {
                 }
             }
         }
+    }
+
+    /// The 3×3 filter `g[o, c]` (o = `row` of `group`, c = `column`) as its three rows, lane 3
+    /// zero: `W[o, c]`, or with `transposed` `W[c, o]` rotated by 180° (see `transformWeights`).
+    @inline(__always)
+    static func filterRows(_ w: Tensor, transposed: Bool, group: Int, row: Int, column: Int, columns: Int,
+                           rowsPerGroup og: Int) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+        if transposed {
+            let f = w.pointer + ((group * columns + column) * og + row) * 9
+            return (SIMD4(f[8], f[7], f[6], 0), SIMD4(f[5], f[4], f[3], 0), SIMD4(f[2], f[1], f[0], 0))
+        }
+        let f = w.pointer + ((group * og + row) * columns + column) * 9
+        return (SIMD4(f[0], f[1], f[2], 0), SIMD4(f[3], f[4], f[5], 0), SIMD4(f[6], f[7], f[8], 0))
     }
 
     /// `V_ξ = (Bᵀ d B)_ξ` for the 4×4 patch d of each tile, Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0],

@@ -23,21 +23,10 @@ extension Kernels {
             for oc in range {
                 let grp = oc / og, row = oc % og
                 for ch in 0..<cols {
-                    // The kernel's rows g₀, g₁, g₂ (lane 3 unused).
-                    let g0: SIMD4<Double>, g1: SIMD4<Double>, g2: SIMD4<Double>
-                    if transposed {
-                        let f = w.pointer + ((grp * cols + ch) * og + row) * 9
-                        g0 = SIMD4(Double(f[8]), Double(f[7]), Double(f[6]), 0)
-                        g1 = SIMD4(Double(f[5]), Double(f[4]), Double(f[3]), 0)
-                        g2 = SIMD4(Double(f[2]), Double(f[1]), Double(f[0]), 0)
-                    } else {
-                        let f = w.pointer + (oc * cols + ch) * 9
-                        g0 = SIMD4(Double(f[0]), Double(f[1]), Double(f[2]), 0)
-                        g1 = SIMD4(Double(f[3]), Double(f[4]), Double(f[5]), 0)
-                        g2 = SIMD4(Double(f[6]), Double(f[7]), Double(f[8]), 0)
-                    }
+                    let (g0, g1, g2) = filterRows(w, transposed: transposed, group: grp, row: row, column: ch,
+                                                  columns: cols, rowsPerGroup: og)
                     // q = G·g (six rows of three), then each row of U = q_r·Gᵀ.
-                    let q = apply(g0, g1, g2)
+                    let q = apply(SIMD4<Double>(g0), SIMD4<Double>(g1), SIMD4<Double>(g2))
                     let e = og * cols
                     @inline(__always) func store(_ r: Int, _ q: SIMD4<Double>) {
                         let u = apply(SIMD4(repeating: q[0]), SIMD4(repeating: q[1]), SIMD4(repeating: q[2]))
