@@ -118,23 +118,6 @@ static void silu_scalar(const float *src, float *dst, size_t n, float bias) {
     return OP(mul_ps)(y, CAST_F(OP(slli_epi32)(OP(add_epi32)(OP(sub_epi32)(CAST_I(shifted),        \
         OP(set1_epi32)(0x4B400000)), OP(set1_epi32)(127)), 23)));
 
-__attribute__((target("avx2,fma")))
-static inline __m256 exp_avx2(__m256 x) {
-    EXP_BODY(__m256, OP256, _mm256_castps_si256, _mm256_castsi256_ps, x)
-}
-
-__attribute__((target("avx2,fma")))
-static void silu_avx2(const float *src, float *dst, size_t n, float bias) {
-    const __m256 b = _mm256_set1_ps(bias), one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_add_ps(_mm256_loadu_ps(src + i), b);
-        __m256 e = exp_avx2(_mm256_sub_ps(zero, v));
-        _mm256_storeu_ps(dst + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
-    }
-    silu_scalar(src + i, dst + i, n - i, bias);
-}
-
 /* One erf evaluation for a vector type VEC with intrinsics OP(name). */
 #define ERF_BODY(VEC, OP, x)                                                                     \
     VEC v = OP(min_ps)(OP(set1_ps)(4.0f), OP(max_ps)(OP(set1_ps)(-4.0f), x));                     \
@@ -152,53 +135,45 @@ static void silu_avx2(const float *src, float *dst, size_t n, float bias) {
     q = OP(fmadd_ps)(q, x2, OP(set1_ps)(ERF_Q3));                                                 \
     q = OP(fmadd_ps)(q, x2, OP(set1_ps)(ERF_Q4));                                                 \
     return OP(div_ps)(OP(mul_ps)(v, p), q);
-__attribute__((target("avx2,fma")))
-static inline __m256 erf_avx2(__m256 x) { ERF_BODY(__m256, OP256, x) }
 
-__attribute__((target("avx2,fma")))
-static void gelu_avx2(const float *src, float *dst, size_t n, float bias) {
-    const __m256 b = _mm256_set1_ps(bias), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f),
-                 k = _mm256_set1_ps(SQRT_HALF);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_add_ps(_mm256_loadu_ps(src + i), b);
-        __m256 e = erf_avx2(_mm256_mul_ps(v, k));
-        _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)));
+/* SiLU v / (1 + e^(−v)) and GELU ½·v·(1 + erf(v/√2)) of one vector, as the scalar loops. */
+#define SILU_BODY(OP, EXP, v) \
+    return OP(div_ps)(v, OP(add_ps)(OP(set1_ps)(1.0f), EXP(OP(sub_ps)(OP(setzero_ps)(), v))));
+#define GELU_BODY(OP, ERF, v)                                                                    \
+    return OP(mul_ps)(OP(mul_ps)(OP(set1_ps)(0.5f), v),                                           \
+                      OP(add_ps)(OP(set1_ps)(1.0f), ERF(OP(mul_ps)(v, OP(set1_ps)(SQRT_HALF)))));
+
+/* dst[i] = F(src[i] + bias): eight lanes at a time, the last few by the scalar loop. */
+#define LOOP_AVX2(F, SCALAR)                                                                     \
+    const __m256 b = _mm256_set1_ps(bias);                                                        \
+    size_t i = 0;                                                                                 \
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, F(_mm256_add_ps(_mm256_loadu_ps(src + i), b))); \
+    SCALAR(src + i, dst + i, n - i, bias);
+
+/* dst[i] = F(src[i] + bias): sixteen lanes at a time, the last partial vector under a mask. */
+#define LOOP_AVX512(F)                                                                           \
+    const __m512 b = _mm512_set1_ps(bias);                                                        \
+    for (size_t i = 0; i < n; i += 16) {                                                          \
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);         \
+        _mm512_mask_storeu_ps(dst + i, m, F(_mm512_add_ps(_mm512_maskz_loadu_ps(m, src + i), b))); \
     }
-    gelu_scalar(src + i, dst + i, n - i, bias);
-}
 
-__attribute__((target("avx512f")))
-static inline __m512 erf_avx512(__m512 x) { ERF_BODY(__m512, OP512, x) }
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx512f")))
 
-__attribute__((target("avx512f")))
-static void gelu_avx512(const float *src, float *dst, size_t n, float bias) {
-    const __m512 b = _mm512_set1_ps(bias), half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f),
-                 k = _mm512_set1_ps(SQRT_HALF);
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + i), b);
-        __m512 e = erf_avx512(_mm512_mul_ps(v, k));
-        _mm512_mask_storeu_ps(dst + i, m, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, e)));
-    }
-}
+AVX2 static inline __m256 exp_avx2(__m256 x) { EXP_BODY(__m256, OP256, _mm256_castps_si256, _mm256_castsi256_ps, x) }
+AVX2 static inline __m256 erf_avx2(__m256 x) { ERF_BODY(__m256, OP256, x) }
+AVX2 static inline __m256 silu8(__m256 v) { SILU_BODY(OP256, exp_avx2, v) }
+AVX2 static inline __m256 gelu8(__m256 v) { GELU_BODY(OP256, erf_avx2, v) }
+AVX2 static void silu_avx2(const float *src, float *dst, size_t n, float bias) { LOOP_AVX2(silu8, silu_scalar) }
+AVX2 static void gelu_avx2(const float *src, float *dst, size_t n, float bias) { LOOP_AVX2(gelu8, gelu_scalar) }
 
-__attribute__((target("avx512f")))
-static inline __m512 exp_avx512(__m512 x) {
-    EXP_BODY(__m512, OP512, _mm512_castps_si512, _mm512_castsi512_ps, x)
-}
-
-/* Sixteen lanes; the last partial vector under a mask, so no scalar tail. */
-__attribute__((target("avx512f")))
-static void silu_avx512(const float *src, float *dst, size_t n, float bias) {
-    const __m512 b = _mm512_set1_ps(bias), one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + i), b);
-        __m512 e = exp_avx512(_mm512_sub_ps(zero, v));
-        _mm512_mask_storeu_ps(dst + i, m, _mm512_div_ps(v, _mm512_add_ps(one, e)));
-    }
-}
+AVX512 static inline __m512 exp_avx512(__m512 x) { EXP_BODY(__m512, OP512, _mm512_castps_si512, _mm512_castsi512_ps, x) }
+AVX512 static inline __m512 erf_avx512(__m512 x) { ERF_BODY(__m512, OP512, x) }
+AVX512 static inline __m512 silu16(__m512 v) { SILU_BODY(OP512, exp_avx512, v) }
+AVX512 static inline __m512 gelu16(__m512 v) { GELU_BODY(OP512, erf_avx512, v) }
+AVX512 static void silu_avx512(const float *src, float *dst, size_t n, float bias) { LOOP_AVX512(silu16) }
+AVX512 static void gelu_avx512(const float *src, float *dst, size_t n, float bias) { LOOP_AVX512(gelu16) }
 #endif
 
 int srk_isa_supported(void) {

@@ -70,12 +70,7 @@ extension Kernels {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * lineWidth + 36 * 8) { space in
             let lines = space.baseAddress!, rows = lines + 6 * lineWidth
             var loadedRow = -1
-            var j = 0
-            let count = tiles.count
-            while j < count {
-                let t = tiles.lowerBound + j
-                let ty = t / tw, tx = t % tw
-                let group = min(8, count - j, tw - tx)
+            tileGroups(tiles, tilesWide: tw) { j, ty, tx, group in
                 if ty != loadedRow {
                     loadedRow = ty
                     for r in 0..<6 {
@@ -117,7 +112,6 @@ extension Kernels {
                     }
                     put(0, y.0); put(1, y.1); put(2, y.2); put(3, y.3); put(4, y.4); put(5, y.5)
                 }
-                j += group
             }
         }
     }
@@ -129,12 +123,7 @@ extension Kernels {
                                   bias: Float, reluSlope: Float?) {
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { space in
             let cols = space.baseAddress!
-            var j = 0
-            let count = tiles.count
-            while j < count {
-                let t = tiles.lowerBound + j
-                let ty = t / tw, tx = t % tw
-                let group = min(8, count - j, tw - tx)
+            tileGroups(tiles, tilesWide: tw) { j, ty, tx, group in
                 // Aᵀ over the rows of M for each of its six columns (reads past the last tile
                 // stay inside the caller's padded buffer and are not written out).
                 for k in 0..<6 {
@@ -161,8 +150,20 @@ extension Kernels {
                         for l in 0..<min(4 * group, wo - ox) { line[l] = row[l] }
                     }
                 }
-                j += group
             }
+        }
+    }
+
+    /// `body(j, ty, tx, count)` for each run of at most eight tiles of one tile row in `tiles`,
+    /// starting at tile `tiles.lowerBound + j` = (ty, tx).
+    @inline(__always)
+    private static func tileGroups(_ tiles: Range<Int>, tilesWide tw: Int, _ body: (Int, Int, Int, Int) -> Void) {
+        var j = 0
+        while j < tiles.count {
+            let t = tiles.lowerBound + j, tx = t % tw
+            let group = min(8, tiles.count - j, tw - tx)
+            body(j, t / tw, tx, group)
+            j += group
         }
     }
 
