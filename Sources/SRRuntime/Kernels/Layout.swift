@@ -49,7 +49,8 @@ extension Kernels {
         }
         Parallel.forEach(outer) { rows in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * inner) { space in
-                let m = space.baseAddress!, s = m + inner
+                guard let m = space.baseAddress else { return }
+                let s = m + inner
                 for o in rows {
                     let base = o * len * inner
                     m.update(repeating: -.infinity, count: inner)

@@ -68,7 +68,8 @@ extension Kernels {
                                  tilesWide tw: Int, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>, stride: Int) {
         let lineWidth = 4 * tw + 40
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * lineWidth + 36 * 8) { space in
-            let lines = space.baseAddress!, rows = lines + 6 * lineWidth
+            guard let lines = space.baseAddress else { return }
+            let rows = lines + 6 * lineWidth
             var loadedRow = -1
             tileGroups(tiles, tilesWide: tw) { j, ty, tx, group in
                 if ty != loadedRow {
@@ -122,7 +123,7 @@ extension Kernels {
                                   into plane: UnsafeMutablePointer<Float>, height ho: Int, width wo: Int,
                                   bias: Float, reluSlope: Float?) {
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { space in
-            let cols = space.baseAddress!
+            guard let cols = space.baseAddress else { return }
             tileGroups(tiles, tilesWide: tw) { j, ty, tx, group in
                 // Aᵀ over the rows of M for each of its six columns (reads past the last tile
                 // stay inside the caller's padded buffer and are not written out).
