@@ -24,7 +24,7 @@ public enum Parallel {
     /// Starts the worker threads now (a first parallel loop would pay for that inside a
     /// timed forward pass).
     public static func startWorkers() {
-        if threads > 1 { _ = WorkerPool.shared }
+        if threads > 1 { WorkerPool.shared.prepare(workers: threads - 1) }
     }
 
     public static func forEach(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {

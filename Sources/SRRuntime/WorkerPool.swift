@@ -4,7 +4,7 @@ import Synchronization
 
 /// The threads `Parallel`'s loops run on besides the caller's. A forward pass starts
 /// hundreds of small loops back to back; waking a sleeping thread for each, as libdispatch
-/// does, cost EfficientNet-B0 about a third of its time on two cores. A worker here waits
+/// does, cost EfficientNet-B0 about a quarter of its time on two cores. A worker here waits
 /// for its next share by spinning a short while (`spinLimit`) and only then sleeps on its
 /// own condition. Workers are started as loops first ask for them, and a loop wakes only
 /// the ones it uses.
@@ -38,6 +38,14 @@ final class WorkerPool: @unchecked Sendable {
     private nonisolated(unsafe) var body: ((Int) -> Void)?
 
     private init() {}
+
+    /// Starts `count` workers now (at most `maxWorkers`), so a timed pass does not pay for
+    /// them; does nothing while a loop runs.
+    func prepare(workers count: Int) {
+        guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        defer { busy.store(false, ordering: .releasing) }
+        while workers.count < min(count, Self.maxWorkers) { start() }
+    }
 
     /// Runs `body(0..<shares)`, share 0 on the caller and share w on worker w, and returns
     /// when every share is done; false (nothing run) when the pool is busy.

@@ -105,7 +105,8 @@ final class TensorOpTwinTests: XCTestCase {
     func testActivationsAreTheSameAtEveryInstructionSet() throws {
         var rng = Seeded(state: 33)
         let x = random([3, 5, 7, 11], &rng, in: -12...12)
-        defer { InstructionSet.use(.avx512) }
+        let before = InstructionSet.inUse
+        defer { InstructionSet.use(before) }
         for f in [UnaryFunction.silu, .gelu] {
             var first: [Float]?
             for level in InstructionSet.allCases where level <= InstructionSet.supported {
