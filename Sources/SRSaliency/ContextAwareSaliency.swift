@@ -87,10 +87,10 @@ public struct ContextAwareSaliency: Sendable {
 
     /// `S_i = 1 − exp(−(1/K) Σ_{k≤K} d(p_i, q_k))` for every query patch; colour distances
     /// as blocked matrix products `‖a‖² + ‖b‖² − 2a·b` (`cblas_dgemm`: in float64, as that
-    /// difference cancels), the K smallest per row by partial selection, rows spread across
-    /// cores. From the squared colour distance on, each pair's `d` is float32: half the memory
-    /// for the selection, which takes about as long as the product (relative error ~1e-7;
-    /// the sum of the K smallest is taken in float64).
+    /// difference cancels), rows spread across cores. From the squared colour distance on,
+    /// each pair's `d` is float32, eight pairs at a time, and goes straight to a streaming
+    /// selection of the K smallest (`SmallestSum`): no row of distances is stored (relative
+    /// error ~1e-7; the sum of the K smallest is taken in float64).
     func singleScale(_ query: Patches, _ candidates: [Patches], progress: ((Double) -> Void)? = nil) -> [Double] {
         let dim = query.vectors.count / max(query.count, 1)
         let all = candidates.flatMap(\.vectors), positions = candidates.flatMap(\.positions)
@@ -98,49 +98,79 @@ public struct ContextAwareSaliency: Sendable {
         let norms = (0..<m).map { j in (0..<dim).reduce(0.0) { $0 + all[j * dim + $1] * all[j * dim + $1] } }
         let ys = positions.map { Float($0.0) }, xs = positions.map { Float($0.1) }
         let scale = 1 / Float(dim).squareRoot(), weight = Float(positionWeight)
+        let k = min(neighbours, m - 1)
         var out = [Double](repeating: 0, count: n)
         let block = 256
         let blocks = (n + block - 1) / block
         let counter = BlockCounter()
-        all.withUnsafeBufferPointer { allPtr in
-            out.withUnsafeMutableBufferPointer { outPtr in
-                let outBase = outPtr.baseAddress
-                Parallel.forEach(blocks) { range in
-                    var dots = [Double](repeating: 0, count: block * m)
-                    var row = [Float](repeating: 0, count: m)
-                    for b in range {
-                        let lo = b * block, rows = min(block, n - lo)
-                        guard let a = allPtr.baseAddress else { continue }
-                        // The query patches are the first rows of `all`.
-                        dots.withUnsafeMutableBufferPointer { d in
-                            guard let dp = d.baseAddress else { return }
-                            BLAS.dgemmSingle(m: rows, n: m, k: dim, a: a + lo * dim, lda: dim, b: a, ldb: dim, c: dp, ldc: m)
+        all.withUnsafeBufferPointer { allPtr in norms.withUnsafeBufferPointer { normPtr in
+            ys.withUnsafeBufferPointer { yPtr in xs.withUnsafeBufferPointer { xPtr in
+                out.withUnsafeMutableBufferPointer { outPtr in
+                    guard let a = allPtr.baseAddress, let np = normPtr.baseAddress, let yp = yPtr.baseAddress,
+                          let xp = xPtr.baseAddress, let outBase = outPtr.baseAddress else { return }
+                    Parallel.forEach(blocks) { range in
+                        let dots = UnsafeMutablePointer<Double>.allocate(capacity: block * m)
+                        defer { dots.deallocate() }
+                        let nearest = SmallestSum(k: k)
+                        for b in range {
+                            let lo = b * block, rows = min(block, n - lo)
+                            // The query patches are the first rows of `all`.
+                            BLAS.dgemmSingle(m: rows, n: m, k: dim, a: a + lo * dim, lda: dim, b: a, ldb: dim, c: dots, ldc: m)
+                            for i in 0..<rows {
+                                let qi = lo + i
+                                nearest.reset()
+                                // The patches of the query's own rows first: the nearest are
+                                // mostly among them, so the bound is tight for the rest.
+                                let near = max(0, qi - 2 * query.columns)..<min(n, qi + 2 * query.columns + 1)
+                                for part in [near, 0..<near.lowerBound, near.upperBound..<m] where k > 0 {
+                                    nearestDistances(query: qi, dots: dots + i * m, candidates: part, norms: np, ys: yp,
+                                                     xs: xp, scale: scale, weight: weight, into: nearest)
+                                }
+                                outBase[qi] = 1 - exp(-(k > 0 ? nearest.sum() / Double(k) : 0))
+                            }
+                            if let progress { progress(Double(counter.increment()) / Double(blocks)) }
                         }
-                        for i in 0..<rows {
-                            let qi = lo + i
-                            let (nq, yq, xq) = (norms[qi], ys[qi], xs[qi])
-                            norms.withUnsafeBufferPointer { np in ys.withUnsafeBufferPointer { yp in xs.withUnsafeBufferPointer { xp in
-                                dots.withUnsafeBufferPointer { dp in row.withUnsafeMutableBufferPointer { rp in
-                                    guard let base = dp.baseAddress else { return }
-                                    let dots = base + i * m
-                                    for j in 0..<m {
-                                        let d2 = Float(max(nq + np[j] - 2 * dots[j], 0))
-                                        let (dy, dx) = (yq - yp[j], xq - xp[j])
-                                        rp[j] = d2.squareRoot() * scale / (1 + weight * (dy * dy + dx * dx).squareRoot())
-                                    }
-                                } }
-                            } } }
-                            row[qi] = row[m - 1]  // drop the patch itself
-                            let k = min(neighbours, m - 1)
-                            let sum = smallestSum(&row, count: m - 1, k: k)
-                            outBase?[qi] = 1 - exp(-(k > 0 ? sum / Double(k) : 0))
-                        }
-                        if let progress { progress(Double(counter.increment()) / Double(blocks)) }
                     }
                 }
-            }
-        }
+            } }
+        } }
         return out
+    }
+
+    /// Feeds `d(p_q, c_j) = √max(‖p_q‖² + ‖c_j‖² − 2·dots[j], 0) · scale / (1 + weight·‖pos_q − pos_j‖)`
+    /// for every candidate j ≠ q in `candidates` to `nearest`, eight at a time (the same
+    /// operations in the same order as one at a time, so the same bits).
+    @inline(__always)
+    private func nearestDistances(query q: Int, dots: UnsafePointer<Double>, candidates: Range<Int>, norms: UnsafePointer<Double>,
+                                  ys: UnsafePointer<Float>, xs: UnsafePointer<Float>, scale: Float, weight: Float,
+                                  into nearest: SmallestSum) {
+        let (nq, yq, xq) = (norms[q], ys[q], xs[q])
+        let nq8 = SIMD8<Double>(repeating: nq), (yq8, xq8) = (SIMD8<Float>(repeating: yq), SIMD8<Float>(repeating: xq))
+        let (scale8, weight8) = (SIMD8<Float>(repeating: scale), SIMD8<Float>(repeating: weight))
+        var j = candidates.lowerBound
+        while j + 8 <= candidates.upperBound {
+            let dot = UnsafeRawPointer(dots + j).loadUnaligned(as: SIMD8<Double>.self)
+            let norm = UnsafeRawPointer(norms + j).loadUnaligned(as: SIMD8<Double>.self)
+            let z = nq8 + norm - 2 * dot
+            let d2 = SIMD8<Float>(z.replacing(with: 0, where: z .< 0))
+            let dy = yq8 - UnsafeRawPointer(ys + j).loadUnaligned(as: SIMD8<Float>.self)
+            let dx = xq8 - UnsafeRawPointer(xs + j).loadUnaligned(as: SIMD8<Float>.self)
+            let d = d2.squareRoot() * scale8 / (1 + weight8 * (dy * dy + dx * dx).squareRoot())
+            let below = d .< SIMD8<Float>(repeating: nearest.bound)
+            if any(below) {
+                for lane in 0..<8 where j + lane != q && d[lane] < nearest.bound { nearest.add(d[lane]) }
+            }
+            j += 8
+        }
+        while j < candidates.upperBound {
+            if j != q {
+                let d2 = Float(max(nq + norms[j] - 2 * dots[j], 0))
+                let (dy, dx) = (yq - ys[j], xq - xs[j])
+                let d = d2.squareRoot() * scale / (1 + weight * (dy * dy + dx * dx).squareRoot())
+                if d < nearest.bound { nearest.add(d) }
+            }
+            j += 1
+        }
     }
 
     /// Min-max normalise, then weight every pixel by `1 − d_foci` (distance to the nearest
@@ -157,30 +187,6 @@ public struct ContextAwareSaliency: Sendable {
 func minMax(_ v: [Double]) -> [Double] {
     guard let lo = v.min(), let hi = v.max(), hi > lo else { return [Double](repeating: 0, count: v.count) }
     return v.map { ($0 - lo) / (hi - lo) }
-}
-
-/// Σ of the `k` smallest of `v[0..<count]`, in float64 (quickselect on the buffer, without
-/// bounds checks; reorders `v`).
-func smallestSum(_ v: inout [Float], count: Int, k: Int) -> Double {
-    guard k > 0 else { return 0 }
-    if k >= count { return v[0..<count].reduce(0.0) { $0 + Double($1) } }
-    return v.withUnsafeMutableBufferPointer { buffer -> Double in
-        guard let p = buffer.baseAddress else { return 0 }
-        var lo = 0, hi = count - 1
-        while lo < hi {
-            let pivot = p[(lo + hi) / 2]
-            var i = lo, j = hi
-            while i <= j {
-                while p[i] < pivot { i += 1 }
-                while p[j] > pivot { j -= 1 }
-                if i <= j { (p[i], p[j]) = (p[j], p[i]); i += 1; j -= 1 }
-            }
-            if k - 1 <= j { hi = j } else if k - 1 >= i { lo = i } else { break }
-        }
-        var sum = 0.0
-        for j in 0..<k { sum += Double(p[j]) }
-        return sum
-    }
 }
 
 extension ContextAwareSaliency {

@@ -91,6 +91,24 @@ final class ContextAwareSaliencyTests: XCTestCase {
         }
     }
 
+    /// The streaming selection equals a full sort: streams shorter and much longer than its
+    /// buffer, in rising, falling and random order, with many ties (flat image regions).
+    func testStreamingSmallestSumEqualsSort() {
+        var rng = SystemRandomNumberGenerator()
+        for (k, count) in [(1, 5), (3, 2), (64, 63), (64, 64), (64, 3000), (7, 10_000)] {
+            let random = (0..<count).map { _ in Float(Int.random(in: 0..<40, using: &rng)) / 8 }
+            for values in [random, random.sorted(), random.sorted(by: >)] {
+                let nearest = SmallestSum(k: k)
+                for round in 0..<2 {
+                    nearest.reset()
+                    for v in values where v < nearest.bound { nearest.add(v) }
+                    let want = values.sorted().prefix(k).reduce(0.0) { $0 + Double($1) }
+                    XCTAssertEqual(nearest.sum(), want, "k \(k), \(count) values, round \(round)")
+                }
+            }
+        }
+    }
+
     /// Area under the ROC curve by the rank-sum formula (ties get their mean rank).
     func rocAUC(_ scores: [Double], _ positive: [Bool]) -> Double {
         let order = scores.indices.sorted { scores[$0] < scores[$1] }
