@@ -2,7 +2,7 @@
 import PackageDescription
 import Foundation
 
-// The kernels (SRRuntime, SRSaliency) are compiled for Haswell (x86-64-v3: AVX2, FMA; every x86
+// The kernels (SRRuntime, SRSaliency, SRExplain's rule loops) are compiled for Haswell (x86-64-v3: AVX2, FMA; every x86
 // server CPU since 2013) on x86_64, so their loops run eight floats wide; srtool checks the
 // CPU at start and says so in one line where it lacks them. SRTOOL_PORTABLE=1 builds them
 // for the baseline instead.
@@ -49,7 +49,7 @@ let package = Package(
         // Kernels compiled for several instruction sets and picked at run time (AVX-512, AVX2).
         .target(name: "CKernels", path: "Sources/CKernels"),
         .target(name: "SRRuntime", dependencies: ["SRCore", "CBLAS", "CLinux", "CKernels"], swiftSettings: kernelSettings),
-        .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime", "SRSaliency"]),
+        .target(name: "SRExplain", dependencies: ["SRCore", "SRRuntime", "SRSaliency"], swiftSettings: kernelSettings),
         .target(name: "SRSaliency", dependencies: ["SRCore", "SRRuntime"], swiftSettings: kernelSettings),
         .target(name: "SRImage", dependencies: ["SRCore", "CPNG", "CJPEG"]),
         .target(name: "SRRender", dependencies: ["SRCore", "SRImage"]),
