@@ -82,6 +82,32 @@ final class NaiveTwinTests: XCTestCase {
     /// per group), `pointwiseConv2d` for narrow ones — tiles of four rows and sixteen
     /// columns, the last columns and rows one at a time, groups, and output channels split
     /// between workers when the map gives fewer bands than workers.
+    /// Max pooling's two-pass rows against a direct loop over each window, exactly: the ResNet
+    /// stem's 3×3/2 with padding, widths that are not a multiple of eight, Caffe's ceil-mode
+    /// overhang, asymmetric pads, a window larger than the input, and a NaN (never wins).
+    func testMaxPoolingMatchesNaive() throws {
+        var rng = Seeded(state: 5)
+        let cases: [(c: Int, h: Int, w: Int, a: Pool2DAttributes)] = [
+            (3, 13, 17, Pool2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1])),
+            (2, 24, 24, Pool2DAttributes(kernel: [3, 3], stride: [1, 1], pads: [1, 1, 1, 1])),
+            (2, 7, 9, Pool2DAttributes(kernel: [3, 3], stride: [2, 2], ceilMode: true)),
+            (2, 11, 10, Pool2DAttributes(kernel: [5, 4], stride: [3, 2], pads: [2, 0, 1, 3])),
+            (1, 3, 4, Pool2DAttributes(kernel: [6, 6], stride: [1, 1], pads: [2, 2, 2, 2])),
+            (4, 10, 8, Pool2DAttributes(kernel: [2, 3], stride: [2, 3], pads: [0, 1, 0, 1], ceilMode: true)),
+        ]
+        for (i, k) in cases.enumerated() {
+            let x = random([2, k.c, k.h, k.w], &rng)
+            x.pointer[k.w + 1] = .nan
+            let out = try Op.maxPool2d(k.a).outputShape(inputs: [x.shape], params: [:], node: "t")
+            let fast = Kernels.maxPool2d(x, k.a, outShape: out), slow = NaiveKernels.maxPool2d(x, k.a, outShape: out)
+            XCTAssertEqual(fast.shape, slow.shape, "case \(i)")
+            for j in 0..<slow.count where fast.pointer[j] != slow.pointer[j] {
+                XCTFail("case \(i): element \(j) is \(fast.pointer[j]), want \(slow.pointer[j])")
+                break
+            }
+        }
+    }
+
     func testPointwiseConvolutionMatchesNaive() throws {
         var rng = Seeded(state: 11)
         let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int, group: Int, threads: Int, f: FusedActivation?)] = [

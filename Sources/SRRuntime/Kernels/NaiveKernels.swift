@@ -35,4 +35,23 @@ public enum NaiveKernels {
         } }
         return out
     }
+
+    /// Max pooling, every window by a direct loop (windows clipped to the input, padding
+    /// never wins, NaN never wins).
+    public static func maxPool2d(_ x: Tensor, _ a: Pool2DAttributes, outShape: [Int]) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = (outShape[2], outShape[3])
+        let out = Tensor(zeros: outShape)
+        for nc in 0..<(n * c) { for oy in 0..<ho { for ox in 0..<wo {
+            var m = -Float.infinity
+            for i in 0..<a.kernel[0] { for j in 0..<a.kernel[1] {
+                let iy = oy * a.stride[0] - a.pads[0] + i, ix = ox * a.stride[1] - a.pads[1] + j
+                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                let v = x.pointer[(nc * h + iy) * w + ix]
+                if v > m { m = v }
+            } }
+            out.pointer[(nc * ho + oy) * wo + ox] = m
+        } } }
+        return out
+    }
 }

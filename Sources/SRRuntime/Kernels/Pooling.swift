@@ -7,11 +7,55 @@ extension Kernels {
             && outShape[3] * 2 <= x.shape[3] {
             return maxPool2x2(x, outShape: outShape)
         }
-        return pool(x, a, outShape: outShape) { p, w, y0, y1, x0, x1, _ in
-            var m = -Float.infinity
-            for y in y0..<y1 { for xx in x0..<x1 { m = max(m, p[y * w + xx]) } }
-            return m
+        return maxPoolRows(x, a, outShape: outShape)
+    }
+
+    /// Max pooling in two passes per output row: the input rows of its windows (clipped to
+    /// the input) reduced into one row, eight lanes at a time, then each window's columns of
+    /// that row. The row has −∞ margins where windows overhang the input, so the second pass
+    /// needs no clipping. A value is taken only when greater than the maximum so far, so NaN
+    /// never wins and a window with no input is −∞, as in a direct loop over the window.
+    private static func maxPoolRows(_ x: Tensor, _ a: Pool2DAttributes, outShape: [Int]) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = (outShape[2], outShape[3])
+        let (kh, kw, sh, sw, pt, pl) = (a.kernel[0], a.kernel[1], a.stride[0], a.stride[1], a.pads[0], a.pads[1])
+        // Window ox covers padded columns ox·sw ..< ox·sw + kw; input column x is pl + x.
+        let width = max(pl + w, (wo - 1) * sw + kw)
+        let out = Tensor(uninitialized: outShape)
+        Parallel.forEach(n * c, minChunk: 4) { range in
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: width)
+            defer { padded.deallocate() }
+            padded.initialize(repeating: -.infinity, count: width)
+            let row = padded + pl
+            for nc in range {
+                let p = x.pointer + nc * h * w, q = out.pointer + nc * ho * wo
+                for oy in 0..<ho {
+                    let ys = oy * sh - pt
+                    row.update(repeating: -.infinity, count: w)
+                    for y in max(ys, 0)..<max(min(ys + kh, h), max(ys, 0)) {
+                        let src = p + y * w
+                        var i = 0
+                        while i + 8 <= w {
+                            let m = (row + i).lanes(), v = (src + i).lanes()
+                            (row + i).setLanes(m.replacing(with: v, where: v .> m))
+                            i += 8
+                        }
+                        while i < w {
+                            if src[i] > row[i] { row[i] = src[i] }
+                            i += 1
+                        }
+                    }
+                    let dst = q + oy * wo
+                    for ox in 0..<wo {
+                        let window = padded + ox * sw
+                        var m = -Float.infinity
+                        for j in 0..<kw where window[j] > m { m = window[j] }
+                        dst[ox] = m
+                    }
+                }
+            }
         }
+        return out
     }
 
     /// The common 2×2, stride-2, unpadded window whose windows all lie inside the input.
