@@ -121,6 +121,23 @@ final class TensorOpTwinTests: XCTestCase {
     /// Softmax along the last axis (rows of 197, as in ViT attention, and of 5: shorter than
     /// a vector), along a middle one, with large logits (the max subtraction), and the rows
     /// of a batch split between workers.
+    /// x⁺ and x⁻ eight lanes wide equal Swift's scalar `max(v, 0)` / `min(v, 0)` bit for bit
+    /// (−0, NaN, ±∞), over split points and tails of every length.
+    func testPositiveAndNegativePartsMatchScalar() throws {
+        for count in [1, 7, 8, 9, 23, 70_003] {
+            let x = Tensor(zeros: [count])
+            let special: [Float] = [-0.0, 0, .nan, .infinity, -.infinity, -1e-38, 3]
+            for i in 0..<count { x.pointer[i] = i < special.count ? special[i] : Float(i % 13) - 6.5 }
+            for (name, fast, scalar) in [("x⁺", Kernels.positivePart(x), { (v: Float) in max(v, 0) }),
+                                         ("x⁻", Kernels.negativePart(x), { (v: Float) in min(v, 0) })] {
+                XCTAssertEqual(fast.shape, x.shape)
+                for i in 0..<count where fast.pointer[i].bitPattern != scalar(x.pointer[i]).bitPattern {
+                    XCTFail("\(name) of \(x.pointer[i]) at \(i) of \(count): \(fast.pointer[i])")
+                }
+            }
+        }
+    }
+
     func testSoftmaxMatchesNaive() throws {
         var rng = Seeded(state: 21)
         let cases: [([Int], Int, ClosedRange<Float>)] = [

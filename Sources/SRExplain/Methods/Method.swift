@@ -85,7 +85,7 @@ public struct Method: Sendable {
 
     private static func inputSpace(_ t: Tensor) -> AttributionMap { AttributionMap(raw: t, display: t, layer: nil) }
 
-    private static func relu(_ t: Tensor) -> Tensor { Kernels.map(t) { max($0, 0) } }
+    private static func relu(_ t: Tensor) -> Tensor { Kernels.positivePart(t) }
 
     /// The registry of `--method` values.
     public static let all: [Method] = [

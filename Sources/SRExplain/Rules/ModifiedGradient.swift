@@ -195,8 +195,8 @@ public struct ModifiedGradient: Rule {
     private func modified(_ x: Tensor, _ m: InputModifier, nonNegative: Bool) -> ModifiedInput {
         switch m {
         case .identity: return .same
-        case .positive: return nonNegative ? .same : .tensor(Kernels.map(x) { max($0, 0) })
-        case .negative: return nonNegative ? .zero : .tensor(Kernels.map(x) { min($0, 0) })
+        case .positive: return nonNegative ? .same : .tensor(Kernels.positivePart(x))
+        case .negative: return nonNegative ? .zero : .tensor(Kernels.negativePart(x))
         case .ones: return .tensor(Kernels.map(x) { _ in 1 })
         case .constant(let v):
             let c = x.shape[1], plane = x.count / max(x.shape[0] * c, 1)

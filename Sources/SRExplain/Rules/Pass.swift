@@ -84,7 +84,7 @@ public struct ReLURule: Rule {
             // The ReLU's gradient, passed only where the incoming signal is positive.
             return [zip3(c.signal, c.inputs[0]) { s, x in s > 0 ? (x > 0 ? s : s * slope) : 0 }]
         case .deconvnet:
-            return [Kernels.map(c.signal) { max($0, 0) }]
+            return [Kernels.positivePart(c.signal)]
         }
     }
 }

@@ -28,8 +28,8 @@ public struct SumPlus: Rule {
     public func conserves(at node: Node, in graph: Graph) -> Bool { true }
 
     public func backward(_ c: RuleContext) throws -> [Tensor?] {
-        let positive = c.inputs.map { Kernels.map($0) { max($0, 0) } }
-        let negative = c.inputs.map { Kernels.map($0) { min($0, 0) } }
+        let positive = c.inputs.map(Kernels.positivePart)
+        let negative = c.inputs.map(Kernels.negativePart)
         let p = Kernels.combine(positive, outShape: c.output.shape, .add)
         let n = Kernels.combine(negative, outShape: c.output.shape, .add)
         // The relevance per unit of positive (negative) sum; the negative group only where

@@ -14,6 +14,39 @@ extension Kernels {
         return out
     }
 
+    /// `max(x, 0)` of every element, eight lanes at a time (LRP's x⁺; `map` with a closure
+    /// from another module calls it per element). As Swift's `max(v, 0)`: −0 becomes +0,
+    /// NaN stays.
+    public static func positivePart(_ x: Tensor) -> Tensor {
+        lanewise(x) { $0.replacing(with: 0, where: $0 .<= 0) }
+    }
+
+    /// `min(x, 0)` of every element (LRP's x⁻), as Swift's `min(v, 0)`: NaN stays.
+    public static func negativePart(_ x: Tensor) -> Tensor {
+        lanewise(x) { $0.replacing(with: 0, where: $0 .> 0) }
+    }
+
+    /// `f` over eight lanes at a time, and over the tail padded to eight.
+    @inline(__always)
+    private static func lanewise(_ x: Tensor, _ f: (SIMD8<Float>) -> SIMD8<Float>) -> Tensor {
+        let out = Tensor(uninitialized: x.shape)
+        let (src, dst) = (x.pointer, out.pointer)
+        Parallel.forEach(x.count, minChunk: 1 << 16) { r in
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                (dst + i).setLanes(f((src + i).lanes()))
+                i += 8
+            }
+            if i < r.upperBound {
+                var tail = SIMD8<Float>()
+                for j in i..<r.upperBound { tail[j - i] = src[j] }
+                let y = f(tail)
+                for j in i..<r.upperBound { dst[j] = y[j - i] }
+            }
+        }
+        return out
+    }
+
     /// `max(x, 0) + slope·min(x, 0)`.
     public static func relu(_ x: Tensor, slope: Float) -> Tensor {
         slope == 0 ? map(x) { $0 > 0 ? $0 : 0 } : map(x) { $0 > 0 ? $0 : $0 * slope }
