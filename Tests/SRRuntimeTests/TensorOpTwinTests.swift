@@ -138,6 +138,32 @@ final class TensorOpTwinTests: XCTestCase {
         }
     }
 
+    /// ReLU's gradient, plain and guided, equals the scalar rule bit for bit (leaky slope,
+    /// −0, NaN in the signal and the input).
+    func testReluGradientMatchesScalar() throws {
+        var rng = Seeded(state: 3)
+        for (count, slope) in [(9, Float(0)), (70_001, 0.1)] {
+            let g = Tensor(zeros: [count]), x = Tensor(zeros: [count])
+            for i in 0..<count {
+                g.pointer[i] = Float.random(in: -1...1, using: &rng)
+                x.pointer[i] = i % 7 == 0 ? [-0.0, 0, .nan][i % 3] : Float.random(in: -1...1, using: &rng)
+            }
+            g.pointer[1] = .nan
+            g.pointer[2] = -0.0
+            for guided in [false, true] {
+                let fast = Kernels.reluBackward(g, input: x, slope: slope, guided: guided)
+                for i in 0..<count {
+                    let (s, v) = (g.pointer[i], x.pointer[i])
+                    let want: Float = guided ? (s > 0 ? (v > 0 ? s : s * slope) : 0) : (v > 0 ? s : s * slope)
+                    if fast.pointer[i].bitPattern != want.bitPattern {
+                        XCTFail("guided \(guided), slope \(slope): g \(s), x \(v) gave \(fast.pointer[i]), want \(want)")
+                        break
+                    }
+                }
+            }
+        }
+    }
+
     func testSoftmaxMatchesNaive() throws {
         var rng = Seeded(state: 21)
         let cases: [([Int], Int, ClosedRange<Float>)] = [

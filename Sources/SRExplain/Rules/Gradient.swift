@@ -47,7 +47,7 @@ public struct Gradient: Rule {
         case .linear:
             return [Kernels.linearBackwardData(g, weight: try c.weight("weight"))]
         case .relu(let slope):
-            return [zip3(g, x) { gv, xv in xv > 0 ? gv : gv * slope }]
+            return [Kernels.reluBackward(g, input: x, slope: slope)]
         case .prelu:
             let slope = try c.weight("slope").values
             return [perChannel(g, x) { gv, xv, ch in xv > 0 ? gv : gv * slope[slope.count == 1 ? 0 : ch] }]

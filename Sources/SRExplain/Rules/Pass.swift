@@ -82,7 +82,7 @@ public struct ReLURule: Rule {
         switch kind {
         case .guided:
             // The ReLU's gradient, passed only where the incoming signal is positive.
-            return [zip3(c.signal, c.inputs[0]) { s, x in s > 0 ? (x > 0 ? s : s * slope) : 0 }]
+            return [Kernels.reluBackward(c.signal, input: c.inputs[0], slope: slope, guided: true)]
         case .deconvnet:
             return [Kernels.positivePart(c.signal)]
         }

@@ -52,6 +52,22 @@ extension Kernels {
         slope == 0 ? map(x) { $0 > 0 ? $0 : 0 } : map(x) { $0 > 0 ? $0 : $0 * slope }
     }
 
+    /// The gradient through `relu(x, slope)`: `g` where x > 0, `g·slope` elsewhere; `guided`
+    /// also zeroes it where `g` is not positive (guided backpropagation). One loop per kind,
+    /// eight lanes wide (a closure from another module would be called per element).
+    public static func reluBackward(_ g: Tensor, input x: Tensor, slope: Float, guided: Bool = false) -> Tensor {
+        let out = Tensor(uninitialized: g.shape)
+        let (o, gp, xp) = (out.pointer, g.pointer, x.pointer)
+        Parallel.forEach(g.count, minChunk: 1 << 15) { r in
+            if guided {
+                for i in r { let s = gp[i]; o[i] = s > 0 ? (xp[i] > 0 ? s : s * slope) : 0 }
+            } else {
+                for i in r { let s = gp[i]; o[i] = xp[i] > 0 ? s : s * slope }
+            }
+        }
+        return out
+    }
+
     /// ReLU applied to `x`'s own storage (the executor's fusion of conv/linear → ReLU).
     public static func reluInPlace(_ x: Tensor, slope: Float) {
         let p = x.pointer
