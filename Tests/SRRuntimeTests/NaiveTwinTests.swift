@@ -131,7 +131,7 @@ final class NaiveTwinTests: XCTestCase {
         }
     }
 
-    /// The Winograd paths (3×3, stride 1, ≥ 16 channels per group, ≥ 64 tiles of F(2×2, 3×3);
+    /// The Winograd paths (3×3, stride 1, ≥ 16 channels per group, ≥ 49 tiles of F(2×2, 3×3);
     /// F(4×4, 3×3) from 49 of its tiles): odd and even sizes (partial tiles), asymmetric and
     /// zero pads, groups, few tiles (phases split across workers) and many (blocks per
     /// worker, eight-tile vector transforms, tile rows longer than eight tiles), the fused
@@ -149,6 +149,8 @@ final class NaiveTwinTests: XCTestCase {
             (1, 16, 24, 28, 28, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1]), 0),
             (1, 24, 16, 23, 75, Conv2DAttributes(kernel: [3, 3], pads: [0, 1, 2, 0]), nil),
             (3, 16, 16, 30, 70, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1]), 0),
+            (1, 32, 16, 14, 14, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1]), 0),  // 49 tiles: the smallest map
+            (1, 16, 16, 13, 13, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1]), nil),  // 49 partial tiles
         ]
         for (i, k) in cases.enumerated() {
             let x = random([k.n, k.c, k.h, k.w], &rng)
