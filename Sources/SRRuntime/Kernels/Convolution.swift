@@ -186,7 +186,7 @@ extension Kernels {
     /// split into their even and odd columns), so every kernel tap reads a contiguous run of
     /// one plane. A worker zeroes its planes once: each copy writes the same interior, so the
     /// padding stays zero. Four output rows of eight columns are summed over all channels and
-    /// taps in registers and stored once, with the bias and the fused activation applied to
+    /// taps in registers by fused multiply-adds and stored once, with the bias and the fused activation applied to
     /// the rows while they are in cache. Tasks are (image, group, block of output channels).
     static func directConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
                              activation: FusedActivation?) -> Tensor {
@@ -296,10 +296,10 @@ extension Kernels {
                                 var (a0, a1, a2, a3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
                                 for k in 0..<count {
                                     let tap = SIMD8<Float>(repeating: weights[k]), at = offsets[k] + ox
-                                    a0 += tap * (base + at).lanes()
-                                    a1 += tap * (b1 + at).lanes()
-                                    a2 += tap * (b2 + at).lanes()
-                                    a3 += tap * (b3 + at).lanes()
+                                    a0.addProduct(tap, (base + at).lanes())
+                                    a1.addProduct(tap, (b1 + at).lanes())
+                                    a2.addProduct(tap, (b2 + at).lanes())
+                                    a3.addProduct(tap, (b3 + at).lanes())
                                 }
                                 store(a0, row, ox)
                                 store(a1, row + wo, ox)
@@ -313,7 +313,7 @@ extension Kernels {
                                 var ox = 0
                                 while ox < wo {
                                     var acc = SIMD8<Float>()
-                                    for k in 0..<count { acc += weights[k] * (line + offsets[k] + ox).lanes() }
+                                    for k in 0..<count { acc.addProduct(SIMD8(repeating: weights[k]), (line + offsets[k] + ox).lanes()) }
                                     store(acc, row + r * wo, ox)
                                     ox += 8
                                 }

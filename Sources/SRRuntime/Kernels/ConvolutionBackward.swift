@@ -83,7 +83,7 @@ extension Kernels {
         @inline(__always) func axpy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafeMutablePointer<Float>, _ count: Int, _ tap: Float) {
             var i = 0
             while i + 8 <= count {
-                (dst + i).setLanes((dst + i).lanes() + tap * (src + i).lanes())
+                (dst + i).setLanes((dst + i).lanes().addingProduct(SIMD8(repeating: tap), (src + i).lanes()))
                 i += 8
             }
             while i < count { dst[i] += tap * src[i]; i += 1 }

@@ -5,7 +5,7 @@ extension Kernels {
     /// MobileNet's and EfficientNet's expansions), without a matrix library (EfficientNet-B0's
     /// forward pass went from 14–15 to 13–14 ms against banded sgemm calls). Tiles of four
     /// output channels × sixteen columns are summed over the input channels in eight
-    /// registers (each input value loaded once per four outputs); the bias and the fused
+    /// registers by fused multiply-adds (each input value loaded once per four outputs); the bias and the fused
     /// activation run over a band's four rows while they are in cache. Tasks are (image,
     /// group, band of columns), and blocks of output channels when there are fewer bands
     /// than workers. x `[N, C, H, W]`, w `[O, C/g, 1, 1]`.
@@ -68,10 +68,10 @@ extension Kernels {
                     let (u, v) = (s.lanes(), (s + 8).lanes())
                     let (x0, x1) = (SIMD8<Float>(repeating: w0[k]), SIMD8<Float>(repeating: w1[k]))
                     let (x2, x3) = (SIMD8<Float>(repeating: w2[k]), SIMD8<Float>(repeating: w3[k]))
-                    a0 += x0 * u; b0 += x0 * v
-                    a1 += x1 * u; b1 += x1 * v
-                    a2 += x2 * u; b2 += x2 * v
-                    a3 += x3 * u; b3 += x3 * v
+                    a0.addProduct(x0, u); b0.addProduct(x0, v)
+                    a1.addProduct(x1, u); b1.addProduct(x1, v)
+                    a2.addProduct(x2, u); b2.addProduct(x2, v)
+                    a3.addProduct(x3, u); b3.addProduct(x3, v)
                     s += stride
                 }
                 (dst + j).setLanes(a0); (dst + j + 8).setLanes(b0)
@@ -90,7 +90,7 @@ extension Kernels {
                 var s = src + col
                 for k in 0..<inputs {
                     let x = SIMD8<Float>(repeating: wr[k])
-                    a += x * s.lanes(); b += x * (s + 8).lanes()
+                    a.addProduct(x, s.lanes()); b.addProduct(x, (s + 8).lanes())
                     s += stride
                 }
                 (row + col).setLanes(a); (row + col + 8).setLanes(b)
