@@ -148,18 +148,16 @@ extension Kernels {
                     } else {
                         let line = plane + iy * w
                         let x0 = j * dw - pl
+                        // valid ox: 0 ≤ ox·sw + x0 < w
+                        let lo = min(x0 >= 0 ? 0 : (sw - 1 - x0) / sw, wo)
+                        let hi = max(min(w - x0 > 0 ? (w - x0 + sw - 1) / sw : 0, wo), lo)
+                        if lo > 0 { row.update(repeating: 0, count: lo) }
                         if sw == 1 {
-                            // valid ox: 0 ≤ ox + x0 < w
-                            let lo = min(max(-x0, 0), wo), hi = max(min(w - x0, wo), lo)
-                            if lo > 0 { row.update(repeating: 0, count: lo) }
                             if hi > lo { (row + lo).update(from: line + lo + x0, count: hi - lo) }
-                            if hi < wo { (row + hi).update(repeating: 0, count: wo - hi) }
                         } else {
-                            for ox in 0..<wo {
-                                let ix = ox * sw + x0
-                                row[ox] = ix >= 0 && ix < w ? line[ix] : 0
-                            }
+                            for ox in lo..<hi { row[ox] = line[ox * sw + x0] }
                         }
+                        if hi < wo { (row + hi).update(repeating: 0, count: wo - hi) }
                     }
                     row += wo
                 }
