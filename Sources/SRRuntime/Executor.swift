@@ -21,6 +21,13 @@ public final class Executor {
     /// Convs whose only reader is a ReLU, a Clip or an element-wise function (HardSwish,
     /// SiLU, …): with `fuse` it runs inside the conv.
     private let fusedActivation: [String: FusedActivation]
+    /// Two-input adds whose sum a conv takes itself in forward-only runs (a skip connection):
+    /// the conv, by name, → the add's other input and the activation that reads only the
+    /// add's output (run inside the conv too).
+    private let fusedResidual: [String: (other: String, activation: FusedActivation?)]
+    /// The adds and activations those convs compute, by name → the tensor already holding
+    /// their result (the conv's output for an add, the add's for its activation).
+    let doneByResidual: [String: String]
     /// The node producing each tensor (graph inputs have none).
     private let producers: [String: Node]
     /// Memory and MACs a run may use; checked before it allocates.
@@ -58,11 +65,50 @@ public final class Executor {
             fused[producer.name] = activation
         }
         fusedActivation = fused
+        (fusedResidual, doneByResidual) = Executor.residualFusions(graph, readers: readers, producers: producers)
         self.threads = max(threads, 1)
         self.winograd = winograd
         try budget.checkMACs(graph, shapes: try shapeTable(batch: 1).shapes)
         Parallel.using(self.threads) { Parallel.startWorkers() }
         BLAS.useSingleThreadedKernels()
+    }
+
+    /// The adds `a + b` where `a` is a conv's output read by nothing else, `b` is computed
+    /// before that conv and has `a`'s shape, and neither is a graph output; with them the
+    /// ReLU, Clip or element-wise function that alone reads the sum. Where both inputs
+    /// qualify, the later conv takes the sum.
+    private static func residualFusions(_ graph: Graph, readers: [String: Int], producers: [String: Node])
+        -> ([String: (other: String, activation: FusedActivation?)], [String: String]) {
+        let order = Dictionary(graph.nodes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let shapes = (try? graph.inferShapes(batch: 1)) ?? [:]
+        var fusions: [String: (other: String, activation: FusedActivation?)] = [:]
+        var done: [String: String] = [:]
+        for node in graph.nodes {
+            guard case .add = node.op, node.inputs.count == 2, node.params.isEmpty, !graph.outputs.contains(node.output),
+                  let s0 = shapes[node.inputs[0]], s0 == shapes[node.inputs[1]] else { continue }
+            let candidates = (0..<2).compactMap { i -> (conv: Node, sum: String, other: String)? in
+                let input = node.inputs[i], other = node.inputs[1 - i]
+                guard let conv = producers[input], case .conv2d = conv.op, readers[input] == 1,
+                      !graph.outputs.contains(input), fusions[conv.name] == nil, let at = order[conv.name] else { return nil }
+                if let before = producers[other] { guard let b = order[before.name], b < at else { return nil } }
+                return (conv, input, other)
+            }
+            guard let chosen = candidates.max(by: { order[$0.conv.name] ?? 0 < order[$1.conv.name] ?? 0 }) else { continue }
+            var activation: FusedActivation?
+            if readers[node.output] == 1, let next = graph.nodes.first(where: { $0.inputs.first == node.output }),
+               !graph.outputs.contains(next.output) {
+                switch next.op {
+                case .relu(let slope) where slope >= 0: activation = .relu(slope: slope)
+                case .clip(let lo, let hi): activation = .clip(min: lo, max: hi)
+                case .unary(let f): activation = .unary(f)
+                default: break
+                }
+                if activation != nil { done[next.name] = node.output }
+            }
+            fusions[chosen.conv.name] = (chosen.other, activation)
+            done[node.name] = chosen.sum
+        }
+        return (fusions, done)
     }
 
     /// The activation to run inside conv `name`: a ReLU whenever fusing (a gradient through
@@ -108,8 +154,19 @@ public final class Executor {
             guard let outShape = shapes.shapes[node.output] else { throw SRError.internalError("no shape for '\(node.output)'") }
             let started = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let y: Tensor
+            let residual = fuse && !keepAll ? fusedResidual[node.name] : nil
             if fuse, let producer = producers[node.inputs.first ?? ""], fused(producer.name, keepAll: keepAll) != nil {
                 y = ins[0]  // already applied inside the conv
+            } else if fuse && !keepAll, let holder = doneByResidual[node.name] {
+                // An add (or the activation after it) that ran inside the conv producing one
+                // of its inputs: that conv's output holds the result.
+                guard let sum = values[holder] else { throw SRError.internalError("activation '\(holder)' missing") }
+                y = sum
+            } else if let residual, case .conv2d(let a) = node.op {
+                guard let other = values[residual.other] else { throw SRError.internalError("activation '\(residual.other)' missing") }
+                y = Kernels.conv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"), a,
+                                   outShape: outShape, scratch: scratch, activation: residual.activation, residual: other,
+                                   winograd: winograd)
             } else if fuse, case .conv2d(let a) = node.op, let activation = fused(node.name, keepAll: keepAll) {
                 y = Kernels.conv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"), a,
                                    outShape: outShape, scratch: scratch, activation: activation, winograd: winograd)

@@ -1,5 +1,5 @@
 import SRCore
-import SRRuntime
+@testable import SRRuntime
 import SRTestSupport
 import XCTest
 
@@ -262,6 +262,45 @@ final class NaiveTwinTests: XCTestCase {
     }
 
     /// The executor frees activations after their last reader when asked, with the same result.
+    /// Skip connections summed inside the conv (forward-only runs) equal the separate conv,
+    /// add and activation of a run that keeps everything: after a 1×1 conv by matrix product
+    /// with a ReLU, after a 3×3 (one pass after the conv) as the second input, two convs
+    /// (the later takes it) with a Clip; not fused where the other input comes later or the
+    /// sum is a graph output.
+    func testResidualAddsInsideTheConvAgreeWithSeparateOps() throws {
+        var rng = Seeded(state: 8)
+        var weights: [String: Tensor] = [:]
+        var nodes: [Node] = []
+        func conv(_ name: String, _ input: String, _ c: Int, _ o: Int, _ k: Int) {
+            weights[name + ".w"] = random([o, c, k, k], &rng)
+            weights[name + ".b"] = random([o], &rng)
+            nodes.append(Node(name: name, op: .conv2d(Conv2DAttributes(kernel: [k, k], pads: Array(repeating: k / 2, count: 4))),
+                              inputs: [input], outputs: [name], params: ["weight": name + ".w", "bias": name + ".b"]))
+        }
+        func node(_ name: String, _ op: Op, _ inputs: String...) {
+            nodes.append(Node(name: name, op: op, inputs: inputs, outputs: [name]))
+        }
+        conv("a", "x", 8, 72, 1)
+        conv("b", "a", 72, 8, 1)
+        node("s1", .add, "b", "x"); node("r1", .relu(slope: 0), "s1")
+        conv("c", "r1", 8, 8, 3)
+        node("s2", .add, "r1", "c")
+        conv("d", "s2", 8, 8, 1); conv("e", "s2", 8, 8, 1)
+        node("s3", .add, "d", "e"); node("q3", .clip(min: 0, max: 0.5), "s3")
+        conv("h", "q3", 8, 8, 1)
+        node("m", .relu(slope: 0), "q3")
+        node("s4", .add, "h", "m")
+        conv("f", "s4", 8, 8, 1)
+        node("y", .add, "f", "s4")
+        let graph = Graph(inputs: [GraphInput(name: "x", shape: [2, 8, 6, 6])], outputs: ["y"], nodes: nodes, weights: weights,
+                          metadata: GraphMetadata(sourceFormat: "test"))
+        let e = try Executor(graph: graph, threads: 2)
+        XCTAssertEqual(e.doneByResidual, ["s1": "b", "r1": "s1", "s2": "c", "s3": "e", "q3": "s3"])
+        let x = random([2, 8, 6, 6], &rng)
+        let separate = try e.run(["x": x], keepAll: true), fused = try e.run(["x": x], keepAll: false)
+        XCTAssertEqual(fused["y"]?.values, separate["y"]?.values)
+    }
+
     func testKeepAllAndFreeingAgree() throws {
         let folder = Fixtures.path("onnx/resnet_mini")
         let graph = try SRFormatsTestHook.load(folder + "/model.onnx")

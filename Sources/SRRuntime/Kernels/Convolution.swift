@@ -8,9 +8,13 @@ extension Kernels {
     /// over at most 64 channels per group; a wide 3×3 stride-1 one runs as Winograd
     /// F(2×2, 3×3) or, where `winograd` allows, F(4×4, 3×3), `Winograd.swift`). The im2col matrix is built a band of output rows at
     /// a time, so it stays in cache. `activation`, when given, runs on each band while it
-    /// is in cache (the executor's conv → activation fusion).
+    /// is in cache (the executor's conv → activation fusion). `residual`, a tensor of the
+    /// output's shape, is added before the activation (the executor's conv → add fusion,
+    /// ResNet's and MobileNetV2's skip connections): `activation((conv + bias) + residual)`,
+    /// the sums in the order of the separate operations; inside the 1×1 paths' epilogue,
+    /// else as one pass after the convolution.
     public static func conv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
-                              scratch: Scratch = Scratch(), activation: FusedActivation? = nil,
+                              scratch: Scratch = Scratch(), activation: FusedActivation? = nil, residual: Tensor? = nil,
                               winograd: WinogradTile = .f2x2) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
@@ -19,22 +23,29 @@ extension Kernels {
         let k = cg * kh * kw, p = ho * wo
         // Depthwise, and an image's first layer when it has few outputs and taps (MobileNet's,
         // EfficientNet's 3×3 stride-2 stem): direct loops.
-        if (cg == 1 && g > 1) || (cg <= 4 && og <= 64 && kh * kw <= 25 && a.stride[1] <= 2) {
+        let loops = (cg == 1 && g > 1) || (cg <= 4 && og <= 64 && kh * kw <= 25 && a.stride[1] <= 2)
+        let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
+        if let residual, loops || !direct {
+            let y = conv2d(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, winograd: winograd)
+            addResidual(y, residual, activation: activation)
+            return y
+        }
+        if loops {
             return directConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation)
         }
-        let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
         if direct && k <= 64 {
-            return pointwiseConv2d(x, weight: w, bias: bias, groups: g, outShape: outShape, activation: activation)
+            return pointwiseConv2d(x, weight: w, bias: bias, groups: g, outShape: outShape, activation: activation,
+                                   residual: residual)
         }
         let out = Tensor(uninitialized: outShape)
         if direct {
             for img in 0..<n {
                 for grp in 0..<g {
-                    let dst = out.pointer + (img * o + grp * og) * p
+                    let offset = (img * o + grp * og) * p
                     BLAS.sgemm(m: og, n: p, k: k, a: w.pointer + grp * og * k, lda: k,
-                               b: x.pointer + (img * c + grp * cg) * h * wd, ldb: p, c: dst, ldc: p)
-                    epilogue(dst, channels: og, columns: 0..<p, stride: p, bias: bias.map { $0.pointer + grp * og },
-                             activation: activation)
+                               b: x.pointer + (img * c + grp * cg) * h * wd, ldb: p, c: out.pointer + offset, ldc: p)
+                    epilogue(out.pointer + offset, channels: og, columns: 0..<p, stride: p, bias: bias.map { $0.pointer + grp * og },
+                             activation: activation, residual: residual.map { $0.pointer + offset })
                 }
             }
             return out
@@ -101,23 +112,44 @@ extension Kernels {
         return out
     }
 
-    /// Adds the bias and applies the fused activation to `columns` of each of `channels` rows.
+    /// Adds the bias (and the residual, laid out as `c`) and applies the fused activation to
+    /// `columns` of each of `channels` rows.
     @inline(__always)
     private static func epilogue(_ c: UnsafeMutablePointer<Float>, channels: Int, columns: Range<Int>, stride: Int,
-                                 bias: UnsafeMutablePointer<Float>?, activation: FusedActivation?, parallel: Bool = true) {
-        if bias == nil && activation == nil { return }
+                                 bias: UnsafeMutablePointer<Float>?, activation: FusedActivation?,
+                                 residual: UnsafeMutablePointer<Float>? = nil, parallel: Bool = true) {
+        if bias == nil && activation == nil && residual == nil { return }
         let body = { (range: Range<Int>) in
             for ch in range {
-                let row = c + ch * stride + columns.lowerBound
-                let b = bias?[ch] ?? 0
-                if let activation {
-                    activation.apply(row, row, count: columns.count, bias: b)
-                } else {
-                    for i in 0..<columns.count { row[i] += b }
-                }
+                let offset = ch * stride + columns.lowerBound
+                finishRow(c + offset, count: columns.count, bias: bias?[ch] ?? 0, residual: residual.map { $0 + offset },
+                          activation: activation)
             }
         }
         if parallel { Parallel.forEach(channels, minChunk: 4, body) } else { body(0..<channels) }
+    }
+
+    /// `row = activation((row + bias) + residual)` over `count` elements.
+    @inline(__always)
+    static func finishRow(_ row: UnsafeMutablePointer<Float>, count: Int, bias b: Float, residual: UnsafeMutablePointer<Float>?,
+                          activation: FusedActivation?) {
+        if let residual {
+            for i in 0..<count { row[i] = (row[i] + b) + residual[i] }
+            activation?.apply(row, row, count: count)
+        } else if let activation {
+            activation.apply(row, row, count: count, bias: b)
+        } else if b != 0 {
+            for i in 0..<count { row[i] += b }
+        }
+    }
+
+    /// `y = activation(y + residual)` in place, one pass (a residual after a path that has no
+    /// epilogue of its own).
+    static func addResidual(_ y: Tensor, _ residual: Tensor, activation: FusedActivation?) {
+        Parallel.forEach(y.count, minChunk: 1 << 14) { r in
+            finishRow(y.pointer + r.lowerBound, count: r.count, bias: 0, residual: residual.pointer + r.lowerBound,
+                      activation: activation)
+        }
     }
 
     /// `activation` over a whole tensor, in place.

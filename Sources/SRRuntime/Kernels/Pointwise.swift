@@ -5,12 +5,13 @@ extension Kernels {
     /// MobileNet's and EfficientNet's expansions), without a matrix library (EfficientNet-B0's
     /// forward pass went from 14–15 to 13–14 ms against banded sgemm calls). Tiles of four
     /// output channels × sixteen columns are summed over the input channels in eight
-    /// registers by fused multiply-adds (each input value loaded once per four outputs); the bias and the fused
-    /// activation run over a band's four rows while they are in cache. Tasks are (image,
-    /// group, band of columns), and blocks of output channels when there are fewer bands
-    /// than workers. x `[N, C, H, W]`, w `[O, C/g, 1, 1]`.
+    /// registers by fused multiply-adds (each input value loaded once per four outputs); the
+    /// bias, the residual when given and the fused activation run over a band's four rows
+    /// while they are in cache. Tasks are (image, group, band of columns), and blocks of
+    /// output channels when there are fewer bands than workers. x `[N, C, H, W]`,
+    /// w `[O, C/g, 1, 1]`.
     static func pointwiseConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, groups g: Int, outShape: [Int],
-                                activation: FusedActivation?) -> Tensor {
+                                activation: FusedActivation?, residual: Tensor? = nil) -> Tensor {
         let (n, c) = (x.shape[0], x.shape[1])
         let o = outShape[1], p = outShape[2] * outShape[3]
         let cg = c / g, og = o / g
@@ -35,14 +36,10 @@ extension Kernels {
                     let weights = w.pointer + (grp * og + oc) * cg
                     let dst = out.pointer + (img * o + grp * og + oc) * p + c0
                     tile(src, stride: p, inputs: cg, weights: weights, rows: rows, columns: cols, into: dst)
+                    let offset = (img * o + grp * og + oc) * p + c0
                     for r in 0..<rows {
-                        let row = dst + r * p
-                        let b = bias?.pointer[grp * og + oc + r] ?? 0
-                        if let activation {
-                            activation.apply(row, row, count: cols, bias: b)
-                        } else if b != 0 {
-                            for i in 0..<cols { row[i] += b }
-                        }
+                        finishRow(dst + r * p, count: cols, bias: bias?.pointer[grp * og + oc + r] ?? 0,
+                                  residual: residual.map { $0.pointer + offset + r * p }, activation: activation)
                     }
                     oc += rows
                 }
