@@ -164,6 +164,36 @@ final class TensorOpTwinTests: XCTestCase {
         }
     }
 
+    /// Concatenation split across workers by output range equals element-by-element
+    /// placement: every axis, many inputs of different widths (ranges that start and end
+    /// inside runs), a batch, and outputs below and above the size that splits.
+    func testConcatMatchesNaive() throws {
+        var rng = Seeded(state: 12)
+        for (shapes, axis) in [([[1, 3, 5, 5], [1, 1, 5, 5]], 1), ([[2, 40, 30, 30], [2, 7, 30, 30], [2, 33, 30, 30]], 1),
+                               ([[3, 2, 4], [1, 2, 4]], 0), ([[2, 5, 64, 64], [2, 5, 64, 3]], 3), ([[1, 8, 100, 90], [1, 8, 1, 90]], 2)] {
+            let inputs = shapes.map { shape -> Tensor in
+                let t = Tensor(zeros: shape)
+                for i in 0..<t.count { t.pointer[i] = Float.random(in: -1...1, using: &rng) }
+                return t
+            }
+            var outShape = shapes[0]
+            outShape[axis] = shapes.reduce(0) { $0 + $1[axis] }
+            for threads in [1, 2, 3] {
+                let fast = Parallel.using(threads) { Kernels.concat(inputs, axis: axis, outShape: outShape) }
+                let inner = outShape.suffix(from: axis + 1).reduce(1, *), outer = outShape.prefix(axis).reduce(1, *)
+                var offset = 0
+                for t in inputs {
+                    let width = t.shape[axis]
+                    for o in 0..<outer { for j in 0..<(width * inner) {
+                        let got = fast.pointer[(o * outShape[axis] + offset) * inner + j], want = t.pointer[o * width * inner + j]
+                        if got != want { XCTFail("\(shapes) axis \(axis), \(threads) threads: \(got) != \(want)"); return }
+                    } }
+                    offset += width
+                }
+            }
+        }
+    }
+
     func testSoftmaxMatchesNaive() throws {
         var rng = Seeded(state: 21)
         let cases: [([Int], Int, ClosedRange<Float>)] = [

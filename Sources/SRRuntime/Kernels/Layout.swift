@@ -2,18 +2,35 @@ import Foundation
 import SRCore
 
 extension Kernels {
-    /// Concatenation along `axis` (NCHW: 1 = channels).
+    /// Concatenation along `axis` (NCHW: 1 = channels). The output is a sequence of copies
+    /// (per outer index, each input's run in order) that tile it; the workers split the
+    /// output into equal ranges and each copies the parts of the runs in its range
+    /// (DenseNet concatenates all earlier features before every layer: 12 % of its time on
+    /// one core).
     public static func concat(_ inputs: [Tensor], axis: Int, outShape: [Int]) -> Tensor {
         let out = Tensor(uninitialized: outShape)
         let outer = outShape.prefix(axis).reduce(1, *)
-        let outChunk = outShape.suffix(from: axis).reduce(1, *)
-        var offset = 0
-        for t in inputs {
-            let chunk = t.shape.suffix(from: axis).reduce(1, *)
-            for o in 0..<outer {
-                (out.pointer + o * outChunk + offset).update(from: t.pointer + o * chunk, count: chunk)
+        var runs: [(start: Int, source: UnsafeMutablePointer<Float>)] = []
+        var start = 0
+        for o in 0..<outer {
+            for t in inputs {
+                let chunk = t.shape.suffix(from: axis).reduce(1, *)
+                if chunk > 0 { runs.append((start, t.pointer + o * chunk)) }
+                start += chunk
             }
-            offset += chunk
+        }
+        let total = start
+        Parallel.forEach(total, minChunk: 1 << 16) { range in
+            // The first run reaching into the range, then each until the range ends.
+            var lo = 0, hi = runs.count
+            while hi - lo > 1 { let mid = (lo + hi) / 2; if runs[mid].start <= range.lowerBound { lo = mid } else { hi = mid } }
+            var i = lo
+            while i < runs.count && runs[i].start < range.upperBound {
+                let end = i + 1 < runs.count ? runs[i + 1].start : total
+                let from = max(runs[i].start, range.lowerBound), to = min(end, range.upperBound)
+                if to > from { (out.pointer + from).update(from: runs[i].source + (from - runs[i].start), count: to - from) }
+                i += 1
+            }
         }
         return out
     }
