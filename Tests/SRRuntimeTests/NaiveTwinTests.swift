@@ -109,6 +109,24 @@ final class NaiveTwinTests: XCTestCase {
         }
     }
 
+    /// The 2×2/2 average pooling path gives the general window loop's bits (odd sizes drop
+    /// the last row and column; −0 sums as in the loop, which starts from +0).
+    func testAveragePooling2x2MatchesTheWindowLoop() throws {
+        var rng = Seeded(state: 6)
+        let x = random([2, 3, 9, 12], &rng)
+        for i in 0..<(9 * 12) { x.pointer[i] = -0.0 }  // the first plane: windows of −0 only
+        let a = Pool2DAttributes(kernel: [2, 2], stride: [2, 2])
+        let out = try Op.avgPool2d(a).outputShape(inputs: [x.shape], params: [:], node: "t")
+        let fast = Kernels.avgPool2d(x, a, outShape: out)
+        let (h, w, ho, wo) = (9, 12, out[2], out[3])
+        for nc in 0..<6 { for oy in 0..<ho { for ox in 0..<wo {
+            var s: Float = 0
+            for y in (2 * oy)..<(2 * oy + 2) { for xx in (2 * ox)..<(2 * ox + 2) { s += x.pointer[(nc * h + y) * w + xx] } }
+            let got = fast.pointer[(nc * ho + oy) * wo + ox]
+            XCTAssertEqual(got.bitPattern, (s / 4).bitPattern, "plane \(nc), (\(oy), \(ox))")
+        } } }
+    }
+
     func testPointwiseConvolutionMatchesNaive() throws {
         var rng = Seeded(state: 11)
         let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int, group: Int, threads: Int, f: FusedActivation?)] = [

@@ -80,12 +80,35 @@ extension Kernels {
     /// `countIncludePad` the window clipped to the padded input `[−pad_begin, H + pad_end)`
     /// (padding counted, a ceil-mode overhang beyond it not), as Caffe and onnxruntime do.
     public static func avgPool2d(_ x: Tensor, _ a: Pool2DAttributes, outShape: [Int]) -> Tensor {
-        pool(x, a, outShape: outShape) { p, w, y0, y1, x0, x1, padded in
+        if a.kernel == [2, 2] && a.stride == [2, 2] && a.pads == [0, 0, 0, 0] && outShape[2] * 2 <= x.shape[2]
+            && outShape[3] * 2 <= x.shape[3] {
+            return avgPool2x2(x, outShape: outShape)
+        }
+        return pool(x, a, outShape: outShape) { p, w, y0, y1, x0, x1, padded in
             var s: Float = 0
             for y in y0..<y1 { for xx in x0..<x1 { s += p[y * w + xx] } }
             let count = a.countIncludePad ? padded : (y1 - y0) * (x1 - x0)
             return count > 0 ? s / Float(count) : 0
         }
+    }
+
+    /// The 2×2, stride-2, unpadded window inside the input (DenseNet's transitions): the four
+    /// values summed in the general loop's order, so the same bits, then divided by 4.
+    private static func avgPool2x2(_ x: Tensor, outShape: [Int]) -> Tensor {
+        let (h, w, ho, wo) = (x.shape[2], x.shape[3], outShape[2], outShape[3])
+        let out = Tensor(uninitialized: outShape)
+        Parallel.forEach(x.shape[0] * x.shape[1], minChunk: 4) { range in
+            for nc in range {
+                let p = x.pointer + nc * h * w, q = out.pointer + nc * ho * wo
+                for oy in 0..<ho {
+                    let r0 = p + 2 * oy * w, r1 = r0 + w, dst = q + oy * wo
+                    for ox in 0..<wo {
+                        dst[ox] = ((((0 + r0[2 * ox]) + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) / 4
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Walks every output window; `reduce` gets the plane, its width, the window clipped to
