@@ -18,7 +18,7 @@ extension Kernels {
         if cg >= 16, a.stride == [1, 1], a.dilation == [1, 1], a.kernel != [1, 1], flipPads.allSatisfy({ $0 >= 0 }),
            ho + kh - 1 - a.pads[0] - a.pads[2] == h, wo + kw - 1 - a.pads[1] - a.pads[3] == wd {
             let b = Conv2DAttributes(kernel: a.kernel, pads: flipPads, group: g)
-            if winogradApplies(b, inChannels: og, outChannels: cg, outShape: inShape) {
+            if winogradApplies(b, inChannels: og, outChannels: cg, outShape: inShape, tile: winograd) {
                 return conv2dWinograd(dy, weight: w, transposed: true, bias: nil, b, outShape: inShape, scratch: scratch,
                                       reluSlope: nil, tile: winograd)
             }

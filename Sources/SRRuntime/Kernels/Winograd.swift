@@ -2,26 +2,31 @@ import SRCore
 
 /// Which Winograd algorithm a wide 3×3 stride-1 convolution may run as.
 public enum WinogradTile: Sendable {
-    /// F(2×2, 3×3) only: float32 error of the order of a direct convolution's. For the
-    /// forward pass under an explanation (ReLU and max-pool switches) and for LRP, whose
-    /// stabilised divisions amplify any error in z.
+    /// F(2×2, 3×3) only, on maps of at least 64 of its tiles: float32 error of the order of
+    /// a direct convolution's. For the forward pass under an explanation (ReLU and max-pool
+    /// switches) and for LRP, whose stabilised divisions amplify any error in z.
     case f2x2
     /// F(4×4, 3×3) on maps with at least 49 of its tiles per batch (28×28 and up), else
-    /// F(2×2, 3×3): 44 % fewer multiplications in the products, for a forward pass whose
-    /// output is the result (`run`, `predict`, `eval`'s scores) and a gradient's backward
-    /// convolutions.
+    /// F(2×2, 3×3), down to 49 of its tiles (14×14): 44 % fewer multiplications in the
+    /// products, for a forward pass whose output is the result (`run`, `predict`, `eval`'s
+    /// scores) and a gradient's backward convolutions.
     case f4x4
 }
 
 extension Kernels {
     /// Whether `conv2d` takes the Winograd path: a 3×3 kernel, stride 1, no dilation, at
-    /// least 16 input and output channels per group and 49 output tiles in the batch (a 14×14
-    /// map: ResNet-50's 256-channel 3×3 there takes 1.1 ms this way, 1.5 ms by im2col).
-    /// Thinner products, and smaller maps (7×7: 16 tiles, where the 16 products are too
-    /// narrow and reading the transformed filters dominates), stay im2col.
-    static func winogradApplies(_ a: Conv2DAttributes, inChannels cg: Int, outChannels og: Int, outShape: [Int]) -> Bool {
+    /// least 16 input and output channels per group, and at least 64 output tiles in the
+    /// batch, or 49 (a 14×14 map) where `tile` allows F(4×4): there ResNet-50's 256-channel
+    /// 3×3 takes 1.1 ms this way against 1.5 ms by im2col, but under an explanation the
+    /// different rounding moved a max-pool switch of VGG-16's gradient (3.5 % of its largest
+    /// value away from Captum's, against 0.005 % by im2col). Thinner products, and smaller
+    /// maps (7×7: 16 tiles, where the 16 products are too narrow and reading the transformed
+    /// filters dominates), stay im2col.
+    static func winogradApplies(_ a: Conv2DAttributes, inChannels cg: Int, outChannels og: Int, outShape: [Int],
+                                tile: WinogradTile) -> Bool {
         let tiles = outShape[0] * ((outShape[2] + 1) / 2) * ((outShape[3] + 1) / 2)
-        return a.kernel == [3, 3] && a.stride == [1, 1] && a.dilation == [1, 1] && cg >= 16 && og >= 16 && tiles >= 49
+        return a.kernel == [3, 3] && a.stride == [1, 1] && a.dilation == [1, 1] && cg >= 16 && og >= 16
+            && tiles >= (tile == .f4x4 ? 49 : 64)
     }
 
     /// 3×3 stride-1 convolution by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray,
