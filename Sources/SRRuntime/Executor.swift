@@ -21,6 +21,8 @@ public final class Executor {
     /// Convs whose only reader is a ReLU, a Clip or an element-wise function (HardSwish,
     /// SiLU, …): with `fuse` it runs inside the conv.
     private let fusedActivation: [String: FusedActivation]
+    /// The same for batch norms and per-channel affines, in forward-only runs.
+    let fusedIntoAffine: [String: FusedActivation]
     /// Two-input adds whose sum a conv takes itself in forward-only runs (a skip connection):
     /// the conv, by name, → the add's other input and the activation that reads only the
     /// add's output (run inside the conv too).
@@ -51,7 +53,7 @@ public final class Executor {
         var producers: [String: Node] = [:]
         for node in graph.nodes { for o in node.outputs { producers[o] = node } }
         self.producers = producers
-        var fused: [String: FusedActivation] = [:]
+        var fused: [String: FusedActivation] = [:], intoAffine: [String: FusedActivation] = [:]
         for node in graph.nodes {
             let activation: FusedActivation
             switch node.op {
@@ -60,11 +62,16 @@ public final class Executor {
             case .unary(let f): activation = .unary(f)
             default: continue
             }
-            guard readers[node.inputs[0]] == 1, let producer = producers[node.inputs[0]], case .conv2d = producer.op,
+            guard readers[node.inputs[0]] == 1, let producer = producers[node.inputs[0]],
                   !graph.outputs.contains(node.inputs[0]) else { continue }
-            fused[producer.name] = activation
+            switch producer.op {
+            case .conv2d: fused[producer.name] = activation
+            case .batchNorm, .scale: intoAffine[producer.name] = activation
+            default: continue
+            }
         }
         fusedActivation = fused
+        fusedIntoAffine = intoAffine
         (fusedResidual, doneByResidual) = Executor.residualFusions(graph, readers: readers, producers: producers)
         self.threads = max(threads, 1)
         self.winograd = winograd
@@ -155,8 +162,9 @@ public final class Executor {
             let started = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let y: Tensor
             let residual = fuse && !keepAll ? fusedResidual[node.name] : nil
-            if fuse, let producer = producers[node.inputs.first ?? ""], fused(producer.name, keepAll: keepAll) != nil {
-                y = ins[0]  // already applied inside the conv
+            if fuse, let producer = producers[node.inputs.first ?? ""],
+               fused(producer.name, keepAll: keepAll) != nil || (!keepAll && fusedIntoAffine[producer.name] != nil) {
+                y = ins[0]  // already applied inside the conv or the affine
             } else if fuse && !keepAll, let holder = doneByResidual[node.name] {
                 // An add (or the activation after it) that ran inside the conv producing one
                 // of its inputs: that conv's output holds the result.
@@ -167,6 +175,13 @@ public final class Executor {
                 y = Kernels.conv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"), a,
                                    outShape: outShape, scratch: scratch, activation: residual.activation, residual: other,
                                    winograd: winograd)
+            } else if fuse && !keepAll, let activation = fusedIntoAffine[node.name], case .batchNorm(let eps) = node.op {
+                y = Kernels.batchNorm(ins[0], mean: try weight(node, "mean"), variance: try weight(node, "variance"),
+                                      scale: graph.weight(node, "scale"), bias: graph.weight(node, "bias"), epsilon: eps,
+                                      activation: activation)
+            } else if fuse && !keepAll, let activation = fusedIntoAffine[node.name], case .scale(let axis) = node.op {
+                y = Kernels.channelAffine(ins[0], weight: try weight(node, "weight").values,
+                                          bias: graph.weight(node, "bias")?.values ?? [], axis: axis, activation: activation)
             } else if fuse, case .conv2d(let a) = node.op, let activation = fused(node.name, keepAll: keepAll) {
                 y = Kernels.conv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"), a,
                                    outShape: outShape, scratch: scratch, activation: activation, winograd: winograd)

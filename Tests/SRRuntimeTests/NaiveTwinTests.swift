@@ -319,6 +319,30 @@ final class NaiveTwinTests: XCTestCase {
         XCTAssertEqual(fused["y"]?.values, separate["y"]?.values)
     }
 
+    /// A batch norm's and a per-channel scale's activation run inside them in forward-only
+    /// runs and give what the separate operations give.
+    func testActivationsInsideAffinesAgreeWithSeparateOps() throws {
+        var rng = Seeded(state: 9)
+        let w: [String: Tensor] = ["bn.mean": random([6], &rng), "bn.scale": random([6], &rng), "bn.bias": random([6], &rng),
+                                   "bn.variance": Kernels.positivePart(random([6], &rng)), "c.w": random([6, 6, 1, 1], &rng),
+                                   "s.w": random([6], &rng), "s.b": random([6], &rng)]
+        let nodes = [
+            Node(name: "bn", op: .batchNorm(epsilon: 1e-3), inputs: ["x"], outputs: ["bn"],
+                 params: ["mean": "bn.mean", "variance": "bn.variance", "scale": "bn.scale", "bias": "bn.bias"]),
+            Node(name: "r", op: .relu(slope: 0.2), inputs: ["bn"], outputs: ["r"]),
+            Node(name: "c", op: .conv2d(Conv2DAttributes(kernel: [1, 1])), inputs: ["r"], outputs: ["c"], params: ["weight": "c.w"]),
+            Node(name: "s", op: .scale(axis: 1), inputs: ["c"], outputs: ["s"], params: ["weight": "s.w", "bias": "s.b"]),
+            Node(name: "y", op: .clip(min: -0.3, max: 0.4), inputs: ["s"], outputs: ["y"]),
+        ]
+        let graph = Graph(inputs: [GraphInput(name: "x", shape: [2, 6, 5, 7])], outputs: ["y"], nodes: nodes, weights: w,
+                          metadata: GraphMetadata(sourceFormat: "test"))
+        let e = try Executor(graph: graph, threads: 2)
+        XCTAssertEqual(e.fusedIntoAffine, ["bn": .relu(slope: 0.2), "s": .clip(min: -0.3, max: 0.4)])
+        let x = random([2, 6, 5, 7], &rng)
+        let separate = try e.run(["x": x], keepAll: true), fused = try e.run(["x": x], keepAll: false)
+        XCTAssertEqual(fused["y"]?.values, separate["y"]?.values)
+    }
+
     func testKeepAllAndFreeingAgree() throws {
         let folder = Fixtures.path("onnx/resnet_mini")
         let graph = try SRFormatsTestHook.load(folder + "/model.onnx")

@@ -44,8 +44,10 @@ extension Kernels {
     }
 
     /// Affine along one axis, `y = w[c]·x + b[c]` (w, b of length C or 1; `c` the index on
-    /// `axis`, the channel of NCHW data by default).
-    public static func channelAffine(_ x: Tensor, weight: [Float], bias: [Float], axis: Int = 1) -> Tensor {
+    /// `axis`, the channel of NCHW data by default), then `activation` on each plane while it
+    /// is in cache (the executor's batch-norm → ReLU fusion: DenseNet's pre-activations).
+    public static func channelAffine(_ x: Tensor, weight: [Float], bias: [Float], axis: Int = 1,
+                                     activation: FusedActivation? = nil) -> Tensor {
         let outer = x.shape.prefix(axis).reduce(1, *), c = x.shape[axis]
         let plane = x.shape.suffix(from: axis + 1).reduce(1, *)
         let out = Tensor(uninitialized: x.shape)
@@ -56,6 +58,7 @@ extension Kernels {
                 let bv = bias.isEmpty ? 0 : (bias.count == 1 ? bias[0] : bias[ch])
                 let src = x.pointer + nc * plane, dst = out.pointer + nc * plane
                 for i in 0..<plane { dst[i] = wv * src[i] + bv }
+                activation?.apply(dst, dst, count: plane)
             }
         }
         return out
@@ -116,13 +119,13 @@ extension Kernels {
 
     /// Inference batch norm as a per-channel affine: `w = γ/√(var + ε)`, `b = β − mean·w`.
     public static func batchNorm(_ x: Tensor, mean: Tensor, variance: Tensor, scale: Tensor?, bias: Tensor?,
-                                 epsilon: Float) -> Tensor {
+                                 epsilon: Float, activation: FusedActivation? = nil) -> Tensor {
         let c = x.shape[1]
         var w = [Float](repeating: 0, count: c), b = [Float](repeating: 0, count: c)
         for i in 0..<c {
             w[i] = (scale?.pointer[i] ?? 1) / (variance.pointer[i] + epsilon).squareRoot()
             b[i] = (bias?.pointer[i] ?? 0) - mean.pointer[i] * w[i]
         }
-        return channelAffine(x, weight: w, bias: b)
+        return channelAffine(x, weight: w, bias: b, activation: activation)
     }
 }
