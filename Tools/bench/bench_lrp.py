@@ -238,7 +238,19 @@ def zennit_worker(model_name, cname, x_path, out_path, want_hash, seed, threads,
     def once():
         xin = x.clone().requires_grad_(True)
         with Gradient(model=model, composite=composite) as attributor:
-            out, rel = attributor(xin, lambda o: o * one_hot)
+            # zennit 0.5.1's MergeBatchNorm folds each batch norm into its conv and resets it
+            # to mean 0, variance 1, but keeps its eps: the canonized model divides by
+            # √(1 + ε) at every batch norm (ResNet-50's logit 1.3e-4 low, and LRP starts from
+            # it). With eps 0 while merged the batch norms are the identity, as in the ONNX
+            # export srtool reads; restored before the canonizer puts the originals back.
+            merged = [(m, m.eps) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+            for m, _ in merged:
+                m.eps = 0.0
+            try:
+                out, rel = attributor(xin, lambda o: o * one_hot)
+            finally:
+                for m, eps in merged:
+                    m.eps = eps
         return out, rel
 
     out, rel = once()  # warm-up
