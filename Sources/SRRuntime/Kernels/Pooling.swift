@@ -5,7 +5,7 @@ extension Kernels {
     public static func maxPool2d(_ x: Tensor, _ a: Pool2DAttributes, outShape: [Int]) -> Tensor {
         if a.kernel == [2, 2] && a.stride == [2, 2] && a.pads == [0, 0, 0, 0] && outShape[2] * 2 <= x.shape[2]
             && outShape[3] * 2 <= x.shape[3] {
-            return maxPool2x2(x, outShape: outShape)
+            return pool2x2(x, outShape: outShape, average: false)
         }
         return maxPoolRows(x, a, outShape: outShape)
     }
@@ -58,8 +58,10 @@ extension Kernels {
         return out
     }
 
-    /// The common 2×2, stride-2, unpadded window whose windows all lie inside the input.
-    private static func maxPool2x2(_ x: Tensor, outShape: [Int]) -> Tensor {
+    /// The common 2×2, stride-2, unpadded window whose windows all lie inside the input: its
+    /// maximum (VGG) or its mean (DenseNet's transitions), the mean summed in the window
+    /// loop's order (from +0, row by row) for the same bits.
+    private static func pool2x2(_ x: Tensor, outShape: [Int], average: Bool) -> Tensor {
         let (h, w, ho, wo) = (x.shape[2], x.shape[3], outShape[2], outShape[3])
         let out = Tensor(uninitialized: outShape)
         Parallel.forEach(x.shape[0] * x.shape[1], minChunk: 4) { range in
@@ -67,8 +69,14 @@ extension Kernels {
                 let p = x.pointer + nc * h * w, q = out.pointer + nc * ho * wo
                 for oy in 0..<ho {
                     let r0 = p + 2 * oy * w, r1 = r0 + w, dst = q + oy * wo
-                    for ox in 0..<wo {
-                        dst[ox] = max(max(r0[2 * ox], r0[2 * ox + 1]), max(r1[2 * ox], r1[2 * ox + 1]))
+                    if average {
+                        for ox in 0..<wo {
+                            dst[ox] = ((((0 + r0[2 * ox]) + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) / 4
+                        }
+                    } else {
+                        for ox in 0..<wo {
+                            dst[ox] = max(max(r0[2 * ox], r0[2 * ox + 1]), max(r1[2 * ox], r1[2 * ox + 1]))
+                        }
                     }
                 }
             }
@@ -82,7 +90,7 @@ extension Kernels {
     public static func avgPool2d(_ x: Tensor, _ a: Pool2DAttributes, outShape: [Int]) -> Tensor {
         if a.kernel == [2, 2] && a.stride == [2, 2] && a.pads == [0, 0, 0, 0] && outShape[2] * 2 <= x.shape[2]
             && outShape[3] * 2 <= x.shape[3] {
-            return avgPool2x2(x, outShape: outShape)
+            return pool2x2(x, outShape: outShape, average: true)
         }
         return pool(x, a, outShape: outShape) { p, w, y0, y1, x0, x1, padded in
             var s: Float = 0
@@ -90,25 +98,6 @@ extension Kernels {
             let count = a.countIncludePad ? padded : (y1 - y0) * (x1 - x0)
             return count > 0 ? s / Float(count) : 0
         }
-    }
-
-    /// The 2×2, stride-2, unpadded window inside the input (DenseNet's transitions): the four
-    /// values summed in the general loop's order, so the same bits, then divided by 4.
-    private static func avgPool2x2(_ x: Tensor, outShape: [Int]) -> Tensor {
-        let (h, w, ho, wo) = (x.shape[2], x.shape[3], outShape[2], outShape[3])
-        let out = Tensor(uninitialized: outShape)
-        Parallel.forEach(x.shape[0] * x.shape[1], minChunk: 4) { range in
-            for nc in range {
-                let p = x.pointer + nc * h * w, q = out.pointer + nc * ho * wo
-                for oy in 0..<ho {
-                    let r0 = p + 2 * oy * w, r1 = r0 + w, dst = q + oy * wo
-                    for ox in 0..<wo {
-                        dst[ox] = ((((0 + r0[2 * ox]) + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) / 4
-                    }
-                }
-            }
-        }
-        return out
     }
 
     /// Walks every output window; `reduce` gets the plane, its width, the window clipped to
