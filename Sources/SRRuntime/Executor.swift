@@ -72,10 +72,13 @@ public final class Executor {
         }
         fusedActivation = fused
         fusedIntoAffine = intoAffine
-        (fusedResidual, doneByResidual) = Executor.residualFusions(graph, readers: readers, producers: producers)
+        let batchOne = ShapeTable(shapes: try graph.inferShapes(batch: 1))
+        (fusedResidual, doneByResidual) = Executor.residualFusions(graph, shapes: batchOne.shapes, readers: readers,
+                                                                   producers: producers)
         self.threads = max(threads, 1)
         self.winograd = winograd
-        try budget.checkMACs(graph, shapes: try shapeTable(batch: 1).shapes)
+        shapesByBatch.setObject(batchOne, forKey: NSNumber(value: 1))
+        try budget.checkMACs(graph, shapes: batchOne.shapes)
         Parallel.using(self.threads) { Parallel.startWorkers() }
         BLAS.useSingleThreadedKernels()
     }
@@ -84,10 +87,12 @@ public final class Executor {
     /// before that conv and has `a`'s shape, and neither is a graph output; with them the
     /// ReLU, Clip or element-wise function that alone reads the sum. Where both inputs
     /// qualify, the later conv takes the sum.
-    private static func residualFusions(_ graph: Graph, readers: [String: Int], producers: [String: Node])
+    private static func residualFusions(_ graph: Graph, shapes: [String: [Int]], readers: [String: Int],
+                                        producers: [String: Node])
         -> ([String: (other: String, activation: FusedActivation?)], [String: String]) {
         let order = Dictionary(graph.nodes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let shapes = (try? graph.inferShapes(batch: 1)) ?? [:]
+        var firstReader: [String: Node] = [:]  // the first node taking a tensor as its first input
+        for n in graph.nodes { if let i = n.inputs.first, firstReader[i] == nil { firstReader[i] = n } }
         var fusions: [String: (other: String, activation: FusedActivation?)] = [:]
         var done: [String: String] = [:]
         for node in graph.nodes {
@@ -102,7 +107,7 @@ public final class Executor {
             }
             guard let chosen = candidates.max(by: { order[$0.conv.name] ?? 0 < order[$1.conv.name] ?? 0 }) else { continue }
             var activation: FusedActivation?
-            if readers[node.output] == 1, let next = graph.nodes.first(where: { $0.inputs.first == node.output }),
+            if readers[node.output] == 1, let next = firstReader[node.output],
                !graph.outputs.contains(next.output) {
                 switch next.op {
                 case .relu(let slope) where slope >= 0: activation = .relu(slope: slope)
