@@ -40,6 +40,7 @@ final class ZooGradientTests: XCTestCase {
             let x = try NPY.read(path: folder + "/input.npy").sample(0)
             var options = MethodOptions()
             options.samples = 4; options.steps = 8; options.window = 8; options.stride = 8
+            options.workingSize = 48  // SR's saliency step: its eight-lane loops are slow unoptimised
             let lrp = try XCTUnwrap(Composite.named("epsilon-plus-flat")).rules(for: explainer.graph, options: CompositeOptions())
             for method in Method.all {
                 do {
