@@ -1,16 +1,11 @@
 #include "ckernels.h"
+#include "targets.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-/* The intrinsic `name` at 256 and 512 bits: one body serves both widths. */
-#define OP256(name) _mm256_##name
-#define OP512(name) _mm512_##name
-#endif
 
 /* e^x by the Cephes expf scheme, step for step as SRRuntime's fastExp (VectorExp.swift):
    x clamped to [−87.33654, 88.72283] (NaN passes), n = round(x·log2 e) by adding 1.5·2²³,
@@ -157,9 +152,6 @@ static void silu_scalar(const float *src, float *dst, size_t n, float bias) {
         __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);         \
         _mm512_mask_storeu_ps(dst + i, m, F(_mm512_add_ps(_mm512_maskz_loadu_ps(m, src + i), b))); \
     }
-
-#define AVX2 __attribute__((target("avx2,fma")))
-#define AVX512 __attribute__((target("avx512f")))
 
 AVX2 static inline __m256 exp_avx2(__m256 x) { EXP_BODY(__m256, OP256, _mm256_castps_si256, _mm256_castsi256_ps, x) }
 AVX2 static inline __m256 erf_avx2(__m256 x) { ERF_BODY(__m256, OP256, x) }

@@ -58,9 +58,12 @@ final class NaiveTwinTests: XCTestCase {
             let w = random([k.o, k.c / k.a.group] + k.a.kernel, &rng)
             let b = random([k.o], &rng)
             let out = try Op.conv2d(k.a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
-            let fast = Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
             let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
-            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i): \(why)") }
+            // .f4x4: the matrix products by the packed weights (a forward-only run); .f2x2: OpenBLAS's.
+            for tile in [WinogradTile.f2x2, .f4x4] {
+                let fast = Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, winograd: tile)
+                if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i), \(tile): \(why)") }
+            }
         }
         // Small maps, one image, four workers: unfolded once, the output channels split.
         let small: [(c: Int, o: Int, h: Int, w: Int, a: Conv2DAttributes)] = [
@@ -72,10 +75,14 @@ final class NaiveTwinTests: XCTestCase {
             let w = random([k.o, k.c / k.a.group] + k.a.kernel, &rng)
             let b = random([k.o], &rng)
             let out = try Op.conv2d(k.a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
-            let fast = Parallel.using(4) { Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, activation: .relu(slope: 0)) }
             let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
             for j in 0..<slow.count { slow.pointer[j] = max(slow.pointer[j], 0) }
-            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("small map \(i): \(why)") }
+            for tile in [WinogradTile.f2x2, .f4x4] {
+                let fast = Parallel.using(4) {
+                    Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, activation: .relu(slope: 0), winograd: tile)
+                }
+                if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("small map \(i), \(tile): \(why)") }
+            }
         }
     }
 
@@ -135,6 +142,8 @@ final class NaiveTwinTests: XCTestCase {
             (2, 24, 40, 9, 7, 2, 2, .relu(slope: 0)),      // groups
             (1, 40, 192, 7, 7, 1, 4, .unary(.hardSwish)),  // one band, three row blocks
             (1, 96, 40, 12, 12, 1, 2, nil),                // > 64 channels: the whole-map product
+            (1, 70, 96, 7, 7, 1, 2, .unary(.silu)),        // > 64 channels, 49 pixels: split by panels
+            (2, 130, 40, 5, 9, 2, 2, .relu(slope: 0)),     // groups of 65, two panels of 20 rows: by columns
             (2, 5, 6, 5, 7, 1, 2, .unary(.gelu)),          // two rows after a tile of four
         ]
         for (i, k) in cases.enumerated() {
@@ -143,10 +152,14 @@ final class NaiveTwinTests: XCTestCase {
             let w = random([k.o, k.c / k.group, 1, 1], &rng)
             let b = random([k.o], &rng)
             let out = try Op.conv2d(a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
-            let fast = Parallel.using(k.threads) { Kernels.conv2d(x, weight: w, bias: b, a, outShape: out, activation: k.f) }
             let slow = NaiveKernels.conv2d(x, weight: w, bias: b, a, outShape: out)
             activate(slow, k.f)
-            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-4) { XCTFail("case \(i): \(why)") }
+            for tile in [WinogradTile.f2x2, .f4x4] {
+                let fast = Parallel.using(k.threads) {
+                    Kernels.conv2d(x, weight: w, bias: b, a, outShape: out, activation: k.f, winograd: tile)
+                }
+                if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-4) { XCTFail("case \(i), \(tile): \(why)") }
+            }
         }
     }
 

@@ -1,6 +1,7 @@
-/* Element-wise kernels compiled for several instruction sets in one binary and picked at
-   run time by the CPU they run on (x86_64: AVX-512, AVX2 + FMA, or plain C; elsewhere
-   plain C). SRRuntime/Kernels/FusedActivation.swift is the one user. */
+/* Kernels compiled for several instruction sets in one binary and picked at run time by
+   the CPU they run on (x86_64: AVX-512, AVX2 + FMA, or plain C; elsewhere plain C):
+   activations (SRRuntime/Kernels/FusedActivation.swift) and the packed-weight matrix
+   product of convolutions (SRRuntime/Kernels/PackedGEMM.swift). */
 #ifndef SRTOOL_CKERNELS_H
 #define SRTOOL_CKERNELS_H
 
@@ -23,5 +24,21 @@ void srk_silu(const float *src, float *dst, size_t n, float bias);
 
 /* dst[i] = ½·v·(1 + erf(v/√2)), v = src[i] + bias (GELU), erf as SRRuntime's fastErf. */
 void srk_gelu(const float *src, float *dst, size_t n, float bias);
+
+/* Rows per panel of a packed weight matrix. */
+#define SRK_PANEL_ROWS 32
+
+/* Floats in the packed form of an m×k matrix: its rows in panels of SRK_PANEL_ROWS, the
+   last one zero-padded. */
+size_t srk_packed_size(int m, int k);
+/* Packs W (element (r, kk) at w[r·row_stride + kk·col_stride]: a transposed matrix is
+   packed by swapping the strides) into `packed` of srk_packed_size(m, k) floats: panel p
+   holds, for each kk, rows 32p..32p+31 of column kk. */
+void srk_pack(const float *w, int m, int k, ptrdiff_t row_stride, ptrdiff_t col_stride, float *packed);
+/* out[r][j] = Σ_kk W[r][kk]·x[kk·ldx + j] (out row r at out + r·ldo) for the rows of
+   panels p0..<p1 and the columns j0..<j1; W given packed. Every level gives the same bits
+   (gemm.c: the order of the sums). */
+void srk_sgemm_packed(const float *packed, int m, int k, const float *x, ptrdiff_t ldx, float *out, ptrdiff_t ldo,
+                      int p0, int p1, int j0, int j1);
 
 #endif

@@ -38,14 +38,19 @@ extension Kernels {
                                    residual: residual)
         }
         let out = Tensor(uninitialized: outShape)
+        let makeProduct = { ConvolutionProduct(w, groups: g, packed: winograd == .f4x4, scratch: scratch) }
         if direct {
+            let product = makeProduct()
             for img in 0..<n {
                 for grp in 0..<g {
                     let offset = (img * o + grp * og) * p
-                    BLAS.sgemm(m: og, n: p, k: k, a: w.pointer + grp * og * k, lda: k,
-                               b: x.pointer + (img * c + grp * cg) * h * wd, ldb: p, c: out.pointer + offset, ldc: p)
-                    epilogue(out.pointer + offset, channels: og, columns: 0..<p, stride: p, bias: bias.map { $0.pointer + grp * og },
-                             activation: activation, residual: residual.map { $0.pointer + offset })
+                    product.multiply(group: grp, x: x.pointer + (img * c + grp * cg) * h * wd, ldx: p, columns: p,
+                                     out: out.pointer + offset, ldo: p) { rows, columns in
+                        let start = offset + rows.lowerBound * p
+                        epilogue(out.pointer + start, channels: rows.count, columns: columns, stride: p,
+                                 bias: bias.map { $0.pointer + grp * og + rows.lowerBound }, activation: activation,
+                                 residual: residual.map { $0.pointer + start }, parallel: false)
+                    }
                 }
             }
             return out
@@ -67,16 +72,15 @@ extension Kernels {
         // workers split the output channels instead.
         if p <= 256 && n * g < Parallel.threads && og >= 32 * Parallel.threads {
             let col = scratch.buffer(k * p)
+            let product = makeProduct()
             for img in 0..<n {
                 for grp in 0..<g {
                     let dst = out.pointer + (img * o + grp * og) * p
                     im2col(x.pointer + (img * c + grp * cg) * h * wd, channels: cg, height: h, width: wd, a,
                            outHeight: ho, outWidth: wo, rows: 0..<ho, into: col)
-                    Parallel.forEach(og, minChunk: 16) { r in
-                        BLAS.sgemmSingle(m: r.count, n: p, k: k, a: w.pointer + (grp * og + r.lowerBound) * k, lda: k,
-                                         b: col, ldb: p, c: dst + r.lowerBound * p, ldc: p)
-                        epilogue(dst + r.lowerBound * p, channels: r.count, columns: 0..<p, stride: p,
-                                 bias: bias.map { $0.pointer + grp * og + r.lowerBound }, activation: activation,
+                    product.multiply(group: grp, x: col, ldx: p, columns: p, out: dst, ldo: p) { rows, columns in
+                        epilogue(dst + rows.lowerBound * p, channels: rows.count, columns: columns, stride: p,
+                                 bias: bias.map { $0.pointer + grp * og + rows.lowerBound }, activation: activation,
                                  parallel: false)
                     }
                 }
@@ -95,6 +99,7 @@ extension Kernels {
         let tasks = n * g * bandsPerImage
         let workers = min(Parallel.threads, tasks)
         let col = scratch.buffer(k * band * wo * workers)
+        let product = makeProduct()
         Parallel.forEachWorker(tasks) { worker, range in
             let buffer = col + worker * k * band * wo
             for t in range {
@@ -103,8 +108,8 @@ extension Kernels {
                 let dst = out.pointer + (img * o + grp * og) * p
                 im2col(x.pointer + (img * c + grp * cg) * h * wd, channels: cg, height: h, width: wd, a,
                        outHeight: ho, outWidth: wo, rows: y0..<(y0 + rows), into: buffer, parallel: false)
-                BLAS.sgemmSingle(m: og, n: rows * wo, k: k, a: w.pointer + grp * og * k, lda: k, b: buffer,
-                                 ldb: rows * wo, c: dst + y0 * wo, ldc: p)
+                product.multiplyOnThisThread(group: grp, x: buffer, ldx: rows * wo, columns: rows * wo, out: dst + y0 * wo,
+                                             ldo: p)
                 epilogue(dst, channels: og, columns: (y0 * wo)..<((y0 + rows) * wo), stride: p,
                          bias: bias.map { $0.pointer + grp * og }, activation: activation, parallel: false)
             }
