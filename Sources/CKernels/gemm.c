@@ -5,27 +5,31 @@
 
 /* Packed layout (every level): panel p holds, for kk = 0..<k, the 32 values
    W[32p + c][kk], c = 0..<32, zero past the last row. A tile is 7 output columns × one
-   panel: 7 inputs x[kk][j..j+6] are broadcast against the panel's 32 weights per kk, so
-   a panel's 32 rows sit in the vector lanes and 7 × 32 sums stay in registers. Columns
+   panel: the 7 inputs X[kk][j..j+6] are broadcast against the panel's 32 weights per kk, so
+   a panel's 32 rows sit in the vector lanes and 7 × 32 sums stay in registers. X[kk][j] is
+   read at x[row[kk] + col[j]]: a matrix (row[kk] = kk·ldx, col[j] = j) or, for a
+   convolution, its input unfolded on the fly (row[kk] the tap's channel and offset,
+   col[j] the output pixel's window corner), so no im2col matrix is written. Columns
    come in sevens because every map of an ImageNet CNN (224 / 32 = 7: 7², 14², 28², 56²,
    112²) has a multiple of 7 positions; sixteen-wide column vectors would waste a quarter
    of the lanes on a 7×7 map.
 
-   Sums: each output is Σ over blocks of at most KC inputs, each block summed in kk order
-   by fused multiply-adds from 0 and added to the blocks before it. KC depends on k only,
-   so every level computes the same operations in the same order and gives the same bits. */
+   Loops: columns in chunks whose inputs (k × NC floats) stay in cache across panels; per
+   panel, the inputs in blocks of KC, so the panel's KC × 32 weights stay in L1 across the
+   chunk's tiles; the tiles' sums wait in `acc` (NC × 32 floats) between blocks and are
+   transposed into the output rows once, at the end of the panel.
+
+   Sums: each output is one chain of fused multiply-adds over kk = 0..<k from 0, at every
+   level, so every level gives the same bits. */
 #define NR SRK_PANEL_ROWS
 #define MR 7
+#define KC 256
+#define NC_MAX (32 * MR)
 
-static int depth_block(int k) {
-    int blocks = (k + 1023) / 1024;
-    return (k + blocks - 1) / blocks;
-}
-
-/* Columns per chunk: a chunk's KC × NC inputs (≤ 384 KB) stay in cache across panels. */
-static int column_chunk(int kc) {
-    int nc = 98304 / (kc > 0 ? kc : 1) / MR * MR;
-    return nc < MR ? MR : (nc > 64 * MR ? 64 * MR : nc);
+/* Columns per chunk: a chunk's k × NC inputs (≤ 512 KB) stay in cache across panels. */
+static int column_chunk(int k) {
+    int nc = 131072 / (k > 0 ? k : 1) / MR * MR;
+    return nc < MR ? MR : (nc > NC_MAX ? NC_MAX : nc);
 }
 
 size_t srk_packed_size(int m, int k) {
@@ -39,50 +43,68 @@ void srk_pack(const float *w, int m, int k, ptrdiff_t row_stride, ptrdiff_t col_
                 *packed++ = r0 + c < m ? w[(ptrdiff_t)(r0 + c) * row_stride + (ptrdiff_t)kk * col_stride] : 0.0f;
 }
 
-/* tile[j][c] = Σ_kk x[kk·ldx + j]·w[kk·NR + c] for j < cols, over kc inputs. */
-static void tile_scalar(int cols, int kc, const float *x, ptrdiff_t ldx, const float *w, float *tile) {
+/* acc[j][c] (+)= Σ_kk X[kk][j]·w[kk·NR + c] for j < cols over kc inputs, X[kk][j] at
+   x[row[kk] + col[j]]; the sums start from 0 when `first`, else from acc. */
+static void tile_scalar(int cols, int kc, const float *x, const ptrdiff_t *row, const ptrdiff_t *col, const float *w,
+                        float *acc, int first) {
     for (int j = 0; j < cols; j++) {
-        float acc[NR] = {0};
-        const float *xp = x + j, *wp = w;
-        for (int kk = 0; kk < kc; kk++, xp += ldx, wp += NR)
-            for (int c = 0; c < NR; c++) acc[c] = fmaf(*xp, wp[c], acc[c]);
-        for (int c = 0; c < NR; c++) tile[j * NR + c] = acc[c];
+        float *a = acc + j * NR;
+        if (first) for (int c = 0; c < NR; c++) a[c] = 0.0f;
+        const float *wp = w;
+        for (int kk = 0; kk < kc; kk++, wp += NR) {
+            const float v = x[row[kk] + col[j]];
+            for (int c = 0; c < NR; c++) a[c] = fmaf(v, wp[c], a[c]);
+        }
     }
+}
+
+/* out[c][j] = acc[j][c] for c < rows, j < cols. */
+static void store_scalar(const float *acc, int cols, int rows, float *out, ptrdiff_t ldo) {
+    for (int c = 0; c < rows; c++)
+        for (int j = 0; j < cols; j++) out[(ptrdiff_t)c * ldo + j] = acc[j * NR + c];
 }
 
 #if defined(__x86_64__)
 /* COLS a constant at each call site, so the loops over it unroll and the sums stay in
    registers: 7 × 2 zmm (AVX-512); two passes of 7 × 2 ymm over the panel's halves (AVX2). */
-#define TILE_BODY(VEC, OP, LANES, VECS, COLS, x, ldx, w, tile)                                 \
-    VEC acc[MR][VECS];                                                                         \
-    for (int j = 0; j < COLS; j++)                                                             \
-        for (int v = 0; v < VECS; v++) acc[j][v] = OP(setzero_ps)();                           \
-    const float *xp = x, *wp = w;                                                              \
-    for (int kk = 0; kk < kc; kk++, xp += ldx, wp += NR) {                                     \
+#define TILE_BODY(VEC, OP, LANES, VECS, COLS)                                                  \
+    VEC s[MR][VECS];                                                                           \
+    ptrdiff_t at[MR];                                                                          \
+    for (int j = 0; j < COLS; j++) {                                                           \
+        at[j] = col[j];                                                                        \
+        for (int v = 0; v < VECS; v++)                                                         \
+            s[j][v] = first ? OP(setzero_ps)() : OP(loadu_ps)(acc + j * NR + LANES * v);       \
+    }                                                                                          \
+    const float *wp = w;                                                                       \
+    for (int kk = 0; kk < kc; kk++, wp += NR) {                                                \
+        const float *xk = x + row[kk];                                                         \
         VEC b[VECS];                                                                           \
         for (int v = 0; v < VECS; v++) b[v] = OP(loadu_ps)(wp + LANES * v);                    \
         for (int j = 0; j < COLS; j++) {                                                       \
-            VEC a = OP(set1_ps)(xp[j]);                                                        \
-            for (int v = 0; v < VECS; v++) acc[j][v] = OP(fmadd_ps)(a, b[v], acc[j][v]);       \
+            VEC a = OP(set1_ps)(xk[at[j]]);                                                    \
+            for (int v = 0; v < VECS; v++) s[j][v] = OP(fmadd_ps)(a, b[v], s[j][v]);           \
         }                                                                                      \
     }                                                                                          \
     for (int j = 0; j < COLS; j++)                                                             \
-        for (int v = 0; v < VECS; v++) OP(storeu_ps)(tile + j * NR + LANES * v, acc[j][v]);
+        for (int v = 0; v < VECS; v++) OP(storeu_ps)(acc + j * NR + LANES * v, s[j][v]);
 
 AVX512 static inline __attribute__((always_inline)) void
-tile512(const int cols, int kc, const float *x, ptrdiff_t ldx, const float *w, float *tile) {
-    TILE_BODY(__m512, OP512, 16, 2, cols, x, ldx, w, tile)
+tile512(const int cols, int kc, const float *x, const ptrdiff_t *row, const ptrdiff_t *col, const float *w,
+        float *acc, int first) {
+    TILE_BODY(__m512, OP512, 16, 2, cols)
 }
 
 AVX2 static inline __attribute__((always_inline)) void
-half256(const int cols, int kc, const float *x, ptrdiff_t ldx, const float *w, float *tile) {
-    TILE_BODY(__m256, OP256, 8, 2, cols, x, ldx, w, tile)
+half256(const int cols, int kc, const float *x, const ptrdiff_t *row, const ptrdiff_t *col, const float *w,
+        float *acc, int first) {
+    TILE_BODY(__m256, OP256, 8, 2, cols)
 }
 
 AVX2 static inline __attribute__((always_inline)) void
-tile256(const int cols, int kc, const float *x, ptrdiff_t ldx, const float *w, float *tile) {
-    half256(cols, kc, x, ldx, w, tile);
-    half256(cols, kc, x, ldx, w + 16, tile + 16);
+tile256(const int cols, int kc, const float *x, const ptrdiff_t *row, const ptrdiff_t *col, const float *w,
+        float *acc, int first) {
+    half256(cols, kc, x, row, col, w, acc, first);
+    half256(cols, kc, x, row, col, w + 16, acc + 16, first);
 }
 
 /* One call per column count, each with its loops unrolled. */
@@ -97,46 +119,79 @@ tile256(const int cols, int kc, const float *x, ptrdiff_t ldx, const float *w, f
     default: F(1, __VA_ARGS__); break;                                                         \
     }
 
-AVX512 static void tile_avx512(int cols, int kc, const float *x, ptrdiff_t ldx, const float *w, float *tile) {
-    BY_COLS(tile512, cols, kc, x, ldx, w, tile)
+AVX512 static void tile_avx512(int cols, int kc, const float *x, const ptrdiff_t *row, const ptrdiff_t *col,
+                                const float *w, float *acc, int first) {
+    BY_COLS(tile512, cols, kc, x, row, col, w, acc, first)
 }
 
-AVX2 static void tile_avx2(int cols, int kc, const float *x, ptrdiff_t ldx, const float *w, float *tile) {
-    BY_COLS(tile256, cols, kc, x, ldx, w, tile)
+AVX2 static void tile_avx2(int cols, int kc, const float *x, const ptrdiff_t *row, const ptrdiff_t *col,
+                                const float *w, float *acc, int first) {
+    BY_COLS(tile256, cols, kc, x, row, col, w, acc, first)
+}
+
+/* store_scalar by 8 × 16 transposes: acc rows j = 0..7 (row 7 read, never stored), 16
+   output rows at a time. After the unpacks and shuffles, 128-bit lane L of u[q] holds rows
+   0–3 of output row 4L + q and lane L of u[q + 4] its rows 4–7; one two-source permute puts
+   two whole output rows in a register's halves, each stored under a mask of `cols` lanes
+   (the high half from 8 floats before its row, so its lanes 8.. land on the row's start). */
+AVX512 static void store_avx512(const float *acc, int cols, int rows, float *out, ptrdiff_t ldo) {
+    const __mmask16 lo = (__mmask16)((1u << cols) - 1), hi = (__mmask16)(lo << 8);
+    const __m512i pick_lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i pick_hi = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    for (int v = 0; v < 2; v++) {
+        __m512 r[8], t[8], u[8];
+        for (int j = 0; j < 8; j++) r[j] = _mm512_loadu_ps(acc + j * NR + 16 * v);
+        for (int j = 0; j < 8; j += 2) {
+            t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+            t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+        }
+        for (int h = 0; h < 8; h += 4) {
+            u[h / 4 * 4 + 0] = _mm512_shuffle_ps(t[h], t[h + 2], 0x44);
+            u[h / 4 * 4 + 1] = _mm512_shuffle_ps(t[h], t[h + 2], 0xEE);
+            u[h / 4 * 4 + 2] = _mm512_shuffle_ps(t[h + 1], t[h + 3], 0x44);
+            u[h / 4 * 4 + 3] = _mm512_shuffle_ps(t[h + 1], t[h + 3], 0xEE);
+        }
+        for (int q = 0; q < 4; q++) {
+            const __m512 a = _mm512_permutex2var_ps(u[q], pick_lo, u[q + 4]);
+            const __m512 b = _mm512_permutex2var_ps(u[q], pick_hi, u[q + 4]);
+            const int c = 16 * v + q;
+            if (c < rows) _mm512_mask_storeu_ps(out + (ptrdiff_t)c * ldo, lo, a);
+            if (c + 4 < rows) _mm512_mask_storeu_ps(out + (ptrdiff_t)(c + 4) * ldo - 8, hi, a);
+            if (c + 8 < rows) _mm512_mask_storeu_ps(out + (ptrdiff_t)(c + 8) * ldo, lo, b);
+            if (c + 12 < rows) _mm512_mask_storeu_ps(out + (ptrdiff_t)(c + 12) * ldo - 8, hi, b);
+        }
+    }
 }
 #endif
 
-void srk_sgemm_packed(const float *packed, int m, int k, const float *x, ptrdiff_t ldx, float *out, ptrdiff_t ldo,
-                      int p0, int p1, int j0, int j1) {
-    void (*tile_fn)(int, int, const float *, ptrdiff_t, const float *, float *) = tile_scalar;
+void srk_sgemm_packed(const float *packed, int m, int k, const float *x, const ptrdiff_t *row, const ptrdiff_t *col,
+                      float *out, ptrdiff_t ldo, int p0, int p1, int j0, int j1) {
+    void (*tile_fn)(int, int, const float *, const ptrdiff_t *, const ptrdiff_t *, const float *, float *, int) = tile_scalar;
+    void (*store_fn)(const float *, int, int, float *, ptrdiff_t) = store_scalar;
 #if defined(__x86_64__)
     switch (srk_isa()) {
-    case SRK_ISA_AVX512: tile_fn = tile_avx512; break;
+    case SRK_ISA_AVX512: tile_fn = tile_avx512; store_fn = store_avx512; break;
     case SRK_ISA_AVX2: tile_fn = tile_avx2; break;
     default: break;
     }
 #endif
-    float tile[MR * NR] __attribute__((aligned(64)));
-    const int kc_max = depth_block(k), nc = column_chunk(kc_max);
+    /* One spare row: the transposing store reads 8 rows of a block of 7. */
+    float acc[(NC_MAX + 1) * NR] __attribute__((aligned(64)));
+    const int nc = column_chunk(k);
     for (int jc = j0; jc < j1; jc += nc) {
         const int jn = j1 - jc < nc ? j1 - jc : nc;
-        for (int k0 = 0; k0 < k; k0 += kc_max) {
-            const int kc = k - k0 < kc_max ? k - k0 : kc_max;
-            for (int p = p0; p < p1; p++) {
-                const float *w = packed + (size_t)p * NR * k + (size_t)k0 * NR;
-                const int rows = m - p * NR < NR ? m - p * NR : NR;
-                float *o = out + (ptrdiff_t)p * NR * ldo;
-                for (int j = jc; j < jc + jn; j += MR) {
-                    const int cols = jc + jn - j < MR ? jc + jn - j : MR;
-                    tile_fn(cols, kc, x + (ptrdiff_t)k0 * ldx + j, ldx, w, tile);
-                    /* The tile's column j is output row c's element j: a transpose. */
-                    for (int c = 0; c < rows; c++) {
-                        float *dst = o + (ptrdiff_t)c * ldo + j;
-                        if (k0 == 0) for (int jj = 0; jj < cols; jj++) dst[jj] = tile[jj * NR + c];
-                        else for (int jj = 0; jj < cols; jj++) dst[jj] = dst[jj] + tile[jj * NR + c];
-                    }
+        for (int p = p0; p < p1; p++) {
+            const float *w = packed + (size_t)p * NR * k;
+            for (int k0 = 0; k0 < k; k0 += KC) {
+                const int kc = k - k0 < KC ? k - k0 : KC;
+                for (int j = 0; j < jn; j += MR) {
+                    const int cols = jn - j < MR ? jn - j : MR;
+                    tile_fn(cols, kc, x, row + k0, col + jc + j, w + (size_t)k0 * NR, acc + j * NR, k0 == 0);
                 }
             }
+            const int rows = m - p * NR < NR ? m - p * NR : NR;
+            for (int j = 0; j < jn; j += MR)
+                store_fn(acc + j * NR, jn - j < MR ? jn - j : MR, rows, out + (ptrdiff_t)p * NR * ldo + jc + j, ldo);
         }
     }
 }

@@ -52,6 +52,11 @@ final class NaiveTwinTests: XCTestCase {
             (3, 16, 33, 35, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1])),
             (3, 40, 18, 20, Conv2DAttributes(kernel: [5, 5], pads: [2, 2, 2, 2])),
             (2, 6, 7, 9, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [0, 1, 1, 0], dilation: [2, 1])),
+            // Wider inputs (the unfolding products): dilation across, asymmetric pads and strides,
+            // a 7×7 stride-2 stem over three channels and 33 outputs (past one panel).
+            (8, 40, 10, 12, Conv2DAttributes(kernel: [3, 3], stride: [1, 2], pads: [1, 2, 0, 3], dilation: [1, 2])),
+            (6, 10, 9, 11, Conv2DAttributes(kernel: [2, 3], stride: [3, 1], pads: [0, 1, 2, 0], dilation: [2, 2], group: 2)),
+            (3, 33, 23, 21, Conv2DAttributes(kernel: [7, 7], stride: [2, 2], pads: [3, 3, 3, 3])),
         ]
         for (i, k) in cases.enumerated() {
             let x = random([2, k.c, k.h, k.w], &rng)

@@ -7,9 +7,9 @@ import XCTest
 /// The packed-weight product (CKernels/gemm.c) against a float64 product, and the same bits
 /// at every instruction set this CPU runs.
 final class PackedGEMMTests: XCTestCase {
-    /// Rows not a multiple of a panel (32), columns not a multiple of seven, a depth over 1024
-    /// (the kernel's blocks of inputs), strided inputs and outputs, blocks of panels and
-    /// columns that leave the rest of the output alone, and weights packed transposed.
+    /// Rows not a multiple of a panel (32), columns not a multiple of seven, a depth over the
+    /// kernel's blocks of 256 inputs, strided inputs and outputs, blocks of panels and columns
+    /// that leave the rest of the output alone, and weights packed transposed.
     func testProductMatchesFloat64AtEveryInstructionSet() {
         var rng = Seeded(state: 7)
         let before = InstructionSet.inUse
@@ -34,9 +34,12 @@ final class PackedGEMMTests: XCTestCase {
             for level in InstructionSet.allCases where level <= InstructionSet.supported {
                 XCTAssertEqual(InstructionSet.use(level), level)
                 var out = [Float](repeating: -7, count: t.m * t.ldo)
-                for p in someP {
-                    Kernels.PackedGEMM.multiply(packed, rows: t.m, depth: t.k, x: x, ldx: t.ldx, out: &out, ldo: t.ldo,
-                                                panels: p..<(p + 1), columns: someJ)
+                x.withUnsafeBufferPointer { xs in
+                    let operand = Kernels.PackedGEMM.Operand.matrix(xs.baseAddress!, depth: t.k, columns: t.n, ldx: t.ldx)
+                    for p in someP {
+                        Kernels.PackedGEMM.multiply(packed, rows: t.m, depth: t.k, x: operand, out: &out, ldo: t.ldo,
+                                                    panels: p..<(p + 1), columns: someJ)
+                    }
                 }
                 for r in 0..<t.m { for j in 0..<t.ldo {
                     let got = out[r * t.ldo + j]

@@ -35,10 +35,12 @@ size_t srk_packed_size(int m, int k);
    packed by swapping the strides) into `packed` of srk_packed_size(m, k) floats: panel p
    holds, for each kk, rows 32p..32p+31 of column kk. */
 void srk_pack(const float *w, int m, int k, ptrdiff_t row_stride, ptrdiff_t col_stride, float *packed);
-/* out[r][j] = Σ_kk W[r][kk]·x[kk·ldx + j] (out row r at out + r·ldo) for the rows of
+/* out[r][j] = Σ_kk W[r][kk]·X[kk][j], X[kk][j] at x[row[kk] + col[j]] (row: k offsets, col:
+   one per column; a matrix has row[kk] = kk·ldx, col[j] = j; a convolution the offsets of
+   its taps and of its output pixels' windows), out row r at out + r·ldo, for the rows of
    panels p0..<p1 and the columns j0..<j1; W given packed. Every level gives the same bits
    (gemm.c: the order of the sums). */
-void srk_sgemm_packed(const float *packed, int m, int k, const float *x, ptrdiff_t ldx, float *out, ptrdiff_t ldo,
-                      int p0, int p1, int j0, int j1);
+void srk_sgemm_packed(const float *packed, int m, int k, const float *x, const ptrdiff_t *row, const ptrdiff_t *col,
+                      float *out, ptrdiff_t ldo, int p0, int p1, int j0, int j1);
 
 #endif

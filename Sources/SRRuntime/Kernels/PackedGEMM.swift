@@ -2,44 +2,62 @@ import CKernels
 import SRCore
 
 extension Kernels {
-    /// A convolution's product `out[r][j] = Σ_kk W[r][kk]·X[kk][j]` with the weights packed
-    /// once (`Scratch.packed`) in panels of 32 rows, and the columns (a map's pixels) taken
-    /// seven at a time (CKernels/gemm.c): OpenBLAS packs the weights on every call, which costs
-    /// as much as the product on a 7×7 map, and its sixteen-wide column tiles waste a quarter
-    /// of the lanes on 49 pixels. Every instruction-set level gives the same bits.
+    /// The product `out[r][j] = Σ_kk W[r][kk]·X[kk][j]` with W packed once (`Scratch.packed`) in
+    /// panels of 32 rows and the columns taken seven at a time (CKernels/gemm.c): OpenBLAS packs
+    /// the weights on every call, which costs as much as the product on a 7×7 map, and its
+    /// sixteen-wide column tiles waste a quarter of the lanes on 49 pixels. X is read through
+    /// two offset tables, `x[rows[kk] + columns[j]]`, so a convolution's input serves as X
+    /// without an im2col matrix (`packedConv2d`). Every instruction-set level gives the same bits.
     enum PackedGEMM {
         static let panelRows = Int(SRK_PANEL_ROWS)
 
         /// Floats in the packed form of an m×k matrix.
         static func packedCount(rows m: Int, depth k: Int) -> Int { Int(srk_packed_size(Int32(m), Int32(k))) }
 
-        /// Rows `panels` (32 per panel) × `columns` of `out = W·X`, on the calling thread.
-        static func multiply(_ packed: UnsafePointer<Float>, rows m: Int, depth k: Int, x: UnsafePointer<Float>, ldx: Int,
-                             out: UnsafeMutablePointer<Float>, ldo: Int, panels: Range<Int>, columns: Range<Int>) {
-            srk_sgemm_packed(packed, Int32(m), Int32(k), x, ldx, out, ldo, Int32(panels.lowerBound),
-                             Int32(panels.upperBound), Int32(columns.lowerBound), Int32(columns.upperBound))
+        /// X[kk][j] at `base[rows[kk] + columns[j]]`.
+        struct Operand {
+            let base: UnsafePointer<Float>
+            let rows: [Int]
+            let columns: [Int]
+
+            /// A row-major k×n matrix with rows `ldx` apart.
+            static func matrix(_ x: UnsafePointer<Float>, depth k: Int, columns n: Int, ldx: Int) -> Operand {
+                Operand(base: x, rows: (0..<k).map { $0 * ldx }, columns: Array(0..<n))
+            }
         }
 
-        /// All of `out = W·X` (m×n), split across the workers by panels when there are enough
-        /// to share evenly, else by columns in sevens; `finish(rows, columns)` runs on each
-        /// worker's block while it is in cache (bias, residual, activation).
-        static func multiply(_ packed: UnsafePointer<Float>, rows m: Int, depth k: Int, x: UnsafePointer<Float>, ldx: Int,
-                             columns n: Int, out: UnsafeMutablePointer<Float>, ldo: Int,
-                             finish: (Range<Int>, Range<Int>) -> Void) {
+        /// Rows `panels` (32 per panel) × `columns` of `out = W·X`, on the calling thread.
+        static func multiply(_ packed: UnsafePointer<Float>, rows m: Int, depth k: Int, x: Operand,
+                             out: UnsafeMutablePointer<Float>, ldo: Int, panels: Range<Int>, columns: Range<Int>) {
+            precondition(x.rows.count == k && columns.upperBound <= x.columns.count, "packed product: operand tables")
+            x.rows.withUnsafeBufferPointer { rows in
+                x.columns.withUnsafeBufferPointer { cols in
+                    srk_sgemm_packed(packed, Int32(m), Int32(k), x.base, rows.baseAddress, cols.baseAddress, out, ldo,
+                                     Int32(panels.lowerBound), Int32(panels.upperBound), Int32(columns.lowerBound),
+                                     Int32(columns.upperBound))
+                }
+            }
+        }
+
+        /// All of `out = W·X` (m × x.columns.count), split across the workers by panels when
+        /// there are enough to share evenly, else by columns in sevens; `finish(rows, columns)`
+        /// runs on each worker's block while it is in cache (bias, residual, activation).
+        static func multiply(_ packed: UnsafePointer<Float>, rows m: Int, depth k: Int, x: Operand,
+                             out: UnsafeMutablePointer<Float>, ldo: Int, finish: (Range<Int>, Range<Int>) -> Void) {
+            let n = x.columns.count
             let panels = (m + panelRows - 1) / panelRows
             let threads = Parallel.threads
             let small = m * n * k < 1 << 20
             if panels % threads == 0 || panels >= 4 * threads || n < 14 {
                 Parallel.forEach(panels, minChunk: small ? panels : 1) { p in
-                    multiply(packed, rows: m, depth: k, x: x, ldx: ldx, out: out, ldo: ldo, panels: p, columns: 0..<n)
+                    multiply(packed, rows: m, depth: k, x: x, out: out, ldo: ldo, panels: p, columns: 0..<n)
                     finish((p.lowerBound * panelRows)..<min(m, p.upperBound * panelRows), 0..<n)
                 }
             } else {
                 let sevens = (n + 6) / 7
                 Parallel.forEach(sevens, minChunk: small ? sevens : 1) { s in
                     let columns = (s.lowerBound * 7)..<min(n, s.upperBound * 7)
-                    multiply(packed, rows: m, depth: k, x: x, ldx: ldx, out: out, ldo: ldo, panels: 0..<panels,
-                             columns: columns)
+                    multiply(packed, rows: m, depth: k, x: x, out: out, ldo: ldo, panels: 0..<panels, columns: columns)
                     finish(0..<m, columns)
                 }
             }
