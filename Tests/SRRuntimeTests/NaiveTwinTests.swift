@@ -252,6 +252,9 @@ final class NaiveTwinTests: XCTestCase {
             (4, 4, 9, 9, Conv2DAttributes(kernel: [3, 2], stride: [1, 2], dilation: [2, 1])),
             (5, 7, 6, 4, Conv2DAttributes(kernel: [1, 1])),
             (2, 3, 11, 13, Conv2DAttributes(kernel: [5, 5], pads: [2, 2, 2, 2])),
+            // Wᵀ·dY over several panels of 32 (packed where F(4×4) is allowed): 1×1 and stride 2
+            (70, 40, 7, 9, Conv2DAttributes(kernel: [1, 1])),
+            (24, 36, 12, 13, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1], group: 2)),
             // ≥ 16 input channels per group: the flipped-kernel convolution path
             (16, 8, 7, 6, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1])),
             (32, 8, 6, 6, Conv2DAttributes(kernel: [3, 3], pads: [0, 1, 2, 1], group: 2)),

@@ -39,20 +39,32 @@ extension Kernels {
         // between the multiply and its scatter back (col2im).
         let band = direct ? ho : max(1, min(ho, (1 << 21) / max(k * wo, 1)))
         let col = scratch.buffer(direct ? 0 : k * band * wo)
+        // Where F(4×4) is allowed (a gradient's backward convolutions), the products Wᵀ·dY are
+        // PackedGEMM's over the transposed weights packed once; else OpenBLAS's.
+        let packed = winograd == .f4x4 ? scratch.packedTransposed(w, groups: g) : nil
+        let each = PackedGEMM.packedCount(rows: k, depth: og)
+        /// dst[k × columns] (rows `ldo` apart) = Wᵀ_grp · dY[:, columns], dY's rows `p` apart.
+        func multiply(_ grp: Int, _ dyg: UnsafePointer<Float>, columns: Int, into dst: UnsafeMutablePointer<Float>, ldo: Int) {
+            if let packed {
+                PackedGEMM.multiply(packed.pointer + grp * each, rows: k, depth: og,
+                                    x: .matrix(dyg, depth: og, columns: columns, ldx: p), out: dst, ldo: ldo) { _, _ in }
+            } else {
+                BLAS.sgemm(transA: true, m: k, n: columns, k: og, a: w.pointer + grp * og * k, lda: k, b: dyg, ldb: p,
+                           c: dst, ldc: ldo)
+            }
+        }
         for img in 0..<n {
             for grp in 0..<g {
                 let dst = dx.pointer + (img * c + grp * cg) * h * wd
                 let dyg = dy.pointer + (img * o + grp * og) * p
                 if direct {
-                    BLAS.sgemm(transA: true, m: k, n: p, k: og, a: w.pointer + grp * og * k, lda: k, b: dyg, ldb: p,
-                               c: dst, ldc: p)
+                    multiply(grp, dyg, columns: p, into: dst, ldo: p)
                     continue
                 }
                 var y0 = 0
                 while y0 < ho {
                     let rows = min(band, ho - y0)
-                    BLAS.sgemm(transA: true, m: k, n: rows * wo, k: og, a: w.pointer + grp * og * k, lda: k,
-                               b: dyg + y0 * wo, ldb: p, c: col, ldc: rows * wo)
+                    multiply(grp, dyg + y0 * wo, columns: rows * wo, into: col, ldo: rows * wo)
                     col2im(col, channels: cg, height: h, width: wd, a, outHeight: ho, outWidth: wo,
                            rows: y0..<(y0 + rows), into: dst)
                     y0 += rows

@@ -80,4 +80,19 @@ extension Scratch {
             return t
         }
     }
+
+    /// The transposed weights of a convolution with `groups` groups, Wᵀ [cg·kh·kw × o/groups] per
+    /// group, packed for `Kernels.PackedGEMM` (the input-gradient's product dX = Wᵀ·dY), one
+    /// group after another, made once per weight tensor.
+    func packedTransposed(_ w: Tensor, groups g: Int) -> Tensor {
+        derived(from: w, kind: "packed-transposed", groups: g) { w in
+            let og = w.shape[0] / g, k = w.count / w.shape[0]
+            let each = Kernels.PackedGEMM.packedCount(rows: k, depth: og)
+            let t = Tensor(uninitialized: [each * g])
+            for grp in 0..<g {
+                srk_pack(w.pointer + grp * og * k, Int32(k), Int32(og), 1, k, t.pointer + grp * each)
+            }
+            return t
+        }
+    }
 }
