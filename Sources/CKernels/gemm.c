@@ -77,6 +77,10 @@ static void store_scalar(const float *acc, int cols, int rows, float *out, ptrdi
     }                                                                                          \
     const float *wp = w;                                                                       \
     for (int kk = 0; kk < kc; kk++, wp += NR) {                                                \
+        /* The weights of the next block of inputs (or panel), one block ahead: a layer's    \
+           weights come from memory once per run, too slowly for the hardware's prefetch. */   \
+        _mm_prefetch((const char *)(wp + KC * NR), _MM_HINT_T0);                               \
+        _mm_prefetch((const char *)(wp + KC * NR + 16), _MM_HINT_T0);                          \
         const float *xk = x + row[kk];                                                         \
         VEC b[VECS];                                                                           \
         for (int v = 0; v < VECS; v++) b[v] = OP(loadu_ps)(wp + LANES * v);                    \
