@@ -15,8 +15,8 @@
    of the lanes on a 7×7 map.
 
    Loops: columns in chunks whose inputs (k × NC floats) stay in cache across panels; per
-   panel, the inputs in blocks of KC, so the panel's KC × 32 weights stay in L1 across the
-   chunk's tiles; the tiles' sums wait in `acc` (NC × 32 floats) between blocks and are
+   panel, the inputs in blocks of KC, so the panel's KC × 32 weights (32 KB) stay in cache
+   across the chunk's tiles; the tiles' sums wait in `acc` (NC × 32 floats) between blocks and are
    transposed into the output rows once, at the end of the panel.
 
    Sums: each output is one chain of fused multiply-adds over kk = 0..<k from 0, at every

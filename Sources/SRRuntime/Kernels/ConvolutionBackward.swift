@@ -41,7 +41,7 @@ extension Kernels {
         let col = scratch.buffer(direct ? 0 : k * band * wo)
         // Where F(4×4) is allowed (a gradient's backward convolutions), the products Wᵀ·dY are
         // PackedGEMM's over the transposed weights packed once; else OpenBLAS's.
-        let packed = winograd == .f4x4 ? scratch.packedTransposed(w, groups: g) : nil
+        let packed = winograd == .f4x4 ? scratch.packed(w, groups: g, transposed: true) : nil
         let each = PackedGEMM.packedCount(rows: k, depth: og)
         /// dst[k × columns] (rows `ldo` apart) = Wᵀ_grp · dY[:, columns], dY's rows `p` apart.
         func multiply(_ grp: Int, _ dyg: UnsafePointer<Float>, columns: Int, into dst: UnsafeMutablePointer<Float>, ldo: Int) {

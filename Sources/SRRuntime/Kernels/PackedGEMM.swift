@@ -67,30 +67,18 @@ extension Kernels {
 
 extension Scratch {
     /// The weights [o, cg, kh, kw] of a convolution with `groups` groups packed for
-    /// `Kernels.PackedGEMM`, one group after another (group g at g·packedCount(o/groups, cg·kh·kw)),
-    /// made once per weight tensor.
-    func packed(_ w: Tensor, groups g: Int) -> Tensor {
-        derived(from: w, kind: "packed", groups: g) { w in
+    /// `Kernels.PackedGEMM`, each group's W [o/groups × cg·kh·kw] — or, `transposed`, Wᵀ (the
+    /// input-gradient's product dX = Wᵀ·dY) — one group after another (group g at
+    /// g·packedCount of its rows and depth), made once per weight tensor.
+    func packed(_ w: Tensor, groups g: Int, transposed: Bool = false) -> Tensor {
+        derived(from: w, kind: transposed ? "packed-transposed" : "packed", groups: g) { w in
             let og = w.shape[0] / g, k = w.count / w.shape[0]
-            let each = Kernels.PackedGEMM.packedCount(rows: og, depth: k)
+            // Element (r, kk) of W at r·k + kk; of Wᵀ at kk·k + r.
+            let (rows, depth, rowStride, colStride) = transposed ? (k, og, 1, k) : (og, k, k, 1)
+            let each = Kernels.PackedGEMM.packedCount(rows: rows, depth: depth)
             let t = Tensor(uninitialized: [each * g])
             for grp in 0..<g {
-                srk_pack(w.pointer + grp * og * k, Int32(og), Int32(k), k, 1, t.pointer + grp * each)
-            }
-            return t
-        }
-    }
-
-    /// The transposed weights of a convolution with `groups` groups, Wᵀ [cg·kh·kw × o/groups] per
-    /// group, packed for `Kernels.PackedGEMM` (the input-gradient's product dX = Wᵀ·dY), one
-    /// group after another, made once per weight tensor.
-    func packedTransposed(_ w: Tensor, groups g: Int) -> Tensor {
-        derived(from: w, kind: "packed-transposed", groups: g) { w in
-            let og = w.shape[0] / g, k = w.count / w.shape[0]
-            let each = Kernels.PackedGEMM.packedCount(rows: k, depth: og)
-            let t = Tensor(uninitialized: [each * g])
-            for grp in 0..<g {
-                srk_pack(w.pointer + grp * og * k, Int32(k), Int32(og), 1, k, t.pointer + grp * each)
+                srk_pack(w.pointer + grp * og * k, Int32(rows), Int32(depth), rowStride, colStride, t.pointer + grp * each)
             }
             return t
         }
