@@ -57,6 +57,13 @@ final class NaiveTwinTests: XCTestCase {
             (8, 40, 10, 12, Conv2DAttributes(kernel: [3, 3], stride: [1, 2], pads: [1, 2, 0, 3], dilation: [1, 2])),
             (6, 10, 9, 11, Conv2DAttributes(kernel: [2, 3], stride: [3, 1], pads: [0, 1, 2, 0], dilation: [2, 2], group: 2)),
             (3, 33, 23, 21, Conv2DAttributes(kernel: [7, 7], stride: [2, 2], pads: [3, 3, 3, 3])),
+            // Pads far past the kernel's reach with a stride as large (a file may ask for it):
+            // the result is a few windows, not a padded plane of 2^21 × 2^21 (dense, depthwise,
+            // an image's first layer).
+            (8, 8, 4, 5, Conv2DAttributes(kernel: [3, 3], stride: [1 << 20, 1 << 20], pads: [1 << 20, 1 << 20, 1 << 20, 1 << 20])),
+            (8, 8, 4, 5, Conv2DAttributes(kernel: [3, 3], stride: [1 << 20, 1 << 20], pads: [1 << 20, 1, 1 << 20, 1], group: 8)),
+            (3, 16, 4, 5, Conv2DAttributes(kernel: [3, 3], stride: [1 << 20, 2], pads: [1 << 20, 1, 1 << 20, 1])),
+            (6, 6, 5, 5, Conv2DAttributes(kernel: [1, 1], pads: [2, 2, 2, 2])),  // a 1×1 with pads (Caffe allows it)
         ]
         for (i, k) in cases.enumerated() {
             let x = random([2, k.c, k.h, k.w], &rng)

@@ -22,16 +22,22 @@ extension Kernels {
         let g = a.group, cg = c / g, og = o / g
         let (kh, kw) = (a.kernel[0], a.kernel[1])
         let k = cg * kh * kw, p = ho * wo
+        // The direct loops and the packed product copy the input into zero-padded planes; a pad
+        // past the kernel's reach (a window wholly in the padding, which a file may ask for with
+        // a stride as large) would make those planes as large as the pads, unbounded by the
+        // input or the output. Such a convolution runs unfolded (im2col reads the input in place).
+        let padsInReach = a.pads[0] <= (kh - 1) * a.dilation[0] && a.pads[2] <= (kh - 1) * a.dilation[0]
+            && a.pads[1] <= (kw - 1) * a.dilation[1] && a.pads[3] <= (kw - 1) * a.dilation[1]
         // Depthwise, and an image's first layer when it has few outputs and taps (MobileNet's,
         // EfficientNet's 3×3 stride-2 stem): direct loops.
-        let loops = (cg == 1 && g > 1) || (cg <= 4 && og <= 64 && kh * kw <= 25 && a.stride[1] <= 2)
+        let loops = padsInReach && ((cg == 1 && g > 1) || (cg <= 4 && og <= 64 && kh * kw <= 25 && a.stride[1] <= 2))
         let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
         // Forward-only runs: every other convolution except Winograd's as a packed-weight
         // product over the input itself. Under an explanation, OpenBLAS's products over im2col
         // matrices: they keep the ReLU and max-pool switches where PyTorch's float32 puts them
         // (a switch flipped by the packed sums moved VGG-16's gradient 0.47 % of its largest
         // value from the float64 truth, where Captum's float32 is 0.28 % away).
-        if winograd == .f4x4 && !loops && !(direct && k <= 64)
+        if winograd == .f4x4 && padsInReach && !loops && !(direct && k <= 64)
             && !winogradApplies(a, inChannels: cg, outChannels: og, outShape: outShape, tile: winograd) {
             return packedConv2d(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, activation: activation,
                                 residual: residual)
