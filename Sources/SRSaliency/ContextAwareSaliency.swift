@@ -1,6 +1,7 @@
 import Foundation
 import SRCore
 import SRRuntime
+import CKernels
 
 /// Context-aware saliency detection (Goferman, Zelnik-Manor & Tal, CVPR 2010), exactly as
 /// srtool specifies it (README, "Context-aware saliency"): 7×7 Lab patches at stride 3, the
@@ -88,9 +89,9 @@ public struct ContextAwareSaliency: Sendable {
     /// `S_i = 1 − exp(−(1/K) Σ_{k≤K} d(p_i, q_k))` for every query patch; colour distances
     /// as blocked matrix products `‖a‖² + ‖b‖² − 2a·b` (`cblas_dgemm`: in float64, as that
     /// difference cancels), rows spread across cores. From the squared colour distance on,
-    /// each pair's `d` is float32, eight pairs at a time, and goes straight to a streaming
-    /// selection of the K smallest (`SmallestSum`): no row of distances is stored (relative
-    /// error ~1e-7; the sum of the K smallest is taken in float64).
+    /// each pair's `d` is float32 (`srk_patch_distances_below`), and only the d below a
+    /// bound are kept for the selection of the K smallest (relative error ~1e-7; their sum
+    /// is taken in float64).
     func singleScale(_ query: Patches, _ candidates: [Patches], progress: ((Double) -> Void)? = nil) -> [Double] {
         let dim = query.vectors.count / max(query.count, 1)
         let all = candidates.flatMap(\.vectors), positions = candidates.flatMap(\.positions)
@@ -110,23 +111,27 @@ public struct ContextAwareSaliency: Sendable {
                           let xp = xPtr.baseAddress, let outBase = outPtr.baseAddress else { return }
                     Parallel.forEach(blocks) { range in
                         let dots = UnsafeMutablePointer<Double>.allocate(capacity: block * m)
-                        defer { dots.deallocate() }
-                        let nearest = SmallestSum(k: k)
+                        let kept = UnsafeMutablePointer<Float>.allocate(capacity: m)
+                        defer { dots.deallocate(); kept.deallocate() }
+                        // The K-th smallest d of the previous query: a neighbouring patch's,
+                        // so, with room, it bounds this one's in most rows, and only the few
+                        // hundred d below it are kept; when fewer than K are, all are.
+                        var previous = Float.infinity
                         for b in range {
                             let lo = b * block, rows = min(block, n - lo)
                             // The query patches are the first rows of `all`.
                             BLAS.dgemmSingle(m: rows, n: m, k: dim, a: a + lo * dim, lda: dim, b: a, ldb: dim, c: dots, ldc: m)
                             for i in 0..<rows {
                                 let qi = lo + i
-                                nearest.reset()
-                                // The patches of the query's own rows first: the nearest are
-                                // mostly among them, so the bound is tight for the rest.
-                                let near = max(0, qi - 2 * query.columns)..<min(n, qi + 2 * query.columns + 1)
-                                for part in [near, 0..<near.lowerBound, near.upperBound..<m] where k > 0 {
-                                    nearestDistances(query: qi, dots: dots + i * m, candidates: part, norms: np, ys: yp,
-                                                     xs: xp, scale: scale, weight: weight, into: nearest)
+                                func keep(below bound: Float) -> Int {
+                                    srk_patch_distances_below(dots + i * m, np, np[qi], yp, xp, yp[qi], xp[qi], scale, weight,
+                                                              bound, qi, kept, 0, m)
                                 }
-                                outBase[qi] = 1 - exp(-(k > 0 ? nearest.sum() / Double(k) : 0))
+                                var count = keep(below: (previous * 1.25).nextUp)
+                                if count < k { count = keep(below: .infinity) }
+                                let (sum, largest) = smallestSum(kept, count: count, k: k)
+                                previous = largest
+                                outBase[qi] = 1 - exp(-(k > 0 ? sum / Double(k) : 0))
                             }
                             if let progress { progress(Double(counter.increment()) / Double(blocks)) }
                         }
@@ -135,42 +140,6 @@ public struct ContextAwareSaliency: Sendable {
             } }
         } }
         return out
-    }
-
-    /// Feeds `d(p_q, c_j) = √max(‖p_q‖² + ‖c_j‖² − 2·dots[j], 0) · scale / (1 + weight·‖pos_q − pos_j‖)`
-    /// for every candidate j ≠ q in `candidates` to `nearest`, eight at a time (the same
-    /// operations in the same order as one at a time, so the same bits).
-    @inline(__always)
-    private func nearestDistances(query q: Int, dots: UnsafePointer<Double>, candidates: Range<Int>, norms: UnsafePointer<Double>,
-                                  ys: UnsafePointer<Float>, xs: UnsafePointer<Float>, scale: Float, weight: Float,
-                                  into nearest: SmallestSum) {
-        let (nq, yq, xq) = (norms[q], ys[q], xs[q])
-        let nq8 = SIMD8<Double>(repeating: nq), (yq8, xq8) = (SIMD8<Float>(repeating: yq), SIMD8<Float>(repeating: xq))
-        let (scale8, weight8) = (SIMD8<Float>(repeating: scale), SIMD8<Float>(repeating: weight))
-        var j = candidates.lowerBound
-        while j + 8 <= candidates.upperBound {
-            let dot = UnsafeRawPointer(dots + j).loadUnaligned(as: SIMD8<Double>.self)
-            let norm = UnsafeRawPointer(norms + j).loadUnaligned(as: SIMD8<Double>.self)
-            let z = nq8 + norm - 2 * dot
-            let d2 = SIMD8<Float>(z.replacing(with: 0, where: z .< 0))
-            let dy = yq8 - UnsafeRawPointer(ys + j).loadUnaligned(as: SIMD8<Float>.self)
-            let dx = xq8 - UnsafeRawPointer(xs + j).loadUnaligned(as: SIMD8<Float>.self)
-            let d = d2.squareRoot() * scale8 / (1 + weight8 * (dy * dy + dx * dx).squareRoot())
-            let below = d .< SIMD8<Float>(repeating: nearest.bound)
-            if any(below) {
-                for lane in 0..<8 where j + lane != q && d[lane] < nearest.bound { nearest.add(d[lane]) }
-            }
-            j += 8
-        }
-        while j < candidates.upperBound {
-            if j != q {
-                let d2 = Float(max(nq + norms[j] - 2 * dots[j], 0))
-                let (dy, dx) = (yq - ys[j], xq - xs[j])
-                let d = d2.squareRoot() * scale / (1 + weight * (dy * dy + dx * dx).squareRoot())
-                if d < nearest.bound { nearest.add(d) }
-            }
-            j += 1
-        }
     }
 
     /// Min-max normalise, then weight every pixel by `1 − d_foci` (distance to the nearest

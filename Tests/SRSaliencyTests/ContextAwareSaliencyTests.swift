@@ -2,6 +2,8 @@ import Foundation
 import SRCore
 import SRFormats
 import SRImage
+import SRRuntime
+import CKernels
 @testable import SRSaliency
 import SRTestSupport
 import XCTest
@@ -91,20 +93,51 @@ final class ContextAwareSaliencyTests: XCTestCase {
         }
     }
 
-    /// The streaming selection equals a full sort: streams shorter and much longer than its
-    /// buffer, in rising, falling and random order, with many ties (flat image regions).
-    func testStreamingSmallestSumEqualsSort() {
-        var rng = SystemRandomNumberGenerator()
+    /// The sum of the k smallest equals a full sort's: fewer values than k, exactly k, many
+    /// more, in rising, falling and random order, with many ties (flat image regions).
+    func testSmallestSumEqualsSort() {
+        var rng = Seeded(state: 3)
         for (k, count) in [(1, 5), (3, 2), (64, 63), (64, 64), (64, 3000), (7, 10_000)] {
             let random = (0..<count).map { _ in Float(Int.random(in: 0..<40, using: &rng)) / 8 }
             for values in [random, random.sorted(), random.sorted(by: >)] {
-                let nearest = SmallestSum(k: k)
-                for round in 0..<2 {
-                    nearest.reset()
-                    for v in values where v < nearest.bound { nearest.add(v) }
-                    let want = values.sorted().prefix(k).reduce(0.0) { $0 + Double($1) }
-                    XCTAssertEqual(nearest.sum(), want, "k \(k), \(count) values, round \(round)")
-                }
+                var p = values
+                let (sum, largest) = smallestSum(&p, count: count, k: k)
+                let want = values.sorted().prefix(k)
+                XCTAssertEqual(sum, want.reduce(0.0) { $0 + Double($1) }, "k \(k), \(count) values")
+                XCTAssertEqual(largest, want.last, "k \(k), \(count) values")
+            }
+        }
+    }
+
+    /// `srk_patch_distances_below` against the formula in Swift, bit for bit, at every
+    /// instruction set this CPU runs: colour distances that cancel below 0, the skipped
+    /// query inside a block of eight and in the tail, bounds that keep none, some and all.
+    func testPatchDistancesEveryInstructionSet() {
+        var rng = Seeded(state: 11)
+        let before = InstructionSet.inUse
+        defer { InstructionSet.use(before) }
+        let m = 45
+        let norms = (0..<m).map { _ in Double.random(in: 0...40, using: &rng) }
+        let (nq, yq, xq) = (norms[5], Float(0.3), Float(0.6))
+        // 2·dots around nq + norms[j], every fourth just above it (a cancelled distance below 0).
+        let dots = norms.indices.map { j in (nq + norms[j]) / 2 - (j % 4 == 1 ? -1e-9 : Double.random(in: 0...3, using: &rng)) }
+        let ys = (0..<m).map { _ in Float.random(in: 0...1, using: &rng) }, xs = (0..<m).map { _ in Float.random(in: 0...1, using: &rng) }
+        let (scale, weight) = (Float(0.08), Float(3))
+        let all: [Float] = (0..<m).map { j in
+            let z = (nq + norms[j]) - 2 * dots[j]
+            let (dy, dx) = (yq - ys[j], xq - xs[j])
+            return Float(max(z, 0)).squareRoot() * scale / (1 + weight * (dy * dy + dx * dx).squareRoot())
+        }
+        XCTAssertTrue(zip(norms, dots).contains { nq + $0 - 2 * $1 < 0 }, "no distance cancels below 0")
+        let median = all.sorted()[m / 2]
+        for level in InstructionSet.allCases where level <= InstructionSet.supported {
+            XCTAssertEqual(InstructionSet.use(level), level)
+            for (skip, bound) in [(5, Float.infinity), (43, median), (-1, 0), (21, median.nextUp)] {
+                let want = (0..<m).filter { $0 != skip && all[$0] < bound }.map { all[$0] }
+                var kept = [Float](repeating: .nan, count: m)
+                let count = srk_patch_distances_below(dots, norms, nq, ys, xs, yq, xq, scale, weight, bound,
+                                                      skip < 0 ? Int.max : skip, &kept, 0, m)
+                XCTAssertEqual(Array(kept.prefix(count)).map(\.bitPattern), want.map(\.bitPattern), "\(level), skip \(skip), bound \(bound)")
             }
         }
     }

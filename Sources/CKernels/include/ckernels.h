@@ -1,7 +1,8 @@
 /* Kernels compiled for several instruction sets in one binary and picked at run time by
    the CPU they run on (x86_64: AVX-512, AVX2 + FMA, or plain C; elsewhere plain C):
    activations (SRRuntime/Kernels/FusedActivation.swift) and the packed-weight matrix
-   product of convolutions (SRRuntime/Kernels/PackedGEMM.swift). */
+   product of convolutions (SRRuntime/Kernels/PackedGEMM.swift), context-aware saliency's
+   patch distances (SRSaliency/ContextAwareSaliency.swift). */
 #ifndef SRTOOL_CKERNELS_H
 #define SRTOOL_CKERNELS_H
 
@@ -42,5 +43,14 @@ void srk_pack(const float *w, int m, int k, ptrdiff_t row_stride, ptrdiff_t col_
    (gemm.c: the order of the sums). */
 void srk_sgemm_packed(const float *packed, int m, int k, const float *x, const ptrdiff_t *row, const ptrdiff_t *col,
                       float *out, ptrdiff_t ldo, int p0, int p1, int j0, int j1);
+
+/* One query patch's dissimilarity to candidates j0 ≤ j < j1 of context-aware saliency,
+   d_j = √max(nq + norms[j] − 2·dots[j], 0)·scale / (1 + weight·√((yq − ys[j])² + (xq − xs[j])²))
+   (the colour distance from float64 dot products and squared norms, rounded to float32 once
+   clamped; the rest in float32): the d_j < bound with j ≠ skip are written, in order, to
+   `kept` (room for j1 − j0); returns how many. Every level gives the same bits. */
+size_t srk_patch_distances_below(const double *dots, const double *norms, double nq, const float *ys, const float *xs,
+                                 float yq, float xq, float scale, float weight, float bound, size_t skip, float *kept,
+                                 size_t j0, size_t j1);
 
 #endif
