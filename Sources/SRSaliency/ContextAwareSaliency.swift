@@ -114,8 +114,9 @@ public struct ContextAwareSaliency: Sendable {
                         let kept = UnsafeMutablePointer<Float>.allocate(capacity: m)
                         defer { dots.deallocate(); kept.deallocate() }
                         // The K-th smallest d of the previous query: a neighbouring patch's,
-                        // so, with room, it bounds this one's in most rows, and only the few
-                        // hundred d below it are kept; when fewer than K are, all are.
+                        // so, with a quarter's room, it bounds this one's in most rows, and
+                        // only the few hundred d below it are kept; when fewer than K are,
+                        // those below twice it, and then all of them.
                         var previous = Float.infinity
                         for b in range {
                             let lo = b * block, rows = min(block, n - lo)
@@ -128,6 +129,7 @@ public struct ContextAwareSaliency: Sendable {
                                                               bound, qi, kept, 0, m)
                                 }
                                 var count = keep(below: (previous * 1.25).nextUp)
+                                if count < k { count = keep(below: (previous * 2).nextUp) }
                                 if count < k { count = keep(below: .infinity) }
                                 let (sum, largest) = smallestSum(kept, count: count, k: k)
                                 previous = largest
