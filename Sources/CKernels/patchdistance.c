@@ -2,6 +2,7 @@
 #include "targets.h"
 
 #include <math.h>
+#include <stdint.h>
 
 /* Context-aware saliency's patch dissimilarity (SRSaliency/ContextAwareSaliency.swift):
    the squared colour distance ‖p‖² + ‖c‖² − 2p·c in float64 (the difference cancels),
@@ -10,12 +11,17 @@
    same order and none fuses a multiply into an add, so every level gives the same bits. */
 #pragma clang fp contract(off)
 
+/* The den of d: 1 + weight·√(dy² + dx²). */
+static inline float spread_scalar(const float *ys, const float *xs, float yq, float xq, float weight, size_t j) {
+    float dy = yq - ys[j], dx = xq - xs[j];
+    return 1.0f + weight * sqrtf(dy * dy + dx * dx);
+}
+
 static inline float distance_scalar(const double *dots, const double *norms, double nq, const float *ys, const float *xs,
                                     float yq, float xq, float scale, float weight, size_t j) {
     double z = (nq + norms[j]) - 2.0 * dots[j];
     float d2 = (float)(z < 0 ? 0 : z);
-    float dy = yq - ys[j], dx = xq - xs[j];
-    return sqrtf(d2) * scale / (1.0f + weight * sqrtf(dy * dy + dx * dx));
+    return sqrtf(d2) * scale / spread_scalar(ys, xs, yq, xq, weight, j);
 }
 
 static size_t below_scalar(const double *dots, const double *norms, double nq, const float *ys, const float *xs, float yq,
@@ -64,6 +70,177 @@ AVX2 static size_t below_avx2(const double *dots, const double *norms, double nq
     return count + below_scalar(dots, norms, nq, ys, xs, yq, xq, scale, weight, bound, skip, kept + count, j, j1);
 }
 #endif
+
+/* Screening from float32 dot products (srk_patch_screen): z = nq + norms[j] − 2·dots[j] and
+   Δ = slack·lengths[j] + FLOOR·(nq + norms[j]) in float64 (slack = c·‖p‖), then lo and hi
+   from z − Δ and z + Δ. The
+   last factors widen the interval by more than the float32 roundings of √, × and ÷. */
+#define LO_SHRINK 0.999999f
+#define HI_GROW 1.000001f
+#define KEEP_GROW 1.00001f
+
+/* Δ also holds FLOOR·(‖p‖² + ‖c‖²), more than the float64 roundings of z and of the direct
+   sum of 147 squares, for when ‖p‖·‖c‖ is tiny. */
+#define FLOOR 1e-13
+
+/* √(z − Δ)·scale, the part of lo the keep test compares with bound·spread (no division:
+   KEEP_GROW covers the roundings, so every lo < bound is kept). */
+static inline float screen_root_scalar(const float *dots, const double *norms, const double *lengths, double nq, double slack,
+                                       float scale, size_t j, double *z_out, double *delta_out) {
+    double both = nq + norms[j];
+    double z = both - 2.0 * (double)dots[j];
+    double delta = slack * lengths[j] + FLOOR * both;
+    double lo = z - delta;
+    *z_out = z;
+    *delta_out = delta;
+    return sqrtf((float)(lo < 0 ? 0 : lo)) * scale;
+}
+
+static inline void keep_scalar(double z, double delta, float root, float scale, float spread, float bound, size_t j,
+                               float *los, float *his, int32_t *index, size_t count, size_t *surely) {
+    double hi = z + delta;
+    float h = sqrtf((float)(hi < 0 ? 0 : hi)) * scale / spread * HI_GROW;
+    los[count] = root / spread * LO_SHRINK;
+    his[count] = h;
+    index[count] = (int32_t)j;
+    if (h < bound) (*surely)++;
+}
+
+static size_t screen_scalar(const float *dots, const double *norms, const double *lengths, double nq, double slack,
+                            const float *ys, const float *xs, float yq, float xq, float scale, float weight, float bound,
+                            size_t skip, float *los, float *his, int32_t *index, size_t j0, size_t j1, size_t *surely) {
+    size_t count = 0;
+    for (size_t j = j0; j < j1; j++) {
+        double z, delta;
+        float spread = spread_scalar(ys, xs, yq, xq, weight, j);
+        float root = screen_root_scalar(dots, norms, lengths, nq, slack, scale, j, &z, &delta);
+        if (root < bound * spread * KEEP_GROW && j != skip)
+            keep_scalar(z, delta, root, scale, spread, bound, j, los, his, index, count++, surely);
+    }
+    return count;
+}
+
+/* Σ_t (p[t] − c[t])² in float64: four partial sums (t mod 4) over the first dim − dim mod 4
+   terms, added as (s0 + s1) + (s2 + s3), then the rest in order; the AVX2 level keeps the
+   four sums in one vector, so both give the same bits. */
+static double squared_distance_scalar(const double *p, const double *c, size_t dim) {
+    double s[4] = {0, 0, 0, 0};
+    size_t t = 0;
+    for (; t + 4 <= dim; t += 4)
+        for (int l = 0; l < 4; l++) {
+            double e = p[t + l] - c[t + l];
+            s[l] = s[l] + e * e;
+        }
+    double sum = (s[0] + s[1]) + (s[2] + s[3]);
+    for (; t < dim; t++) {
+        double e = p[t] - c[t];
+        sum = sum + e * e;
+    }
+    return sum;
+}
+
+static void exact_scalar(const double *vectors, size_t dim, size_t q, const int32_t *index, size_t count, const float *ys,
+                         const float *xs, float scale, float weight, float *d) {
+    for (size_t i = 0; i < count; i++) {
+        size_t j = (size_t)index[i];
+        double z = squared_distance_scalar(vectors + q * dim, vectors + j * dim, dim);
+        d[i] = sqrtf((float)z) * scale / spread_scalar(ys, xs, ys[q], xs[q], weight, j);
+    }
+}
+
+#if defined(__x86_64__)
+AVX2 static size_t screen_avx2(const float *dots, const double *norms, const double *lengths, double nq, double slack,
+                               const float *ys, const float *xs, float yq, float xq, float scale, float weight, float bound,
+                               size_t skip, float *los, float *his, int32_t *index, size_t j0, size_t j1, size_t *surely) {
+    const __m256d nq4 = _mm256_set1_pd(nq), slack4 = _mm256_set1_pd(slack), two = _mm256_set1_pd(2.0);
+    const __m256d floor4 = _mm256_set1_pd(FLOOR);
+    const __m256 yq8 = _mm256_set1_ps(yq), xq8 = _mm256_set1_ps(xq), bound8 = _mm256_set1_ps(bound);
+    const __m256 scale8 = _mm256_set1_ps(scale), weight8 = _mm256_set1_ps(weight), one = _mm256_set1_ps(1.0f);
+    const __m256 grow = _mm256_set1_ps(KEEP_GROW);
+    size_t count = 0, j = j0;
+    float root[8], spread[8];
+    double z[8], delta[8];
+    for (; j + 8 <= j1; j += 8) {
+        __m256 dot8 = _mm256_loadu_ps(dots + j);
+        __m256d ba = _mm256_add_pd(nq4, _mm256_loadu_pd(norms + j)), bb = _mm256_add_pd(nq4, _mm256_loadu_pd(norms + j + 4));
+        __m256d za = _mm256_sub_pd(ba, _mm256_mul_pd(two, _mm256_cvtps_pd(_mm256_castps256_ps128(dot8))));
+        __m256d zb = _mm256_sub_pd(bb, _mm256_mul_pd(two, _mm256_cvtps_pd(_mm256_extractf128_ps(dot8, 1))));
+        __m256d da = _mm256_add_pd(_mm256_mul_pd(slack4, _mm256_loadu_pd(lengths + j)), _mm256_mul_pd(floor4, ba));
+        __m256d db = _mm256_add_pd(_mm256_mul_pd(slack4, _mm256_loadu_pd(lengths + j + 4)), _mm256_mul_pd(floor4, bb));
+        __m256d la = _mm256_sub_pd(za, da), lb = _mm256_sub_pd(zb, db);
+        __m256 l2 = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_max_pd(_mm256_setzero_pd(), lb)),
+                                    _mm256_cvtpd_ps(_mm256_max_pd(_mm256_setzero_pd(), la)));
+        __m256 dy = _mm256_sub_ps(yq8, _mm256_loadu_ps(ys + j)), dx = _mm256_sub_ps(xq8, _mm256_loadu_ps(xs + j));
+        __m256 sp = _mm256_add_ps(one, _mm256_mul_ps(weight8, _mm256_sqrt_ps(_mm256_add_ps(_mm256_mul_ps(dy, dy), _mm256_mul_ps(dx, dx)))));
+        __m256 v = _mm256_mul_ps(_mm256_sqrt_ps(l2), scale8);
+        __m256 reach = _mm256_mul_ps(_mm256_mul_ps(bound8, sp), grow);
+        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, reach, _CMP_LT_OQ));
+        if (skip - j < 8) mask &= ~(1u << (skip - j));
+        if (mask == 0) continue;
+        _mm256_storeu_ps(root, v);
+        _mm256_storeu_ps(spread, sp);
+        _mm256_storeu_pd(z, za);
+        _mm256_storeu_pd(z + 4, zb);
+        _mm256_storeu_pd(delta, da);
+        _mm256_storeu_pd(delta + 4, db);
+        while (mask) {
+            int l = __builtin_ctz(mask);
+            keep_scalar(z[l], delta[l], root[l], scale, spread[l], bound, j + (size_t)l, los, his, index, count++, surely);
+            mask &= mask - 1;
+        }
+    }
+    return count + screen_scalar(dots, norms, lengths, nq, slack, ys, xs, yq, xq, scale, weight, bound, skip, los + count,
+                                 his + count, index + count, j, j1, surely);
+}
+
+AVX2 static void exact_avx2(const double *vectors, size_t dim, size_t q, const int32_t *index, size_t count, const float *ys,
+                            const float *xs, float scale, float weight, float *d) {
+    const double *p = vectors + q * dim;
+    for (size_t i = 0; i < count; i++) {
+        size_t j = (size_t)index[i];
+        const double *c = vectors + j * dim;
+        __m256d s = _mm256_setzero_pd();
+        size_t t = 0;
+        for (; t + 4 <= dim; t += 4) {
+            __m256d e = _mm256_sub_pd(_mm256_loadu_pd(p + t), _mm256_loadu_pd(c + t));
+            s = _mm256_add_pd(s, _mm256_mul_pd(e, e));
+        }
+        double l[4];
+        _mm256_storeu_pd(l, s);
+        double sum = (l[0] + l[1]) + (l[2] + l[3]);
+        for (; t < dim; t++) {
+            double e = p[t] - c[t];
+            sum = sum + e * e;
+        }
+        d[i] = sqrtf((float)sum) * scale / spread_scalar(ys, xs, ys[q], xs[q], weight, j);
+    }
+}
+#endif
+
+size_t srk_patch_screen(const float *dots, const double *norms, const double *lengths, double nq, double slack,
+                        const float *ys, const float *xs, float yq, float xq, float scale, float weight, float bound,
+                        size_t skip, float *lo, float *hi, int32_t *index, size_t j0, size_t j1, size_t *surely) {
+    *surely = 0;
+    if (!(bound > 0)) return 0; /* no lo ≥ 0 is below it (and a negative bound·spread would keep some) */
+#if defined(__x86_64__)
+    if (srk_isa() >= SRK_ISA_AVX2)
+        return screen_avx2(dots, norms, lengths, nq, slack, ys, xs, yq, xq, scale, weight, bound, skip, lo, hi, index, j0, j1,
+                           surely);
+#endif
+    return screen_scalar(dots, norms, lengths, nq, slack, ys, xs, yq, xq, scale, weight, bound, skip, lo, hi, index, j0, j1,
+                         surely);
+}
+
+void srk_patch_exact(const double *vectors, size_t dim, size_t q, const int32_t *index, size_t count, const float *ys,
+                     const float *xs, float scale, float weight, float *d) {
+#if defined(__x86_64__)
+    if (srk_isa() >= SRK_ISA_AVX2) {
+        exact_avx2(vectors, dim, q, index, count, ys, xs, scale, weight, d);
+        return;
+    }
+#endif
+    exact_scalar(vectors, dim, q, index, count, ys, xs, scale, weight, d);
+}
 
 size_t srk_patch_distances_below(const double *dots, const double *norms, double nq, const float *ys, const float *xs,
                                  float yq, float xq, float scale, float weight, float bound, size_t skip, float *kept,

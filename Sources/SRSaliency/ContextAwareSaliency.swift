@@ -16,6 +16,10 @@ public struct ContextAwareSaliency: Sendable {
     public var positionWeight = 3.0
     public var scales: [Double] = [1, 0.8, 0.5, 0.3]
     public var threshold = 0.8
+    /// Directly measured candidates per row past which a block of rows turns to the float64
+    /// product (flat images put thousands in every row's interval; there the product is
+    /// cheaper). Not a parameter of the method: its result is the same either way.
+    var measuredPerRow = 1024
 
     public init() {}
 
@@ -86,59 +90,75 @@ public struct ContextAwareSaliency: Sendable {
         return immediateContext(mean, height: height, width: width)
     }
 
-    /// `S_i = 1 − exp(−(1/K) Σ_{k≤K} d(p_i, q_k))` for every query patch; colour distances
-    /// as blocked matrix products `‖a‖² + ‖b‖² − 2a·b` (`cblas_dgemm`: in float64, as that
-    /// difference cancels), rows spread across cores. From the squared colour distance on,
-    /// each pair's `d` is float32 (`srk_patch_distances_below`), and only the d below a
-    /// bound are kept for the selection of the K smallest (relative error ~1e-7; their sum
-    /// is taken in float64).
+    /// `S_i = 1 − exp(−(1/K) Σ_{k≤K} d(p_i, q_k))` for every query patch, rows spread across
+    /// cores. Colour distances `‖a‖² + ‖b‖² − 2a·b` come from blocked float32 matrix
+    /// products (`cblas_sgemm`), whose error is bounded: `|fl(a·b) − a·b| ≤ (dim + 2)·u·‖a‖‖b‖`
+    /// (float32 inputs, any order of the sums). That screens each row into intervals
+    /// `[lo, hi]` around every `d` (`srk_patch_screen`); only the candidates whose `lo` is at
+    /// most the K-th smallest `hi` can be among the K nearest, and those (~K + 40) are
+    /// measured directly in float64 (`srk_patch_exact`). The K smallest of them are the K
+    /// smallest of the row, so the result is exact. See `NearestPatches`.
     func singleScale(_ query: Patches, _ candidates: [Patches], progress: ((Double) -> Void)? = nil) -> [Double] {
         let dim = query.vectors.count / max(query.count, 1)
-        let all = candidates.flatMap(\.vectors), positions = candidates.flatMap(\.positions)
+        let positions = candidates.flatMap(\.positions)
         let m = positions.count, n = query.count
+        // Centred on the mean patch: distances stay, norms shrink, and so does the bound on
+        // the float32 product's error (Lab's a and b sit near 0.5 in every patch).
+        var all = candidates.flatMap(\.vectors)
+        var mean = [Double](repeating: 0, count: dim)
+        for j in 0..<m { for t in 0..<dim { mean[t] += all[j * dim + t] } }
+        for t in 0..<dim { mean[t] /= Double(max(m, 1)) }
+        for j in 0..<m { for t in 0..<dim { all[j * dim + t] -= mean[t] } }
+        let all32 = all.map(Float.init)
         let norms = (0..<m).map { j in (0..<dim).reduce(0.0) { $0 + all[j * dim + $1] * all[j * dim + $1] } }
+        let lengths = norms.map { $0.squareRoot() }
         let ys = positions.map { Float($0.0) }, xs = positions.map { Float($0.1) }
         let scale = 1 / Float(dim).squareRoot(), weight = Float(positionWeight)
+        // Twice the product's error bound over ‖a‖‖b‖ (z holds 2a·b), with a hundredth of
+        // room for the float64 sums of z and of the direct distance.
+        let slack = 2 * Double(dim + 2) * 0x1p-24 * 1.01
         let k = min(neighbours, m - 1)
         var out = [Double](repeating: 0, count: n)
         let block = 256
         let blocks = (n + block - 1) / block
         let counter = BlockCounter()
-        all.withUnsafeBufferPointer { allPtr in norms.withUnsafeBufferPointer { normPtr in
-            ys.withUnsafeBufferPointer { yPtr in xs.withUnsafeBufferPointer { xPtr in
-                out.withUnsafeMutableBufferPointer { outPtr in
-                    guard let a = allPtr.baseAddress, let np = normPtr.baseAddress, let yp = yPtr.baseAddress,
-                          let xp = xPtr.baseAddress, let outBase = outPtr.baseAddress else { return }
-                    Parallel.forEach(blocks) { range in
-                        let dots = UnsafeMutablePointer<Double>.allocate(capacity: block * m)
-                        let kept = UnsafeMutablePointer<Float>.allocate(capacity: m)
-                        defer { dots.deallocate(); kept.deallocate() }
-                        // The K-th smallest d of the previous query: a neighbouring patch's,
-                        // so, with a quarter's room, it bounds this one's in most rows, and
-                        // only the few hundred d below it are kept; when fewer than K are,
-                        // those below twice it, and then all of them.
-                        var previous = Float.infinity
-                        for b in range {
-                            let lo = b * block, rows = min(block, n - lo)
-                            // The query patches are the first rows of `all`.
-                            BLAS.dgemmSingle(m: rows, n: m, k: dim, a: a + lo * dim, lda: dim, b: a, ldb: dim, c: dots, ldc: m)
-                            for i in 0..<rows {
-                                let qi = lo + i
-                                func keep(below bound: Float) -> Int {
-                                    srk_patch_distances_below(dots + i * m, np, np[qi], yp, xp, yp[qi], xp[qi], scale, weight,
-                                                              bound, qi, kept, 0, m)
+        all.withUnsafeBufferPointer { allPtr in all32.withUnsafeBufferPointer { all32Ptr in
+            norms.withUnsafeBufferPointer { normPtr in lengths.withUnsafeBufferPointer { lengthPtr in
+                ys.withUnsafeBufferPointer { yPtr in xs.withUnsafeBufferPointer { xPtr in
+                    out.withUnsafeMutableBufferPointer { outPtr in
+                        guard let a = allPtr.baseAddress, let a32 = all32Ptr.baseAddress, let np = normPtr.baseAddress,
+                              let lp = lengthPtr.baseAddress, let yp = yPtr.baseAddress, let xp = xPtr.baseAddress,
+                              let outBase = outPtr.baseAddress else { return }
+                        let nearest = NearestPatches(dim: dim, m: m, k: k, vectors: a, norms: np, lengths: lp, ys: yp, xs: xp, scale: scale,
+                                           weight: weight, slack: slack)
+                        Parallel.forEach(blocks) { range in
+                            let work = NearestPatches.Workspace(block: block, m: m)
+                            defer { work.deallocate() }
+                            // The K-th smallest d of the previous query: a neighbouring patch's.
+                            var previous = Float.infinity
+                            for b in range {
+                                let lo = b * block, count = min(block, n - lo)
+                                // The query patches are the first rows of `all`.
+                                BLAS.sgemmSingle(transB: true, m: count, n: m, k: dim, a: a32 + lo * dim, lda: dim, b: a32,
+                                                 ldb: dim, c: work.dots, ldc: m)
+                                var measured = 0, i = 0
+                                while i < count && measured <= i * measuredPerRow {
+                                    let (sum, largest, band) = nearest.screened(query: lo + i, dots: work.dots + i * m, previous: previous,
+                                                                              work: work)
+                                    (outBase[lo + i], previous, measured) = (1 - exp(-(k > 0 ? sum / Double(k) : 0)), largest,
+                                                                             measured + band)
+                                    i += 1
                                 }
-                                var count = keep(below: (previous * 1.25).nextUp)
-                                if count < k { count = keep(below: (previous * 2).nextUp) }
-                                if count < k { count = keep(below: .infinity) }
-                                let (sum, largest) = smallestSum(kept, count: count, k: k)
-                                previous = largest
-                                outBase[qi] = 1 - exp(-(k > 0 ? sum / Double(k) : 0))
+                                if i < count {
+                                    previous = nearest.exact(queries: (lo + i)..<(lo + count), previous: previous, work: work) {
+                                        outBase[$0] = 1 - exp(-(k > 0 ? $1 / Double(k) : 0))
+                                    }
+                                }
+                                if let progress { progress(Double(counter.increment()) / Double(blocks)) }
                             }
-                            if let progress { progress(Double(counter.increment()) / Double(blocks)) }
                         }
                     }
-                }
+                } }
             } }
         } }
         return out

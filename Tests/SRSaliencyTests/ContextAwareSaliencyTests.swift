@@ -81,15 +81,22 @@ final class ContextAwareSaliencyTests: XCTestCase {
         }
     }
 
-    /// The fast path (dgemm, quickselect, distance transform) equals the naive twin.
+    /// The fast path (screened float32 products, the float64 product it falls back to,
+    /// quickselect, distance transform) equals the naive twin.
     func testFastPathEqualsNaiveTwin() throws {
         let m = try manifest()
         for name in ["tiny", "scene_disk"] {
             let c = try XCTUnwrap(m.fixtures[name])
             let (rgb, _, h, w) = try working(c)
-            let fast = ContextAwareSaliency().map(rgb: rgb, height: h, width: w)
             let slow = NaiveSaliency.map(ContextAwareSaliency(), rgb: rgb, height: h, width: w)
-            if let why = closeness(fast.map(Float.init), slow.map(Float.init), atol: 1e-5, rtol: 0) { XCTFail("\(name): \(why)") }
+            // Screened rows, and (no directly measured candidates allowed) every row but the
+            // first of each block from the float64 product.
+            for limit in [ContextAwareSaliency().measuredPerRow, 0] {
+                var p = ContextAwareSaliency()
+                p.measuredPerRow = limit
+                let fast = p.map(rgb: rgb, height: h, width: w)
+                if let why = closeness(fast.map(Float.init), slow.map(Float.init), atol: 1e-5, rtol: 0) { XCTFail("\(name), limit \(limit): \(why)") }
+            }
         }
     }
 
@@ -139,6 +146,66 @@ final class ContextAwareSaliencyTests: XCTestCase {
                                                       skip < 0 ? Int.max : skip, &kept, 0, m)
                 XCTAssertEqual(Array(kept.prefix(count)).map(\.bitPattern), want.map(\.bitPattern), "\(level), skip \(skip), bound \(bound)")
             }
+        }
+    }
+
+    /// The float32 screening (`srk_patch_screen`) and the direct float64 distances
+    /// (`srk_patch_exact`): the same bits at every instruction set this CPU runs; every kept
+    /// candidate's exact d inside its [lo, hi]; every candidate with d below the bound kept;
+    /// `surely` counting the hi below it. Patches of 147 values, one of them the mean (so
+    /// ‖p‖·‖c‖ is 0 and only the float64 floor of Δ is left), the skipped query inside a
+    /// block of eight, bounds that keep none, some and all.
+    func testScreeningEveryInstructionSet() {
+        var rng = Seeded(state: 5)
+        let before = InstructionSet.inUse
+        defer { InstructionSet.use(before) }
+        let (m, dim, q) = (45, 147, 9)
+        var vectors = (0..<(m * dim)).map { _ in Double.random(in: -0.5...0.5, using: &rng) }
+        for t in 0..<dim { vectors[3 * dim + t] = 0 }
+        for t in 0..<dim { vectors[4 * dim + t] = vectors[q * dim + t] + 1e-4 }
+        let v32 = vectors.map(Float.init)
+        // float32 products summed in an order of their own (the bound holds for any).
+        let dots: [Float] = (0..<m).map { j in (0..<dim).reversed().reduce(Float(0)) { $0 + v32[q * dim + $1] * v32[j * dim + $1] } }
+        let norms = (0..<m).map { j in (0..<dim).reduce(0.0) { $0 + vectors[j * dim + $1] * vectors[j * dim + $1] } }
+        let lengths = norms.map { $0.squareRoot() }
+        let ys = (0..<m).map { _ in Float.random(in: 0...1, using: &rng) }, xs = (0..<m).map { _ in Float.random(in: 0...1, using: &rng) }
+        let (scale, weight) = (1 / Float(dim).squareRoot(), Float(3))
+        let slack = 2 * Double(dim + 2) * 0x1p-24 * 1.01 * lengths[q]
+        var exact = [Float](repeating: .nan, count: m)
+        let all = (0..<m).map(Int32.init)
+        srk_patch_exact(vectors, dim, q, all, m, ys, xs, scale, weight, &exact)
+        let others = (0..<m).filter { $0 != q }.map { exact[$0] }.sorted()
+        var first: [String: [UInt32]] = [:]
+        for level in InstructionSet.allCases where level <= InstructionSet.supported {
+            XCTAssertEqual(InstructionSet.use(level), level)
+            var again = [Float](repeating: .nan, count: m)
+            srk_patch_exact(vectors, dim, q, all, m, ys, xs, scale, weight, &again)
+            XCTAssertEqual(again.map(\.bitPattern), exact.map(\.bitPattern), "\(level): exact")
+            for bound in [Float.infinity, others[m / 2], others[0], 0, -1] {
+                var (lo, hi) = ([Float](repeating: .nan, count: m), [Float](repeating: .nan, count: m))
+                var index = [Int32](repeating: -1, count: m)
+                var surely = -1
+                let kept = srk_patch_screen(dots, norms, lengths, norms[q], slack, ys, xs, ys[q], xs[q], scale, weight, bound, q,
+                                            &lo, &hi, &index, 0, m, &surely)
+                let keptIndex = Set(index.prefix(kept).map(Int.init))
+                XCTAssertFalse(keptIndex.contains(q))
+                for j in 0..<m where j != q && exact[j] < bound { XCTAssertTrue(keptIndex.contains(j), "\(level), bound \(bound): \(j) dropped") }
+                for i in 0..<kept {
+                    let j = Int(index[i])
+                    XCTAssertTrue(lo[i] <= exact[j] && exact[j] <= hi[i], "\(level): \(j) \(exact[j]) outside [\(lo[i]), \(hi[i])]")
+                }
+                XCTAssertEqual(surely, hi.prefix(kept).filter { $0 < bound }.count, "\(level), bound \(bound)")
+                let bits = (lo.prefix(kept) + hi.prefix(kept)).map(\.bitPattern) + index.prefix(kept).map { UInt32(bitPattern: $0) }
+                XCTAssertEqual(bits, first[bound.description, default: bits], "\(level), bound \(bound)")
+                first[bound.description] = bits
+            }
+        }
+        // The direct float64 distance against a sum of the squares in Swift.
+        for j in [0, 3, 4, 44] {
+            let z = (0..<dim).reduce(0.0) { let e = vectors[q * dim + $1] - vectors[j * dim + $1]; return $0 + e * e }
+            let (dy, dx) = (ys[q] - ys[j], xs[q] - xs[j])
+            let want = Float(z).squareRoot() * scale / (1 + weight * (dy * dy + dx * dx).squareRoot())
+            XCTAssertEqual(exact[j], want, accuracy: want * 1e-6, "candidate \(j)")
         }
     }
 
