@@ -95,7 +95,7 @@ public struct ContextAwareSaliency: Sendable {
     /// products (`cblas_sgemm`), whose error is bounded: `|fl(a·b) − a·b| ≤ (dim + 2)·u·‖a‖‖b‖`
     /// (float32 inputs, any order of the sums). That screens each row into intervals
     /// `[lo, hi]` around every `d` (`srk_patch_screen`); only the candidates whose `lo` is at
-    /// most the K-th smallest `hi` can be among the K nearest, and those (~K + 40) are
+    /// most the K-th smallest `hi` can be among the K nearest, and those (65–94 for K = 64) are
     /// measured directly in float64 (`srk_patch_exact`). The K smallest of them are the K
     /// smallest of the row, so the result is exact. See `NearestPatches`.
     func singleScale(_ query: Patches, _ candidates: [Patches], progress: ((Double) -> Void)? = nil) -> [Double] {
