@@ -71,53 +71,57 @@ AVX2 static size_t below_avx2(const double *dots, const double *norms, double nq
 }
 #endif
 
-/* Screening from float32 dot products (srk_patch_screen): z = nq + norms[j] − 2·dots[j] and
-   Δ = slack·lengths[j] + FLOOR·(nq + norms[j]) in float64 (slack = c·‖p‖), then lo and hi
-   from z − Δ and z + Δ. The
-   last factors widen the interval by more than the float32 roundings of √, × and ÷. */
+/* Screening from float32 dot products (srk_patch_screen), all in float32:
+   z = (nq + norms[j]) − 2·dots[j] and Δ = slack·lengths[j] + FLOOR·(nq + norms[j]), so that
+   z − Δ ≤ the true squared distance ≤ z + Δ: the caller's slack (c·‖p‖) bounds the product's
+   error, FLOOR (16 units in the last place) the roundings of the norms to float32, of z and
+   Δ here, and of the float64 direct sum. The keep test has no √ or ÷:
+   (z − Δ)·scale² < (bound·spread·KEEP_GROW)², the bound at least MIN_BOUND so its square
+   stays a normal float; KEEP_GROW covers the roundings, so every lo < bound is kept. lo and
+   hi, √(z ∓ Δ)·scale / spread of the kept only, are widened by LO_SHRINK and HI_GROW. */
 #define LO_SHRINK 0.999999f
 #define HI_GROW 1.000001f
 #define KEEP_GROW 1.00001f
+#define FLOOR 1e-6f
+#define MIN_BOUND 1e-15f
 
-/* Δ also holds FLOOR·(‖p‖² + ‖c‖²), more than the float64 roundings of z and of the direct
-   sum of 147 squares, for when ‖p‖·‖c‖ is tiny. */
-#define FLOOR 1e-13
-
-/* √(z − Δ)·scale, the part of lo the keep test compares with bound·spread (no division:
-   KEEP_GROW covers the roundings, so every lo < bound is kept). */
-static inline float screen_root_scalar(const float *dots, const double *norms, const double *lengths, double nq, double slack,
-                                       float scale, size_t j, double *z_out, double *delta_out) {
-    double both = nq + norms[j];
-    double z = both - 2.0 * (double)dots[j];
-    double delta = slack * lengths[j] + FLOOR * both;
-    double lo = z - delta;
-    *z_out = z;
-    *delta_out = delta;
-    return sqrtf((float)(lo < 0 ? 0 : lo)) * scale;
-}
-
-static inline void keep_scalar(double z, double delta, float root, float scale, float spread, float bound, size_t j,
-                               float *los, float *his, int32_t *index, size_t count, size_t *surely) {
-    double hi = z + delta;
-    float h = sqrtf((float)(hi < 0 ? 0 : hi)) * scale / spread * HI_GROW;
-    los[count] = root / spread * LO_SHRINK;
-    his[count] = h;
+/* Pass 1 keeps a candidate's z − Δ and z + Δ (clamped at 0) and spread; pass 2 (finish)
+   turns them into lo and hi for all kept at once, eight at a time. */
+static inline void keep_scalar(float low, float z, float delta, float spread, size_t j, float *los, float *his, float *spreads,
+                               int32_t *index, size_t count) {
+    float high = z + delta;
+    los[count] = low;
+    his[count] = high < 0 ? 0 : high;
+    spreads[count] = spread;
     index[count] = (int32_t)j;
-    if (h < bound) (*surely)++;
 }
 
-static size_t screen_scalar(const float *dots, const double *norms, const double *lengths, double nq, double slack,
+static size_t screen_scalar(const float *dots, const float *norms, const float *lengths, float nq, float slack,
                             const float *ys, const float *xs, float yq, float xq, float scale, float weight, float bound,
-                            size_t skip, float *los, float *his, int32_t *index, size_t j0, size_t j1, size_t *surely) {
+                            size_t skip, float *los, float *his, float *spreads, int32_t *index, size_t j0, size_t j1) {
     size_t count = 0;
+    float scale2 = scale * scale;
     for (size_t j = j0; j < j1; j++) {
-        double z, delta;
+        float both = nq + norms[j];
+        float z = both - 2.0f * dots[j];
+        float delta = slack * lengths[j] + FLOOR * both;
+        float low = z - delta;
+        low = low < 0 ? 0 : low;
         float spread = spread_scalar(ys, xs, yq, xq, weight, j);
-        float root = screen_root_scalar(dots, norms, lengths, nq, slack, scale, j, &z, &delta);
-        if (root < bound * spread * KEEP_GROW && j != skip)
-            keep_scalar(z, delta, root, scale, spread, bound, j, los, his, index, count++, surely);
+        float reach = bound * spread * KEEP_GROW;
+        if (low * scale2 < reach * reach && j != skip) keep_scalar(low, z, delta, spread, j, los, his, spreads, index, count++);
     }
     return count;
+}
+
+static size_t finish_scalar(float *los, float *his, const float *spreads, size_t t0, size_t count, float scale, float bound) {
+    size_t surely = 0;
+    for (size_t t = t0; t < count; t++) {
+        los[t] = sqrtf(los[t]) * scale / spreads[t] * LO_SHRINK;
+        his[t] = sqrtf(his[t]) * scale / spreads[t] * HI_GROW;
+        if (his[t] < bound) surely++;
+    }
+    return surely;
 }
 
 /* Σ_t (p[t] − c[t])² in float64: four partial sums (t mod 4) over the first dim − dim mod 4
@@ -149,48 +153,53 @@ static void exact_scalar(const double *vectors, size_t dim, size_t q, const int3
 }
 
 #if defined(__x86_64__)
-AVX2 static size_t screen_avx2(const float *dots, const double *norms, const double *lengths, double nq, double slack,
+AVX2 static size_t screen_avx2(const float *dots, const float *norms, const float *lengths, float nq, float slack,
                                const float *ys, const float *xs, float yq, float xq, float scale, float weight, float bound,
-                               size_t skip, float *los, float *his, int32_t *index, size_t j0, size_t j1, size_t *surely) {
-    const __m256d nq4 = _mm256_set1_pd(nq), slack4 = _mm256_set1_pd(slack), two = _mm256_set1_pd(2.0);
-    const __m256d floor4 = _mm256_set1_pd(FLOOR);
+                               size_t skip, float *los, float *his, float *spreads, int32_t *index, size_t j0, size_t j1) {
+    const __m256 nq8 = _mm256_set1_ps(nq), slack8 = _mm256_set1_ps(slack), two = _mm256_set1_ps(2.0f);
+    const __m256 floor8 = _mm256_set1_ps(FLOOR), zero = _mm256_setzero_ps(), grow = _mm256_set1_ps(KEEP_GROW);
     const __m256 yq8 = _mm256_set1_ps(yq), xq8 = _mm256_set1_ps(xq), bound8 = _mm256_set1_ps(bound);
-    const __m256 scale8 = _mm256_set1_ps(scale), weight8 = _mm256_set1_ps(weight), one = _mm256_set1_ps(1.0f);
-    const __m256 grow = _mm256_set1_ps(KEEP_GROW);
+    const __m256 scale2 = _mm256_set1_ps(scale * scale), weight8 = _mm256_set1_ps(weight), one = _mm256_set1_ps(1.0f);
     size_t count = 0, j = j0;
-    float root[8], spread[8];
-    double z[8], delta[8];
+    float z[8], delta[8], low[8], spread[8];
     for (; j + 8 <= j1; j += 8) {
-        __m256 dot8 = _mm256_loadu_ps(dots + j);
-        __m256d ba = _mm256_add_pd(nq4, _mm256_loadu_pd(norms + j)), bb = _mm256_add_pd(nq4, _mm256_loadu_pd(norms + j + 4));
-        __m256d za = _mm256_sub_pd(ba, _mm256_mul_pd(two, _mm256_cvtps_pd(_mm256_castps256_ps128(dot8))));
-        __m256d zb = _mm256_sub_pd(bb, _mm256_mul_pd(two, _mm256_cvtps_pd(_mm256_extractf128_ps(dot8, 1))));
-        __m256d da = _mm256_add_pd(_mm256_mul_pd(slack4, _mm256_loadu_pd(lengths + j)), _mm256_mul_pd(floor4, ba));
-        __m256d db = _mm256_add_pd(_mm256_mul_pd(slack4, _mm256_loadu_pd(lengths + j + 4)), _mm256_mul_pd(floor4, bb));
-        __m256d la = _mm256_sub_pd(za, da), lb = _mm256_sub_pd(zb, db);
-        __m256 l2 = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_max_pd(_mm256_setzero_pd(), lb)),
-                                    _mm256_cvtpd_ps(_mm256_max_pd(_mm256_setzero_pd(), la)));
+        __m256 both = _mm256_add_ps(nq8, _mm256_loadu_ps(norms + j));
+        __m256 zz = _mm256_sub_ps(both, _mm256_mul_ps(two, _mm256_loadu_ps(dots + j)));
+        __m256 dd = _mm256_add_ps(_mm256_mul_ps(slack8, _mm256_loadu_ps(lengths + j)), _mm256_mul_ps(floor8, both));
+        __m256 lw = _mm256_max_ps(zero, _mm256_sub_ps(zz, dd));
         __m256 dy = _mm256_sub_ps(yq8, _mm256_loadu_ps(ys + j)), dx = _mm256_sub_ps(xq8, _mm256_loadu_ps(xs + j));
         __m256 sp = _mm256_add_ps(one, _mm256_mul_ps(weight8, _mm256_sqrt_ps(_mm256_add_ps(_mm256_mul_ps(dy, dy), _mm256_mul_ps(dx, dx)))));
-        __m256 v = _mm256_mul_ps(_mm256_sqrt_ps(l2), scale8);
         __m256 reach = _mm256_mul_ps(_mm256_mul_ps(bound8, sp), grow);
-        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, reach, _CMP_LT_OQ));
+        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_mul_ps(lw, scale2), _mm256_mul_ps(reach, reach), _CMP_LT_OQ));
         if (skip - j < 8) mask &= ~(1u << (skip - j));
         if (mask == 0) continue;
-        _mm256_storeu_ps(root, v);
+        _mm256_storeu_ps(z, zz);
+        _mm256_storeu_ps(delta, dd);
+        _mm256_storeu_ps(low, lw);
         _mm256_storeu_ps(spread, sp);
-        _mm256_storeu_pd(z, za);
-        _mm256_storeu_pd(z + 4, zb);
-        _mm256_storeu_pd(delta, da);
-        _mm256_storeu_pd(delta + 4, db);
         while (mask) {
             int l = __builtin_ctz(mask);
-            keep_scalar(z[l], delta[l], root[l], scale, spread[l], bound, j + (size_t)l, los, his, index, count++, surely);
+            keep_scalar(low[l], z[l], delta[l], spread[l], j + (size_t)l, los, his, spreads, index, count++);
             mask &= mask - 1;
         }
     }
     return count + screen_scalar(dots, norms, lengths, nq, slack, ys, xs, yq, xq, scale, weight, bound, skip, los + count,
-                                 his + count, index + count, j, j1, surely);
+                                 his + count, spreads + count, index + count, j, j1);
+}
+
+AVX2 static size_t finish_avx2(float *los, float *his, const float *spreads, size_t count, float scale, float bound) {
+    const __m256 scale8 = _mm256_set1_ps(scale), shrink = _mm256_set1_ps(LO_SHRINK), grow = _mm256_set1_ps(HI_GROW);
+    const __m256 bound8 = _mm256_set1_ps(bound);
+    size_t surely = 0, t = 0;
+    for (; t + 8 <= count; t += 8) {
+        __m256 sp = _mm256_loadu_ps(spreads + t);
+        __m256 lo = _mm256_mul_ps(_mm256_div_ps(_mm256_mul_ps(_mm256_sqrt_ps(_mm256_loadu_ps(los + t)), scale8), sp), shrink);
+        __m256 hi = _mm256_mul_ps(_mm256_div_ps(_mm256_mul_ps(_mm256_sqrt_ps(_mm256_loadu_ps(his + t)), scale8), sp), grow);
+        _mm256_storeu_ps(los + t, lo);
+        _mm256_storeu_ps(his + t, hi);
+        surely += (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(hi, bound8, _CMP_LT_OQ)));
+    }
+    return surely + finish_scalar(los, his, spreads, t, count, scale, bound);
 }
 
 AVX2 static void exact_avx2(const double *vectors, size_t dim, size_t q, const int32_t *index, size_t count, const float *ys,
@@ -217,18 +226,25 @@ AVX2 static void exact_avx2(const double *vectors, size_t dim, size_t q, const i
 }
 #endif
 
-size_t srk_patch_screen(const float *dots, const double *norms, const double *lengths, double nq, double slack,
+size_t srk_patch_screen(const float *dots, const float *norms, const float *lengths, float nq, float slack,
                         const float *ys, const float *xs, float yq, float xq, float scale, float weight, float bound,
-                        size_t skip, float *lo, float *hi, int32_t *index, size_t j0, size_t j1, size_t *surely) {
+                        size_t skip, float *lo, float *hi, float *spread, int32_t *index, size_t j0, size_t j1,
+                        size_t *surely) {
     *surely = 0;
     if (!(bound > 0)) return 0; /* no lo ≥ 0 is below it (and a negative bound·spread would keep some) */
+    if (bound < MIN_BOUND) bound = MIN_BOUND;
 #if defined(__x86_64__)
-    if (srk_isa() >= SRK_ISA_AVX2)
-        return screen_avx2(dots, norms, lengths, nq, slack, ys, xs, yq, xq, scale, weight, bound, skip, lo, hi, index, j0, j1,
-                           surely);
+    if (srk_isa() >= SRK_ISA_AVX2) {
+        size_t count = screen_avx2(dots, norms, lengths, nq, slack, ys, xs, yq, xq, scale, weight, bound, skip, lo, hi, spread,
+                                   index, j0, j1);
+        *surely = finish_avx2(lo, hi, spread, count, scale, bound);
+        return count;
+    }
 #endif
-    return screen_scalar(dots, norms, lengths, nq, slack, ys, xs, yq, xq, scale, weight, bound, skip, lo, hi, index, j0, j1,
-                         surely);
+    size_t count = screen_scalar(dots, norms, lengths, nq, slack, ys, xs, yq, xq, scale, weight, bound, skip, lo, hi, spread,
+                                 index, j0, j1);
+    *surely = finish_scalar(lo, hi, spread, 0, count, scale, bound);
+    return count;
 }
 
 void srk_patch_exact(const double *vectors, size_t dim, size_t q, const int32_t *index, size_t count, const float *ys,

@@ -1,7 +1,6 @@
 import Foundation
 import SRCore
 import SRRuntime
-import CKernels
 
 /// Context-aware saliency detection (Goferman, Zelnik-Manor & Tal, CVPR 2010), exactly as
 /// srtool specifies it (README, "Context-aware saliency"): 7×7 Lab patches at stride 3, the
@@ -90,77 +89,45 @@ public struct ContextAwareSaliency: Sendable {
         return immediateContext(mean, height: height, width: width)
     }
 
-    /// `S_i = 1 − exp(−(1/K) Σ_{k≤K} d(p_i, q_k))` for every query patch, rows spread across
-    /// cores. Colour distances `‖a‖² + ‖b‖² − 2a·b` come from blocked float32 matrix
-    /// products (`cblas_sgemm`), whose error is bounded: `|fl(a·b) − a·b| ≤ (dim + 2)·u·‖a‖‖b‖`
-    /// (float32 inputs, any order of the sums). That screens each row into intervals
-    /// `[lo, hi]` around every `d` (`srk_patch_screen`); only the candidates whose `lo` is at
-    /// most the K-th smallest `hi` can be among the K nearest, and those (65–94 for K = 64) are
-    /// measured directly in float64 (`srk_patch_exact`). The K smallest of them are the K
-    /// smallest of the row, so the result is exact. See `NearestPatches`.
+    /// `S_i = 1 − exp(−(1/K) Σ_{k≤K} d(p_i, q_k))` for every query patch, in blocks of rows
+    /// spread across cores: each block's float32 products screened row by row
+    /// (`NearestPatches.screened`), or, where a flat image makes that measure too many
+    /// candidates directly, the rest of the block from float64 products (`exact`).
     func singleScale(_ query: Patches, _ candidates: [Patches], progress: ((Double) -> Void)? = nil) -> [Double] {
-        let dim = query.vectors.count / max(query.count, 1)
-        let positions = candidates.flatMap(\.positions)
-        let m = positions.count, n = query.count
-        // Centred on the mean patch: distances stay, norms shrink, and so does the bound on
-        // the float32 product's error (Lab's a and b sit near 0.5 in every patch).
-        var all = candidates.flatMap(\.vectors)
-        var mean = [Double](repeating: 0, count: dim)
-        for j in 0..<m { for t in 0..<dim { mean[t] += all[j * dim + t] } }
-        for t in 0..<dim { mean[t] /= Double(max(m, 1)) }
-        for j in 0..<m { for t in 0..<dim { all[j * dim + t] -= mean[t] } }
-        let all32 = all.map(Float.init)
-        let norms = (0..<m).map { j in (0..<dim).reduce(0.0) { $0 + all[j * dim + $1] * all[j * dim + $1] } }
-        let lengths = norms.map { $0.squareRoot() }
-        let ys = positions.map { Float($0.0) }, xs = positions.map { Float($0.1) }
-        let scale = 1 / Float(dim).squareRoot(), weight = Float(positionWeight)
-        // Twice the product's error bound over ‖a‖‖b‖ (z holds 2a·b), with a hundredth of
-        // room for the float64 sums of z and of the direct distance.
-        let slack = 2 * Double(dim + 2) * 0x1p-24 * 1.01
-        let k = min(neighbours, m - 1)
+        let nearest = NearestPatches(query: query, candidates: candidates, neighbours: neighbours, positionWeight: positionWeight)
+        let n = query.count, k = nearest.k
+        func saliency(_ sum: Double) -> Double { 1 - exp(-(k > 0 ? sum / Double(k) : 0)) }
         var out = [Double](repeating: 0, count: n)
-        let block = 256
-        let blocks = (n + block - 1) / block
+        // Blocks of ~256 rows, as many for each worker (27 blocks on two workers left one
+        // waiting for the 27th).
+        let workers = max(1, Parallel.threads)
+        let blocks = ((n + 255) / 256 + workers - 1) / workers * workers
+        let block = max(1, (n + blocks - 1) / blocks)
         let counter = BlockCounter()
-        all.withUnsafeBufferPointer { allPtr in all32.withUnsafeBufferPointer { all32Ptr in
-            norms.withUnsafeBufferPointer { normPtr in lengths.withUnsafeBufferPointer { lengthPtr in
-                ys.withUnsafeBufferPointer { yPtr in xs.withUnsafeBufferPointer { xPtr in
-                    out.withUnsafeMutableBufferPointer { outPtr in
-                        guard let a = allPtr.baseAddress, let a32 = all32Ptr.baseAddress, let np = normPtr.baseAddress,
-                              let lp = lengthPtr.baseAddress, let yp = yPtr.baseAddress, let xp = xPtr.baseAddress,
-                              let outBase = outPtr.baseAddress else { return }
-                        let nearest = NearestPatches(dim: dim, m: m, k: k, vectors: a, norms: np, lengths: lp, ys: yp, xs: xp, scale: scale,
-                                           weight: weight, slack: slack)
-                        Parallel.forEach(blocks) { range in
-                            let work = NearestPatches.Workspace(block: block, m: m)
-                            defer { work.deallocate() }
-                            // The K-th smallest d of the previous query: a neighbouring patch's.
-                            var previous = Float.infinity
-                            for b in range {
-                                let lo = b * block, count = min(block, n - lo)
-                                // The query patches are the first rows of `all`.
-                                BLAS.sgemmSingle(transB: true, m: count, n: m, k: dim, a: a32 + lo * dim, lda: dim, b: a32,
-                                                 ldb: dim, c: work.dots, ldc: m)
-                                var measured = 0, i = 0
-                                while i < count && measured <= i * measuredPerRow {
-                                    let (sum, largest, band) = nearest.screened(query: lo + i, dots: work.dots + i * m, previous: previous,
-                                                                              work: work)
-                                    (outBase[lo + i], previous, measured) = (1 - exp(-(k > 0 ? sum / Double(k) : 0)), largest,
-                                                                             measured + band)
-                                    i += 1
-                                }
-                                if i < count {
-                                    previous = nearest.exact(queries: (lo + i)..<(lo + count), previous: previous, work: work) {
-                                        outBase[$0] = 1 - exp(-(k > 0 ? $1 / Double(k) : 0))
-                                    }
-                                }
-                                if let progress { progress(Double(counter.increment()) / Double(blocks)) }
-                            }
+        out.withUnsafeMutableBufferPointer { outPtr in
+            guard let outBase = outPtr.baseAddress else { return }
+            Parallel.forEach(blocks) { range in
+                let work = NearestPatches.Workspace(block: block, m: nearest.m)
+                // The K-th smallest d of the previous query: a neighbouring patch's.
+                var previous = Float.infinity
+                for b in range where b * block < n {
+                    let rows = (b * block)..<min(n, (b + 1) * block)
+                    nearest.float32Products(rows, into: work)
+                    var measured = 0, i = 0
+                    while i < rows.count && measured <= i * measuredPerRow {
+                        let (sum, largest, band) = nearest.screened(query: rows.lowerBound + i, row: i, previous: previous, work: work)
+                        (outBase[rows.lowerBound + i], previous, measured) = (saliency(sum), largest, measured + band)
+                        i += 1
+                    }
+                    if i < rows.count {
+                        previous = nearest.exact(queries: (rows.lowerBound + i)..<rows.upperBound, previous: previous, work: work) {
+                            outBase[$0] = saliency($1)
                         }
                     }
-                } }
-            } }
-        } }
+                    if let progress { progress(Double(counter.increment()) / Double(blocks)) }
+                }
+            }
+        }
         return out
     }
 

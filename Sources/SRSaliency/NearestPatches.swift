@@ -5,17 +5,65 @@ import SRRuntime
 /// candidate patch of one scale search (`ContextAwareSaliency.singleScale`), one row at a time.
 ///
 /// Both ways start from a bound: the previous query's K-th smallest d (a neighbouring patch,
-/// so its K nearest are at a similar distance) with a quarter's room, then twice that,
-/// then none, until K candidates are surely below it; only the few hundred candidates below
-/// the bound are kept, and one quickselect takes the K smallest.
-struct NearestPatches {
+/// so its K nearest are at a similar distance) with 5 % room, then 25 %, then twice it,
+/// then none, until K candidates are surely below it (a failed bound costs one more pass
+/// over the row, cheaper than the candidates a looser one keeps); only the few hundred
+/// candidates below the bound are kept, and quickselects take the K smallest.
+final class NearestPatches: @unchecked Sendable {
     let dim: Int, m: Int, k: Int
-    /// The candidates' patch vectors (`[m, dim]`, the queries first), squared norms and norms.
-    let vectors: UnsafePointer<Double>, norms: UnsafePointer<Double>, lengths: UnsafePointer<Double>
-    let ys: UnsafePointer<Float>, xs: UnsafePointer<Float>
+    /// The candidates' patch vectors (`[m, dim]`, the queries first), centred on the mean
+    /// patch (distances stay, norms shrink, and so does the bound on the float32 product's
+    /// error: Lab's a and b sit near 0.5 in every patch), in float64 and float32; their
+    /// squared norms, and both norms in float32 for the screening; their positions.
+    let vectors: UnsafeMutablePointer<Double>, vectors32: UnsafeMutablePointer<Float>
+    let norms: UnsafeMutablePointer<Double>, norms32: UnsafeMutablePointer<Float>, lengths32: UnsafeMutablePointer<Float>
+    let ys: UnsafeMutablePointer<Float>, xs: UnsafeMutablePointer<Float>
     let scale: Float, weight: Float
-    /// The float32 product's error bound on z over ‖a‖‖b‖.
+    /// The float32 product's error bound on z = ‖a‖² + ‖b‖² − 2a·b over ‖a‖‖b‖: twice
+    /// `(dim + 2)·u` (float32 inputs, any order of the sums), with a hundredth of room.
     let slack: Double
+
+    init(query: ContextAwareSaliency.Patches, candidates: [ContextAwareSaliency.Patches], neighbours: Int, positionWeight: Double) {
+        dim = query.vectors.count / max(query.count, 1)
+        let positions = candidates.flatMap(\.positions)
+        m = positions.count
+        k = min(neighbours, m - 1)
+        let (m, dim) = (m, dim)
+        let v = UnsafeMutablePointer<Double>.allocate(capacity: m * dim)
+        v.initialize(from: candidates.flatMap(\.vectors), count: m * dim)
+        var mean = [Double](repeating: 0, count: dim)
+        for j in 0..<m { for t in 0..<dim { mean[t] += v[j * dim + t] } }
+        for t in 0..<dim { mean[t] /= Double(max(m, 1)) }
+        for j in 0..<m { for t in 0..<dim { v[j * dim + t] -= mean[t] } }
+        let v32 = UnsafeMutablePointer<Float>.allocate(capacity: m * dim)
+        for i in 0..<(m * dim) { v32[i] = Float(v[i]) }
+        let (n64, n32, l32) = (UnsafeMutablePointer<Double>.allocate(capacity: m), UnsafeMutablePointer<Float>.allocate(capacity: m),
+                               UnsafeMutablePointer<Float>.allocate(capacity: m))
+        for j in 0..<m {
+            var sum = 0.0
+            for t in 0..<dim { sum += v[j * dim + t] * v[j * dim + t] }
+            (n64[j], n32[j], l32[j]) = (sum, Float(sum), Float(sum.squareRoot()))
+        }
+        let (y, x) = (UnsafeMutablePointer<Float>.allocate(capacity: m), UnsafeMutablePointer<Float>.allocate(capacity: m))
+        for (j, p) in positions.enumerated() { (y[j], x[j]) = (Float(p.0), Float(p.1)) }
+        (vectors, vectors32, norms, norms32, lengths32, ys, xs) = (v, v32, n64, n32, l32, y, x)
+        scale = 1 / Float(dim).squareRoot()
+        weight = Float(positionWeight)
+        slack = 2 * Double(dim + 2) * 0x1p-24 * 1.01
+    }
+
+    deinit {
+        vectors.deallocate()
+        norms.deallocate()
+        for p in [vectors32, norms32, lengths32, ys, xs] { p.deallocate() }
+    }
+
+    /// The float32 dot products of the queries `rows` with every candidate, into `work.dots`.
+    func float32Products(_ rows: Range<Int>, into work: Workspace) {
+        // The query patches are the first rows of the candidates.
+        BLAS.sgemmSingle(transB: true, m: rows.count, n: m, k: dim, a: vectors32 + rows.lowerBound * dim, lda: dim, b: vectors32,
+                         ldb: dim, c: work.dots, ldc: m)
+    }
 
     /// One worker's buffers: a block's float32 dot products, the kept candidates' intervals,
     /// indices and distances; the float64 products only once a block needs them.
@@ -48,7 +96,7 @@ struct NearestPatches {
 
     /// The bounds tried in turn after a query whose K-th smallest d was `previous`.
     static func bounds(after previous: Float) -> [Float] {
-        [(previous * 1.25).nextUp, (previous * 2).nextUp, .infinity]
+        [(previous * 1.05).nextUp, (previous * 1.25).nextUp, (previous * 2).nextUp, .infinity]
     }
 
     /// Query `q` from its row of float32 dot products: the sum of its K smallest d, the
@@ -58,12 +106,12 @@ struct NearestPatches {
     /// below B, and every candidate that can be among the K nearest (`lo ≤ d`) was kept.
     /// Among those, U = the K-th smallest `hi` bounds the K-th smallest d again, so only the
     /// candidates with `lo ≤ U` are measured (`srk_patch_exact`).
-    func screened(query q: Int, dots: UnsafePointer<Float>, previous: Float, work: Workspace)
-        -> (sum: Double, largest: Float, measured: Int) {
+    func screened(query q: Int, row: Int, previous: Float, work: Workspace) -> (sum: Double, largest: Float, measured: Int) {
+        let dots = work.dots + row * m
         var kept = 0, surely = 0
         for bound in Self.bounds(after: previous) {
-            kept = srk_patch_screen(dots, norms, lengths, norms[q], slack * lengths[q], ys, xs, ys[q], xs[q], scale, weight,
-                                    bound, q, work.lo, work.hi, work.index, 0, m, &surely)
+            kept = srk_patch_screen(dots, norms32, lengths32, norms32[q], Float(slack * Double(lengths32[q])), ys, xs, ys[q], xs[q],
+                                    scale, weight, bound, q, work.lo, work.hi, work.scratch, work.index, 0, m, &surely)
             if surely >= k { break }
         }
         work.scratch.update(from: work.hi, count: kept)

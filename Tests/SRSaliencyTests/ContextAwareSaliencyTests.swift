@@ -152,9 +152,11 @@ final class ContextAwareSaliencyTests: XCTestCase {
     /// The float32 screening (`srk_patch_screen`) and the direct float64 distances
     /// (`srk_patch_exact`): the same bits at every instruction set this CPU runs; every kept
     /// candidate's exact d inside its [lo, hi]; every candidate with d below the bound kept;
-    /// `surely` counting the hi below it. Patches of 147 values, one of them the mean (so
-    /// ‖p‖·‖c‖ is 0 and only the float64 floor of Δ is left), the skipped query inside a
-    /// block of eight, bounds that keep none, some and all.
+    /// `surely` counting the hi below it. Patches of 147 values: one of them the mean and one
+    /// near it (‖p‖·‖c‖ 0 or tiny: Δ's slack covers nothing there, its floor and the
+    /// widening of lo and hi do), one
+    /// 1e-4 from the query; the skipped query inside a block of eight; bounds that keep none,
+    /// some and all, and one raised to 1e-15.
     func testScreeningEveryInstructionSet() {
         var rng = Seeded(state: 5)
         let before = InstructionSet.inUse
@@ -162,15 +164,16 @@ final class ContextAwareSaliencyTests: XCTestCase {
         let (m, dim, q) = (45, 147, 9)
         var vectors = (0..<(m * dim)).map { _ in Double.random(in: -0.5...0.5, using: &rng) }
         for t in 0..<dim { vectors[3 * dim + t] = 0 }
+        for t in 0..<dim { vectors[5 * dim + t] = 1e-4 }
         for t in 0..<dim { vectors[4 * dim + t] = vectors[q * dim + t] + 1e-4 }
         let v32 = vectors.map(Float.init)
         // float32 products summed in an order of their own (the bound holds for any).
         let dots: [Float] = (0..<m).map { j in (0..<dim).reversed().reduce(Float(0)) { $0 + v32[q * dim + $1] * v32[j * dim + $1] } }
         let norms = (0..<m).map { j in (0..<dim).reduce(0.0) { $0 + vectors[j * dim + $1] * vectors[j * dim + $1] } }
-        let lengths = norms.map { $0.squareRoot() }
+        let (norms32, lengths32) = (norms.map(Float.init), norms.map { Float($0.squareRoot()) })
         let ys = (0..<m).map { _ in Float.random(in: 0...1, using: &rng) }, xs = (0..<m).map { _ in Float.random(in: 0...1, using: &rng) }
         let (scale, weight) = (1 / Float(dim).squareRoot(), Float(3))
-        let slack = 2 * Double(dim + 2) * 0x1p-24 * 1.01 * lengths[q]
+        let slack = Float(2 * Double(dim + 2) * 0x1p-24 * 1.01 * Double(lengths32[q]))
         var exact = [Float](repeating: .nan, count: m)
         let all = (0..<m).map(Int32.init)
         srk_patch_exact(vectors, dim, q, all, m, ys, xs, scale, weight, &exact)
@@ -181,12 +184,12 @@ final class ContextAwareSaliencyTests: XCTestCase {
             var again = [Float](repeating: .nan, count: m)
             srk_patch_exact(vectors, dim, q, all, m, ys, xs, scale, weight, &again)
             XCTAssertEqual(again.map(\.bitPattern), exact.map(\.bitPattern), "\(level): exact")
-            for bound in [Float.infinity, others[m / 2], others[0], 0, -1] {
-                var (lo, hi) = ([Float](repeating: .nan, count: m), [Float](repeating: .nan, count: m))
+            for bound in [Float.infinity, others[m / 2], others[0], 1e-30, 0, -1] {
+                var (lo, hi, spread) = ([Float](repeating: .nan, count: m), [Float](repeating: .nan, count: m), [Float](repeating: .nan, count: m))
                 var index = [Int32](repeating: -1, count: m)
                 var surely = -1
-                let kept = srk_patch_screen(dots, norms, lengths, norms[q], slack, ys, xs, ys[q], xs[q], scale, weight, bound, q,
-                                            &lo, &hi, &index, 0, m, &surely)
+                let kept = srk_patch_screen(dots, norms32, lengths32, norms32[q], slack, ys, xs, ys[q], xs[q], scale, weight, bound, q,
+                                            &lo, &hi, &spread, &index, 0, m, &surely)
                 let keptIndex = Set(index.prefix(kept).map(Int.init))
                 XCTAssertFalse(keptIndex.contains(q))
                 for j in 0..<m where j != q && exact[j] < bound { XCTAssertTrue(keptIndex.contains(j), "\(level), bound \(bound): \(j) dropped") }
@@ -194,7 +197,9 @@ final class ContextAwareSaliencyTests: XCTestCase {
                     let j = Int(index[i])
                     XCTAssertTrue(lo[i] <= exact[j] && exact[j] <= hi[i], "\(level): \(j) \(exact[j]) outside [\(lo[i]), \(hi[i])]")
                 }
-                XCTAssertEqual(surely, hi.prefix(kept).filter { $0 < bound }.count, "\(level), bound \(bound)")
+                // A bound below 1e-15 is raised to it.
+                XCTAssertEqual(surely, hi.prefix(kept).filter { $0 < max(bound, 1e-15) }.count,
+                               "\(level), bound \(bound)")
                 let bits = (lo.prefix(kept) + hi.prefix(kept)).map(\.bitPattern) + index.prefix(kept).map { UInt32(bitPattern: $0) }
                 XCTAssertEqual(bits, first[bound.description, default: bits], "\(level), bound \(bound)")
                 first[bound.description] = bits

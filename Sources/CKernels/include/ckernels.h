@@ -54,17 +54,19 @@ size_t srk_patch_distances_below(const double *dots, const double *norms, double
                                  float yq, float xq, float scale, float weight, float bound, size_t skip, float *kept,
                                  size_t j0, size_t j1);
 
-/* The same dissimilarity screened from float32 dot products: z = nq + norms[j] − 2·dots[j]
-   in float64 is within Δ = slack·lengths[j] + 1e-13·(nq + norms[j]) of the true squared
+/* The same dissimilarity screened from float32 dot products, in float32: z = nq + norms[j] −
+   2·dots[j] is within Δ = slack·lengths[j] + 1e-6·(nq + norms[j]) of the true squared
    distance (the caller's slack bounds the float32 product's error over ‖p‖·‖c_j‖; the
-   second term the float64 roundings), so d_j lies in [lo, hi], lo and
-   hi the dissimilarities of z − Δ and z + Δ (and of srk_patch_exact's value). Writes lo,
-   hi and j of candidates j ≠ skip, among them every lo < bound (a few with lo just above it,
-   from a test without division), to lo, hi, index (room for j1 − j0); returns how many,
-   and in *surely how many of them have hi < bound. Every level gives the same bits. */
-size_t srk_patch_screen(const float *dots, const double *norms, const double *lengths, double nq, double slack,
+   second term the roundings), so d_j lies in [lo, hi], lo and hi the dissimilarities of
+   z − Δ and z + Δ (and of srk_patch_exact's value). Writes lo, hi and j of candidates
+   j ≠ skip, among them every lo < bound (a few with lo just above it, from a test without
+   √ or ÷; a bound below 1e-15 is raised to it), to lo, hi, index, with their spreads
+   1 + weight·√(dy² + dx²) in spread (each with room for j1 − j0); returns how many, and
+   in *surely how many of them have hi < bound. Every level gives the same bits. */
+size_t srk_patch_screen(const float *dots, const float *norms, const float *lengths, float nq, float slack,
                         const float *ys, const float *xs, float yq, float xq, float scale, float weight, float bound,
-                        size_t skip, float *lo, float *hi, int32_t *index, size_t j0, size_t j1, size_t *surely);
+                        size_t skip, float *lo, float *hi, float *spread, int32_t *index, size_t j0, size_t j1,
+                        size_t *surely);
 
 /* d[i] = the dissimilarity of patch q to patch index[i] for i < count, the squared colour
    distance summed directly in float64 from `vectors` (one patch of dim values per row).
