@@ -71,45 +71,47 @@ AVX2 static size_t below_avx2(const double *dots, const double *norms, double nq
 }
 #endif
 
-/* Screening from float32 dot products (srk_patch_screen), all in float32:
-   z = (nq + norms[j]) − 2·dots[j] and Δ = slack·lengths[j] + FLOOR·(nq + norms[j]), so that
-   z − Δ ≤ the true squared distance ≤ z + Δ: the caller's slack (c·‖p‖) bounds the product's
-   error, FLOOR (16 units in the last place) the roundings of the norms to float32, of z and
-   Δ here, and of the float64 direct sum. The keep test has no √ or ÷:
+/* Screening (srk_patch_screen), in float32, from the dot products of the patches' kept
+   coefficients (an orthonormal transform of the patch, its low frequencies; set->norms,
+   set->lengths their squared norm and norm, set->residuals the norm of the dropped rest):
+   z = (nq + norms[j]) − 2·dots[j] is within Δ = slack·lengths[j] + floors[q] + floors[j] of
+   the kept part of the squared distance, and the dropped part lies in [0, (rq + rj)²]; so
+   the squared distance lies in [z − Δ, z + Δ + (rq + rj)²]. slack (the caller's, c·‖y_q‖)
+   bounds the product's error; floors (1e-6·‖c‖², the full patch's) the roundings of z and
+   Δ here, of the transform, and of the float64 direct sum. The keep test has no √ or ÷:
    (z − Δ)·scale² < (bound·spread·KEEP_GROW)², the bound at least MIN_BOUND so its square
    stays a normal float; KEEP_GROW covers the roundings, so every lo < bound is kept. lo and
-   hi, √(z ∓ Δ)·scale / spread of the kept only, are widened by LO_SHRINK and HI_GROW. */
+   hi (√ of the two ends, ·scale / spread) of the kept only, widened by LO_SHRINK and
+   HI_GROW, eight at a time in a second pass. */
 #define LO_SHRINK 0.999999f
 #define HI_GROW 1.000001f
 #define KEEP_GROW 1.00001f
-#define FLOOR 1e-6f
 #define MIN_BOUND 1e-15f
 
-/* Pass 1 keeps a candidate's z − Δ and z + Δ (clamped at 0) and spread; pass 2 (finish)
-   turns them into lo and hi for all kept at once, eight at a time. */
-static inline void keep_scalar(float low, float z, float delta, float spread, size_t j, float *los, float *his, float *spreads,
-                               int32_t *index, size_t count) {
-    float high = z + delta;
+/* Pass 1 keeps a candidate's ends (clamped at 0) and spread; pass 2 (finish) turns them into
+   lo and hi. */
+static inline void keep_scalar(const srk_patch_set *set, size_t q, float low, float z, float delta, float spread, size_t j,
+                               float *los, float *his, float *spreads, int32_t *index, size_t count) {
+    float reach = set->residuals[q] + set->residuals[j];
+    float high = z + delta + reach * reach;
     los[count] = low;
     his[count] = high < 0 ? 0 : high;
     spreads[count] = spread;
     index[count] = (int32_t)j;
 }
 
-static size_t screen_scalar(const float *dots, const float *norms, const float *lengths, float nq, float slack,
-                            const float *ys, const float *xs, float yq, float xq, float scale, float weight, float bound,
-                            size_t skip, float *los, float *his, float *spreads, int32_t *index, size_t j0, size_t j1) {
+static size_t screen_scalar(const srk_patch_set *set, const float *dots, size_t q, float slack, float bound, float *los,
+                            float *his, float *spreads, int32_t *index, size_t j0, size_t j1) {
     size_t count = 0;
-    float scale2 = scale * scale;
+    const float nq = set->norms[q], fq = set->floors[q], scale2 = set->scale * set->scale;
     for (size_t j = j0; j < j1; j++) {
-        float both = nq + norms[j];
-        float z = both - 2.0f * dots[j];
-        float delta = slack * lengths[j] + FLOOR * both;
+        float z = (nq + set->norms[j]) - 2.0f * dots[j];
+        float delta = slack * set->lengths[j] + (fq + set->floors[j]);
         float low = z - delta;
         low = low < 0 ? 0 : low;
-        float spread = spread_scalar(ys, xs, yq, xq, weight, j);
+        float spread = spread_scalar(set->ys, set->xs, set->ys[q], set->xs[q], set->weight, j);
         float reach = bound * spread * KEEP_GROW;
-        if (low * scale2 < reach * reach && j != skip) keep_scalar(low, z, delta, spread, j, los, his, spreads, index, count++);
+        if (low * scale2 < reach * reach && j != q) keep_scalar(set, q, low, z, delta, spread, j, los, his, spreads, index, count++);
     }
     return count;
 }
@@ -153,25 +155,26 @@ static void exact_scalar(const double *vectors, size_t dim, size_t q, const int3
 }
 
 #if defined(__x86_64__)
-AVX2 static size_t screen_avx2(const float *dots, const float *norms, const float *lengths, float nq, float slack,
-                               const float *ys, const float *xs, float yq, float xq, float scale, float weight, float bound,
-                               size_t skip, float *los, float *his, float *spreads, int32_t *index, size_t j0, size_t j1) {
-    const __m256 nq8 = _mm256_set1_ps(nq), slack8 = _mm256_set1_ps(slack), two = _mm256_set1_ps(2.0f);
-    const __m256 floor8 = _mm256_set1_ps(FLOOR), zero = _mm256_setzero_ps(), grow = _mm256_set1_ps(KEEP_GROW);
-    const __m256 yq8 = _mm256_set1_ps(yq), xq8 = _mm256_set1_ps(xq), bound8 = _mm256_set1_ps(bound);
-    const __m256 scale2 = _mm256_set1_ps(scale * scale), weight8 = _mm256_set1_ps(weight), one = _mm256_set1_ps(1.0f);
+AVX2 static size_t screen_avx2(const srk_patch_set *set, const float *dots, size_t q, float slack, float bound, float *los,
+                               float *his, float *spreads, int32_t *index, size_t j0, size_t j1) {
+    const __m256 nq8 = _mm256_set1_ps(set->norms[q]), fq8 = _mm256_set1_ps(set->floors[q]);
+    const __m256 slack8 = _mm256_set1_ps(slack), two = _mm256_set1_ps(2.0f);
+    const __m256 zero = _mm256_setzero_ps(), grow = _mm256_set1_ps(KEEP_GROW);
+    const __m256 yq8 = _mm256_set1_ps(set->ys[q]), xq8 = _mm256_set1_ps(set->xs[q]), bound8 = _mm256_set1_ps(bound);
+    const __m256 scale2 = _mm256_set1_ps(set->scale * set->scale), weight8 = _mm256_set1_ps(set->weight);
+    const __m256 one = _mm256_set1_ps(1.0f);
     size_t count = 0, j = j0;
     float z[8], delta[8], low[8], spread[8];
     for (; j + 8 <= j1; j += 8) {
-        __m256 both = _mm256_add_ps(nq8, _mm256_loadu_ps(norms + j));
-        __m256 zz = _mm256_sub_ps(both, _mm256_mul_ps(two, _mm256_loadu_ps(dots + j)));
-        __m256 dd = _mm256_add_ps(_mm256_mul_ps(slack8, _mm256_loadu_ps(lengths + j)), _mm256_mul_ps(floor8, both));
+        __m256 zz = _mm256_sub_ps(_mm256_add_ps(nq8, _mm256_loadu_ps(set->norms + j)), _mm256_mul_ps(two, _mm256_loadu_ps(dots + j)));
+        __m256 dd = _mm256_add_ps(_mm256_mul_ps(slack8, _mm256_loadu_ps(set->lengths + j)),
+                                  _mm256_add_ps(fq8, _mm256_loadu_ps(set->floors + j)));
         __m256 lw = _mm256_max_ps(zero, _mm256_sub_ps(zz, dd));
-        __m256 dy = _mm256_sub_ps(yq8, _mm256_loadu_ps(ys + j)), dx = _mm256_sub_ps(xq8, _mm256_loadu_ps(xs + j));
+        __m256 dy = _mm256_sub_ps(yq8, _mm256_loadu_ps(set->ys + j)), dx = _mm256_sub_ps(xq8, _mm256_loadu_ps(set->xs + j));
         __m256 sp = _mm256_add_ps(one, _mm256_mul_ps(weight8, _mm256_sqrt_ps(_mm256_add_ps(_mm256_mul_ps(dy, dy), _mm256_mul_ps(dx, dx)))));
         __m256 reach = _mm256_mul_ps(_mm256_mul_ps(bound8, sp), grow);
         unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_mul_ps(lw, scale2), _mm256_mul_ps(reach, reach), _CMP_LT_OQ));
-        if (skip - j < 8) mask &= ~(1u << (skip - j));
+        if (q - j < 8) mask &= ~(1u << (q - j));
         if (mask == 0) continue;
         _mm256_storeu_ps(z, zz);
         _mm256_storeu_ps(delta, dd);
@@ -179,12 +182,11 @@ AVX2 static size_t screen_avx2(const float *dots, const float *norms, const floa
         _mm256_storeu_ps(spread, sp);
         while (mask) {
             int l = __builtin_ctz(mask);
-            keep_scalar(low[l], z[l], delta[l], spread[l], j + (size_t)l, los, his, spreads, index, count++);
+            keep_scalar(set, q, low[l], z[l], delta[l], spread[l], j + (size_t)l, los, his, spreads, index, count++);
             mask &= mask - 1;
         }
     }
-    return count + screen_scalar(dots, norms, lengths, nq, slack, ys, xs, yq, xq, scale, weight, bound, skip, los + count,
-                                 his + count, spreads + count, index + count, j, j1);
+    return count + screen_scalar(set, dots, q, slack, bound, los + count, his + count, spreads + count, index + count, j, j1);
 }
 
 AVX2 static size_t finish_avx2(float *los, float *his, const float *spreads, size_t count, float scale, float bound) {
@@ -226,24 +228,21 @@ AVX2 static void exact_avx2(const double *vectors, size_t dim, size_t q, const i
 }
 #endif
 
-size_t srk_patch_screen(const float *dots, const float *norms, const float *lengths, float nq, float slack,
-                        const float *ys, const float *xs, float yq, float xq, float scale, float weight, float bound,
-                        size_t skip, float *lo, float *hi, float *spread, int32_t *index, size_t j0, size_t j1,
-                        size_t *surely) {
+size_t srk_patch_screen(const srk_patch_set *set, const float *dots, size_t q, float slack, float bound, float *lo, float *hi,
+                        float *spread, int32_t *index, size_t j0, size_t j1, size_t *surely) {
     *surely = 0;
     if (!(bound > 0)) return 0; /* no lo ≥ 0 is below it (and a negative bound·spread would keep some) */
     if (bound < MIN_BOUND) bound = MIN_BOUND;
+    size_t count;
 #if defined(__x86_64__)
     if (srk_isa() >= SRK_ISA_AVX2) {
-        size_t count = screen_avx2(dots, norms, lengths, nq, slack, ys, xs, yq, xq, scale, weight, bound, skip, lo, hi, spread,
-                                   index, j0, j1);
-        *surely = finish_avx2(lo, hi, spread, count, scale, bound);
+        count = screen_avx2(set, dots, q, slack, bound, lo, hi, spread, index, j0, j1);
+        *surely = finish_avx2(lo, hi, spread, count, set->scale, bound);
         return count;
     }
 #endif
-    size_t count = screen_scalar(dots, norms, lengths, nq, slack, ys, xs, yq, xq, scale, weight, bound, skip, lo, hi, spread,
-                                 index, j0, j1);
-    *surely = finish_scalar(lo, hi, spread, 0, count, scale, bound);
+    count = screen_scalar(set, dots, q, slack, bound, lo, hi, spread, index, j0, j1);
+    *surely = finish_scalar(lo, hi, spread, 0, count, set->scale, bound);
     return count;
 }
 

@@ -2,7 +2,13 @@ import CKernels
 import SRRuntime
 
 /// The sum of the K smallest dissimilarities `d` between a query patch and every other
-/// candidate patch of one scale search (`ContextAwareSaliency.singleScale`), one row at a time.
+/// candidate patch of one scale search (`ContextAwareSaliency.singleScale`), one row at a time,
+/// exactly: `screened` from float32 products of the patches' low frequencies, which put each
+/// d in an interval (their error is bounded: `(kept + 2)·u·‖a‖‖b‖` for any order of the sums,
+/// and the dropped frequencies' share lies between 0 and a bound); only the candidates whose
+/// interval reaches the K nearest are measured directly in float64. `exact` from a float64
+/// product of the whole patches, for flat images, where thousands of candidates tie, and
+/// small ones, where K is a large share of a row.
 ///
 /// Both ways start from a bound: the previous query's K-th smallest d (a neighbouring patch,
 /// so its K nearest are at a similar distance) with 5 % room, then 25 %, then twice it,
@@ -13,17 +19,21 @@ final class NearestPatches: @unchecked Sendable {
     let dim: Int, m: Int, k: Int
     /// The candidates' patch vectors (`[m, dim]`, the queries first), centred on the mean
     /// patch (distances stay, norms shrink, and so does the bound on the float32 product's
-    /// error: Lab's a and b sit near 0.5 in every patch), in float64 and float32; their
-    /// squared norms, and both norms in float32 for the screening; their positions.
-    let vectors: UnsafeMutablePointer<Double>, vectors32: UnsafeMutablePointer<Float>
-    let norms: UnsafeMutablePointer<Double>, norms32: UnsafeMutablePointer<Float>, lengths32: UnsafeMutablePointer<Float>
-    let ys: UnsafeMutablePointer<Float>, xs: UnsafeMutablePointer<Float>
-    let scale: Float, weight: Float
+    /// error: Lab's a and b sit near 0.5 in every patch), and their squared norms.
+    let vectors: UnsafeMutablePointer<Double>, norms: UnsafeMutablePointer<Double>
+    /// The screening's view (`srk_patch_set`): each patch's 48 lowest frequencies
+    /// (`LowFrequencies`, 4 × 4 per channel: a third of the multiply-adds of the whole patch,
+    /// and on the bench images about as few candidates to measure) in float32, their squared
+    /// norm and norm, the rest's norm, 1e-6 of the squared norm, and the positions.
+    let coefficients: UnsafeMutablePointer<Float>, coefficientCount: Int
+    private let columns: [UnsafeMutablePointer<Float>]
+    let patchSet: UnsafeMutablePointer<srk_patch_set>
     /// The float32 product's error bound on z = ‖a‖² + ‖b‖² − 2a·b over ‖a‖‖b‖: twice
-    /// `(dim + 2)·u` (float32 inputs, any order of the sums), with a hundredth of room.
+    /// `(kept + 2)·u` (float32 inputs, any order of the sums), with a hundredth of room.
     let slack: Double
 
-    init(query: ContextAwareSaliency.Patches, candidates: [ContextAwareSaliency.Patches], neighbours: Int, positionWeight: Double) {
+    init(query: ContextAwareSaliency.Patches, candidates: [ContextAwareSaliency.Patches], side: Int, neighbours: Int,
+         positionWeight: Double) {
         dim = query.vectors.count / max(query.count, 1)
         let positions = candidates.flatMap(\.positions)
         m = positions.count
@@ -35,34 +45,57 @@ final class NearestPatches: @unchecked Sendable {
         for j in 0..<m { for t in 0..<dim { mean[t] += v[j * dim + t] } }
         for t in 0..<dim { mean[t] /= Double(max(m, 1)) }
         for j in 0..<m { for t in 0..<dim { v[j * dim + t] -= mean[t] } }
-        let v32 = UnsafeMutablePointer<Float>.allocate(capacity: m * dim)
-        for i in 0..<(m * dim) { v32[i] = Float(v[i]) }
-        let (n64, n32, l32) = (UnsafeMutablePointer<Double>.allocate(capacity: m), UnsafeMutablePointer<Float>.allocate(capacity: m),
-                               UnsafeMutablePointer<Float>.allocate(capacity: m))
-        for j in 0..<m {
-            var sum = 0.0
-            for t in 0..<dim { sum += v[j * dim + t] * v[j * dim + t] }
-            (n64[j], n32[j], l32[j]) = (sum, Float(sum), Float(sum.squareRoot()))
+        let n64 = UnsafeMutablePointer<Double>.allocate(capacity: m)
+        let frequencies = LowFrequencies(side: side, channels: dim / max(side * side, 1), kept: 4)
+        let kd = frequencies.count
+        let c32 = UnsafeMutablePointer<Float>.allocate(capacity: m * kd)
+        let columns = (0..<6).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: m) }
+        let (n32, l32, r32, f32, y, x) = (columns[0], columns[1], columns[2], columns[3], columns[4], columns[5])
+        Parallel.forEach(m, minChunk: 256) { range in
+            let coefficient = UnsafeMutablePointer<Double>.allocate(capacity: kd)
+            let rows = UnsafeMutablePointer<Double>.allocate(capacity: side * side)
+            defer { coefficient.deallocate(); rows.deallocate() }
+            for j in range {
+                var sum = 0.0
+                for t in 0..<dim { sum += v[j * dim + t] * v[j * dim + t] }
+                n64[j] = sum
+                let rest = frequencies.transform(v + j * dim, into: coefficient, rows: rows)
+                var low = 0.0
+                for t in 0..<kd {
+                    c32[j * kd + t] = Float(coefficient[t])
+                    low += coefficient[t] * coefficient[t]
+                }
+                (n32[j], l32[j], r32[j], f32[j]) = (Float(low), Float(low.squareRoot()), Float(rest.squareRoot()).nextUp, Float(1e-6 * sum))
+                (y[j], x[j]) = (Float(positions[j].0), Float(positions[j].1))
+            }
         }
-        let (y, x) = (UnsafeMutablePointer<Float>.allocate(capacity: m), UnsafeMutablePointer<Float>.allocate(capacity: m))
-        for (j, p) in positions.enumerated() { (y[j], x[j]) = (Float(p.0), Float(p.1)) }
-        (vectors, vectors32, norms, norms32, lengths32, ys, xs) = (v, v32, n64, n32, l32, y, x)
-        scale = 1 / Float(dim).squareRoot()
-        weight = Float(positionWeight)
-        slack = 2 * Double(dim + 2) * 0x1p-24 * 1.01
+        (vectors, norms, coefficients, coefficientCount, self.columns) = (v, n64, c32, kd, columns)
+        patchSet = .allocate(capacity: 1)
+        patchSet.initialize(to: srk_patch_set(norms: n32, lengths: l32, residuals: r32, floors: f32, ys: y, xs: x,
+                                         scale: 1 / Float(dim).squareRoot(), weight: Float(positionWeight)))
+        slack = 2 * Double(kd + 2) * 0x1p-24 * 1.01
     }
 
     deinit {
         vectors.deallocate()
         norms.deallocate()
-        for p in [vectors32, norms32, lengths32, ys, xs] { p.deallocate() }
+        coefficients.deallocate()
+        for p in columns { p.deallocate() }
+        patchSet.deallocate()
     }
 
-    /// The float32 dot products of the queries `rows` with every candidate, into `work.dots`.
+    var ys: UnsafePointer<Float> { patchSet.pointee.ys }
+    var xs: UnsafePointer<Float> { patchSet.pointee.xs }
+    var scale: Float { patchSet.pointee.scale }
+    var weight: Float { patchSet.pointee.weight }
+
+    /// The float32 dot products of the queries `rows`' kept coefficients with every
+    /// candidate's, into `work.dots`.
     func float32Products(_ rows: Range<Int>, into work: Workspace) {
         // The query patches are the first rows of the candidates.
-        BLAS.sgemmSingle(transB: true, m: rows.count, n: m, k: dim, a: vectors32 + rows.lowerBound * dim, lda: dim, b: vectors32,
-                         ldb: dim, c: work.dots, ldc: m)
+        let kd = coefficientCount
+        BLAS.sgemmSingle(transB: true, m: rows.count, n: m, k: kd, a: coefficients + rows.lowerBound * kd, lda: kd, b: coefficients,
+                         ldb: kd, c: work.dots, ldc: m)
     }
 
     /// One worker's buffers: a block's float32 dot products, the kept candidates' intervals,
@@ -87,7 +120,7 @@ final class NearestPatches: @unchecked Sendable {
             return d
         }
 
-        func deallocate() {
+        deinit {
             for p in [dots, lo, hi, scratch] { p.deallocate() }
             index.deallocate()
             dots64?.deallocate()
@@ -110,8 +143,8 @@ final class NearestPatches: @unchecked Sendable {
         let dots = work.dots + row * m
         var kept = 0, surely = 0
         for bound in Self.bounds(after: previous) {
-            kept = srk_patch_screen(dots, norms32, lengths32, norms32[q], Float(slack * Double(lengths32[q])), ys, xs, ys[q], xs[q],
-                                    scale, weight, bound, q, work.lo, work.hi, work.scratch, work.index, 0, m, &surely)
+            kept = srk_patch_screen(patchSet, dots, q, Float(slack * Double(patchSet.pointee.lengths[q])), bound, work.lo, work.hi,
+                                    work.scratch, work.index, 0, m, &surely)
             if surely >= k { break }
         }
         work.scratch.update(from: work.hi, count: kept)

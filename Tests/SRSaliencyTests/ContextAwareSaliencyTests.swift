@@ -89,13 +89,13 @@ final class ContextAwareSaliencyTests: XCTestCase {
             let c = try XCTUnwrap(m.fixtures[name])
             let (rgb, _, h, w) = try working(c)
             let slow = NaiveSaliency.map(ContextAwareSaliency(), rgb: rgb, height: h, width: w)
-            // Screened rows, and (no directly measured candidates allowed) every row but the
-            // first of each block from the float64 product.
-            for limit in [ContextAwareSaliency().measuredPerRow, 0] {
+            // The default; every row screened (any share of a row may be measured directly);
+            // every row but the first of each block from the float64 product (none may).
+            for share in [ContextAwareSaliency().measuredShare, 1, 0] {
                 var p = ContextAwareSaliency()
-                p.measuredPerRow = limit
+                p.measuredShare = share
                 let fast = p.map(rgb: rgb, height: h, width: w)
-                if let why = closeness(fast.map(Float.init), slow.map(Float.init), atol: 1e-5, rtol: 0) { XCTFail("\(name), limit \(limit): \(why)") }
+                if let why = closeness(fast.map(Float.init), slow.map(Float.init), atol: 1e-5, rtol: 0) { XCTFail("\(name), share \(share): \(why)") }
             }
         }
     }
@@ -149,47 +149,50 @@ final class ContextAwareSaliencyTests: XCTestCase {
         }
     }
 
-    /// The float32 screening (`srk_patch_screen`) and the direct float64 distances
-    /// (`srk_patch_exact`): the same bits at every instruction set this CPU runs; every kept
-    /// candidate's exact d inside its [lo, hi]; every candidate with d below the bound kept;
-    /// `surely` counting the hi below it. Patches of 147 values: one of them the mean and one
-    /// near it (‖p‖·‖c‖ 0 or tiny: Δ's slack covers nothing there, its floor and the
-    /// widening of lo and hi do), one
-    /// 1e-4 from the query; the skipped query inside a block of eight; bounds that keep none,
-    /// some and all, and one raised to 1e-15.
+    /// The screening from float32 products of low frequencies (`srk_patch_screen`) and the
+    /// direct float64 distances (`srk_patch_exact`): the same bits at every instruction set
+    /// this CPU runs; every kept candidate's exact d inside its [lo, hi]; every candidate with
+    /// d below the bound kept; `surely` counting the hi below it. 45 patches of 7 × 7 × 3
+    /// values: one the mean patch and one near it (0 or tiny once centred, so Δ's slack
+    /// covers nothing there), one 1e-4 from the query, one a checkerboard (all its energy in
+    /// the dropped frequencies); the skipped query inside a block of eight; bounds that keep
+    /// none, some and all, and one raised to 1e-15.
     func testScreeningEveryInstructionSet() {
         var rng = Seeded(state: 5)
         let before = InstructionSet.inUse
         defer { InstructionSet.use(before) }
         let (m, dim, q) = (45, 147, 9)
-        var vectors = (0..<(m * dim)).map { _ in Double.random(in: -0.5...0.5, using: &rng) }
-        for t in 0..<dim { vectors[3 * dim + t] = 0 }
-        for t in 0..<dim { vectors[5 * dim + t] = 1e-4 }
-        for t in 0..<dim { vectors[4 * dim + t] = vectors[q * dim + t] + 1e-4 }
-        let v32 = vectors.map(Float.init)
-        // float32 products summed in an order of their own (the bound holds for any).
-        let dots: [Float] = (0..<m).map { j in (0..<dim).reversed().reduce(Float(0)) { $0 + v32[q * dim + $1] * v32[j * dim + $1] } }
-        let norms = (0..<m).map { j in (0..<dim).reduce(0.0) { $0 + vectors[j * dim + $1] * vectors[j * dim + $1] } }
-        let (norms32, lengths32) = (norms.map(Float.init), norms.map { Float($0.squareRoot()) })
-        let ys = (0..<m).map { _ in Float.random(in: 0...1, using: &rng) }, xs = (0..<m).map { _ in Float.random(in: 0...1, using: &rng) }
-        let (scale, weight) = (1 / Float(dim).squareRoot(), Float(3))
-        let slack = Float(2 * Double(dim + 2) * 0x1p-24 * 1.01 * Double(lengths32[q]))
+        var vectors = (0..<(m * dim)).map { _ in Double.random(in: 0...1, using: &rng) }
+        for t in 0..<dim {
+            vectors[4 * dim + t] = vectors[q * dim + t] + 1e-4
+            vectors[6 * dim + t] = 0.5 + ((t % 7 + t / 7) % 2 == 0 ? 0.3 : -0.3)
+        }
+        for t in 0..<dim {
+            vectors[3 * dim + t] = (0..<m).filter { $0 != 3 }.reduce(0.0) { $0 + vectors[$1 * dim + t] } / Double(m - 1)
+        }
+        for t in 0..<dim { vectors[5 * dim + t] = vectors[3 * dim + t] + 1e-4 }
+        let positions = (0..<m).map { _ in (Double.random(in: 0...1, using: &rng), Double.random(in: 0...1, using: &rng)) }
+        let patches = ContextAwareSaliency.Patches(rows: 1, columns: m, vectors: vectors, positions: positions)
+        let nearest = NearestPatches(query: patches, candidates: [patches], side: 7, neighbours: 8, positionWeight: 3)
+        let work = NearestPatches.Workspace(block: m, m: m)
+        nearest.float32Products(0..<m, into: work)
+        let set = nearest.patchSet.pointee
+        let slack = Float(nearest.slack * Double(set.lengths[q]))
         var exact = [Float](repeating: .nan, count: m)
         let all = (0..<m).map(Int32.init)
-        srk_patch_exact(vectors, dim, q, all, m, ys, xs, scale, weight, &exact)
+        srk_patch_exact(nearest.vectors, dim, q, all, m, set.ys, set.xs, set.scale, set.weight, &exact)
         let others = (0..<m).filter { $0 != q }.map { exact[$0] }.sorted()
         var first: [String: [UInt32]] = [:]
         for level in InstructionSet.allCases where level <= InstructionSet.supported {
             XCTAssertEqual(InstructionSet.use(level), level)
             var again = [Float](repeating: .nan, count: m)
-            srk_patch_exact(vectors, dim, q, all, m, ys, xs, scale, weight, &again)
+            srk_patch_exact(nearest.vectors, dim, q, all, m, set.ys, set.xs, set.scale, set.weight, &again)
             XCTAssertEqual(again.map(\.bitPattern), exact.map(\.bitPattern), "\(level): exact")
             for bound in [Float.infinity, others[m / 2], others[0], 1e-30, 0, -1] {
                 var (lo, hi, spread) = ([Float](repeating: .nan, count: m), [Float](repeating: .nan, count: m), [Float](repeating: .nan, count: m))
                 var index = [Int32](repeating: -1, count: m)
                 var surely = -1
-                let kept = srk_patch_screen(dots, norms32, lengths32, norms32[q], slack, ys, xs, ys[q], xs[q], scale, weight, bound, q,
-                                            &lo, &hi, &spread, &index, 0, m, &surely)
+                let kept = srk_patch_screen(nearest.patchSet, work.dots + q * m, q, slack, bound, &lo, &hi, &spread, &index, 0, m, &surely)
                 let keptIndex = Set(index.prefix(kept).map(Int.init))
                 XCTAssertFalse(keptIndex.contains(q))
                 for j in 0..<m where j != q && exact[j] < bound { XCTAssertTrue(keptIndex.contains(j), "\(level), bound \(bound): \(j) dropped") }
@@ -198,18 +201,17 @@ final class ContextAwareSaliencyTests: XCTestCase {
                     XCTAssertTrue(lo[i] <= exact[j] && exact[j] <= hi[i], "\(level): \(j) \(exact[j]) outside [\(lo[i]), \(hi[i])]")
                 }
                 // A bound below 1e-15 is raised to it.
-                XCTAssertEqual(surely, hi.prefix(kept).filter { $0 < max(bound, 1e-15) }.count,
-                               "\(level), bound \(bound)")
+                XCTAssertEqual(surely, hi.prefix(kept).filter { $0 < max(bound, 1e-15) }.count, "\(level), bound \(bound)")
                 let bits = (lo.prefix(kept) + hi.prefix(kept)).map(\.bitPattern) + index.prefix(kept).map { UInt32(bitPattern: $0) }
                 XCTAssertEqual(bits, first[bound.description, default: bits], "\(level), bound \(bound)")
                 first[bound.description] = bits
             }
         }
-        // The direct float64 distance against a sum of the squares in Swift.
-        for j in [0, 3, 4, 44] {
+        // The direct float64 distance against a sum of the squares in Swift, from the input.
+        for j in [0, 3, 4, 5, 6, 44] {
             let z = (0..<dim).reduce(0.0) { let e = vectors[q * dim + $1] - vectors[j * dim + $1]; return $0 + e * e }
-            let (dy, dx) = (ys[q] - ys[j], xs[q] - xs[j])
-            let want = Float(z).squareRoot() * scale / (1 + weight * (dy * dy + dx * dx).squareRoot())
+            let (dy, dx) = (Float(positions[q].0) - Float(positions[j].0), Float(positions[q].1) - Float(positions[j].1))
+            let want = Float(z).squareRoot() * set.scale / (1 + 3 * (dy * dy + dx * dx).squareRoot())
             XCTAssertEqual(exact[j], want, accuracy: want * 1e-6, "candidate \(j)")
         }
     }

@@ -54,19 +54,27 @@ size_t srk_patch_distances_below(const double *dots, const double *norms, double
                                  float yq, float xq, float scale, float weight, float bound, size_t skip, float *kept,
                                  size_t j0, size_t j1);
 
-/* The same dissimilarity screened from float32 dot products, in float32: z = nq + norms[j] −
-   2·dots[j] is within Δ = slack·lengths[j] + 1e-6·(nq + norms[j]) of the true squared
-   distance (the caller's slack bounds the float32 product's error over ‖p‖·‖c_j‖; the
-   second term the roundings), so d_j lies in [lo, hi], lo and hi the dissimilarities of
-   z − Δ and z + Δ (and of srk_patch_exact's value). Writes lo, hi and j of candidates
-   j ≠ skip, among them every lo < bound (a few with lo just above it, from a test without
-   √ or ÷; a bound below 1e-15 is raised to it), to lo, hi, index, with their spreads
-   1 + weight·√(dy² + dx²) in spread (each with room for j1 − j0); returns how many, and
-   in *surely how many of them have hi < bound. Every level gives the same bits. */
-size_t srk_patch_screen(const float *dots, const float *norms, const float *lengths, float nq, float slack,
-                        const float *ys, const float *xs, float yq, float xq, float scale, float weight, float bound,
-                        size_t skip, float *lo, float *hi, float *spread, int32_t *index, size_t j0, size_t j1,
-                        size_t *surely);
+/* A scale search's candidate patches, for screening: per patch j, the squared norm and norm
+   of its kept coefficients (the low frequencies of an orthonormal transform), the norm of
+   the dropped rest (rounded up), 1e-6·its full squared norm, and its position; the
+   dissimilarity's 1/√dim and position weight. */
+typedef struct {
+    const float *norms, *lengths, *residuals, *floors, *ys, *xs;
+    float scale, weight;
+} srk_patch_set;
+
+/* One query patch q's dissimilarity to the candidates j0 ≤ j < j1, screened from the float32
+   dot products of their kept coefficients (dots[j]): each d_j lies in [lo, hi] (from the
+   kept part of the squared distance, within slack·lengths[j] + floors[q] + floors[j] of
+   nq + norms[j] − 2·dots[j], and the dropped part, in [0, (rq + rj)²]; the caller's slack
+   bounds the float32 product's error over ‖y_q‖·‖y_j‖), srk_patch_exact's value among
+   them. Writes lo, hi and j of candidates j ≠ q, among them every lo < bound (a few with lo
+   just above it, from a test without √ or ÷; a bound below 1e-15 is raised to it), to lo,
+   hi, index, with their spreads 1 + weight·√(dy² + dx²) in spread (each with room for
+   j1 − j0); returns how many, and in *surely how many of them have hi < bound. Every
+   level gives the same bits. */
+size_t srk_patch_screen(const srk_patch_set *set, const float *dots, size_t q, float slack, float bound, float *lo, float *hi,
+                        float *spread, int32_t *index, size_t j0, size_t j1, size_t *surely);
 
 /* d[i] = the dissimilarity of patch q to patch index[i] for i < count, the squared colour
    distance summed directly in float64 from `vectors` (one patch of dim values per row).
