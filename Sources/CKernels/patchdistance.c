@@ -4,32 +4,34 @@
 #include <math.h>
 #include <stdint.h>
 
-/* Context-aware saliency's patch dissimilarity (SRSaliency/ContextAwareSaliency.swift):
-   the squared colour distance ‖p‖² + ‖c‖² − 2p·c in float64 (the difference cancels),
-   clamped at 0 and rounded to float32; from there float32:
-   d = √d²·scale / (1 + weight·√(dy² + dx²)). Every level does the same operations in the
-   same order and none fuses a multiply into an add, so every level gives the same bits. */
+/* Context-aware saliency's patch dissimilarity d = ‖p − c‖·scale / spread
+   (SRSaliency/NearestPatches.swift), three ways: a row from float64 dot products of whole
+   patches (srk_patch_distances_below), a row screened into intervals from float32 products
+   of low frequencies (srk_patch_screen), and single pairs summed directly in float64
+   (srk_patch_exact). Every level does the same operations in the same order and none fuses
+   a multiply into an add, so every level gives the same bits. */
 #pragma clang fp contract(off)
 
-/* The den of d: 1 + weight·√(dy² + dx²). */
+/* spread = 1 + weight·√(dy² + dx²), the divisor of d. */
 static inline float spread_scalar(const float *ys, const float *xs, float yq, float xq, float weight, size_t j) {
     float dy = yq - ys[j], dx = xq - xs[j];
     return 1.0f + weight * sqrtf(dy * dy + dx * dx);
 }
 
-static inline float distance_scalar(const double *dots, const double *norms, double nq, const float *ys, const float *xs,
-                                    float yq, float xq, float scale, float weight, size_t j) {
-    double z = (nq + norms[j]) - 2.0 * dots[j];
+/* From float64 dot products: ‖p‖² + ‖c‖² − 2p·c in float64 (the difference cancels),
+   clamped at 0 and rounded to float32. */
+static inline float distance_scalar(const srk_patch_set *set, const double *dots, const double *norms, size_t q, size_t j) {
+    double z = (norms[q] + norms[j]) - 2.0 * dots[j];
     float d2 = (float)(z < 0 ? 0 : z);
-    return sqrtf(d2) * scale / spread_scalar(ys, xs, yq, xq, weight, j);
+    return sqrtf(d2) * set->scale / spread_scalar(set->ys, set->xs, set->ys[q], set->xs[q], set->weight, j);
 }
 
-static size_t below_scalar(const double *dots, const double *norms, double nq, const float *ys, const float *xs, float yq,
-                           float xq, float scale, float weight, float bound, size_t skip, float *kept, size_t j0, size_t j1) {
+static size_t below_scalar(const srk_patch_set *set, const double *dots, const double *norms, size_t q, float bound,
+                           float *kept, size_t j0, size_t j1) {
     size_t count = 0;
     for (size_t j = j0; j < j1; j++) {
-        float d = distance_scalar(dots, norms, nq, ys, xs, yq, xq, scale, weight, j);
-        if (d < bound && j != skip) kept[count++] = d;
+        float d = distance_scalar(set, dots, norms, q, j);
+        if (d < bound && j != q) kept[count++] = d;
     }
     return count;
 }
@@ -44,22 +46,21 @@ AVX2 static inline __m128 squared4(const double *dots, const double *norms, __m2
 }
 
 /* Eight at a time; a block with no value below the bound costs one compare and one test. */
-AVX2 static size_t below_avx2(const double *dots, const double *norms, double nq, const float *ys, const float *xs,
-                              float yq, float xq, float scale, float weight, float bound, size_t skip, float *kept,
-                              size_t j0, size_t j1) {
-    const __m256d nq4 = _mm256_set1_pd(nq);
-    const __m256 yq8 = _mm256_set1_ps(yq), xq8 = _mm256_set1_ps(xq), bound8 = _mm256_set1_ps(bound);
-    const __m256 scale8 = _mm256_set1_ps(scale), weight8 = _mm256_set1_ps(weight), one = _mm256_set1_ps(1.0f);
+AVX2 static size_t below_avx2(const srk_patch_set *set, const double *dots, const double *norms, size_t q, float bound,
+                              float *kept, size_t j0, size_t j1) {
+    const __m256d nq4 = _mm256_set1_pd(norms[q]);
+    const __m256 yq8 = _mm256_set1_ps(set->ys[q]), xq8 = _mm256_set1_ps(set->xs[q]), bound8 = _mm256_set1_ps(bound);
+    const __m256 scale8 = _mm256_set1_ps(set->scale), weight8 = _mm256_set1_ps(set->weight), one = _mm256_set1_ps(1.0f);
     size_t count = 0, j = j0;
     float d[8];
     for (; j + 8 <= j1; j += 8) {
         __m256 d2 = _mm256_set_m128(squared4(dots, norms, nq4, j + 4), squared4(dots, norms, nq4, j));
-        __m256 dy = _mm256_sub_ps(yq8, _mm256_loadu_ps(ys + j)), dx = _mm256_sub_ps(xq8, _mm256_loadu_ps(xs + j));
+        __m256 dy = _mm256_sub_ps(yq8, _mm256_loadu_ps(set->ys + j)), dx = _mm256_sub_ps(xq8, _mm256_loadu_ps(set->xs + j));
         __m256 far = _mm256_sqrt_ps(_mm256_add_ps(_mm256_mul_ps(dy, dy), _mm256_mul_ps(dx, dx)));
         __m256 num = _mm256_mul_ps(_mm256_sqrt_ps(d2), scale8);
         __m256 v = _mm256_div_ps(num, _mm256_add_ps(one, _mm256_mul_ps(weight8, far)));
         unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, bound8, _CMP_LT_OQ));
-        if (skip - j < 8) mask &= ~(1u << (skip - j));
+        if (q - j < 8) mask &= ~(1u << (q - j));
         if (mask == 0) continue;
         _mm256_storeu_ps(d, v);
         while (mask) {
@@ -67,7 +68,7 @@ AVX2 static size_t below_avx2(const double *dots, const double *norms, double nq
             mask &= mask - 1;
         }
     }
-    return count + below_scalar(dots, norms, nq, ys, xs, yq, xq, scale, weight, bound, skip, kept + count, j, j1);
+    return count + below_scalar(set, dots, norms, q, bound, kept + count, j, j1);
 }
 #endif
 
@@ -145,12 +146,12 @@ static double squared_distance_scalar(const double *p, const double *c, size_t d
     return sum;
 }
 
-static void exact_scalar(const double *vectors, size_t dim, size_t q, const int32_t *index, size_t count, const float *ys,
-                         const float *xs, float scale, float weight, float *d) {
+static void exact_scalar(const srk_patch_set *set, const double *vectors, size_t dim, size_t q, const int32_t *index,
+                         size_t count, float *d) {
     for (size_t i = 0; i < count; i++) {
         size_t j = (size_t)index[i];
         double z = squared_distance_scalar(vectors + q * dim, vectors + j * dim, dim);
-        d[i] = sqrtf((float)z) * scale / spread_scalar(ys, xs, ys[q], xs[q], weight, j);
+        d[i] = sqrtf((float)z) * set->scale / spread_scalar(set->ys, set->xs, set->ys[q], set->xs[q], set->weight, j);
     }
 }
 
@@ -204,8 +205,8 @@ AVX2 static size_t finish_avx2(float *los, float *his, const float *spreads, siz
     return surely + finish_scalar(los, his, spreads, t, count, scale, bound);
 }
 
-AVX2 static void exact_avx2(const double *vectors, size_t dim, size_t q, const int32_t *index, size_t count, const float *ys,
-                            const float *xs, float scale, float weight, float *d) {
+AVX2 static void exact_avx2(const srk_patch_set *set, const double *vectors, size_t dim, size_t q, const int32_t *index,
+                            size_t count, float *d) {
     const double *p = vectors + q * dim;
     for (size_t i = 0; i < count; i++) {
         size_t j = (size_t)index[i];
@@ -223,7 +224,7 @@ AVX2 static void exact_avx2(const double *vectors, size_t dim, size_t q, const i
             double e = p[t] - c[t];
             sum = sum + e * e;
         }
-        d[i] = sqrtf((float)sum) * scale / spread_scalar(ys, xs, ys[q], xs[q], weight, j);
+        d[i] = sqrtf((float)sum) * set->scale / spread_scalar(set->ys, set->xs, set->ys[q], set->xs[q], set->weight, j);
     }
 }
 #endif
@@ -246,23 +247,21 @@ size_t srk_patch_screen(const srk_patch_set *set, const float *dots, size_t q, f
     return count;
 }
 
-void srk_patch_exact(const double *vectors, size_t dim, size_t q, const int32_t *index, size_t count, const float *ys,
-                     const float *xs, float scale, float weight, float *d) {
+void srk_patch_exact(const srk_patch_set *set, const double *vectors, size_t dim, size_t q, const int32_t *index, size_t count,
+                     float *d) {
 #if defined(__x86_64__)
     if (srk_isa() >= SRK_ISA_AVX2) {
-        exact_avx2(vectors, dim, q, index, count, ys, xs, scale, weight, d);
+        exact_avx2(set, vectors, dim, q, index, count, d);
         return;
     }
 #endif
-    exact_scalar(vectors, dim, q, index, count, ys, xs, scale, weight, d);
+    exact_scalar(set, vectors, dim, q, index, count, d);
 }
 
-size_t srk_patch_distances_below(const double *dots, const double *norms, double nq, const float *ys, const float *xs,
-                                 float yq, float xq, float scale, float weight, float bound, size_t skip, float *kept,
-                                 size_t j0, size_t j1) {
+size_t srk_patch_distances_below(const srk_patch_set *set, const double *dots, const double *norms, size_t q, float bound,
+                                 float *kept, size_t j0, size_t j1) {
 #if defined(__x86_64__)
-    if (srk_isa() >= SRK_ISA_AVX2)
-        return below_avx2(dots, norms, nq, ys, xs, yq, xq, scale, weight, bound, skip, kept, j0, j1);
+    if (srk_isa() >= SRK_ISA_AVX2) return below_avx2(set, dots, norms, q, bound, kept, j0, j1);
 #endif
-    return below_scalar(dots, norms, nq, ys, xs, yq, xq, scale, weight, bound, skip, kept, j0, j1);
+    return below_scalar(set, dots, norms, q, bound, kept, j0, j1);
 }

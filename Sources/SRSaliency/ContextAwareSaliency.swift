@@ -93,8 +93,9 @@ public struct ContextAwareSaliency: Sendable {
 
     /// `S_i = 1 − exp(−(1/K) Σ_{k≤K} d(p_i, q_k))` for every query patch, in blocks of rows
     /// spread across cores: each block's float32 products screened row by row
-    /// (`NearestPatches.screened`), or, where a flat image makes that measure too many
-    /// candidates directly, the rest of the block from float64 products (`exact`).
+    /// (`NearestPatches.screened`), or, where that would measure too many candidates directly
+    /// (flat images, small ones: past `measuredShare` of a row), the rest of the block from
+    /// float64 products (`exact`).
     func singleScale(_ query: Patches, _ candidates: [Patches], progress: ((Double) -> Void)? = nil) -> [Double] {
         let nearest = NearestPatches(query: query, candidates: candidates, side: patch, neighbours: neighbours,
                                      positionWeight: positionWeight)
@@ -106,6 +107,7 @@ public struct ContextAwareSaliency: Sendable {
         let workers = max(1, Parallel.threads)
         let blocks = ((n + 255) / 256 + workers - 1) / workers * workers
         let block = max(1, (n + blocks - 1) / blocks)
+        let limit = Int(Double(nearest.m) * measuredShare)
         let counter = BlockCounter()
         out.withUnsafeMutableBufferPointer { outPtr in
             guard let outBase = outPtr.baseAddress else { return }
@@ -117,7 +119,6 @@ public struct ContextAwareSaliency: Sendable {
                     let rows = (b * block)..<min(n, (b + 1) * block)
                     nearest.float32Products(rows, into: work)
                     var measured = 0, i = 0
-                    let limit = Int(Double(nearest.m) * measuredShare)
                     while i < rows.count && measured <= i * limit {
                         let (sum, largest, band) = nearest.screened(query: rows.lowerBound + i, row: i, previous: previous, work: work)
                         (outBase[rows.lowerBound + i], previous, measured) = (saliency(sum), largest, measured + band)

@@ -84,11 +84,6 @@ final class NearestPatches: @unchecked Sendable {
         patchSet.deallocate()
     }
 
-    var ys: UnsafePointer<Float> { patchSet.pointee.ys }
-    var xs: UnsafePointer<Float> { patchSet.pointee.xs }
-    var scale: Float { patchSet.pointee.scale }
-    var weight: Float { patchSet.pointee.weight }
-
     /// The float32 dot products of the queries `rows`' kept coefficients with every
     /// candidate's, into `work.dots`.
     func float32Products(_ rows: Range<Int>, into work: Workspace) {
@@ -154,7 +149,7 @@ final class NearestPatches: @unchecked Sendable {
             work.index[band] = work.index[i]
             band += 1
         }
-        srk_patch_exact(vectors, dim, q, work.index, band, ys, xs, scale, weight, work.scratch)
+        srk_patch_exact(patchSet, vectors, dim, q, work.index, band, work.scratch)
         let (sum, largest) = smallestSum(work.scratch, count: band, k: k)
         return (sum, largest, band)
     }
@@ -171,8 +166,7 @@ final class NearestPatches: @unchecked Sendable {
         for (i, q) in queries.enumerated() {
             var kept = 0
             for bound in Self.bounds(after: previous) {
-                kept = srk_patch_distances_below(dots + i * m, norms, norms[q], ys, xs, ys[q], xs[q], scale, weight, bound, q,
-                                                 work.lo, 0, m)
+                kept = srk_patch_distances_below(patchSet, dots + i * m, norms, q, bound, work.lo, 0, m)
                 if kept >= k { break }
             }
             let (sum, largest) = smallestSum(work.lo, count: kept, k: k)

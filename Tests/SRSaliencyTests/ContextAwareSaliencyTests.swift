@@ -117,35 +117,38 @@ final class ContextAwareSaliencyTests: XCTestCase {
     }
 
     /// `srk_patch_distances_below` against the formula in Swift, bit for bit, at every
-    /// instruction set this CPU runs: colour distances that cancel below 0, the skipped
-    /// query inside a block of eight and in the tail, bounds that keep none, some and all.
+    /// instruction set this CPU runs: colour distances that cancel below 0, the query (skipped)
+    /// inside a block of eight and in the tail, bounds that keep none, some and all.
     func testPatchDistancesEveryInstructionSet() {
         var rng = Seeded(state: 11)
         let before = InstructionSet.inUse
         defer { InstructionSet.use(before) }
         let m = 45
         let norms = (0..<m).map { _ in Double.random(in: 0...40, using: &rng) }
-        let (nq, yq, xq) = (norms[5], Float(0.3), Float(0.6))
-        // 2·dots around nq + norms[j], every fourth just above it (a cancelled distance below 0).
-        let dots = norms.indices.map { j in (nq + norms[j]) / 2 - (j % 4 == 1 ? -1e-9 : Double.random(in: 0...3, using: &rng)) }
         let ys = (0..<m).map { _ in Float.random(in: 0...1, using: &rng) }, xs = (0..<m).map { _ in Float.random(in: 0...1, using: &rng) }
         let (scale, weight) = (Float(0.08), Float(3))
-        let all: [Float] = (0..<m).map { j in
-            let z = (nq + norms[j]) - 2 * dots[j]
-            let (dy, dx) = (yq - ys[j], xq - xs[j])
-            return Float(max(z, 0)).squareRoot() * scale / (1 + weight * (dy * dy + dx * dx).squareRoot())
-        }
-        XCTAssertTrue(zip(norms, dots).contains { nq + $0 - 2 * $1 < 0 }, "no distance cancels below 0")
-        let median = all.sorted()[m / 2]
-        for level in InstructionSet.allCases where level <= InstructionSet.supported {
-            XCTAssertEqual(InstructionSet.use(level), level)
-            for (skip, bound) in [(5, Float.infinity), (43, median), (-1, 0), (21, median.nextUp)] {
-                let want = (0..<m).filter { $0 != skip && all[$0] < bound }.map { all[$0] }
-                var kept = [Float](repeating: .nan, count: m)
-                let count = srk_patch_distances_below(dots, norms, nq, ys, xs, yq, xq, scale, weight, bound,
-                                                      skip < 0 ? Int.max : skip, &kept, 0, m)
-                XCTAssertEqual(Array(kept.prefix(count)).map(\.bitPattern), want.map(\.bitPattern), "\(level), skip \(skip), bound \(bound)")
+        for (q, quantile) in [(5, -1), (43, m / 2), (15, m / 2), (0, 0)] {
+            // 2·dots around norms[q] + norms[j], every fourth just above it (a cancelled distance below 0).
+            let dots = norms.indices.map { j in (norms[q] + norms[j]) / 2 - (j % 4 == 1 ? -1e-9 : Double.random(in: 0...3, using: &rng)) }
+            let all: [Float] = (0..<m).map { j in
+                let z = (norms[q] + norms[j]) - 2 * dots[j]
+                let (dy, dx) = (ys[q] - ys[j], xs[q] - xs[j])
+                return Float(max(z, 0)).squareRoot() * scale / (1 + weight * (dy * dy + dx * dx).squareRoot())
             }
+            XCTAssertTrue((0..<m).contains { norms[q] + norms[$0] - 2 * dots[$0] < 0 }, "no distance cancels below 0")
+            // No bound, the median (and one ulp above it), 0.
+            let bound = quantile < 0 ? Float.infinity : quantile == 0 ? 0 : all.sorted()[quantile].nextUp
+            let want = (0..<m).filter { $0 != q && all[$0] < bound }.map { all[$0] }
+            ys.withUnsafeBufferPointer { y in xs.withUnsafeBufferPointer { x in
+                var set = srk_patch_set(norms: nil, lengths: nil, residuals: nil, floors: nil, ys: y.baseAddress, xs: x.baseAddress,
+                                        scale: scale, weight: weight)
+                for level in InstructionSet.allCases where level <= InstructionSet.supported {
+                    XCTAssertEqual(InstructionSet.use(level), level)
+                    var kept = [Float](repeating: .nan, count: m)
+                    let count = srk_patch_distances_below(&set, dots, norms, q, bound, &kept, 0, m)
+                    XCTAssertEqual(Array(kept.prefix(count)).map(\.bitPattern), want.map(\.bitPattern), "\(level), query \(q), bound \(bound)")
+                }
+            } }
         }
     }
 
@@ -180,13 +183,13 @@ final class ContextAwareSaliencyTests: XCTestCase {
         let slack = Float(nearest.slack * Double(set.lengths[q]))
         var exact = [Float](repeating: .nan, count: m)
         let all = (0..<m).map(Int32.init)
-        srk_patch_exact(nearest.vectors, dim, q, all, m, set.ys, set.xs, set.scale, set.weight, &exact)
+        srk_patch_exact(nearest.patchSet, nearest.vectors, dim, q, all, m, &exact)
         let others = (0..<m).filter { $0 != q }.map { exact[$0] }.sorted()
         var first: [String: [UInt32]] = [:]
         for level in InstructionSet.allCases where level <= InstructionSet.supported {
             XCTAssertEqual(InstructionSet.use(level), level)
             var again = [Float](repeating: .nan, count: m)
-            srk_patch_exact(nearest.vectors, dim, q, all, m, set.ys, set.xs, set.scale, set.weight, &again)
+            srk_patch_exact(nearest.patchSet, nearest.vectors, dim, q, all, m, &again)
             XCTAssertEqual(again.map(\.bitPattern), exact.map(\.bitPattern), "\(level): exact")
             for bound in [Float.infinity, others[m / 2], others[0], 1e-30, 0, -1] {
                 var (lo, hi, spread) = ([Float](repeating: .nan, count: m), [Float](repeating: .nan, count: m), [Float](repeating: .nan, count: m))

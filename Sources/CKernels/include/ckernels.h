@@ -45,41 +45,40 @@ void srk_pack(const float *w, int m, int k, ptrdiff_t row_stride, ptrdiff_t col_
 void srk_sgemm_packed(const float *packed, int m, int k, const float *x, const ptrdiff_t *row, const ptrdiff_t *col,
                       float *out, ptrdiff_t ldo, int p0, int p1, int j0, int j1);
 
-/* One query patch's dissimilarity to candidates j0 ≤ j < j1 of context-aware saliency,
-   d_j = √max(nq + norms[j] − 2·dots[j], 0)·scale / (1 + weight·√((yq − ys[j])² + (xq − xs[j])²))
-   (the colour distance from float64 dot products and squared norms, rounded to float32 once
-   clamped; the rest in float32): the d_j < bound with j ≠ skip are written, in order, to
-   `kept` (room for j1 − j0); returns how many. Every level gives the same bits. */
-size_t srk_patch_distances_below(const double *dots, const double *norms, double nq, const float *ys, const float *xs,
-                                 float yq, float xq, float scale, float weight, float bound, size_t skip, float *kept,
-                                 size_t j0, size_t j1);
-
-/* A scale search's candidate patches, for screening: per patch j, the squared norm and norm
-   of its kept coefficients (the low frequencies of an orthonormal transform), the norm of
-   the dropped rest (rounded up), 1e-6·its full squared norm, and its position; the
-   dissimilarity's 1/√dim and position weight. */
+/* Context-aware saliency's candidate patches of one scale search (the queries first): per
+   patch j its position (ys, xs) and, for the screening, the squared norm and norm of its kept
+   coefficients (the low frequencies of an orthonormal transform), the norm of the dropped
+   rest (rounded up) and 1e-6·its full squared norm; the dissimilarity's 1/√dim (scale) and
+   position weight. d = ‖p − c‖·scale / spread, spread = 1 + weight·√(dy² + dx²). */
 typedef struct {
     const float *norms, *lengths, *residuals, *floors, *ys, *xs;
     float scale, weight;
 } srk_patch_set;
 
-/* One query patch q's dissimilarity to the candidates j0 ≤ j < j1, screened from the float32
+/* Query patch q's dissimilarity to candidates j0 ≤ j < j1 from float64 dot products of the
+   whole patches: the squared distance nq + norms[j] − 2·dots[j] (norms: float64 squared
+   norms), clamped at 0 and rounded to float32, the rest in float32. The d_j < bound with
+   j ≠ q are written, in order, to `kept` (room for j1 − j0); returns how many. Reads only
+   the positions, scale and weight of `set`. Every level gives the same bits. */
+size_t srk_patch_distances_below(const srk_patch_set *set, const double *dots, const double *norms, size_t q, float bound,
+                                 float *kept, size_t j0, size_t j1);
+
+/* Query patch q's dissimilarity to the candidates j0 ≤ j < j1, screened from the float32
    dot products of their kept coefficients (dots[j]): each d_j lies in [lo, hi] (from the
    kept part of the squared distance, within slack·lengths[j] + floors[q] + floors[j] of
    nq + norms[j] − 2·dots[j], and the dropped part, in [0, (rq + rj)²]; the caller's slack
    bounds the float32 product's error over ‖y_q‖·‖y_j‖), srk_patch_exact's value among
    them. Writes lo, hi and j of candidates j ≠ q, among them every lo < bound (a few with lo
    just above it, from a test without √ or ÷; a bound below 1e-15 is raised to it), to lo,
-   hi, index, with their spreads 1 + weight·√(dy² + dx²) in spread (each with room for
-   j1 − j0); returns how many, and in *surely how many of them have hi < bound. Every
-   level gives the same bits. */
+   hi, index, with their spreads in spread (each with room for j1 − j0); returns how many,
+   and in *surely how many of them have hi < bound. Every level gives the same bits. */
 size_t srk_patch_screen(const srk_patch_set *set, const float *dots, size_t q, float slack, float bound, float *lo, float *hi,
                         float *spread, int32_t *index, size_t j0, size_t j1, size_t *surely);
 
 /* d[i] = the dissimilarity of patch q to patch index[i] for i < count, the squared colour
    distance summed directly in float64 from `vectors` (one patch of dim values per row).
-   Every level gives the same bits. */
-void srk_patch_exact(const double *vectors, size_t dim, size_t q, const int32_t *index, size_t count, const float *ys,
-                     const float *xs, float scale, float weight, float *d);
+   Reads only the positions, scale and weight of `set`. Every level gives the same bits. */
+void srk_patch_exact(const srk_patch_set *set, const double *vectors, size_t dim, size_t q, const int32_t *index, size_t count,
+                     float *d);
 
 #endif

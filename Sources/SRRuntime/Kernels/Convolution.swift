@@ -237,8 +237,8 @@ extension Kernels {
     /// taps in registers (a multiply and an add each under an explanation: with fused
     /// multiply-adds an image's first layer moved a switch of VGG-16's gradient 3.5 % of its
     /// largest value away from float64's; with `fused`, in forward-only runs, fused
-    /// multiply-adds, 14 % faster on MobileNetV2's 56×56 depthwise layers) and stored once, with the bias and the fused activation applied to
-    /// the rows while they are in cache. Tasks are (image, group, block of output channels).
+    /// multiply-adds, 14 % faster on MobileNetV2's 56×56 depthwise layers) and stored once,
+    /// with the bias and the fused activation applied to the rows while they are in cache. Tasks are (image, group, block of output channels).
     static func directConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
                              activation: FusedActivation?, fused: Bool = false) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
