@@ -51,18 +51,17 @@ public enum ONNXImporter {
         let url = URL(fileURLWithPath: path)
         try InputFile.checkRegular(path)
         var model: Onnx_ModelProto
+        let file = try MappedFile(path: path)
         do {
-            let bytes = try Data(contentsOf: url, options: .alwaysMapped)
-            var options = BinaryDecodingOptions()
-            options.messageDepthLimit = 64
-            model = try Onnx_ModelProto(serializedBytes: bytes, options: options)
+            model = try ONNXModelDecoding.decode(file)
         } catch let e as SwiftProtobuf.BinaryDecodingError {
             throw SRError.malformed("\(path): not a valid ONNX model (protobuf: \(e))")
-        } catch {
-            throw SRError.missing("\(path): cannot read (\(error.localizedDescription))")
         }
-        var graph = try load(model: &model, directory: url.deletingLastPathComponent(), inputShape: inputShape,
-                             limits: limits, name: path)
+        // The decoded model may borrow bytes of the map: it stays mapped until the import ends.
+        var graph = try withExtendedLifetime(file) {
+            try load(model: &model, directory: url.deletingLastPathComponent(), inputShape: inputShape, limits: limits,
+                     name: path)
+        }
         graph.metadata.sourceFiles = [url.lastPathComponent]
         return graph
     }
@@ -95,6 +94,9 @@ final class ONNXGraphBuilder {
     private var nodeNames = Set<String>()
     /// How many node inputs and graph outputs read each ONNX tensor.
     private var consumerCount: [String: Int] = [:]
+    /// Reads of each tensor not yet lowered, an alias's counted for the tensor it names: a
+    /// float constant none is left to read is dropped (`lowered(_:)`).
+    private var unread: [String: Int] = [:]
     /// Transposes that move the batch axis, not emitted: only a Split or Gather taking
     /// single slices of their new first axis may read them (`ONNXBatchMoves.swift`).
     var batchMoves: [String: (input: String, perm: [Int])] = [:]
@@ -136,6 +138,18 @@ final class ONNXGraphBuilder {
         protoGraph = model.graph
         for n in protoGraph.node { for i in n.input where !i.isEmpty { consumerCount[i, default: 0] += 1 } }
         for o in protoGraph.output { consumerCount[o.name, default: 0] += 1 }
+        unread = consumerCount
+    }
+
+    /// Counts `node`'s reads done and drops the float constants none is left to read: the
+    /// lowering copies weights it reshapes (MatMul's are transposed), so the file's forms
+    /// would otherwise be held to the end of the import, twice a ViT's weights.
+    private func lowered(_ node: Onnx_NodeProto) {
+        for input in node.input where !input.isEmpty {
+            let name = resolve(input)
+            unread[name, default: 0] -= 1
+            if unread[name, default: 0] <= 0, case .floats? = constants[name] { constants[name] = nil }
+        }
     }
 
     func build() throws -> Graph {
@@ -153,6 +167,7 @@ final class ONNXGraphBuilder {
         for (index, proto) in try sortedNodes().enumerated() {
             let (node, perSample) = try perSampleForm(proto, name: nodeName(proto, index))
             try lower(node, index: index)
+            lowered(proto)
             if perSample {
                 for o in node.output where !o.isEmpty && shape(o) != nil { perSampleTensors.insert(resolve(o)) }
             }
@@ -252,6 +267,7 @@ final class ONNXGraphBuilder {
     /// Makes `output` another name of `input` (identity-like nodes are removed).
     func alias(_ output: String, to input: String) {
         alias[output] = resolve(input)
+        unread[resolve(input), default: 0] += unread[output, default: 0]
         if let c = constants[resolve(input)] { constants[output] = c }
     }
 

@@ -1,0 +1,122 @@
+import Foundation
+import SRCore
+@testable import SRFormats
+import SRRuntime
+import SRTestSupport
+import XCTest
+
+/// The ONNX import's decoding one initializer at a time (`ONNXModelDecoding`) and its
+/// dropping of consumed weights (`ONNXGraphBuilder.lowered`): the same model, the same graph.
+final class ONNXModelDecodingTests: XCTestCase {
+    private func file(_ name: String, _ bytes: Data) throws -> String {
+        let path = NSTemporaryDirectory() + "/srtool-decoding-\(name)-\(getpid()).onnx"
+        try bytes.write(to: URL(fileURLWithPath: path))
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    private func floats(_ name: String, _ dims: [Int64], _ rng: inout Seeded) -> Onnx_TensorProto {
+        var t = Onnx_TensorProto()
+        t.name = name
+        t.dims = dims
+        t.dataType = 1
+        let values = (0..<Int(dims.reduce(1, *))).map { _ in Float.random(in: -1...1, using: &rng) }
+        t.rawData = values.withUnsafeBufferPointer { Data(buffer: $0) }
+        return t
+    }
+
+    private func node(_ op: String, _ inputs: [String], _ output: String) -> Onnx_NodeProto {
+        var n = Onnx_NodeProto()
+        n.opType = op
+        n.input = inputs
+        n.output = [output]
+        n.name = output
+        return n
+    }
+
+    private func value(_ name: String, _ dims: [Int64]) -> Onnx_ValueInfoProto {
+        var v = Onnx_ValueInfoProto()
+        v.name = name
+        var t = Onnx_TypeProto.Tensor()
+        t.elemType = 1
+        t.shape.dim = dims.map { d in var dim = Onnx_TensorShapeProto.Dimension(); dim.dimValue = d; return dim }
+        v.type.tensorType = t
+        return v
+    }
+
+    /// x [2, 4] → MatMul W → Add B → Relu → MatMul Wi, Wi = Identity(W) (folded: W's tensor
+    /// under a second name, read after both of W's readers are lowered and W is dropped);
+    /// `copied`, the same with the last MatMul given its own initializer W2.
+    private func model(copied: Bool) -> Onnx_ModelProto {
+        var rng = Seeded(state: 5)
+        let w = floats("W", [4, 4], &rng), b = floats("B", [4], &rng)
+        var g = Onnx_GraphProto()
+        g.name = "g"
+        g.input = [value("x", [2, 4])]
+        g.output = [value("y", [2, 4])]
+        g.initializer = [w, b]
+        g.node = [node("MatMul", ["x", "W"], "h"), node("Add", ["h", "B"], "a"), node("Relu", ["a"], "r")]
+        if copied {
+            var w2 = w
+            w2.name = "W2"
+            g.initializer.append(w2)
+            g.node.append(node("MatMul", ["r", "W2"], "y"))
+        } else {
+            g.node += [node("Identity", ["W"], "Wi"), node("MatMul", ["r", "Wi"], "y")]
+        }
+        var m = Onnx_ModelProto()
+        m.irVersion = 8
+        var opset = Onnx_OperatorSetIdProto()
+        opset.version = 17
+        m.opsetImport = [opset]
+        m.producerName = "srtool tests"
+        m.graph = g
+        var p = Onnx_StringStringEntryProto()
+        p.key = "note"
+        p.value = "after the graph"
+        m.metadataProps = [p]
+        return m
+    }
+
+    /// Decoded from the map initializer by initializer, the model equals the whole decode: as
+    /// written, with a second graph field (protobuf merges the two: decoded whole), and cut
+    /// short (the same error).
+    func testDecodingInitializerByInitializerEqualsTheWholeDecode() throws {
+        let options = ONNXModelDecoding.options
+        let bytes: Data = try model(copied: false).serializedBytes()
+        var extra = Onnx_ModelProto()
+        var second = Onnx_GraphProto()
+        second.name = "merged"
+        second.node = [node("Relu", ["y"], "z")]
+        extra.graph = second
+        let twice = bytes + (try extra.serializedBytes() as Data)
+        for (name, data) in [("plain", bytes), ("two-graphs", twice)] {
+            let got = try ONNXModelDecoding.decode(MappedFile(path: file(name, data)))
+            let want = try Onnx_ModelProto(serializedBytes: data, options: options)
+            XCTAssertEqual(got, want, name)
+            XCTAssertEqual(got.graph.initializer.map { $0.name }, want.graph.initializer.map { $0.name }, name)
+        }
+        XCTAssertEqual(try ONNXModelDecoding.decode(MappedFile(path: file("two-graphs", twice))).graph.name,
+                       "merged")
+        let cut = try file("cut", bytes.prefix(bytes.count - 7))
+        XCTAssertThrowsError(try ONNXModelDecoding.decode(MappedFile(path: cut)))
+        XCTAssertThrowsError(try ONNXImporter.load(path: cut)) { error in
+            XCTAssertTrue("\(error)".contains("not a valid ONNX model"), "\(error)")
+        }
+    }
+
+    /// A weight whose readers are all lowered is dropped, and its folded Identity still
+    /// reaches the MatMul that reads it later: the output equals that of the same model
+    /// with the weight given twice.
+    func testConsumedWeightsAreDroppedAndAliasesStillRead() throws {
+        let x = try Tensor(shape: [2, 4], values: (0..<8).map { Float($0) * 0.25 - 1 })
+        var outputs: [[Float]] = []
+        for copied in [false, true] {
+            let path = try file(copied ? "copied" : "aliased", try model(copied: copied).serializedBytes())
+            let graph = try ONNXImporter.load(path: path)
+            outputs.append(try Executor(graph: graph, threads: 1).outputs(x)[0].values)
+        }
+        XCTAssertEqual(outputs[0], outputs[1])
+        XCTAssertTrue(outputs[0].contains { $0 != 0 })
+    }
+}
