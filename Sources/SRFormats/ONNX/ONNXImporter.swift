@@ -9,37 +9,27 @@ public enum ONNXImporter {
     /// top-level fields all are `ModelProto` fields with their wire types, starting with
     /// `ir_version` (field 1, varint).
     public static func sniff(_ bytes: Data) -> Bool {
-        let b = [UInt8](bytes.prefix(4096))
-        guard b.first == 0x08 else { return false }
+        let head = Data(bytes.prefix(4096))
+        guard head.first == 0x08 else { return false }
         let varintFields: Set<UInt64> = [1, 5]
         let lengthFields: Set<UInt64> = [2, 3, 4, 6, 7, 8, 14, 20, 25]
-        var i = 0
-        func varint() -> UInt64? {
-            var v: UInt64 = 0, shift: UInt64 = 0
-            while i < b.count, shift < 64 {
-                let byte = b[i]; i += 1
-                v |= UInt64(byte & 0x7f) << shift
-                if byte & 0x80 == 0 { return v }
-                shift += 7
+        return head.withUnsafeBytes { b in
+            var scan = ProtobufFields(b, in: 0..<b.count)
+            var fields = 0
+            while true {
+                switch scan.next() {
+                case .field(let f):
+                    guard f.wire == 0 && varintFields.contains(f.number) || f.wire == 2 && lengthFields.contains(f.number)
+                    else { return false }
+                    fields += 1
+                case .end, .truncated:
+                    // A head cut inside a field is still the head of a model.
+                    return fields > 0
+                case .invalid:
+                    return false
+                }
             }
-            return nil
         }
-        var fields = 0
-        while i < b.count {
-            guard let tag = varint() else { return fields > 0 }
-            let (field, wire) = (tag >> 3, tag & 7)
-            if wire == 0 && varintFields.contains(field) {
-                guard varint() != nil else { return fields > 0 }
-            } else if wire == 2 && lengthFields.contains(field) {
-                guard let n = varint() else { return fields > 0 }
-                if n >= UInt64(b.count - i) { return true }
-                i += Int(n)
-            } else {
-                return false
-            }
-            fields += 1
-        }
-        return fields > 0
     }
 
     /// The newest default-domain opset srtool reads: that of the `onnx` 1.23.2 wheel, whose
