@@ -46,6 +46,8 @@ public enum ONNXImporter {
             model = try ONNXModelDecoding.decode(file)
         } catch let e as SwiftProtobuf.BinaryDecodingError {
             throw SRError.malformed("\(path): not a valid ONNX model (protobuf: \(e))")
+        } catch {
+            throw SRError.malformed("\(path): not a valid ONNX model (\(error))")
         }
         // The decoded model may borrow bytes of the map: it stays mapped until the import ends.
         var graph = try withExtendedLifetime(file) {

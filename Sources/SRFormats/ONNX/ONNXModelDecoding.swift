@@ -26,8 +26,8 @@ enum ONNXModelDecoding {
     static func decode(_ file: MappedFile) throws -> Onnx_ModelProto {
         let bytes = file.bytes
         guard let top = ProtobufFields.all(bytes, in: 0..<bytes.count),
-              top.filter({ $0.number == graphField }).count == 1,
-              let graph = top.first(where: { $0.number == graphField }), graph.delimited,
+              case let graphs = top.filter({ $0.number == graphField }), graphs.count == 1,
+              let graph = graphs.first, graph.delimited,
               let inner = ProtobufFields.all(bytes, in: graph.payload)
         else {
             return try Onnx_ModelProto(serializedBytes: borrowed(bytes, 0..<bytes.count), options: options)

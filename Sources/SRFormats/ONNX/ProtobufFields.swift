@@ -41,7 +41,8 @@ struct ProtobufFields {
         guard i < end else { return .end }
         let start = i
         guard let tag = varint() else { return .truncated }
-        let wire = tag & 7, payload = i
+        let wire = tag & 7
+        var payload = i
         switch wire {
         case 0:
             guard varint() != nil else { return .truncated }
@@ -50,11 +51,9 @@ struct ProtobufFields {
             guard end - i >= n else { return .truncated }
             i += n
         case 2:
-            guard let n = varint() else { return .truncated }
-            guard n <= UInt64(end - i) else { return .truncated }
-            let contents = i
+            guard let n = varint(), n <= UInt64(end - i) else { return .truncated }
+            payload = i
             i += Int(n)
-            return .field(Field(number: tag >> 3, wire: wire, whole: start..<i, payload: contents..<i))
         default:
             return .invalid
         }
