@@ -105,14 +105,22 @@ final class ONNXModelDecodingTests: XCTestCase {
         }
     }
 
-    /// A weight whose readers are all lowered is dropped, and its folded Identity still
-    /// reaches the MatMul that reads it later: the output equals that of the same model
-    /// with the weight given twice.
-    func testConsumedWeightsAreDroppedAndAliasesStillRead() throws {
+    /// A weight whose readers are all lowered is dropped from the builder's constants, and
+    /// its folded Identity still reaches the MatMul that reads it later: the output equals
+    /// that of the same model with the weight given twice.
+    func testConsumedWeightsAreDroppedAndFoldedCopiesStillRead() throws {
+        var folded = model(copied: false)
+        let builder = try ONNXGraphBuilder(model: &folded, directory: URL(fileURLWithPath: NSTemporaryDirectory()),
+                                           inputShape: nil, limits: .default)
+        XCTAssertNotNil(builder.constants["W"])
+        XCTAssertNotNil(builder.constants["B"])
+        _ = try builder.build()
+        XCTAssertNil(builder.constants["W"], "W's readers are lowered")
+        XCTAssertNil(builder.constants["B"], "B's reader is lowered")
         let x = try Tensor(shape: [2, 4], values: (0..<8).map { Float($0) * 0.25 - 1 })
         var outputs: [[Float]] = []
         for copied in [false, true] {
-            let path = try file(copied ? "copied" : "aliased", try model(copied: copied).serializedBytes())
+            let path = try file(copied ? "copied" : "folded", try model(copied: copied).serializedBytes())
             let graph = try ONNXImporter.load(path: path)
             outputs.append(try Executor(graph: graph, threads: 1).outputs(x)[0].values)
         }
