@@ -61,6 +61,7 @@ static inline float exp_scalar(float x) {
 #define ERF_Q3 -7.37332916720468e-03f
 #define ERF_Q4 -1.42647390514189e-02f
 #define SQRT_HALF 0.70710678118654752f
+#define INV_SQRT_2PI 0.39894228040143268f
 
 static inline float erf_scalar(float x) {
     float v = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
@@ -92,6 +93,32 @@ static void silu_scalar(const float *src, float *dst, size_t n, float bias) {
         float v = src[i] + bias;
         dst[i] = v / (1.0f + exp_scalar(-v));
     }
+}
+
+/* The input gradients g·f'(x) of SiLU and GELU, one statement per operation (so no
+   multiply-add is contracted) in the order of the vector bodies below:
+   SiLU' = s·(1 + x·(1 − s)), s = 1 / (1 + e^(−x));
+   GELU' = ½·(1 + erf(x/√2)) + x·φ(x), φ(x) = e^(−x²/2) / √(2π). */
+static inline float silu_grad_scalar(float x) {
+    float e = exp_scalar(-x);
+    float s = 1.0f / (1.0f + e);
+    float t = x * (1.0f - s);
+    return s * (1.0f + t);
+}
+
+static inline float gelu_grad_scalar(float x) {
+    float cdf = 0.5f * (1.0f + erf_scalar(x * SQRT_HALF));
+    float h = -0.5f * x;
+    float pdf = INV_SQRT_2PI * exp_scalar(h * x);
+    return cdf + x * pdf;
+}
+
+static void silu_backward_scalar(const float *x, const float *g, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = g[i] * silu_grad_scalar(x[i]);
+}
+
+static void gelu_backward_scalar(const float *x, const float *g, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = g[i] * gelu_grad_scalar(x[i]);
 }
 
 #if defined(__x86_64__)
@@ -138,6 +165,33 @@ static void silu_scalar(const float *src, float *dst, size_t n, float bias) {
     return OP(mul_ps)(OP(mul_ps)(OP(set1_ps)(0.5f), v),                                           \
                       OP(add_ps)(OP(set1_ps)(1.0f), ERF(OP(mul_ps)(v, OP(set1_ps)(SQRT_HALF)))));
 
+/* The derivatives of SiLU and GELU of one vector, as silu_grad_scalar / gelu_grad_scalar. */
+#define SILU_GRAD_BODY(VEC, OP, EXP, x)                                                          \
+    VEC one = OP(set1_ps)(1.0f);                                                                  \
+    VEC s = OP(div_ps)(one, OP(add_ps)(one, EXP(OP(sub_ps)(OP(setzero_ps)(), x))));               \
+    return OP(mul_ps)(s, OP(add_ps)(one, OP(mul_ps)(x, OP(sub_ps)(one, s))));
+#define GELU_GRAD_BODY(VEC, OP, ERF, EXP, x)                                                     \
+    VEC cdf = OP(mul_ps)(OP(set1_ps)(0.5f), OP(add_ps)(OP(set1_ps)(1.0f),                         \
+                                                       ERF(OP(mul_ps)(x, OP(set1_ps)(SQRT_HALF))))); \
+    VEC h = OP(mul_ps)(OP(set1_ps)(-0.5f), x);                                                    \
+    VEC pdf = OP(mul_ps)(OP(set1_ps)(INV_SQRT_2PI), EXP(OP(mul_ps)(h, x)));                       \
+    return OP(add_ps)(cdf, OP(mul_ps)(x, pdf));
+
+/* dst[i] = g[i]·F(x[i]): eight lanes at a time, the last few by the scalar loop. */
+#define GRAD_LOOP_AVX2(F, SCALAR)                                                                \
+    size_t i = 0;                                                                                 \
+    for (; i + 8 <= n; i += 8)                                                                    \
+        _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_loadu_ps(g + i), F(_mm256_loadu_ps(x + i)))); \
+    SCALAR(x + i, g + i, dst + i, n - i);
+
+/* dst[i] = g[i]·F(x[i]): sixteen lanes at a time, the last partial vector under a mask. */
+#define GRAD_LOOP_AVX512(F)                                                                      \
+    for (size_t i = 0; i < n; i += 16) {                                                          \
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);         \
+        _mm512_mask_storeu_ps(dst + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, g + i),          \
+                                                        F(_mm512_maskz_loadu_ps(m, x + i))));     \
+    }
+
 /* dst[i] = F(src[i] + bias): eight lanes at a time, the last few by the scalar loop. */
 #define LOOP_AVX2(F, SCALAR)                                                                     \
     const __m256 b = _mm256_set1_ps(bias);                                                        \
@@ -157,14 +211,30 @@ AVX2 static inline __m256 exp_avx2(__m256 x) { EXP_BODY(__m256, OP256, _mm256_ca
 AVX2 static inline __m256 erf_avx2(__m256 x) { ERF_BODY(__m256, OP256, x) }
 AVX2 static inline __m256 silu8(__m256 v) { SILU_BODY(OP256, exp_avx2, v) }
 AVX2 static inline __m256 gelu8(__m256 v) { GELU_BODY(OP256, erf_avx2, v) }
+AVX2 static inline __m256 silu_grad8(__m256 x) { SILU_GRAD_BODY(__m256, OP256, exp_avx2, x) }
+AVX2 static inline __m256 gelu_grad8(__m256 x) { GELU_GRAD_BODY(__m256, OP256, erf_avx2, exp_avx2, x) }
 AVX2 static void silu_avx2(const float *src, float *dst, size_t n, float bias) { LOOP_AVX2(silu8, silu_scalar) }
+AVX2 static void silu_backward_avx2(const float *x, const float *g, float *dst, size_t n) {
+    GRAD_LOOP_AVX2(silu_grad8, silu_backward_scalar)
+}
+AVX2 static void gelu_backward_avx2(const float *x, const float *g, float *dst, size_t n) {
+    GRAD_LOOP_AVX2(gelu_grad8, gelu_backward_scalar)
+}
 AVX2 static void gelu_avx2(const float *src, float *dst, size_t n, float bias) { LOOP_AVX2(gelu8, gelu_scalar) }
 
 AVX512 static inline __m512 exp_avx512(__m512 x) { EXP_BODY(__m512, OP512, _mm512_castps_si512, _mm512_castsi512_ps, x) }
 AVX512 static inline __m512 erf_avx512(__m512 x) { ERF_BODY(__m512, OP512, x) }
 AVX512 static inline __m512 silu16(__m512 v) { SILU_BODY(OP512, exp_avx512, v) }
 AVX512 static inline __m512 gelu16(__m512 v) { GELU_BODY(OP512, erf_avx512, v) }
+AVX512 static inline __m512 silu_grad16(__m512 x) { SILU_GRAD_BODY(__m512, OP512, exp_avx512, x) }
+AVX512 static inline __m512 gelu_grad16(__m512 x) { GELU_GRAD_BODY(__m512, OP512, erf_avx512, exp_avx512, x) }
 AVX512 static void silu_avx512(const float *src, float *dst, size_t n, float bias) { LOOP_AVX512(silu16) }
+AVX512 static void silu_backward_avx512(const float *x, const float *g, float *dst, size_t n) {
+    GRAD_LOOP_AVX512(silu_grad16)
+}
+AVX512 static void gelu_backward_avx512(const float *x, const float *g, float *dst, size_t n) {
+    GRAD_LOOP_AVX512(gelu_grad16)
+}
 AVX512 static void gelu_avx512(const float *src, float *dst, size_t n, float bias) { LOOP_AVX512(gelu16) }
 #endif
 
@@ -213,5 +283,25 @@ void srk_gelu(const float *src, float *dst, size_t n, float bias) {
     case SRK_ISA_AVX2: gelu_avx2(src, dst, n, bias); return;
 #endif
     default: gelu_scalar(src, dst, n, bias); return;
+    }
+}
+
+void srk_silu_backward(const float *x, const float *g, float *dst, size_t n) {
+    switch (srk_isa()) {
+#if defined(__x86_64__)
+    case SRK_ISA_AVX512: silu_backward_avx512(x, g, dst, n); return;
+    case SRK_ISA_AVX2: silu_backward_avx2(x, g, dst, n); return;
+#endif
+    default: silu_backward_scalar(x, g, dst, n); return;
+    }
+}
+
+void srk_gelu_backward(const float *x, const float *g, float *dst, size_t n) {
+    switch (srk_isa()) {
+#if defined(__x86_64__)
+    case SRK_ISA_AVX512: gelu_backward_avx512(x, g, dst, n); return;
+    case SRK_ISA_AVX2: gelu_backward_avx2(x, g, dst, n); return;
+#endif
+    default: gelu_backward_scalar(x, g, dst, n); return;
     }
 }

@@ -100,20 +100,34 @@ final class TensorOpTwinTests: XCTestCase {
         }
     }
 
-    /// SiLU and GELU at every instruction set this CPU runs (`InstructionSet`): the same bits
-    /// at each, within the float64 twin's tolerance, on lengths that end in a partial vector.
+    /// SiLU and GELU and their input gradients at every instruction set this CPU runs
+    /// (`InstructionSet`): the same bits at each, within the float64 twin's tolerance, on
+    /// lengths that end in a partial vector.
     func testActivationsAreTheSameAtEveryInstructionSet() throws {
         var rng = Seeded(state: 33)
         let x = random([3, 5, 7, 11], &rng, in: -12...12)
+        let g = random(x.shape, &rng)
         let before = InstructionSet.inUse
         defer { InstructionSet.use(before) }
+        // g·f'(x) in float64: SiLU' = s·(1 + x·(1 − s)), GELU' = Φ(x) + x·φ(x).
+        func slope(_ f: UnaryFunction, _ v: Double) -> Double {
+            if f == .silu {
+                let s = 1 / (1 + Foundation.exp(-v))
+                return s * (1 + v * (1 - s))
+            }
+            return 0.5 * (1 + Foundation.erf(v / 2.0.squareRoot())) + v * Foundation.exp(-v * v / 2) / (2 * Double.pi).squareRoot()
+        }
         for f in [UnaryFunction.silu, .gelu] {
-            var first: [Float]?
+            let twinGradient = (0..<x.count).map { Float(Double(g.pointer[$0]) * slope(f, Double(x.pointer[$0]))) }
+            var first: [Float]?, firstGradient: [Float]?
             for level in InstructionSet.allCases where level <= InstructionSet.supported {
                 XCTAssertEqual(InstructionSet.use(level), level)
                 let got = Kernels.unary(x, f)
                 if let why = closeness(got, NaiveKernels.unary(x, f), atol: 2e-6, rtol: 2e-6) { XCTFail("\(f.name) at \(level): \(why)") }
                 if let first { XCTAssertEqual(got.values, first, "\(f.name) at \(level)") } else { first = got.values }
+                let gradient = Kernels.unaryBackward(g, input: x, f).values
+                if let why = closeness(gradient, twinGradient, atol: 2e-6, rtol: 2e-6) { XCTFail("\(f.name)' at \(level): \(why)") }
+                if let firstGradient { XCTAssertEqual(gradient, firstGradient, "\(f.name)' at \(level)") } else { firstGradient = gradient }
             }
         }
     }

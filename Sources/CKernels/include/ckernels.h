@@ -1,6 +1,6 @@
 /* Kernels compiled for several instruction sets in one binary and picked at run time by
    the CPU they run on (x86_64: AVX-512, AVX2 + FMA, or plain C; elsewhere plain C):
-   activations (SRRuntime/Kernels/FusedActivation.swift) and the packed-weight matrix
+   activations and their derivatives (SRRuntime/Kernels/FusedActivation.swift, Unary.swift) and the packed-weight matrix
    product of convolutions (SRRuntime/Kernels/PackedGEMM.swift), context-aware saliency's
    patch distances (SRSaliency/ContextAwareSaliency.swift). */
 #ifndef SRTOOL_CKERNELS_H
@@ -26,6 +26,11 @@ void srk_silu(const float *src, float *dst, size_t n, float bias);
 
 /* dst[i] = ½·v·(1 + erf(v/√2)), v = src[i] + bias (GELU), erf as SRRuntime's fastErf. */
 void srk_gelu(const float *src, float *dst, size_t n, float bias);
+
+/* dst[i] = g[i]·f'(x[i]) for SiLU (s·(1 + x·(1 − s)), s the logistic sigmoid) and GELU
+   (Φ(x) + x·φ(x)), with srk_silu's e^x and srk_gelu's erf; dst may equal g. */
+void srk_silu_backward(const float *x, const float *g, float *dst, size_t n);
+void srk_gelu_backward(const float *x, const float *g, float *dst, size_t n);
 
 /* Rows per panel of a packed weight matrix. */
 #define SRK_PANEL_ROWS 32
