@@ -100,6 +100,33 @@ final class TensorOpTwinTests: XCTestCase {
         }
     }
 
+    /// The adjoint of block broadcasting (a gate's gradient): `blockSums` against sums taken
+    /// element by element in float64, with and without the second factor, for a gate per
+    /// image and channel (the workers split the blocks) and one shared by the batch (the
+    /// blocks accumulate); nil where the blocks are narrower than eight floats.
+    func testBlockSumsMatchElementwiseSums() throws {
+        var rng = Seeded(state: 15)
+        let a = random([2, 3, 4, 5], &rng), b = random(a.shape, &rng)
+        for shape in [[2, 3, 1, 1], [1, 3, 1, 1], [3, 1, 1], [2, 1, 1, 1]] {
+            let padded = [Int](repeating: 1, count: 4 - shape.count) + shape
+            for factor in [nil, b] {
+                var want = [Double](repeating: 0, count: shape.reduce(1, *))
+                for i in 0..<a.count {
+                    let idx = NaiveKernels.multiIndex(i, a.shape)
+                    let j = NaiveKernels.flat(idx.indices.map { padded[$0] == 1 ? 0 : idx[$0] }, padded)
+                    want[j] += Double(a.pointer[i]) * Double(factor?.pointer[i] ?? 1)
+                }
+                let got = try XCTUnwrap(Kernels.blockSums(a, times: factor, into: shape), "\(shape)")
+                XCTAssertEqual(got.shape, shape)
+                if let why = closeness(got.values, want.map(Float.init), atol: 1e-5, rtol: 1e-5) {
+                    XCTFail("\(shape) \(factor == nil ? "Σ a" : "Σ a·b"): \(why)")
+                }
+            }
+        }
+        XCTAssertNil(Kernels.blockSums(a, into: [5]))
+        XCTAssertNil(Kernels.blockSums(a, into: [2, 1, 4, 1]))
+    }
+
     /// SiLU and GELU and their input gradients at every instruction set this CPU runs
     /// (`InstructionSet`): the same bits at each, within the float64 twin's tolerance, on
     /// lengths that end in a partial vector.

@@ -73,6 +73,11 @@ public struct Gradient: Rule {
         case .mul:
             return c.inputs.indices.map { i in
                 let others = c.inputs.enumerated().filter { $0.offset != i }.map(\.element)
+                // A gate's gradient Σ g ⊙ x over the blocks it was broadcast to, in one pass.
+                if others.count == 1, others[0].shape == g.shape,
+                   let sums = Kernels.blockSums(g, times: others[0], into: c.inputs[i].shape) {
+                    return sums
+                }
                 let product = Kernels.combine([g] + others, outShape: g.shape, .mul)
                 return reduceToShape(product, c.inputs[i].shape)
             }
@@ -164,9 +169,11 @@ func perChannel(_ a: Tensor, _ b: Tensor, _ f: (Float, Float, Int) -> Float) -> 
     return out
 }
 
-/// Sums a broadcast gradient back to the shape of the input that was broadcast.
+/// Sums a broadcast gradient back to the shape of the input that was broadcast: by blocks
+/// where it was broadcast by blocks (`Kernels.blockSums`), else element by element.
 func reduceToShape(_ g: Tensor, _ shape: [Int]) -> Tensor {
     if g.shape == shape { return g }
+    if let sums = Kernels.blockSums(g, into: shape) { return sums }
     let out = Tensor(zeros: shape)
     let rank = g.shape.count
     let padded = [Int](repeating: 1, count: rank - shape.count) + shape

@@ -110,6 +110,43 @@ extension Kernels {
         }
     }
 
+    /// The adjoint of broadcasting by blocks (`BlockBroadcast`, at least eight floats a block):
+    /// each element of a tensor of `shape` gets the sum over the blocks of `a` it was copied
+    /// into, or with `b` (a's shape), of `a ⊙ b` — a gate's gradient `Σ_hw g·x` without the
+    /// product tensor. nil when `shape` does not broadcast into `a` that way.
+    public static func blockSums(_ a: Tensor, times b: Tensor? = nil, into shape: [Int]) -> Tensor? {
+        guard let blocks = BlockBroadcast(shape, into: a.shape), blocks.inner >= 8,
+              b == nil || b?.shape == a.shape else { return nil }
+        let out = Tensor(zeros: shape)
+        let (o, ap, bp, inner) = (out.pointer, a.pointer, b?.pointer, blocks.inner)
+        let count = a.count / inner
+        // Eight lanes, then the tail; the same order whatever the split between workers.
+        @inline(__always) func sum(_ block: Int) -> Float {
+            let x = ap + block * inner
+            var acc = SIMD8<Float>(), i = 0
+            if let bp {
+                let y = bp + block * inner
+                while i + 8 <= inner { acc.addProduct((x + i).lanes(), (y + i).lanes()); i += 8 }
+                var s = acc.sum()
+                while i < inner { s += x[i] * y[i]; i += 1 }
+                return s
+            }
+            while i + 8 <= inner { acc += (x + i).lanes(); i += 8 }
+            var s = acc.sum()
+            while i < inner { s += x[i]; i += 1 }
+            return s
+        }
+        if count == out.count {
+            // One block per element (nothing broadcast before the blocks): the workers split them.
+            Parallel.forEach(count, minChunk: max(1, (1 << 15) / inner)) { r in
+                for block in r { o[blocks.source(block)] = sum(block) }
+            }
+        } else {
+            for block in 0..<count { o[blocks.source(block)] += sum(block) }
+        }
+        return out
+    }
+
     /// Element-wise reduction of two or more inputs with numpy broadcasting into `outShape`.
     public static func combine(_ inputs: [Tensor], outShape: [Int], _ op: Binary) -> Tensor {
         let out = Tensor(uninitialized: outShape)
