@@ -109,10 +109,14 @@ extension Kernels {
 
     /// The input gradient `g·f'(x)` of `unary(f)`: SiLU's and GELU's by `CKernels` (sixteen
     /// lanes where the CPU has AVX-512, the same exp and erf as their forward loops), the
-    /// others by `derivative`.
+    /// others by `derivative` — MobileNetV3's HardSwish and HardSigmoid each in a loop of its
+    /// own, where the constant case folds the switch away and the loop vectorises.
     public static func unaryBackward(_ g: Tensor, input x: Tensor, _ f: UnaryFunction) -> Tensor {
         let out = Tensor(uninitialized: x.shape)
         let (o, gp, xp) = (out.pointer, g.pointer, x.pointer)
+        @inline(__always) func each(_ d: (Float) -> Float) {
+            Parallel.forEach(x.count, minChunk: 1 << 15) { r in for i in r { o[i] = gp[i] * d(xp[i]) } }
+        }
         switch f {
         case .silu:
             Parallel.forEach(x.count, minChunk: 1 << 15) { r in
@@ -122,8 +126,12 @@ extension Kernels {
             Parallel.forEach(x.count, minChunk: 1 << 15) { r in
                 srk_gelu_backward(xp + r.lowerBound, gp + r.lowerBound, o + r.lowerBound, r.count)
             }
+        case .hardSwish:
+            each { UnaryFunction.hardSwish.derivative($0) }
+        case .hardSigmoid(let a, let b):
+            each { UnaryFunction.hardSigmoid(alpha: a, beta: b).derivative($0) }
         default:
-            Parallel.forEach(x.count, minChunk: 1 << 15) { r in for i in r { o[i] = gp[i] * f.derivative(xp[i]) } }
+            each { f.derivative($0) }
         }
         return out
     }
