@@ -33,8 +33,9 @@ extension Kernels {
             }
             return depthwiseBackwardData(dy, weight: w, a, inShape: inShape)
         }
-        let dx = Tensor(zeros: inShape)
         let direct = a.kernel == [1, 1] && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
+        // A 1×1 product writes every element; col2im adds into zeros.
+        let dx = direct ? Tensor(uninitialized: inShape) : Tensor(zeros: inShape)
         // Bands of output rows (about 8 MB of column matrix), so the matrix stays in cache
         // between the multiply and its scatter back (col2im).
         let band = direct ? ho : max(1, min(ho, (1 << 21) / max(k * wo, 1)))
