@@ -266,42 +266,22 @@ int srk_isa(void) {
     return srk_set_isa(cap);
 }
 
-void srk_silu(const float *src, float *dst, size_t n, float bias) {
-    switch (srk_isa()) {
+/* Calls NAME's version for the level in use: NAME_avx512, NAME_avx2 or NAME_scalar. */
 #if defined(__x86_64__)
-    case SRK_ISA_AVX512: silu_avx512(src, dst, n, bias); return;
-    case SRK_ISA_AVX2: silu_avx2(src, dst, n, bias); return;
-#endif
-    default: silu_scalar(src, dst, n, bias); return;
+#define DISPATCH(NAME, ...)                                                                      \
+    switch (srk_isa()) {                                                                          \
+    case SRK_ISA_AVX512: NAME##_avx512(__VA_ARGS__); return;                                      \
+    case SRK_ISA_AVX2: NAME##_avx2(__VA_ARGS__); return;                                          \
+    default: NAME##_scalar(__VA_ARGS__); return;                                                  \
     }
-}
+#else
+#define DISPATCH(NAME, ...) NAME##_scalar(__VA_ARGS__);
+#endif
 
-void srk_gelu(const float *src, float *dst, size_t n, float bias) {
-    switch (srk_isa()) {
-#if defined(__x86_64__)
-    case SRK_ISA_AVX512: gelu_avx512(src, dst, n, bias); return;
-    case SRK_ISA_AVX2: gelu_avx2(src, dst, n, bias); return;
-#endif
-    default: gelu_scalar(src, dst, n, bias); return;
-    }
-}
+void srk_silu(const float *src, float *dst, size_t n, float bias) { DISPATCH(silu, src, dst, n, bias) }
 
-void srk_silu_backward(const float *x, const float *g, float *dst, size_t n) {
-    switch (srk_isa()) {
-#if defined(__x86_64__)
-    case SRK_ISA_AVX512: silu_backward_avx512(x, g, dst, n); return;
-    case SRK_ISA_AVX2: silu_backward_avx2(x, g, dst, n); return;
-#endif
-    default: silu_backward_scalar(x, g, dst, n); return;
-    }
-}
+void srk_gelu(const float *src, float *dst, size_t n, float bias) { DISPATCH(gelu, src, dst, n, bias) }
 
-void srk_gelu_backward(const float *x, const float *g, float *dst, size_t n) {
-    switch (srk_isa()) {
-#if defined(__x86_64__)
-    case SRK_ISA_AVX512: gelu_backward_avx512(x, g, dst, n); return;
-    case SRK_ISA_AVX2: gelu_backward_avx2(x, g, dst, n); return;
-#endif
-    default: gelu_backward_scalar(x, g, dst, n); return;
-    }
-}
+void srk_silu_backward(const float *x, const float *g, float *dst, size_t n) { DISPATCH(silu_backward, x, g, dst, n) }
+
+void srk_gelu_backward(const float *x, const float *g, float *dst, size_t n) { DISPATCH(gelu_backward, x, g, dst, n) }
