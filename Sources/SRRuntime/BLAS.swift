@@ -25,10 +25,23 @@ public enum BLAS {
         return nil
     }
 
-    /// OpenBLAS's own threads stay at one: srtool's workers call it concurrently.
+    /// OpenBLAS's own threads stay at one: srtool's workers call it concurrently. The
+    /// threads OpenBLAS started when it loaded are stopped: each would otherwise spin in
+    /// `sched_yield` for about 0.1 s before it sleeps (about 0.07 s of a core at every start).
+    /// `blas_thread_shutdown_` is OpenBLAS's own (its fork handler's), looked up so that a
+    /// build without it only keeps the threads.
     public static func useSingleThreadedKernels() {
-        openblas_set_num_threads(1)
+        // Setting the count again would start a server thread again.
+        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+        stopThreads
     }
+
+    private static let stopThreads: Void = {
+        typealias Shutdown = @convention(c) () -> Int32
+        // The process's global scope: the executable and the libraries it loaded.
+        guard let scope = dlopen(nil, RTLD_LAZY), let symbol = dlsym(scope, "blas_thread_shutdown_") else { return }
+        _ = unsafeBitCast(symbol, to: Shutdown.self)()
+    }()
 
     /// `cblas_sgemm`: C[m×n] = α·op(A)·op(B) + β·C, row-major. OpenBLAS runs single-threaded;
     /// srtool splits C across its own workers (`Parallel`): by columns when C is at least
