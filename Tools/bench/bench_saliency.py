@@ -67,7 +67,7 @@ Usage:
   python3 Tools/bench/bench_saliency.py [--models vgg16,resnet50,densenet121,efficientnet_b0]
       [--methods gradient,guided,gradcam] [--repeat 3]
       [--threads 2] [--srtool .build/release/srtool] [--cache /tmp/srtool-bench]
-      [--json results.json]
+      [--json results.json] [--float64]
 Needs: torch, torchvision, captum 0.9.0, grad-cam 1.5.7, numpy, onnx (for the layer name).
 """
 
