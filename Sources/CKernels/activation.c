@@ -110,7 +110,8 @@ static inline float gelu_grad_scalar(float x) {
     float cdf = 0.5f * (1.0f + erf_scalar(x * SQRT_HALF));
     float h = -0.5f * x;
     float pdf = INV_SQRT_2PI * exp_scalar(h * x);
-    return cdf + x * pdf;
+    float t = x * pdf;
+    return cdf + t;
 }
 
 static void silu_backward_scalar(const float *x, const float *g, float *dst, size_t n) {

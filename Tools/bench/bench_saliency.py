@@ -160,11 +160,13 @@ def peer_worker(model_name, method, x_path, out_path, weights, seed, threads, re
     def fresh():
         return x.clone().requires_grad_(True)
 
-    if method in ("gradient64", "guided64"):
+    def captum_attribution(method, model):
         from captum.attr import GuidedBackprop, Saliency
         warnings.filterwarnings("ignore", "Setting backward hooks on ReLU", UserWarning)
-        model = model.double()
-        attr = Saliency(model) if method == "gradient64" else GuidedBackprop(model)
+        return Saliency(model) if method == "gradient" else GuidedBackprop(model)
+
+    if method in ("gradient64", "guided64"):
+        attr = captum_attribution(method[:-2], model.double())
         out = attr.attribute(x.double().requires_grad_(True), target=target).detach().numpy()
         np.save(out_path, out)
         print(json.dumps({"target": target}))
@@ -176,9 +178,7 @@ def peer_worker(model_name, method, x_path, out_path, weights, seed, threads, re
         print(json.dumps({"target": target, "captum": package_version("captum")}))
         return
     if method in ("gradient", "guided"):
-        from captum.attr import GuidedBackprop, Saliency
-        warnings.filterwarnings("ignore", "Setting backward hooks on ReLU", UserWarning)
-        attr = Saliency(model) if method == "gradient" else GuidedBackprop(model)
+        attr = captum_attribution(method, model)
 
         def once():
             return attr.attribute(fresh(), target=target).detach().numpy()

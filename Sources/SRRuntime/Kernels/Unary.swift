@@ -118,13 +118,10 @@ extension Kernels {
             Parallel.forEach(x.count, minChunk: 1 << 15) { r in for i in r { o[i] = gp[i] * d(xp[i]) } }
         }
         switch f {
-        case .silu:
+        case .silu, .gelu:
+            let kernel = f == .silu ? srk_silu_backward : srk_gelu_backward
             Parallel.forEach(x.count, minChunk: 1 << 15) { r in
-                srk_silu_backward(xp + r.lowerBound, gp + r.lowerBound, o + r.lowerBound, r.count)
-            }
-        case .gelu:
-            Parallel.forEach(x.count, minChunk: 1 << 15) { r in
-                srk_gelu_backward(xp + r.lowerBound, gp + r.lowerBound, o + r.lowerBound, r.count)
+                kernel(xp + r.lowerBound, gp + r.lowerBound, o + r.lowerBound, r.count)
             }
         case .hardSwish:
             each { UnaryFunction.hardSwish.derivative($0) }
