@@ -183,10 +183,11 @@ public final class Executor {
             } else if fuse && !keepAll, let activation = fusedIntoAffine[node.name], case .batchNorm(let eps) = node.op {
                 y = Kernels.batchNorm(ins[0], mean: try weight(node, "mean"), variance: try weight(node, "variance"),
                                       scale: graph.weight(node, "scale"), bias: graph.weight(node, "bias"), epsilon: eps,
-                                      activation: activation)
+                                      activation: activation, into: overwritable(node.inputs[0]) ? ins[0] : nil)
             } else if fuse && !keepAll, let activation = fusedIntoAffine[node.name], case .scale(let axis) = node.op {
                 y = Kernels.channelAffine(ins[0], weight: try weight(node, "weight").values,
-                                          bias: graph.weight(node, "bias")?.values ?? [], axis: axis, activation: activation)
+                                          bias: graph.weight(node, "bias")?.values ?? [], axis: axis, activation: activation,
+                                          into: overwritable(node.inputs[0]) ? ins[0] : nil)
             } else if fuse, case .conv2d(let a) = node.op, let activation = fused(node.name, keepAll: keepAll) {
                 y = Kernels.conv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"), a,
                                    outShape: outShape, scratch: scratch, activation: activation, winograd: winograd)
@@ -194,13 +195,11 @@ public final class Executor {
                 // Nothing else reads the input: rectify it in place instead of copying.
                 Kernels.reluInPlace(ins[0], slope: slope)
                 y = ins[0]
-            } else if !keepAll, case .unary(let f) = node.op, readers[node.inputs[0]] == 1, isFreshOutput(node.inputs[0]),
-                      !graph.outputs.contains(node.inputs[0]) {
+            } else if !keepAll, case .unary(let f) = node.op, overwritable(node.inputs[0]) {
                 // The same for SiLU, HardSwish, GELU, … in a forward-only run (a backward pass
                 // reads their input): no new tensor, no fresh pages.
                 y = Kernels.unary(ins[0], f, into: ins[0])
-            } else if !keepAll, case .clip(let lo, let hi) = node.op, readers[node.inputs[0]] == 1,
-                      isFreshOutput(node.inputs[0]), !graph.outputs.contains(node.inputs[0]) {
+            } else if !keepAll, case .clip(let lo, let hi) = node.op, overwritable(node.inputs[0]) {
                 y = Kernels.unaryInPlace(ins[0], .clip(min: lo, max: hi))
             } else {
                 y = try compute(node, ins, outShape: outShape)
@@ -298,6 +297,13 @@ public final class Executor {
 
     /// True when `tensor` is a kernel's own output (not a graph input, weight view or
     /// reshape sharing storage with another tensor), so it may be overwritten.
+    /// Whether a forward-only run may write the running node's result over `tensor`: that
+    /// node is its only reader, a kernel made it (no view of another tensor's storage) and
+    /// it is no graph output.
+    private func overwritable(_ tensor: String) -> Bool {
+        readers[tensor] == 1 && isFreshOutput(tensor) && !graph.outputs.contains(tensor)
+    }
+
     private func isFreshOutput(_ tensor: String) -> Bool {
         guard let producer = producers[tensor] else { return false }
         switch producer.op {

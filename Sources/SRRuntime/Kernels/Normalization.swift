@@ -46,11 +46,12 @@ extension Kernels {
     /// Affine along one axis, `y = w[c]·x + b[c]` (w, b of length C or 1; `c` the index on
     /// `axis`, the channel of NCHW data by default), then `activation` on each plane while it
     /// is in cache (the executor's batch-norm → ReLU fusion: DenseNet's pre-activations).
+    /// `into` (of x's shape, possibly x itself) receives the result instead of a new tensor.
     public static func channelAffine(_ x: Tensor, weight: [Float], bias: [Float], axis: Int = 1,
-                                     activation: FusedActivation? = nil) -> Tensor {
+                                     activation: FusedActivation? = nil, into: Tensor? = nil) -> Tensor {
         let outer = x.shape.prefix(axis).reduce(1, *), c = x.shape[axis]
         let plane = x.shape.suffix(from: axis + 1).reduce(1, *)
-        let out = Tensor(uninitialized: x.shape)
+        let out = into ?? Tensor(uninitialized: x.shape)
         Parallel.forEach(outer * c, minChunk: plane == 1 ? 4096 : 16) { range in
             for nc in range {
                 let ch = nc % c
@@ -119,13 +120,13 @@ extension Kernels {
 
     /// Inference batch norm as a per-channel affine: `w = γ/√(var + ε)`, `b = β − mean·w`.
     public static func batchNorm(_ x: Tensor, mean: Tensor, variance: Tensor, scale: Tensor?, bias: Tensor?,
-                                 epsilon: Float, activation: FusedActivation? = nil) -> Tensor {
+                                 epsilon: Float, activation: FusedActivation? = nil, into: Tensor? = nil) -> Tensor {
         let c = x.shape[1]
         var w = [Float](repeating: 0, count: c), b = [Float](repeating: 0, count: c)
         for i in 0..<c {
             w[i] = (scale?.pointer[i] ?? 1) / (variance.pointer[i] + epsilon).squareRoot()
             b[i] = (bias?.pointer[i] ?? 0) - mean.pointer[i] * w[i]
         }
-        return channelAffine(x, weight: w, bias: b, activation: activation)
+        return channelAffine(x, weight: w, bias: b, activation: activation, into: into)
     }
 }
