@@ -1,8 +1,9 @@
 import CKernels
 
 /// The instruction set of the kernels chosen at run time (`CKernels`: SiLU and GELU, the
-/// activations of EfficientNet-, ConvNeXt- and ViT-style models, and the packed-weight matrix
-/// product of convolutions). The other kernels are compiled for AVX2 + FMA (Package.swift).
+/// activations of EfficientNet-, ConvNeXt- and ViT-style models, the packed-weight matrix
+/// product of convolutions, the depthwise convolution of small maps). The other kernels are
+/// compiled for AVX2 + FMA (Package.swift).
 /// Every level gives the same bits.
 public enum InstructionSet: Int, Sendable, CaseIterable, Comparable {
     case scalar = 0, avx2 = 1, avx512 = 2

@@ -1,7 +1,8 @@
 /* Kernels compiled for several instruction sets in one binary and picked at run time by
    the CPU they run on (x86_64: AVX-512, AVX2 + FMA, or plain C; elsewhere plain C):
    activations and their derivatives (SRRuntime/Kernels/FusedActivation.swift, Unary.swift) and the packed-weight matrix
-   product of convolutions (SRRuntime/Kernels/PackedGEMM.swift), context-aware saliency's
+   product of convolutions (SRRuntime/Kernels/PackedGEMM.swift), the forward depthwise
+   convolution (SRRuntime/Kernels/Depthwise.swift), context-aware saliency's
    patch distances (SRSaliency/ContextAwareSaliency.swift). */
 #ifndef SRTOOL_CKERNELS_H
 #define SRTOOL_CKERNELS_H
@@ -49,6 +50,16 @@ void srk_pack(const float *w, int m, int k, ptrdiff_t row_stride, ptrdiff_t col_
    (gemm.c: the order of the sums). */
 void srk_sgemm_packed(const float *packed, int m, int k, const float *x, const ptrdiff_t *row, const ptrdiff_t *col,
                       float *out, ptrdiff_t ldo, int p0, int p1, int j0, int j1);
+
+/* Floats of 64-byte-aligned scratch srk_depthwise needs for `rows` output rows. */
+size_t srk_depthwise_scratch(int kh, int kw, int stride, int wo, int rows);
+/* One image's depthwise convolution (channel ch of x [C, h, w] with the kh × kw filter
+   weights[ch]; one stride for both axes, `top` and `left` padding, zeros past the input's
+   edges, no dilation), no bias, for channels c0..<c1 and output rows oy0..<oy1 of out
+   [C, ho, wo]. Every level gives the same bits (depthwise.c: the order of the sums); only
+   AVX-512 uses `scratch`. */
+void srk_depthwise(const float *x, int h, int w, const float *weights, int kh, int kw, int stride,
+                   int top, int left, float *out, int ho, int wo, int c0, int c1, int oy0, int oy1, float *scratch);
 
 /* Context-aware saliency's candidate patches of one scale search (the queries first): per
    patch j its position (ys, xs) and, for the screening, the squared norm and norm of its kept

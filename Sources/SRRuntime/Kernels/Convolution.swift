@@ -48,6 +48,9 @@ extension Kernels {
             return y
         }
         if loops {
+            if winograd == .f4x4 && depthwiseApplies(a, channels: c, outChannels: o, outWidth: wo) {
+                return depthwiseConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation)
+            }
             return directConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation,
                                 fused: winograd == .f4x4)
         }

@@ -1,0 +1,166 @@
+#include "ckernels.h"
+#include "targets.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Depthwise convolution (one filter per channel) on NCHW planes, channels in blocks of 16.
+
+   AVX-512: a block's input rows are interleaved into `buf` (row r, padded column q at
+   (r·pw + q)·16, channel in the lane), by 16 × 16 transposes, with the padding as zeros;
+   each output pixel of the block is then one vector whose 16 lanes are the 16 channels, so
+   no lane is wasted on a 7 × 7 map and no tap needs an edge case. The sums go to `obuf`
+   (pixel p of the band at p·16) and are transposed back into the channels' planes.
+
+   Sums: each output is Σ over the taps (i, j) in row-major order, one fused multiply-add
+   per tap from 0, a tap in the padding adding 0·w: the steps of the scalar loops and of
+   SRRuntime's fused row loops (Kernels.directConv2d), so all give the same bits. The bias
+   is the caller's, added afterwards as those row loops add it. */
+#define LANES 16
+/* Output columns per register block. */
+#define COLS 8
+
+size_t srk_depthwise_scratch(int kh, int kw, int stride, int wo, int rows) {
+    const size_t pw = (size_t)(wo - 1) * stride + kw, rows_in = (size_t)(rows - 1) * stride + kh;
+    /* buf, with COLS·stride columns of slack for a register block past the row's end; obuf;
+       the block's weights. */
+    return (rows_in * pw + (size_t)COLS * stride + 1) * LANES + (size_t)rows * wo * LANES + (size_t)LANES * kh * kw;
+}
+
+static void depthwise_scalar(const float *x, int h, int w, const float *weights, int kh, int kw,
+                             int stride, int top, int left, float *out, int ho, int wo, int c0, int c1, int oy0,
+                             int oy1) {
+    for (int ch = c0; ch < c1; ch++) {
+        const float *plane = x + (size_t)ch * h * w, *wt = weights + (size_t)ch * kh * kw;
+        for (int oy = oy0; oy < oy1; oy++)
+            for (int ox = 0; ox < wo; ox++) {
+                float acc = 0.0f;
+                for (int i = 0; i < kh; i++)
+                    for (int j = 0; j < kw; j++) {
+                        const int iy = oy * stride + i - top, ix = ox * stride + j - left;
+                        const float v = iy >= 0 && iy < h && ix >= 0 && ix < w ? plane[(size_t)iy * w + ix] : 0.0f;
+                        acc = fmaf(v, wt[i * kw + j], acc);
+                    }
+                out[((size_t)ch * ho + oy) * wo + ox] = acc;
+            }
+    }
+}
+
+#if defined(__x86_64__)
+/* r[k] (row k, 16 floats) becomes column k. */
+AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* u[4i + k], 128-bit lane L: column 4L + k of rows 4i … 4i + 3. */
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int k = 0; k < 4; k++) {
+        const __m512 p0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x44), p1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xEE);
+        const __m512 q0 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x44), q1 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xEE);
+        r[k] = _mm512_shuffle_f32x4(p0, q0, 0x88);
+        r[4 + k] = _mm512_shuffle_f32x4(p0, q0, 0xDD);
+        r[8 + k] = _mm512_shuffle_f32x4(p1, q1, 0x88);
+        r[12 + k] = _mm512_shuffle_f32x4(p1, q1, 0xDD);
+    }
+}
+
+static inline __mmask16 first_lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+
+AVX512 static void depthwise_avx512(const float *x, int h, int w, const float *weights, int kh, int kw, int stride, int top, int left, float *out, int ho, int wo, int c0, int c1,
+                                    int oy0, int oy1, float *scratch) {
+    const int rows = oy1 - oy0, taps = kh * kw, nch = c1 - c0;
+    const int pw = (wo - 1) * stride + kw, rows_in = (rows - 1) * stride + kh;
+    float *buf = scratch;
+    float *obuf = buf + ((size_t)rows_in * pw + (size_t)COLS * stride + 1) * LANES;
+    float *wv = obuf + (size_t)rows * wo * LANES;
+    const __mmask16 chans = first_lanes(nch);
+    for (int t = 0; t < taps; t++)
+        for (int l = 0; l < LANES; l++) wv[t * LANES + l] = l < nch ? weights[(size_t)(c0 + l) * taps + t] : 0.0f;
+
+    /* Interleave: buf row r is input row oy0·stride − top + r. */
+    const __m512 zero = _mm512_setzero_ps();
+    for (int r = 0; r < rows_in; r++) {
+        float *line = buf + (size_t)r * pw * LANES;
+        const int iy = oy0 * stride - top + r;
+        if (iy < 0 || iy >= h) {
+            for (int q = 0; q < pw; q++) _mm512_store_ps(line + q * LANES, zero);
+            continue;
+        }
+        /* Columns q < left and q ≥ left + w are padding. */
+        const int last = left + w < pw ? left + w : pw;
+        for (int q = 0; q < left && q < pw; q++) _mm512_store_ps(line + q * LANES, zero);
+        for (int q = last; q < pw; q++) _mm512_store_ps(line + q * LANES, zero);
+        for (int x0 = 0; x0 < last - left; x0 += 16) {
+            const int n = last - left - x0 < 16 ? last - left - x0 : 16;
+            const __mmask16 m = first_lanes(n);
+            __m512 v[16];
+            for (int l = 0; l < 16; l++)
+                v[l] = l < nch ? _mm512_maskz_loadu_ps(m, x + ((size_t)(c0 + l) * h + iy) * w + x0) : zero;
+            transpose16(v);
+            for (int k = 0; k < n; k++) _mm512_store_ps(line + (size_t)(left + x0 + k) * LANES, v[k]);
+        }
+    }
+    /* Sums, COLS output columns at a time; a block past the row's end reads the slack and
+       its extra sums are not stored. */
+    for (int oy = 0; oy < rows; oy++) {
+        const float *in = buf + (size_t)oy * stride * pw * LANES;
+        float *o = obuf + (size_t)oy * wo * LANES;
+        for (int ox = 0; ox < wo; ox += COLS) {
+            /* Eight named sums, so the compiler keeps them in registers and each tap's eight
+               multiply-adds are independent. */
+            __m512 a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
+            const ptrdiff_t step = (ptrdiff_t)stride * LANES;
+            const float *wt = wv;
+            for (int i = 0; i < kh; i++) {
+                const float *p = in + ((size_t)i * pw + (size_t)ox * stride) * LANES;
+                for (int jj = 0; jj < kw; jj++, p += LANES, wt += LANES) {
+                    const __m512 v = _mm512_load_ps(wt);
+                    a0 = _mm512_fmadd_ps(_mm512_load_ps(p), v, a0);
+                    a1 = _mm512_fmadd_ps(_mm512_load_ps(p + step), v, a1);
+                    a2 = _mm512_fmadd_ps(_mm512_load_ps(p + 2 * step), v, a2);
+                    a3 = _mm512_fmadd_ps(_mm512_load_ps(p + 3 * step), v, a3);
+                    a4 = _mm512_fmadd_ps(_mm512_load_ps(p + 4 * step), v, a4);
+                    a5 = _mm512_fmadd_ps(_mm512_load_ps(p + 5 * step), v, a5);
+                    a6 = _mm512_fmadd_ps(_mm512_load_ps(p + 6 * step), v, a6);
+                    a7 = _mm512_fmadd_ps(_mm512_load_ps(p + 7 * step), v, a7);
+                }
+            }
+            const __m512 acc[COLS] = {a0, a1, a2, a3, a4, a5, a6, a7};
+            const int n = wo - ox < COLS ? wo - ox : COLS;
+            for (int j = 0; j < n; j++) _mm512_store_ps(o + (size_t)(ox + j) * LANES, acc[j]);
+        }
+    }
+    /* Back to the planes: the band's rows oy0 … oy1 − 1 are one run of each channel's plane. */
+    const int pixels = rows * wo;
+    for (int p0 = 0; p0 < pixels; p0 += 16) {
+        const int n = pixels - p0 < 16 ? pixels - p0 : 16;
+        __m512 v[16];
+        for (int k = 0; k < 16; k++) v[k] = k < n ? _mm512_load_ps(obuf + (size_t)(p0 + k) * LANES) : zero;
+        transpose16(v);
+        const __mmask16 m = first_lanes(n);
+        for (int l = 0; l < 16; l++)
+            if ((chans >> l) & 1) _mm512_mask_storeu_ps(out + ((size_t)(c0 + l) * ho + oy0) * wo + p0, m, v[l]);
+    }
+}
+#endif
+
+void srk_depthwise(const float *x, int h, int w, const float *weights, int kh, int kw, int stride,
+                   int top, int left, float *out, int ho, int wo, int c0, int c1, int oy0, int oy1, float *scratch) {
+#if defined(__x86_64__)
+    if (srk_isa() == SRK_ISA_AVX512) {
+        for (int c = c0; c < c1; c += LANES)
+            depthwise_avx512(x, h, w, weights, kh, kw, stride, top, left, out, ho, wo, c,
+                             c1 - c < LANES ? c1 : c + LANES, oy0, oy1, scratch);
+        return;
+    }
+#endif
+    (void)scratch;
+    depthwise_scalar(x, h, w, weights, kh, kw, stride, top, left, out, ho, wo, c0, c1, oy0, oy1);
+}

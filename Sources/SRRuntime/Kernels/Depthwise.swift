@@ -1,0 +1,57 @@
+import CKernels
+import SRCore
+
+extension Kernels {
+    /// Whether `depthwiseConv2d` runs a forward-only convolution: one filter per channel (C
+    /// groups of one input and one output channel), one stride (1 or 2) for both axes, no
+    /// dilation, output rows of at most 28 pixels, on a CPU with AVX-512. `directConv2d`'s
+    /// row loops, eight pixels of a row per vector, were faster on MobileNetV2's 56- and
+    /// 112-pixel rows, where their vectors are full and the transposes here cost more than
+    /// they save; below AVX-512, depthwise.c has only plain C loops. Both give the same bits.
+    static func depthwiseApplies(_ a: Conv2DAttributes, channels c: Int, outChannels o: Int, outWidth wo: Int) -> Bool {
+        a.group == c && o == c && a.dilation == [1, 1] && a.stride[0] == a.stride[1] && a.stride[0] <= 2 && wo <= 28
+            && InstructionSet.inUse == .avx512
+    }
+
+    /// A forward-only depthwise convolution with CKernels' `srk_depthwise` (channels in blocks
+    /// of 16, each output pixel one vector of the block's channels), then the bias and the
+    /// fused activation on each channel's band of rows while it is in cache: the steps, and
+    /// so the bits, of `directConv2d(fused: true)`. Tasks are (image, block of 16 channels,
+    /// band of output rows), a band's input rows about 96 KB interleaved.
+    static func depthwiseConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
+                                activation: FusedActivation?) -> Tensor {
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = (outShape[2], outShape[3])
+        let (kh, kw, s) = (a.kernel[0], a.kernel[1], a.stride[0])
+        let out = Tensor(uninitialized: outShape)
+        let paddedWidth = (wo - 1) * s + kw
+        let rows = max(1, min(ho, (1536 / paddedWidth - kh) / s + 1))
+        let bands = (ho + rows - 1) / rows, blocks = (c + 15) / 16
+        let tasks = n * blocks * bands
+        // A second worker pays only past ~2^18 multiply-adds (waking it costs ~10 µs).
+        let workers = n * c * ho * wo * kh * kw < 1 << 18 ? 1 : min(Parallel.threads, tasks)
+        let scratchFloats = srk_depthwise_scratch(Int32(kh), Int32(kw), Int32(s), Int32(wo), Int32(rows))
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchFloats * 4 * workers, alignment: 64)
+        defer { scratch.deallocate() }
+        Parallel.forEachWorker(tasks, workers: workers) { worker, range in
+            let buffer = (scratch + worker * scratchFloats * 4).assumingMemoryBound(to: Float.self)
+            for t in range {
+                let img = t / (blocks * bands), block = (t / bands) % blocks, band = t % bands
+                let (c0, c1) = (block * 16, min(c, block * 16 + 16))
+                let (oy0, oy1) = (band * rows, min(ho, band * rows + rows))
+                let image = out.pointer + img * c * ho * wo
+                srk_depthwise(x.pointer + img * c * h * wd, Int32(h), Int32(wd), w.pointer, Int32(kh), Int32(kw), Int32(s),
+                              Int32(a.pads[0]), Int32(a.pads[1]), image, Int32(ho), Int32(wo), Int32(c0), Int32(c1),
+                              Int32(oy0), Int32(oy1), buffer)
+                let count = (oy1 - oy0) * wo
+                for ch in c0..<c1 {
+                    let run = image + (ch * ho + oy0) * wo, b = bias?.pointer[ch] ?? 0
+                    if let activation { activation.apply(run, run, count: count, bias: b) } else if b != 0 {
+                        for i in 0..<count { run[i] += b }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
