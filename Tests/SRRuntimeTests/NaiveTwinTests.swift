@@ -38,6 +38,8 @@ final class NaiveTwinTests: XCTestCase {
             // or, for a small map, by rows (output channels)
             (80, 16, 40, 41, Conv2DAttributes(kernel: [1, 1])),
             (80, 200, 9, 9, Conv2DAttributes(kernel: [1, 1])),
+            // 1×1 over at most 64 channels on a map of 7×7 to 32×32: forward-only, the packed product
+            (16, 40, 9, 10, Conv2DAttributes(kernel: [1, 1])),
             (2, 3, 11, 13, Conv2DAttributes(kernel: [5, 5], stride: [3, 2], pads: [2, 1, 0, 2])),
             (6, 5, 5, 4, Conv2DAttributes(kernel: [3, 3], stride: [2, 3], pads: [1, 3, 0, 4])),  // windows past both sides
             // Depthwise (the direct kernel): strides, dilation, asymmetric pads, a multiplier, 7×7.
