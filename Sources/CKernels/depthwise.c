@@ -22,9 +22,10 @@
 
 size_t srk_depthwise_scratch(int kh, int kw, int stride, int wo, int rows) {
     const size_t pw = (size_t)(wo - 1) * stride + kw, rows_in = (size_t)(rows - 1) * stride + kh;
-    /* buf, with COLS·stride columns of slack for a register block past the row's end; obuf;
-       the block's weights. */
-    return (rows_in * pw + (size_t)COLS * stride + 1) * LANES + (size_t)rows * wo * LANES + (size_t)LANES * kh * kw;
+    /* buf, with COLS·stride columns of slack for a register block past the row's end; obuf,
+       with 16 pixels of slack for the last transpose; the block's weights. */
+    return (rows_in * pw + (size_t)COLS * stride + 1) * LANES + ((size_t)rows * wo + 16) * LANES
+        + (size_t)LANES * kh * kw;
 }
 
 static void depthwise_scalar(const float *x, int h, int w, const float *weights, int kh, int kw,
@@ -73,13 +74,14 @@ AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16
 
 static inline __mmask16 first_lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
-AVX512 static void depthwise_avx512(const float *x, int h, int w, const float *weights, int kh, int kw, int stride, int top, int left, float *out, int ho, int wo, int c0, int c1,
+AVX512 static void depthwise_avx512(const float *x, int h, int w, const float *weights, int kh, int kw, int stride,
+                                    int top, int left, float *out, int ho, int wo, int c0, int c1,
                                     int oy0, int oy1, float *scratch) {
     const int rows = oy1 - oy0, taps = kh * kw, nch = c1 - c0;
     const int pw = (wo - 1) * stride + kw, rows_in = (rows - 1) * stride + kh;
     float *buf = scratch;
     float *obuf = buf + ((size_t)rows_in * pw + (size_t)COLS * stride + 1) * LANES;
-    float *wv = obuf + (size_t)rows * wo * LANES;
+    float *wv = obuf + ((size_t)rows * wo + 16) * LANES;
     const __mmask16 chans = first_lanes(nch);
     for (int t = 0; t < taps; t++)
         for (int l = 0; l < LANES; l++) wv[t * LANES + l] = l < nch ? weights[(size_t)(c0 + l) * taps + t] : 0.0f;
@@ -97,12 +99,15 @@ AVX512 static void depthwise_avx512(const float *x, int h, int w, const float *w
         const int last = left + w < pw ? left + w : pw;
         for (int q = 0; q < left && q < pw; q++) _mm512_store_ps(line + q * LANES, zero);
         for (int q = last; q < pw; q++) _mm512_store_ps(line + q * LANES, zero);
+        /* The lanes of channels past c1 repeat channel c1 − 1; their weights are 0 and their
+           sums are never stored. Unconditional loads keep v in registers. */
+        const float *src[16];
+        for (int l = 0; l < 16; l++) src[l] = x + ((size_t)(l < nch ? c0 + l : c1 - 1) * h + iy) * w;
         for (int x0 = 0; x0 < last - left; x0 += 16) {
             const int n = last - left - x0 < 16 ? last - left - x0 : 16;
             const __mmask16 m = first_lanes(n);
             __m512 v[16];
-            for (int l = 0; l < 16; l++)
-                v[l] = l < nch ? _mm512_maskz_loadu_ps(m, x + ((size_t)(c0 + l) * h + iy) * w + x0) : zero;
+            for (int l = 0; l < 16; l++) v[l] = _mm512_maskz_loadu_ps(m, src[l] + x0);
             transpose16(v);
             for (int k = 0; k < n; k++) _mm512_store_ps(line + (size_t)(left + x0 + k) * LANES, v[k]);
         }
@@ -141,8 +146,9 @@ AVX512 static void depthwise_avx512(const float *x, int h, int w, const float *w
     const int pixels = rows * wo;
     for (int p0 = 0; p0 < pixels; p0 += 16) {
         const int n = pixels - p0 < 16 ? pixels - p0 : 16;
+        /* Past the band's last pixel the loads read obuf's slack, stored nowhere. */
         __m512 v[16];
-        for (int k = 0; k < 16; k++) v[k] = k < n ? _mm512_load_ps(obuf + (size_t)(p0 + k) * LANES) : zero;
+        for (int k = 0; k < 16; k++) v[k] = _mm512_load_ps(obuf + (size_t)(p0 + k) * LANES);
         transpose16(v);
         const __mmask16 m = first_lanes(n);
         for (int l = 0; l < 16; l++)
