@@ -4,13 +4,14 @@ import SRCore
 extension Kernels {
     /// Whether `depthwiseConv2d` runs a forward-only convolution: one filter per channel (C
     /// groups of one input and one output channel), one stride (1 or 2) for both axes, no
-    /// dilation, output rows of at most 28 pixels, on a CPU with AVX-512. `directConv2d`'s
-    /// row loops, eight pixels of a row per vector, were faster on MobileNetV2's 56- and
-    /// 112-pixel rows, where their vectors are full and the transposes here cost more than
-    /// they save; below AVX-512, depthwise.c has only plain C loops. Both give the same bits.
+    /// dilation, on a CPU with AVX-512; at stride 1 only for output rows of at most 28
+    /// pixels. On MobileNetV2's 56- and 112-pixel rows at stride 1 `directConv2d`'s row
+    /// loops, eight pixels of a row per vector, were as fast (their vectors are full); at
+    /// stride 2 they were 30 % slower (their rows are split into even and odd columns first).
+    /// Below AVX-512, depthwise.c has only plain C loops. Both give the same bits.
     static func depthwiseApplies(_ a: Conv2DAttributes, channels c: Int, outChannels o: Int, outWidth wo: Int) -> Bool {
-        a.group == c && o == c && a.dilation == [1, 1] && a.stride[0] == a.stride[1] && a.stride[0] <= 2 && wo <= 28
-            && InstructionSet.inUse == .avx512
+        a.group == c && o == c && a.dilation == [1, 1] && a.stride[0] == a.stride[1] && a.stride[0] <= 2
+            && (wo <= 28 || a.stride[0] == 2) && InstructionSet.inUse == .avx512
     }
 
     /// A forward-only depthwise convolution with CKernels' `srk_depthwise` (channels in blocks
