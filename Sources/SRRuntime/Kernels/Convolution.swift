@@ -30,7 +30,7 @@ extension Kernels {
             && a.pads[1] <= (kw - 1) * a.dilation[1] && a.pads[3] <= (kw - 1) * a.dilation[1]
         // Depthwise, and under an explanation an image's first layer when it has few outputs
         // and taps (MobileNet's, EfficientNet's 3×3 stride-2 stem): direct loops. A
-        // forward-only run takes such a stem as a packed product (MobileNetV2's: 0.63 →
+        // forward-only run takes such a stem as a packed product (MobileNetV2's: about 0.6 →
         // 0.54 ms on one thread).
         let loops = padsInReach && ((cg == 1 && g > 1)
             || (winograd != .f4x4 && cg <= 4 && og <= 64 && kh * kw <= 25 && a.stride[1] <= 2))
@@ -42,7 +42,7 @@ extension Kernels {
         // value from the float64 truth, where Captum's float32 is 0.28 % away). A 1×1 over at
         // most 64 channels stays with `pointwiseConv2d` on maps over 32×32, whose rows fill its
         // vectors, and under 7×7 (a gate's one pixel); on 7×7 to 32×32 maps the packed product
-        // took half its time (MobileNetV2's 14×14 expansions).
+        // was up to twice as fast (MobileNetV2's 14×14 and 28×28 expansions).
         if winograd == .f4x4 && padsInReach && !loops && !(direct && k <= 64 && (p > 1024 || p < 49))
             && !winogradApplies(a, inChannels: cg, outChannels: og, outShape: outShape, tile: winograd) {
             return packedConv2d(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, activation: activation,
