@@ -2,7 +2,6 @@
 #include "targets.h"
 
 #include <math.h>
-#include <string.h>
 
 /* Depthwise convolution (one filter per channel) on NCHW planes, channels in blocks of 16.
 
@@ -48,13 +47,11 @@ static void depthwise_scalar(const float *x, int h, int w, const float *weights,
 }
 
 #if defined(__x86_64__)
-/* r[k] (row k, 16 floats) becomes column k. */
-AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
+/* The second and third steps of a 16 × 16 transpose, from the first step's unpacked pairs
+   t (t[2i], t[2i + 1]: rows 2i and 2i + 1 interleaved, low and high halves of each 128-bit
+   lane) into r (r[k] = column k). */
+AVX512 static inline __attribute__((always_inline)) void transpose_rest(const __m512 t[16], __m512 r[16]) {
+    __m512 u[16];
     /* u[4i + k], 128-bit lane L: column 4L + k of rows 4i … 4i + 3. */
     for (int i = 0; i < 16; i += 4) {
         u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
@@ -72,9 +69,34 @@ AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16
     }
 }
 
+/* r[k] (row k, 16 floats) becomes column k. */
+AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    transpose_rest(t, r);
+}
+
+/* The 16 rows of 16 floats at p (64-byte aligned, one after another) transposed into r. The
+   loads feed the first step directly: loading them into an array first became a memcpy
+   call. */
+AVX512 static inline __attribute__((always_inline)) void load_transposed(const float *p, __m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        const __m512 a = _mm512_load_ps(p + i * LANES), b = _mm512_load_ps(p + (i + 1) * LANES);
+        t[i] = _mm512_unpacklo_ps(a, b);
+        t[i + 1] = _mm512_unpackhi_ps(a, b);
+    }
+    transpose_rest(t, r);
+}
+
 static inline __mmask16 first_lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
-AVX512 static void depthwise_avx512(const float *x, int h, int w, const float *weights, int kh, int kw, int stride,
+/* no_builtin: the compiler otherwise turns the padding's few zero stores per row and the
+   copies of a transposed block into memset and memcpy calls, one per row and block. */
+AVX512 __attribute__((no_builtin("memset", "memcpy"))) static void depthwise_avx512(const float *x, int h, int w, const float *weights, int kh, int kw, int stride,
                                     int top, int left, float *out, int ho, int wo, int c0, int c1,
                                     int oy0, int oy1, float *scratch) {
     const int rows = oy1 - oy0, taps = kh * kw, nch = c1 - c0;
@@ -84,7 +106,7 @@ AVX512 static void depthwise_avx512(const float *x, int h, int w, const float *w
     float *wv = obuf + ((size_t)rows * wo + 16) * LANES;
     const __mmask16 chans = first_lanes(nch);
     for (int t = 0; t < taps; t++)
-        for (int l = 0; l < LANES; l++) wv[t * LANES + l] = l < nch ? weights[(size_t)(c0 + l) * taps + t] : 0.0f;
+        for (int l = 0; l < LANES; l++) wv[(size_t)t * LANES + l] = l < nch ? weights[(size_t)(c0 + l) * taps + t] : 0.0f;
 
     /* Interleave: buf row r is input row oy0·stride − top + r. */
     const __m512 zero = _mm512_setzero_ps();
@@ -92,13 +114,13 @@ AVX512 static void depthwise_avx512(const float *x, int h, int w, const float *w
         float *line = buf + (size_t)r * pw * LANES;
         const int iy = oy0 * stride - top + r;
         if (iy < 0 || iy >= h) {
-            for (int q = 0; q < pw; q++) _mm512_store_ps(line + q * LANES, zero);
+            for (int q = 0; q < pw; q++) _mm512_store_ps(line + (size_t)q * LANES, zero);
             continue;
         }
         /* Columns q < left and q ≥ left + w are padding. */
         const int last = left + w < pw ? left + w : pw;
-        for (int q = 0; q < left && q < pw; q++) _mm512_store_ps(line + q * LANES, zero);
-        for (int q = last; q < pw; q++) _mm512_store_ps(line + q * LANES, zero);
+        for (int q = 0; q < left && q < pw; q++) _mm512_store_ps(line + (size_t)q * LANES, zero);
+        for (int q = last; q < pw; q++) _mm512_store_ps(line + (size_t)q * LANES, zero);
         /* The lanes of channels past c1 repeat channel c1 − 1; their weights are 0 and their
            sums are never stored. Unconditional loads keep v in registers. */
         const float *src[16];
@@ -137,9 +159,18 @@ AVX512 static void depthwise_avx512(const float *x, int h, int w, const float *w
                     a7 = _mm512_fmadd_ps(_mm512_load_ps(p + 7 * step), v, a7);
                 }
             }
-            const __m512 acc[COLS] = {a0, a1, a2, a3, a4, a5, a6, a7};
-            const int n = wo - ox < COLS ? wo - ox : COLS;
-            for (int j = 0; j < n; j++) _mm512_store_ps(o + (size_t)(ox + j) * LANES, acc[j]);
+            /* One store per sum (no array, which the compiler turned into a memmove call per
+               block), the last block's extra sums skipped. */
+            const int n = wo - ox;
+            float *d = o + (size_t)ox * LANES;
+            _mm512_store_ps(d, a0);
+            if (n > 1) _mm512_store_ps(d + LANES, a1);
+            if (n > 2) _mm512_store_ps(d + 2 * LANES, a2);
+            if (n > 3) _mm512_store_ps(d + 3 * LANES, a3);
+            if (n > 4) _mm512_store_ps(d + 4 * LANES, a4);
+            if (n > 5) _mm512_store_ps(d + 5 * LANES, a5);
+            if (n > 6) _mm512_store_ps(d + 6 * LANES, a6);
+            if (n > 7) _mm512_store_ps(d + 7 * LANES, a7);
         }
     }
     /* Back to the planes: the band's rows oy0 … oy1 − 1 are one run of each channel's plane. */
@@ -148,8 +179,7 @@ AVX512 static void depthwise_avx512(const float *x, int h, int w, const float *w
         const int n = pixels - p0 < 16 ? pixels - p0 : 16;
         /* Past the band's last pixel the loads read obuf's slack, stored nowhere. */
         __m512 v[16];
-        for (int k = 0; k < 16; k++) v[k] = _mm512_load_ps(obuf + (size_t)(p0 + k) * LANES);
-        transpose16(v);
+        load_transposed(obuf + (size_t)p0 * LANES, v);
         const __mmask16 m = first_lanes(n);
         for (int l = 0; l < 16; l++)
             if ((chans >> l) & 1) _mm512_mask_storeu_ps(out + ((size_t)(c0 + l) * ho + oy0) * wo + p0, m, v[l]);

@@ -295,8 +295,6 @@ public final class Executor {
         return t
     }
 
-    /// True when `tensor` is a kernel's own output (not a graph input, weight view or
-    /// reshape sharing storage with another tensor), so it may be overwritten.
     /// Whether a forward-only run may write the running node's result over `tensor`: that
     /// node is its only reader, a kernel made it (no view of another tensor's storage) and
     /// it is no graph output.
@@ -304,6 +302,8 @@ public final class Executor {
         readers[tensor] == 1 && isFreshOutput(tensor) && !graph.outputs.contains(tensor)
     }
 
+    /// True when `tensor` is a kernel's own output (not a graph input, weight view or
+    /// reshape sharing storage with another tensor), so it may be overwritten.
     private func isFreshOutput(_ tensor: String) -> Bool {
         guard let producer = producers[tensor] else { return false }
         switch producer.op {

@@ -4,8 +4,8 @@ import SRTestSupport
 import XCTest
 
 /// The channel-blocked depthwise convolution (CKernels/depthwise.c) against the naive
-/// convolution, and the same bits as the row loops it replaces on small maps, at every
-/// instruction set this CPU runs.
+/// convolution, and the same bits as the row loops it replaces (small maps, stride 2) at
+/// every instruction set this CPU runs.
 extension NaiveTwinTests {
     /// Channels past one block of 16 with a partial last block, stride 1 and 2, 3×3 to 7×7
     /// kernels, asymmetric pads and none, an input wider than the taps reach, bands of rows
