@@ -58,10 +58,11 @@ static inline void srlinux_cpu_relax(void) {
 #endif
 }
 
-/* Keeps freed memory in the heap instead of unmapping it (mallopt(3) M_MMAP_THRESHOLD and
-   M_TRIM_THRESHOLD to `bytes`), so memory freed by one layer serves the next without page
-   faults. */
-static inline void srlinux_keep_freed_memory(int bytes) {
+/* Sets mallopt(3) M_MMAP_THRESHOLD and M_TRIM_THRESHOLD to `bytes`: allocations of that
+   size or more are mapped of their own and unmapped when freed; smaller ones come from the
+   heap, whose free top is returned past `bytes`. A set threshold also stops glibc sliding
+   it up after each free. */
+static inline void srlinux_malloc_thresholds(int bytes) {
     mallopt(M_MMAP_THRESHOLD, bytes);
     mallopt(M_TRIM_THRESHOLD, bytes);
 }

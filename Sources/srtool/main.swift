@@ -22,8 +22,9 @@ if let core = BLAS.betterCoreType() {
 // srtool's own workers parallelise; each BLAS call runs on the worker that makes it.
 BLAS.useSingleThreadedKernels()
 setvbuf(stdout, nil, _IOFBF, 1 << 16)
-// Activations are allocated and freed layer after layer: freed memory stays for the next.
-LinuxSystem.keepFreedMemory()
+// Reading a model frees large weights it copied; they go back to the system at once. Once
+// the model is read, freed memory stays for the next layer (ModelArguments.load).
+LinuxSystem.unmapFreedMemory()
 // An allocation the run budget did not foresee fails as one line and exit 71, not a trap.
 TensorStorage.outOfMemory = { bytes in
     fflush(stdout)

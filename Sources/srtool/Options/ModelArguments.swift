@@ -74,11 +74,13 @@ struct ModelArguments: ParsableArguments {
 
     /// The model, read by SRFormats' `ModelLoader` (which isolates libhdf5: main.swift serves
     /// its child); what the importer decided is said after a successful load only, so that
-    /// a failure stays one line on stderr.
+    /// a failure stays one line on stderr. From here on, freed memory stays in the heap for
+    /// the layers to come (`LinuxSystem.keepFreedMemory`).
     func load() throws -> Graph {
         let options = try modelOptions()
         let loaded = model == "-" ? try ModelLoader.loadStandardInput(maxBytes: maxStdinBytes, options: options)
             : try ModelLoader.load(path: model, options: options)
+        LinuxSystem.keepFreedMemory()
         for line in loaded.notices { Log.info("srtool: \(line)") }
         return loaded.graph
     }
