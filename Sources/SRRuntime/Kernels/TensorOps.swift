@@ -14,11 +14,18 @@ extension Kernels {
 
     /// `y[i₀, …] = x[i at perm]`: output axis `k` is input axis `perm[k]`. The innermost
     /// output axis is walked as a strided copy; outer indices advance like an odometer.
+    /// Trailing axes that keep their place (`perm[k] == k`) are one contiguous run in both
+    /// tensors and are copied as one axis: a channel shuffle's [N, g, C/g, H, W] →
+    /// [N, C/g, g, H, W] copies whole H × W planes, not rows of W.
     public static func transpose(_ x: Tensor, perm: [Int]) -> Tensor {
-        let outShape = perm.map { x.shape[$0] }
-        let out = Tensor(uninitialized: outShape)
-        let inStrides = strides(x.shape)
-        let src = perm.map { inStrides[$0] }  // input stride of each output axis
+        let out = Tensor(uninitialized: perm.map { x.shape[$0] })
+        var kept = perm.count
+        while kept > 1 && perm[kept - 1] == kept - 1 { kept -= 1 }
+        let inShape = kept < perm.count - 1 ? Array(x.shape.prefix(kept)) + [x.shape.suffix(from: kept).reduce(1, *)] : x.shape
+        let order = kept < perm.count - 1 ? Array(perm.prefix(kept)) + [kept] : perm
+        let outShape = order.map { inShape[$0] }
+        let inStrides = strides(inShape)
+        let src = order.map { inStrides[$0] }  // input stride of each output axis
         let rank = outShape.count
         guard out.count > 0 else { return out }
         if rank == 0 { out.pointer[0] = x.pointer[0]; return out }
