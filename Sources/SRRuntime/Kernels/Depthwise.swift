@@ -7,7 +7,8 @@ extension Kernels {
     /// dilation, on a CPU with AVX-512; at stride 1 only for output rows of at most 28
     /// pixels. On MobileNetV2's 56- and 112-pixel rows at stride 1 `directConv2d`'s row
     /// loops, eight pixels of a row per vector, were as fast (their vectors are full); at
-    /// stride 2 they were 30 % slower (their rows are split into even and odd columns first).
+    /// stride 2 this kernel took 30 % less time (the row loops first split each row into
+    /// even and odd columns).
     /// Below AVX-512, depthwise.c has only plain C loops. Both give the same bits.
     static func depthwiseApplies(_ a: Conv2DAttributes, channels c: Int, outChannels o: Int, outWidth wo: Int) -> Bool {
         a.group == c && o == c && a.dilation == [1, 1] && a.stride[0] == a.stride[1] && a.stride[0] <= 2
