@@ -67,16 +67,31 @@ extension Kernels {
 
     /// Layer normalisation over the last `count/rows` elements of each row:
     /// `(x − μ)/√(σ² + ε)·scale + bias` (μ, σ² in float64, the population variance).
+    /// Eight elements at a time: the normalised value rounded to float32, then `· scale + bias`
+    /// (ones and zeros when absent, which give the same bits), one operation each.
     public static func layerNorm(_ x: Tensor, axis: Int, epsilon: Float, scale: Tensor?, bias: Tensor?) -> Tensor {
         let inner = x.shape.suffix(from: axis).reduce(1, *), rows = x.count / max(inner, 1)
         let out = Tensor(uninitialized: x.shape)
+        let scale = scale ?? { let t = Tensor(uninitialized: [inner]); t.pointer.update(repeating: 1, count: inner); return t }()
+        let bias = bias ?? Tensor(zeros: [inner])
+        let (sc, bi) = (scale.pointer, bias.pointer)
         Parallel.forEach(rows, minChunk: max(1, 2048 / max(inner, 1))) { range in
             for r in range {
                 let src = x.pointer + r * inner, dst = out.pointer + r * inner
                 let (mean, invStd) = rowStatistics(src, inner, epsilon)
-                for i in 0..<inner {
+                let (m, s) = (SIMD4<Double>(repeating: mean), SIMD4<Double>(repeating: invStd))
+                var i = 0
+                while i + 8 <= inner {
+                    let v = (src + i).lanes()
+                    let normal = SIMD8<Float>(lowHalf: SIMD4<Float>((SIMD4<Double>(v.lowHalf) - m) * s),
+                                              highHalf: SIMD4<Float>((SIMD4<Double>(v.highHalf) - m) * s))
+                    (dst + i).setLanes(normal * (sc + i).lanes() + (bi + i).lanes())
+                    i += 8
+                }
+                while i < inner {
                     let v = Float((Double(src[i]) - mean) * invStd)
-                    dst[i] = v * (scale?.pointer[i] ?? 1) + (bias?.pointer[i] ?? 0)
+                    dst[i] = v * sc[i] + bi[i]
+                    i += 1
                 }
             }
         }
