@@ -44,12 +44,19 @@ final class TensorOpTwinTests: XCTestCase {
     func testLayerNormUnaryAndLinearMatchNaive() throws {
         var rng = Seeded(state: 12)
         let x = random([2, 3, 4, 8], &rng, in: -3...3)
-        for axis in [3, 2, 1] {
-            let inner = Array(x.shape[axis...])
+        // Rows of 8, 32 and 96 (whole vectors of eight), and of 7, 35 and 105 (a remainder
+        // summed one by one); with and without scale and bias.
+        let odd = random([2, 3, 5, 7], &rng, in: -3...3)
+        for (t, axis) in [(x, 3), (x, 2), (x, 1), (odd, 3), (odd, 2), (odd, 1)] {
+            let inner = Array(t.shape[axis...])
             let scale = random(inner, &rng), bias = random(inner, &rng)
-            let fast = Kernels.layerNorm(x, axis: axis, epsilon: 1e-5, scale: scale, bias: bias)
-            let slow = NaiveKernels.layerNorm(x, axis: axis, epsilon: 1e-5, scale: scale, bias: bias)
-            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("layerNorm axis \(axis): \(why)") }
+            for (sc, bi) in [(scale, bias), (nil, nil)] as [(Tensor?, Tensor?)] {
+                let fast = Kernels.layerNorm(t, axis: axis, epsilon: 1e-5, scale: sc, bias: bi)
+                let slow = NaiveKernels.layerNorm(t, axis: axis, epsilon: 1e-5, scale: sc, bias: bi)
+                if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) {
+                    XCTFail("layerNorm \(t.shape) axis \(axis), scale \(sc != nil): \(why)")
+                }
+            }
         }
         let positive = random([2, 3, 5, 5], &rng, in: 0.1...4)
         for f in UnaryFunction.all {
