@@ -43,7 +43,7 @@ let package = Package(
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         .target(name: "SRCore", dependencies: ["CLinux"]),
         .target(name: "SRFormats", dependencies: [
-            "SRCore", "CHDF5", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "SRCore", "CHDF5", "CKernels", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         // Kernels compiled for several instruction sets and picked at run time (AVX-512, AVX2).

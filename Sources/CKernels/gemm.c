@@ -36,11 +36,23 @@ size_t srk_packed_size(int m, int k) {
     return (size_t)((m + NR - 1) / NR) * NR * (size_t)k;
 }
 
+/* A panel of W (rows r0..r0+31) is W's rows transposed (srk_transpose) when they are
+   contiguous, or rows of W's transpose copied, with zeros past row m. */
 void srk_pack(const float *w, int m, int k, ptrdiff_t row_stride, ptrdiff_t col_stride, float *packed) {
-    for (int r0 = 0; r0 < m; r0 += NR)
+    for (int r0 = 0; r0 < m; r0 += NR) {
+        const int rows = m - r0 < NR ? m - r0 : NR;
+        float *panel = packed + (size_t)r0 * k;
+        const float *src = w + (ptrdiff_t)r0 * row_stride;
+        if (col_stride == 1) {
+            srk_transpose(src, rows, k, row_stride, panel, NR);
+            for (int kk = 0; kk < k; kk++)
+                for (int c = rows; c < NR; c++) panel[(size_t)kk * NR + c] = 0.0f;
+            continue;
+        }
         for (int kk = 0; kk < k; kk++)
             for (int c = 0; c < NR; c++)
-                *packed++ = r0 + c < m ? w[(ptrdiff_t)(r0 + c) * row_stride + (ptrdiff_t)kk * col_stride] : 0.0f;
+                panel[(size_t)kk * NR + c] = c < rows ? src[(ptrdiff_t)c * row_stride + (ptrdiff_t)kk * col_stride] : 0.0f;
+    }
 }
 
 /* acc[j][c] (+)= Σ_kk X[kk][j]·w[kk·NR + c] for j < cols over kc inputs, X[kk][j] at

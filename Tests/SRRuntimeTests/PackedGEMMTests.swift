@@ -9,7 +9,8 @@ import XCTest
 final class PackedGEMMTests: XCTestCase {
     /// Rows not a multiple of a panel (32), columns not a multiple of seven, a depth over the
     /// kernel's blocks of 256 inputs, strided inputs and outputs, blocks of panels and columns
-    /// that leave the rest of the output alone, and weights packed transposed.
+    /// that leave the rest of the output alone, and weights packed transposed (each level
+    /// packing its own, the same floats).
     func testProductMatchesFloat64AtEveryInstructionSet() {
         var rng = Seeded(state: 7)
         let before = InstructionSet.inUse
@@ -25,14 +26,16 @@ final class PackedGEMMTests: XCTestCase {
             let x = (0..<(t.k * t.ldx)).map { _ in Float.random(in: -1...1, using: &rng) }
             // W[r][kk] at w[r·k + kk], or, packed transposed, at w[kk·m + r].
             let (rowStride, colStride) = t.transposed ? (1, t.m) : (t.k, 1)
-            var packed = [Float](repeating: .nan, count: Kernels.PackedGEMM.packedCount(rows: t.m, depth: t.k))
-            srk_pack(w, Int32(t.m), Int32(t.k), rowStride, colStride, &packed)
+            let at = { (r: Int, j: Int) in r * t.ldo + j }
             let panels = (t.m + 31) / 32
             // Every second panel over the middle columns; the rest must stay as they were.
             let (someP, someJ) = (Swift.stride(from: 0, to: panels, by: 2), 2..<(t.n - 1))
-            var first: [Float]?
+            var first: [Float]?, firstPacked: [Float]?
             for level in InstructionSet.allCases where level <= InstructionSet.supported {
                 XCTAssertEqual(InstructionSet.use(level), level)
+                var packed = [Float](repeating: .nan, count: Kernels.PackedGEMM.packedCount(rows: t.m, depth: t.k))
+                srk_pack(w, Int32(t.m), Int32(t.k), rowStride, colStride, &packed)
+                if let firstPacked { XCTAssertEqual(packed, firstPacked, "case \(i) packed at \(level)") } else { firstPacked = packed }
                 var out = [Float](repeating: -7, count: t.m * t.ldo)
                 x.withUnsafeBufferPointer { xs in
                     let operand = Kernels.PackedGEMM.Operand.matrix(xs.baseAddress!, depth: t.k, columns: t.n, ldx: t.ldx)
@@ -41,11 +44,10 @@ final class PackedGEMMTests: XCTestCase {
                                                     panels: p..<(p + 1), columns: someJ)
                     }
                 }
-                for r in 0..<t.m { for j in 0..<t.ldo {
-                    let got = out[r * t.ldo + j]
-                    guard (r / 32) % 2 == 0 && someJ.contains(j) else {
-                        XCTAssertEqual(got, -7, "case \(i) at \(level): (\(r), \(j)) written"); continue
-                    }
+                var written = Set<Int>()
+                for r in 0..<t.m { for j in 0..<t.n where (r / 32) % 2 == 0 && someJ.contains(j) {
+                    let got = out[at(r, j)]
+                    written.insert(at(r, j))
                     var want = 0.0, scale = 0.0
                     for kk in 0..<t.k {
                         let term = Double(w[r * rowStride + kk * colStride]) * Double(x[kk * t.ldx + j])
@@ -54,7 +56,27 @@ final class PackedGEMMTests: XCTestCase {
                     XCTAssertLessThanOrEqual(abs(Double(got) - want), 1e-6 * scale + 1e-7,
                                              "case \(i) at \(level): (\(r), \(j)) \(got) vs \(want)")
                 } }
+                for e in out.indices where !written.contains(e) { XCTAssertEqual(out[e], -7, "case \(i) at \(level): [\(e)] written") }
                 if let first { XCTAssertEqual(out, first, "case \(i) at \(level)") } else { first = out }
+            }
+        }
+    }
+
+    /// `srk_transpose` against the element loop at every level: tiles cut by the edges,
+    /// strided source and destination, and nothing else of the destination written.
+    func testTransposeMatchesTheElementLoopAtEveryInstructionSet() {
+        var rng = Seeded(state: 8)
+        let before = InstructionSet.inUse
+        defer { InstructionSet.use(before) }
+        for (rows, cols, lds, ldd) in [(1, 1, 1, 1), (5, 37, 40, 5), (16, 16, 16, 16), (33, 70, 71, 35), (64, 3, 3, 64)] {
+            let src = (0..<(rows * lds)).map { _ in Float.random(in: -1...1, using: &rng) }
+            var want = [Float](repeating: -7, count: cols * ldd)
+            for i in 0..<rows { for j in 0..<cols { want[j * ldd + i] = src[i * lds + j] } }
+            for level in InstructionSet.allCases where level <= InstructionSet.supported {
+                XCTAssertEqual(InstructionSet.use(level), level)
+                var got = [Float](repeating: -7, count: cols * ldd)
+                srk_transpose(src, Int32(rows), Int32(cols), lds, &got, ldd)
+                XCTAssertEqual(got, want, "\(rows)×\(cols) at \(level)")
             }
         }
     }

@@ -33,6 +33,10 @@ void srk_gelu(const float *src, float *dst, size_t n, float bias);
 void srk_silu_backward(const float *x, const float *g, float *dst, size_t n);
 void srk_gelu_backward(const float *x, const float *g, float *dst, size_t n);
 
+/* dst[j·ldd + i] = src[i·lds + j] for i < rows, j < cols (a matrix transposed; nothing
+   else of dst is written). */
+void srk_transpose(const float *src, int rows, int cols, ptrdiff_t lds, float *dst, ptrdiff_t ldd);
+
 /* Rows per panel of a packed weight matrix. */
 #define SRK_PANEL_ROWS 32
 

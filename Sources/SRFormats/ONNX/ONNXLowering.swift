@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import SRCore
 
@@ -471,10 +472,11 @@ extension ONNXGraphBuilder {
 }
 
 /// Small tensor helpers for lowering.
+/// `t` [r, c] as [c, r] (`srk_transpose`: in 16 × 16 tiles, 3 ns a value → a fraction).
 func transpose2D(_ t: Tensor) -> Tensor {
     let r = t.shape[0], c = t.shape[1]
-    let out = Tensor(zeros: [c, r])
-    for i in 0..<r { for j in 0..<c { out.pointer[j * r + i] = t.pointer[i * c + j] } }
+    let out = Tensor(uninitialized: [c, r])
+    srk_transpose(t.pointer, Int32(r), Int32(c), c, out.pointer, r)
     return out
 }
 
