@@ -180,17 +180,31 @@ AVX512 static void store_avx512(const float *acc, int cols, int rows, float *out
 }
 #endif
 
-void srk_sgemm_packed(const float *packed, int m, int k, const float *x, const ptrdiff_t *row, const ptrdiff_t *col,
-                      float *out, ptrdiff_t ldo, int p0, int p1, int j0, int j1) {
-    void (*tile_fn)(int, int, const float *, const ptrdiff_t *, const ptrdiff_t *, const float *, float *, int) = tile_scalar;
-    void (*store_fn)(const float *, int, int, float *, ptrdiff_t) = store_scalar;
+/* The rows of srk_sgemm_packed_rows: out[j][c] = acc[j][c] for j < cols, c < rows. */
+static void store_rows_scalar(const float *acc, int cols, int rows, float *out, ptrdiff_t ldo) {
+    for (int j = 0; j < cols; j++)
+        for (int c = 0; c < rows; c++) out[(ptrdiff_t)j * ldo + c] = acc[j * NR + c];
+}
+
 #if defined(__x86_64__)
-    switch (srk_isa()) {
-    case SRK_ISA_AVX512: tile_fn = tile_avx512; store_fn = store_avx512; break;
-    case SRK_ISA_AVX2: tile_fn = tile_avx2; break;
-    default: break;
+AVX512 static void store_rows_avx512(const float *acc, int cols, int rows, float *out, ptrdiff_t ldo) {
+    const __mmask16 lo = rows >= 16 ? 0xFFFF : (__mmask16)((1u << rows) - 1);
+    const __mmask16 hi = rows >= 32 ? 0xFFFF : rows <= 16 ? 0 : (__mmask16)((1u << (rows - 16)) - 1);
+    for (int j = 0; j < cols; j++) {
+        _mm512_mask_storeu_ps(out + (ptrdiff_t)j * ldo, lo, _mm512_loadu_ps(acc + j * NR));
+        _mm512_mask_storeu_ps(out + (ptrdiff_t)j * ldo + 16, hi, _mm512_loadu_ps(acc + j * NR + 16));
     }
+}
 #endif
+
+typedef void (*tile_fn_t)(int, int, const float *, const ptrdiff_t *, const ptrdiff_t *, const float *, float *, int);
+typedef void (*store_fn_t)(const float *, int, int, float *, ptrdiff_t);
+
+/* The loops of both products; `at(p, j)` of the output block of panel p and column j is
+   out + p·NR·ldo + j (rows_out = 0) or out + j·ldo + p·NR (rows_out = 1). */
+static void product(tile_fn_t tile_fn, store_fn_t store_fn, int rows_out, const float *packed, int m, int k,
+                    const float *x, const ptrdiff_t *row, const ptrdiff_t *col, float *out, ptrdiff_t ldo, int p0,
+                    int p1, int j0, int j1) {
     /* One spare row: the transposing store reads 8 rows of a block of 7. */
     float acc[(NC_MAX + 1) * NR] __attribute__((aligned(64)));
     const int nc = column_chunk(k);
@@ -206,8 +220,40 @@ void srk_sgemm_packed(const float *packed, int m, int k, const float *x, const p
                 }
             }
             const int rows = m - p * NR < NR ? m - p * NR : NR;
-            for (int j = 0; j < jn; j += MR)
-                store_fn(acc + j * NR, jn - j < MR ? jn - j : MR, rows, out + (ptrdiff_t)p * NR * ldo + jc + j, ldo);
+            for (int j = 0; j < jn; j += MR) {
+                float *at = rows_out ? out + (ptrdiff_t)(jc + j) * ldo + (ptrdiff_t)p * NR
+                                     : out + (ptrdiff_t)p * NR * ldo + jc + j;
+                store_fn(acc + j * NR, jn - j < MR ? jn - j : MR, rows, at, ldo);
+            }
         }
     }
+}
+
+static tile_fn_t tile_for_isa(void) {
+#if defined(__x86_64__)
+    switch (srk_isa()) {
+    case SRK_ISA_AVX512: return tile_avx512;
+    case SRK_ISA_AVX2: return tile_avx2;
+    default: break;
+    }
+#endif
+    return tile_scalar;
+}
+
+void srk_sgemm_packed(const float *packed, int m, int k, const float *x, const ptrdiff_t *row, const ptrdiff_t *col,
+                      float *out, ptrdiff_t ldo, int p0, int p1, int j0, int j1) {
+    store_fn_t store_fn = store_scalar;
+#if defined(__x86_64__)
+    if (srk_isa() == SRK_ISA_AVX512) store_fn = store_avx512;
+#endif
+    product(tile_for_isa(), store_fn, 0, packed, m, k, x, row, col, out, ldo, p0, p1, j0, j1);
+}
+
+void srk_sgemm_packed_rows(const float *packed, int m, int k, const float *x, const ptrdiff_t *row,
+                           const ptrdiff_t *col, float *out, ptrdiff_t ldo, int p0, int p1, int j0, int j1) {
+    store_fn_t store_fn = store_rows_scalar;
+#if defined(__x86_64__)
+    if (srk_isa() == SRK_ISA_AVX512) store_fn = store_rows_avx512;
+#endif
+    product(tile_for_isa(), store_fn, 1, packed, m, k, x, row, col, out, ldo, p0, p1, j0, j1);
 }

@@ -9,24 +9,27 @@ import XCTest
 final class PackedGEMMTests: XCTestCase {
     /// Rows not a multiple of a panel (32), columns not a multiple of seven, a depth over the
     /// kernel's blocks of 256 inputs, strided inputs and outputs, blocks of panels and columns
-    /// that leave the rest of the output alone, and weights packed transposed (each level
-    /// packing its own, the same floats).
+    /// that leave the rest of the output alone, weights packed transposed (each level packing
+    /// its own, the same floats), and the product stored transposed (a linear layer's rows).
     func testProductMatchesFloat64AtEveryInstructionSet() {
         var rng = Seeded(state: 7)
         let before = InstructionSet.inUse
         defer { InstructionSet.use(before) }
-        let cases: [(m: Int, k: Int, n: Int, ldx: Int, ldo: Int, transposed: Bool)] = [
-            (70, 37, 23, 23, 23, false),
-            (32, 2500, 49, 51, 50, false),
-            (5, 9, 3, 4, 3, true),
-            (96, 130, 60, 60, 61, true),
+        let cases: [(m: Int, k: Int, n: Int, ldx: Int, ldo: Int, transposed: Bool, rowsOut: Bool)] = [
+            (70, 37, 23, 23, 23, false, false),
+            (32, 2500, 49, 51, 50, false, false),
+            (5, 9, 3, 4, 3, true, false),
+            (96, 130, 60, 60, 61, true, false),
+            (70, 300, 23, 23, 75, false, true),
+            (17, 5, 9, 9, 17, false, true),
         ]
         for (i, t) in cases.enumerated() {
             let w = (0..<(t.m * t.k)).map { _ in Float.random(in: -1...1, using: &rng) }
             let x = (0..<(t.k * t.ldx)).map { _ in Float.random(in: -1...1, using: &rng) }
             // W[r][kk] at w[r·k + kk], or, packed transposed, at w[kk·m + r].
             let (rowStride, colStride) = t.transposed ? (1, t.m) : (t.k, 1)
-            let at = { (r: Int, j: Int) in r * t.ldo + j }
+            // Product element (r, j) at out[r·ldo + j], or, stored transposed, at out[j·ldo + r].
+            let (outRows, at): (Int, (Int, Int) -> Int) = t.rowsOut ? (t.n, { $1 * t.ldo + $0 }) : (t.m, { $0 * t.ldo + $1 })
             let panels = (t.m + 31) / 32
             // Every second panel over the middle columns; the rest must stay as they were.
             let (someP, someJ) = (Swift.stride(from: 0, to: panels, by: 2), 2..<(t.n - 1))
@@ -36,12 +39,12 @@ final class PackedGEMMTests: XCTestCase {
                 var packed = [Float](repeating: .nan, count: Kernels.PackedGEMM.packedCount(rows: t.m, depth: t.k))
                 srk_pack(w, Int32(t.m), Int32(t.k), rowStride, colStride, &packed)
                 if let firstPacked { XCTAssertEqual(packed, firstPacked, "case \(i) packed at \(level)") } else { firstPacked = packed }
-                var out = [Float](repeating: -7, count: t.m * t.ldo)
+                var out = [Float](repeating: -7, count: outRows * t.ldo)
                 x.withUnsafeBufferPointer { xs in
                     let operand = Kernels.PackedGEMM.Operand.matrix(xs.baseAddress!, depth: t.k, columns: t.n, ldx: t.ldx)
                     for p in someP {
                         Kernels.PackedGEMM.multiply(packed, rows: t.m, depth: t.k, x: operand, out: &out, ldo: t.ldo,
-                                                    panels: p..<(p + 1), columns: someJ)
+                                                    transposedOut: t.rowsOut, panels: p..<(p + 1), columns: someJ)
                     }
                 }
                 var written = Set<Int>()

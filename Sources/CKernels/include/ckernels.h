@@ -54,6 +54,10 @@ void srk_pack(const float *w, int m, int k, ptrdiff_t row_stride, ptrdiff_t col_
    (gemm.c: the order of the sums). */
 void srk_sgemm_packed(const float *packed, int m, int k, const float *x, const ptrdiff_t *row, const ptrdiff_t *col,
                       float *out, ptrdiff_t ldo, int p0, int p1, int j0, int j1);
+/* The same sums with the product stored transposed: out[j][r] at out + j·ldo + r (a linear
+   layer's tokens × features, W its weight [features, in], X[kk][j] token j's input kk). */
+void srk_sgemm_packed_rows(const float *packed, int m, int k, const float *x, const ptrdiff_t *row,
+                           const ptrdiff_t *col, float *out, ptrdiff_t ldo, int p0, int p1, int j0, int j1);
 
 /* Floats of 64-byte-aligned scratch srk_depthwise needs for `rows` output rows. */
 size_t srk_depthwise_scratch(int kh, int kw, int stride, int wo, int rows);

@@ -26,15 +26,18 @@ extension Kernels {
             }
         }
 
-        /// Rows `panels` (32 per panel) × `columns` of `out = W·X`, on the calling thread.
+        /// Rows `panels` (32 per panel) × `columns` of `out = W·X`, on the calling thread; with
+        /// `transposedOut` stored as `(W·X)ᵀ`, column j of the product at `out + j·ldo`.
         static func multiply(_ packed: UnsafePointer<Float>, rows m: Int, depth k: Int, x: Operand,
-                             out: UnsafeMutablePointer<Float>, ldo: Int, panels: Range<Int>, columns: Range<Int>) {
+                             out: UnsafeMutablePointer<Float>, ldo: Int, transposedOut: Bool = false, panels: Range<Int>,
+                             columns: Range<Int>) {
             precondition(x.rows.count == k && columns.upperBound <= x.columns.count, "packed product: operand tables")
+            let product = transposedOut ? srk_sgemm_packed_rows : srk_sgemm_packed
             x.rows.withUnsafeBufferPointer { rows in
                 x.columns.withUnsafeBufferPointer { cols in
-                    srk_sgemm_packed(packed, Int32(m), Int32(k), x.base, rows.baseAddress, cols.baseAddress, out, ldo,
-                                     Int32(panels.lowerBound), Int32(panels.upperBound), Int32(columns.lowerBound),
-                                     Int32(columns.upperBound))
+                    product(packed, Int32(m), Int32(k), x.base, rows.baseAddress, cols.baseAddress, out, ldo,
+                            Int32(panels.lowerBound), Int32(panels.upperBound), Int32(columns.lowerBound),
+                            Int32(columns.upperBound))
                 }
             }
         }
@@ -43,21 +46,24 @@ extension Kernels {
         /// there are enough to share evenly, else by columns in sevens; `finish(rows, columns)`
         /// runs on each worker's block while it is in cache (bias, residual, activation).
         static func multiply(_ packed: UnsafePointer<Float>, rows m: Int, depth k: Int, x: Operand,
-                             out: UnsafeMutablePointer<Float>, ldo: Int, finish: (Range<Int>, Range<Int>) -> Void) {
+                             out: UnsafeMutablePointer<Float>, ldo: Int, transposedOut: Bool = false,
+                             finish: (Range<Int>, Range<Int>) -> Void) {
             let n = x.columns.count
             let panels = (m + panelRows - 1) / panelRows
             let threads = Parallel.threads
             let small = m * n * k < 1 << 20
             if panels % threads == 0 || panels >= 4 * threads || n < 14 {
                 Parallel.forEach(panels, minChunk: small ? panels : 1) { p in
-                    multiply(packed, rows: m, depth: k, x: x, out: out, ldo: ldo, panels: p, columns: 0..<n)
+                    multiply(packed, rows: m, depth: k, x: x, out: out, ldo: ldo, transposedOut: transposedOut, panels: p,
+                             columns: 0..<n)
                     finish((p.lowerBound * panelRows)..<min(m, p.upperBound * panelRows), 0..<n)
                 }
             } else {
                 let sevens = (n + 6) / 7
                 Parallel.forEach(sevens, minChunk: small ? sevens : 1) { s in
                     let columns = (s.lowerBound * 7)..<min(n, s.upperBound * 7)
-                    multiply(packed, rows: m, depth: k, x: x, out: out, ldo: ldo, panels: 0..<panels, columns: columns)
+                    multiply(packed, rows: m, depth: k, x: x, out: out, ldo: ldo, transposedOut: transposedOut,
+                             panels: 0..<panels, columns: columns)
                     finish(0..<m, columns)
                 }
             }

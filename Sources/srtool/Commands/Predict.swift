@@ -26,10 +26,13 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let graph = try modelArguments.loadForRunning()
-        let names = try labels.map(readLabels) ?? graph.metadata.labels
+        let loadedGraph = try modelArguments.loadForRunning()
+        let names = try labels.map(readLabels) ?? loadedGraph.metadata.labels
         let inputs = try inputArguments.sources()
-        let executor = try Executor(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
+        // Handed over, so the executor can repack the linear layers' weights without a second copy.
+        let executor = try Executor(graph: consume loadedGraph, threads: runtime.threadCount,
+                                    budget: try modelArguments.budget(), packWeights: true)
+        let graph = executor.graph
         // Images in batches of 16 (bounded memory over a folder); a .npy batch at once.
         let chunks: [[InputSource]] = inputs.first?.isTensor == true ? [inputs]
             : stride(from: 0, to: inputs.count, by: 16).map { Array(inputs[$0..<min($0 + 16, inputs.count)]) }

@@ -52,11 +52,14 @@ struct Run: ParsableCommand {
     func run() throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let graph = try modelArguments.loadForRunning()
+        let loadedGraph = try modelArguments.loadForRunning()
         let loaded = clock.now
-        let (x, _) = try inputArguments.tensor(for: graph)
+        let (x, _) = try inputArguments.tensor(for: loadedGraph)
         try modelArguments.checkInput(x)
-        let executor = try Executor(graph: graph, threads: runtime.threadCount, budget: try modelArguments.budget())
+        // Handed over, so the executor can repack the linear layers' weights without a second copy.
+        let executor = try Executor(graph: consume loadedGraph, threads: runtime.threadCount,
+                                    budget: try modelArguments.budget(), packWeights: true)
+        let graph = executor.graph
         var timings: [(String, String, Double)] = []
         if profile { executor.observer = { node, seconds in timings.append((node.name, node.op.name, seconds)) } }
         guard let inputName = graph.inputs.first?.name else { throw SRError.malformed("the model has no input") }

@@ -1,0 +1,38 @@
+import CKernels
+import SRCore
+
+extension Kernels {
+    /// `linear` with its weight [out, in] packed for `PackedGEMM` (`packedLinearWeight`):
+    /// out[t][f] = Σ_kk W[f][kk]·x[t][kk] + bias[f], each sum one chain of fused multiply-adds
+    /// from 0 with the bias added after, the same bits at every instruction set. The product's
+    /// tiles are stored straight into the token rows (`srk_sgemm_packed_rows`), and x is read
+    /// in place: OpenBLAS packs the token matrix on every call and the weights too.
+    public static func packedLinear(_ x: Tensor, packedWeight w: Tensor, bias: Tensor?) -> Tensor {
+        let fin = x.shape.last ?? 1, fout = w.shape[0], tokens = x.count / max(fin, 1)
+        precondition(w.shape == [fout, fin] && fout % PackedGEMM.panelRows == 0, "packed linear: weight \(w.shape)")
+        let out = Tensor(uninitialized: x.shape.dropLast() + [fout])
+        // X[kk][t], the product's columns being the tokens, at x[kk + t·fin].
+        let operand = PackedGEMM.Operand(base: x.pointer, rows: Array(0..<fin), columns: (0..<tokens).map { $0 * fin })
+        let o = out.pointer
+        PackedGEMM.multiply(w.pointer, rows: fout, depth: fin, x: operand, out: o, ldo: fout, transposedOut: true) {
+            features, tokens in
+            guard let b = bias?.pointer else { return }
+            for t in tokens {
+                let row = o + t * fout
+                for f in features { row[f] += b[f] }
+            }
+        }
+        return out
+    }
+
+    /// The weight [out, in] of a linear layer in `PackedGEMM`'s layout, in a tensor of the
+    /// same shape and count (out a multiple of its 32-row panels, so no padding): the only
+    /// form `packedLinear` reads, and no other kernel can.
+    public static func packedLinearWeight(_ w: Tensor) -> Tensor {
+        let (fout, fin) = (w.shape[0], w.shape[1])
+        precondition(w.rank == 2 && fout % PackedGEMM.panelRows == 0, "packed linear: weight \(w.shape)")
+        let t = Tensor(uninitialized: w.shape)
+        srk_pack(w.pointer, Int32(fout), Int32(fin), fin, 1, t.pointer)
+        return t
+    }
+}
