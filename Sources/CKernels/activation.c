@@ -88,6 +88,10 @@ static void gelu_scalar(const float *src, float *dst, size_t n, float bias) {
     }
 }
 
+static void exp_all_scalar(const float *src, float *dst, size_t n, float bias) {
+    for (size_t i = 0; i < n; i++) dst[i] = exp_scalar(src[i] + bias);
+}
+
 static void silu_scalar(const float *src, float *dst, size_t n, float bias) {
     for (size_t i = 0; i < n; i++) {
         float v = src[i] + bias;
@@ -214,6 +218,7 @@ AVX2 static inline __m256 silu8(__m256 v) { SILU_BODY(OP256, exp_avx2, v) }
 AVX2 static inline __m256 gelu8(__m256 v) { GELU_BODY(OP256, erf_avx2, v) }
 AVX2 static inline __m256 silu_grad8(__m256 x) { SILU_GRAD_BODY(__m256, OP256, exp_avx2, x) }
 AVX2 static inline __m256 gelu_grad8(__m256 x) { GELU_GRAD_BODY(__m256, OP256, erf_avx2, exp_avx2, x) }
+AVX2 static void exp_all_avx2(const float *src, float *dst, size_t n, float bias) { LOOP_AVX2(exp_avx2, exp_all_scalar) }
 AVX2 static void silu_avx2(const float *src, float *dst, size_t n, float bias) { LOOP_AVX2(silu8, silu_scalar) }
 AVX2 static void silu_backward_avx2(const float *x, const float *g, float *dst, size_t n) {
     GRAD_LOOP_AVX2(silu_grad8, silu_backward_scalar)
@@ -229,6 +234,7 @@ AVX512 static inline __m512 silu16(__m512 v) { SILU_BODY(OP512, exp_avx512, v) }
 AVX512 static inline __m512 gelu16(__m512 v) { GELU_BODY(OP512, erf_avx512, v) }
 AVX512 static inline __m512 silu_grad16(__m512 x) { SILU_GRAD_BODY(__m512, OP512, exp_avx512, x) }
 AVX512 static inline __m512 gelu_grad16(__m512 x) { GELU_GRAD_BODY(__m512, OP512, erf_avx512, exp_avx512, x) }
+AVX512 static void exp_all_avx512(const float *src, float *dst, size_t n, float bias) { LOOP_AVX512(exp_avx512) }
 AVX512 static void silu_avx512(const float *src, float *dst, size_t n, float bias) { LOOP_AVX512(silu16) }
 AVX512 static void silu_backward_avx512(const float *x, const float *g, float *dst, size_t n) {
     GRAD_LOOP_AVX512(silu_grad16)
@@ -278,6 +284,8 @@ int srk_isa(void) {
 #else
 #define DISPATCH(NAME, ...) NAME##_scalar(__VA_ARGS__);
 #endif
+
+void srk_exp(const float *src, float *dst, size_t n, float bias) { DISPATCH(exp_all, src, dst, n, bias) }
 
 void srk_silu(const float *src, float *dst, size_t n, float bias) { DISPATCH(silu, src, dst, n, bias) }
 

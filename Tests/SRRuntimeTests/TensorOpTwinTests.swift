@@ -1,6 +1,7 @@
+import CKernels
 import Foundation
 import SRCore
-import SRRuntime
+@testable import SRRuntime
 import SRTestSupport
 import XCTest
 
@@ -163,6 +164,24 @@ final class TensorOpTwinTests: XCTestCase {
                 let gradient = Kernels.unaryBackward(g, input: x, f).values
                 if let why = closeness(gradient, twinGradient, atol: 2e-6, rtol: 2e-6) { XCTFail("\(f.name)' at \(level): \(why)") }
                 if let firstGradient { XCTAssertEqual(gradient, firstGradient, "\(f.name)' at \(level)") } else { firstGradient = gradient }
+            }
+        }
+    }
+
+    /// `srk_exp` (softmax's exponentials) gives `fastExp`'s bits at every level, over lengths
+    /// with and without a partial last vector, past the clamps at both ends.
+    func testVectorExpIsFastExpBitsAtEveryInstructionSet() {
+        var rng = Seeded(state: 34)
+        let before = InstructionSet.inUse
+        defer { InstructionSet.use(before) }
+        for n in [1, 7, 16, 197] {
+            let x = (0..<n).map { _ in Float.random(in: -100...100, using: &rng) }
+            let want = x.map { fastExp($0 - 3.5).bitPattern }
+            for level in InstructionSet.allCases where level <= InstructionSet.supported {
+                XCTAssertEqual(InstructionSet.use(level), level)
+                var got = [Float](repeating: .nan, count: n)
+                srk_exp(x, &got, n, -3.5)
+                XCTAssertEqual(got.map(\.bitPattern), want, "\(n) values at \(level)")
             }
         }
     }

@@ -21,6 +21,9 @@ int srk_isa(void);
 /* Uses `level` (at most the supported one); returns the level now in use. */
 int srk_set_isa(int level);
 
+/* dst[i] = e^(src[i] + bias) for i < n, as SRRuntime's fastExp; src may equal dst. */
+void srk_exp(const float *src, float *dst, size_t n, float bias);
+
 /* dst[i] = v / (1 + e^(−v)), v = src[i] + bias (SiLU), for i < n; src may equal dst.
    e^x as SRRuntime's fastExp (Cephes' expf scheme, relative error below 3e-7). */
 void srk_silu(const float *src, float *dst, size_t n, float bias);

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import SRCore
 
@@ -49,10 +50,10 @@ extension Kernels {
                 for o in rows {
                     let p = src + o * len, q = dst + o * len
                     var k = 0, most = SIMD8<Float>(repeating: -.infinity)
-                    while k + 8 <= len { most = pointwiseMax(most, (p + k).lanes()); k += 8 }
+                    while k + 8 <= len { let v = (p + k).lanes(); most.replace(with: v, where: v .> most); k += 8 }
                     var m = most.max()
                     while k < len { m = Swift.max(m, p[k]); k += 1 }
-                    for j in 0..<len { q[j] = SRRuntime.fastExp(p[j] - m) }
+                    srk_exp(p, q, len, -m)  // fastExp(p[j] − m), a vector at a time
                     k = 0
                     var sum = SIMD8<Float>.zero
                     while k + 8 <= len { sum += (q + k).lanes(); k += 8 }
