@@ -25,7 +25,8 @@ public final class Executor {
     /// Convs whose only reader is a ReLU, a Clip or an element-wise function (HardSwish,
     /// SiLU, …): with `fuse` it runs inside the conv.
     private let fusedActivation: [String: FusedActivation]
-    /// The same for batch norms and per-channel affines, in forward-only runs.
+    /// The same for batch norms, per-channel affines and the linear layers it repacked, in
+    /// forward-only runs.
     let fusedIntoAffine: [String: FusedActivation]
     /// Two-input adds whose sum a conv takes itself in forward-only runs (a skip connection):
     /// the conv, by name, → the add's other input and the activation that reads only the
@@ -53,7 +54,8 @@ public final class Executor {
     public init(graph: consuming Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 budget: RunBudget = RunBudget(), winograd: WinogradTile = .f4x4, packWeights: Bool = false) throws {
         try graph.validate()
-        packedLinear = packWeights ? try Executor.packLinearWeights(&graph) : []
+        let packed = packWeights ? try Executor.packLinearWeights(&graph) : []
+        packedLinear = packed
         self.graph = graph
         self.budget = budget
         var readers: [String: Int] = [:]
@@ -77,6 +79,7 @@ public final class Executor {
             switch producer.op {
             case .conv2d: fused[producer.name] = activation
             case .batchNorm, .scale: intoAffine[producer.name] = activation
+            case .linear where packed.contains(producer.name): intoAffine[producer.name] = activation
             default: continue
             }
         }
@@ -221,6 +224,9 @@ public final class Executor {
                 y = Kernels.channelAffine(ins[0], weight: try weight(node, "weight").values,
                                           bias: graph.weight(node, "bias")?.values ?? [], axis: axis, activation: activation,
                                           into: overwritable(node.inputs[0]) ? ins[0] : nil)
+            } else if fuse && !keepAll, let activation = fusedIntoAffine[node.name], case .linear = node.op {
+                y = Kernels.packedLinear(ins[0], packedWeight: try weight(node, "weight"), bias: graph.weight(node, "bias"),
+                                         activation: activation)
             } else if fuse, case .conv2d(let a) = node.op, let activation = fused(node.name, keepAll: keepAll) {
                 y = Kernels.conv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"), a,
                                    outShape: outShape, scratch: scratch, activation: activation, winograd: winograd)

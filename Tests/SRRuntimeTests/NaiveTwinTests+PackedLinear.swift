@@ -8,18 +8,23 @@ import XCTest
 extension NaiveTwinTests {
     /// One token and many (not a multiple of the product's seven columns), in features past
     /// its blocks of 256, out features of one panel and of several, with and without bias,
-    /// leading axes kept; the same bits at every instruction set.
+    /// leading axes kept, GELU and a clip applied by the workers; the same bits at every
+    /// instruction set.
     func testPackedLinearMatchesNaiveAtEveryInstructionSet() {
         var rng = Seeded(state: 31)
         let before = InstructionSet.inUse
         defer { InstructionSet.use(before) }
-        for (lead, fin, fout, withBias) in [([1], 130, 32, true), ([2, 99], 300, 96, true), ([50], 128, 64, false)] {
+        let cases: [([Int], Int, Int, Bool, FusedActivation?)] = [
+            ([1], 130, 32, true, nil), ([2, 99], 300, 96, true, .unary(.gelu)), ([50], 128, 64, false, .clip(min: -1, max: 2)),
+        ]
+        for (lead, fin, fout, withBias, activation) in cases {
             let x = random(lead + [fin], &rng), w = random([fout, fin], &rng), b = withBias ? random([fout], &rng) : nil
             let want = NaiveKernels.linear(x, weight: w, bias: b)
+            activate(want, activation)
             var first: [Float]?
             for level in InstructionSet.allCases where level <= InstructionSet.supported {
                 XCTAssertEqual(InstructionSet.use(level), level)
-                let got = Kernels.packedLinear(x, packedWeight: Kernels.packedLinearWeight(w), bias: b)
+                let got = Kernels.packedLinear(x, packedWeight: Kernels.packedLinearWeight(w), bias: b, activation: activation)
                 if let why = closeness(got, want, atol: 1e-5, rtol: 1e-5) { XCTFail("\(lead + [fin]) → \(fout) at \(level): \(why)") }
                 if let first { XCTAssertEqual(got.values, first, "\(fout) at \(level)") } else { first = got.values }
             }
@@ -27,7 +32,7 @@ extension NaiveTwinTests {
     }
 
     /// With `packWeights`, an executor repacks a linear weight that only the graph it was
-    /// handed holds, and runs it to the naive result; not one the caller still holds (it
+    /// handed holds, and runs it, with the GELU after it, to the naive result; not one the caller still holds (it
     /// would be a second copy), one shared by two layers, one whose out features are not a
     /// multiple of the 32-row panels, or one with under 128 in features.
     func testExecutorRepacksOnlyWeightsItAloneHolds() throws {
@@ -38,7 +43,8 @@ extension NaiveTwinTests {
                                        "c.w": random([40, 40], &r), "d.w": random([32, 40], &r)]
             let nodes = [
                 Node(name: "a", op: .linear, inputs: ["x"], outputs: ["a"], params: ["weight": "a.w", "bias": "a.b"]),
-                Node(name: "b", op: .linear, inputs: ["a"], outputs: ["b"], params: ["weight": "b.w"]),
+                Node(name: "g", op: .unary(.gelu), inputs: ["a"], outputs: ["g"]),
+                Node(name: "b", op: .linear, inputs: ["g"], outputs: ["b"], params: ["weight": "b.w"]),
                 Node(name: "c1", op: .linear, inputs: ["b"], outputs: ["c1"], params: ["weight": "c.w"]),
                 Node(name: "c2", op: .linear, inputs: ["c1"], outputs: ["c2"], params: ["weight": "c.w"]),
                 Node(name: "d", op: .linear, inputs: ["c2"], outputs: ["y"], params: ["weight": "d.w"]),
@@ -50,10 +56,14 @@ extension NaiveTwinTests {
         let kept = graph()
         // Five float32 layers deep, values up to about 50: the tolerance is float32's.
         var want = x
-        for node in kept.nodes { want = NaiveKernels.linear(want, weight: kept.weight(node, "weight")!, bias: kept.weight(node, "bias")) }
+        for node in kept.nodes {
+            if case .unary(let f) = node.op { want = NaiveKernels.unary(want, f); continue }
+            want = NaiveKernels.linear(want, weight: kept.weight(node, "weight")!, bias: kept.weight(node, "bias"))
+        }
 
         let handed = try Executor(graph: graph(), threads: 2, packWeights: true)
         XCTAssertEqual(handed.packedLinear, ["a"])
+        XCTAssertEqual(handed.fusedIntoAffine, ["a": .unary(.gelu)])
         XCTAssertNotEqual(handed.graph.weights["a.w"]?.values, kept.weights["a.w"]?.values)
         XCTAssertEqual(handed.graph.weights["a.w"]?.shape, [64, 130])
         let got = try handed.run(["x": x], keepAll: false)
@@ -61,6 +71,7 @@ extension NaiveTwinTests {
 
         let held = try Executor(graph: kept, threads: 2, packWeights: true)
         XCTAssertEqual(held.packedLinear, [])
+        XCTAssertEqual(held.fusedIntoAffine, [:])
         XCTAssertEqual(held.graph.weights["a.w"]?.values, kept.weights["a.w"]?.values)
         let same = try held.run(["x": x], keepAll: false)
         if let why = closeness(try XCTUnwrap(same["y"]), want, atol: 1e-4, rtol: 1e-4) { XCTFail("kept: \(why)") }

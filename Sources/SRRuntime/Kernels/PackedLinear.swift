@@ -6,8 +6,11 @@ extension Kernels {
     /// out[t][f] = Σ_kk W[f][kk]·x[t][kk] + bias[f], each sum one chain of fused multiply-adds
     /// from 0 with the bias added after, the same bits at every instruction set. The product's
     /// tiles are stored straight into the token rows (`srk_sgemm_packed_rows`), and x is read
-    /// in place: OpenBLAS packs the token matrix on every call and the weights too.
-    public static func packedLinear(_ x: Tensor, packedWeight w: Tensor, bias: Tensor?) -> Tensor {
+    /// in place: OpenBLAS packs the token matrix on every call and the weights too. Each
+    /// worker adds the bias and applies `activation` to its block of the output while it is
+    /// in cache.
+    public static func packedLinear(_ x: Tensor, packedWeight w: Tensor, bias: Tensor?,
+                                    activation: FusedActivation? = nil) -> Tensor {
         let fin = x.shape.last ?? 1, fout = w.shape[0], tokens = x.count / max(fin, 1)
         precondition(w.shape == [fout, fin] && fout % PackedGEMM.panelRows == 0, "packed linear: weight \(w.shape)")
         let out = Tensor(uninitialized: x.shape.dropLast() + [fout])
@@ -16,10 +19,10 @@ extension Kernels {
         let o = out.pointer
         PackedGEMM.multiply(w.pointer, rows: fout, depth: fin, x: operand, out: o, ldo: fout, transposedOut: true) {
             features, tokens in
-            guard let b = bias?.pointer else { return }
             for t in tokens {
                 let row = o + t * fout
-                for f in features { row[f] += b[f] }
+                if let b = bias?.pointer { for f in features { row[f] += b[f] } }
+                activation?.apply(row + features.lowerBound, row + features.lowerBound, count: features.count)
             }
         }
         return out
