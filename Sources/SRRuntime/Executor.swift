@@ -16,6 +16,9 @@ public final class Executor {
     public let graph: Graph
     /// The linear layers whose weights it repacked (`packWeights`), by node name.
     let packedLinear: Set<String>
+    /// Those read only by a transpose from channels last to first ([0, 3, 1, 2]), by name →
+    /// the transpose's: in forward-only runs the layer writes the transpose's output.
+    let channelsFirstLinear: [String: String]
     /// Called after each node with its wall-clock seconds (`run --profile`).
     public var observer: ((Node, Double) -> Void)?
     private let shapesByBatch: NSCache<NSNumber, ShapeTable> = NSCache()
@@ -85,6 +88,14 @@ public final class Executor {
         }
         fusedActivation = fused
         fusedIntoAffine = intoAffine
+        var channelsFirst: [String: String] = [:]
+        for node in graph.nodes {
+            guard case .transpose(let perm) = node.op, perm == [0, 3, 1, 2], let producer = producers[node.inputs[0]],
+                  packed.contains(producer.name), readers[node.inputs[0]] == 1, !graph.outputs.contains(node.inputs[0])
+            else { continue }
+            channelsFirst[producer.name] = node.name
+        }
+        channelsFirstLinear = channelsFirst
         let batchOne = ShapeTable(shapes: try graph.inferShapes(batch: 1))
         (fusedResidual, doneByResidual) = Executor.residualFusions(graph, shapes: batchOne.shapes, readers: readers,
                                                                    producers: producers)
@@ -224,6 +235,12 @@ public final class Executor {
                 y = Kernels.channelAffine(ins[0], weight: try weight(node, "weight").values,
                                           bias: graph.weight(node, "bias")?.values ?? [], axis: axis, activation: activation,
                                           into: overwritable(node.inputs[0]) ? ins[0] : nil)
+            } else if fuse && !keepAll, channelsFirstLinear[node.name] != nil {
+                y = Kernels.packedLinearToChannelsFirst(ins[0], packedWeight: try weight(node, "weight"),
+                                                        bias: graph.weight(node, "bias"))
+            } else if fuse && !keepAll, case .transpose = node.op, let producer = producers[node.inputs[0]],
+                      channelsFirstLinear[producer.name] == node.name {
+                y = ins[0]  // already written channels first by the linear layer
             } else if fuse && !keepAll, let activation = fusedIntoAffine[node.name], case .linear = node.op {
                 y = Kernels.packedLinear(ins[0], packedWeight: try weight(node, "weight"), bias: graph.weight(node, "bias"),
                                          activation: activation)

@@ -76,4 +76,38 @@ extension NaiveTwinTests {
         let same = try held.run(["x": x], keepAll: false)
         if let why = closeness(try XCTUnwrap(same["y"]), want, atol: 1e-4, rtol: 1e-4) { XCTFail("kept: \(why)") }
     }
+
+    /// A repacked linear layer read only by a transpose to channels first writes that
+    /// transpose's output itself in a forward-only run, the same bits as the two ops (a run
+    /// keeping every activation) and the naive layer's values; not one whose output is also
+    /// a graph output.
+    func testRepackedLinearWritesChannelsFirstForTheTransposeAfterIt() throws {
+        var rng = Seeded(state: 35)
+        // Made twice, so the executor holds its own and may repack them.
+        func weights() -> [String: Tensor] {
+            var r = Seeded(state: 36)
+            return ["a.w": random([64, 130], &r), "a.b": random([64], &r), "b.w": random([32, 130], &r)]
+        }
+        let w = weights()
+        let perm = [0, 3, 1, 2]
+        let nodes = [
+            Node(name: "a", op: .linear, inputs: ["x"], outputs: ["a"], params: ["weight": "a.w", "bias": "a.b"]),
+            Node(name: "t", op: .transpose(perm: perm), inputs: ["a"], outputs: ["t"]),
+            Node(name: "b", op: .linear, inputs: ["x"], outputs: ["b"], params: ["weight": "b.w"]),
+            Node(name: "t2", op: .transpose(perm: perm), inputs: ["b"], outputs: ["t2"]),
+        ]
+        let x = random([2, 3, 5, 130], &rng)
+        let wantT = NaiveKernels.transpose(NaiveKernels.linear(x, weight: w["a.w"]!, bias: w["a.b"]), perm: perm)
+        let e = try Executor(graph: Graph(inputs: [GraphInput(name: "x", shape: [1, 3, 5, 130])], outputs: ["t", "t2", "b"],
+                                          nodes: nodes, weights: weights(), metadata: GraphMetadata(sourceFormat: "test")),
+                             threads: 2, packWeights: true)
+        XCTAssertEqual(e.packedLinear, ["a", "b"])
+        XCTAssertEqual(e.channelsFirstLinear, ["a": "t"])
+        let fused = try e.run(["x": x], keepAll: false), separate = try e.run(["x": x], keepAll: true)
+        let t = try XCTUnwrap(fused["t"])
+        XCTAssertEqual(t.shape, [2, 64, 3, 5])
+        XCTAssertEqual(t.values, separate["t"]?.values)
+        XCTAssertEqual(fused["t2"]?.values, separate["t2"]?.values)
+        if let why = closeness(t, wantT, atol: 1e-5, rtol: 1e-5) { XCTFail("channels first: \(why)") }
+    }
 }

@@ -28,6 +28,31 @@ extension Kernels {
         return out
     }
 
+    /// `packedLinear` of x [N, H, W, in] stored as [N, out, H, W]: the linear layer and the
+    /// transpose after it (a ConvNeXt block's way back to channels first) in one pass, the
+    /// product's panels stored as it stores a convolution's (`srk_sgemm_packed`). The same
+    /// sums, so the same bits as the two ops.
+    public static func packedLinearToChannelsFirst(_ x: Tensor, packedWeight w: Tensor, bias: Tensor?) -> Tensor {
+        let (n, h, wd, fin) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), fout = w.shape[0], hw = h * wd
+        precondition(x.rank == 4 && w.shape == [fout, fin] && fout % PackedGEMM.panelRows == 0,
+                     "packed linear to channels: \(x.shape), \(w.shape)")
+        let out = Tensor(uninitialized: [n, fout, h, wd])
+        for img in 0..<n {
+            // X[kk][p], pixel p's input kk, at x[(img·hw + p)·fin + kk]; out[f][p] at o[f·hw + p].
+            let operand = PackedGEMM.Operand(base: x.pointer + img * hw * fin, rows: Array(0..<fin),
+                                             columns: (0..<hw).map { $0 * fin })
+            let o = out.pointer + img * fout * hw
+            PackedGEMM.multiply(w.pointer, rows: fout, depth: fin, x: operand, out: o, ldo: hw) { features, pixels in
+                guard let b = bias?.pointer else { return }
+                for f in features {
+                    let row = o + f * hw
+                    for p in pixels { row[p] += b[f] }
+                }
+            }
+        }
+        return out
+    }
+
     /// The weight [out, in] of a linear layer in `PackedGEMM`'s layout, in a tensor of the
     /// same shape and count (out a multiple of its 32-row panels, so no padding): the only
     /// form `packedLinear` reads, and no other kernel can.
