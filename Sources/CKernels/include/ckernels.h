@@ -1,9 +1,11 @@
 /* Kernels compiled for several instruction sets in one binary and picked at run time by
    the CPU they run on (x86_64: AVX-512, AVX2 + FMA, or plain C; elsewhere plain C):
-   activations and their derivatives (SRRuntime/Kernels/FusedActivation.swift, Unary.swift) and the packed-weight matrix
-   product of convolutions (SRRuntime/Kernels/PackedGEMM.swift), the forward depthwise
-   convolution (SRRuntime/Kernels/Depthwise.swift), context-aware saliency's
-   patch distances (SRSaliency/ContextAwareSaliency.swift). */
+   activations and their derivatives (SRRuntime/Kernels/FusedActivation.swift, Unary.swift),
+   softmax's exponentials (Layout.swift), the packed-weight matrix product of convolutions
+   and linear layers (SRRuntime/Kernels/PackedGEMM.swift, PackedLinear.swift), the forward
+   depthwise convolution (SRRuntime/Kernels/Depthwise.swift), matrix transposes (the ONNX
+   import's weights, the packing), context-aware saliency's patch distances
+   (SRSaliency/ContextAwareSaliency.swift). */
 #ifndef SRTOOL_CKERNELS_H
 #define SRTOOL_CKERNELS_H
 
