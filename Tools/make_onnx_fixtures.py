@@ -801,6 +801,35 @@ def case_inverted_residual():
                "runs each Clip inside its conv in a forward-only pass).")
 
 
+def case_token_mlp():
+    seed = 203
+    g = Graph(seed)
+    x = g.input((2, 4, 5, 160))
+    g.weight("fc1.weight", (160, 128)); g.weight("fc1.bias", (128,), 0.5)
+    g.node("MatMul", ["input", "fc1.weight"], "fc1.mm")
+    g.node("Add", ["fc1.mm", "fc1.bias"], "fc1")
+    # GELU as torch.onnx writes it at opset 17: x * 0.5 * (1 + erf(x / sqrt 2)).
+    g.const("gelu.sqrt2", np.array(math.sqrt(2.0), np.float32))
+    g.const("gelu.one", np.array(1.0, np.float32))
+    g.const("gelu.half", np.array(0.5, np.float32))
+    g.node("Div", ["fc1", "gelu.sqrt2"], "gelu.div")
+    g.node("Erf", ["gelu.div"], "gelu.erf")
+    g.node("Add", ["gelu.erf", "gelu.one"], "gelu.add")
+    g.node("Mul", ["fc1", "gelu.add"], "gelu.mul")
+    g.node("Mul", ["gelu.mul", "gelu.half"], "gelu")
+    g.weight("fc2.weight", (128, 96)); g.weight("fc2.bias", (96,), 0.5)
+    g.node("MatMul", ["gelu", "fc2.weight"], "fc2.mm")
+    g.node("Add", ["fc2.mm", "fc2.bias"], "fc2")
+    g.node("Transpose", ["fc2"], "output", perm=[0, 3, 1, 2])
+    m = g.model("input", [2, 4, 5, 160], "output", opset=17)
+    write_case("token_mlp", m, x, seed,
+               "ConvNeXt-style MLP on channels-last tokens [2,4,5,160]: MatMul 160->128 + bias, "
+               "GELU in its erf form, MatMul 128->96 + bias, Transpose to channels first "
+               "[2,96,4,5]. Both layers are wide enough (>= 128 in, a multiple of 32 out) for "
+               "the packed product of a forward-only run (srtool run): the GELU inside the "
+               "first, the transpose written by the second.")
+
+
 CASES = {
     "conv_basic": case_conv_basic,
     "conv_group": case_conv_group,
@@ -818,6 +847,7 @@ CASES = {
     "vgg_mini": case_vgg_mini,
     "resnet_mini": case_resnet_mini,
     "inverted_residual": case_inverted_residual,
+    "token_mlp": case_token_mlp,
 }
 
 

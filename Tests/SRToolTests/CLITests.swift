@@ -64,6 +64,19 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// `run` on channels-last tokens through two linear layers it repacks (the GELU inside the
+    /// first, the transpose to channels first written by the second) gives onnxruntime's
+    /// output (Tools/make_onnx_fixtures.py `token_mlp`).
+    func testRunMatchesOnnxruntimeThroughRepackedLinearLayers() throws {
+        let out = NSTemporaryDirectory() + "srtool-token-mlp-\(getpid()).npy"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let folder = "Fixtures/onnx/token_mlp"
+        let r = try CLI.run(["run", folder + "/model.onnx", "--input", folder + "/input.npy", "-o", out])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let want = try NPY.read(path: Fixtures.path("onnx/token_mlp/output.npy"))
+        if let why = closeness(try NPY.read(path: out), want, atol: 1e-5, rtol: 1e-4) { XCTFail("token_mlp: \(why)") }
+    }
+
     /// NaN/Inf weights: inspect shows them, run refuses them unless --allow-nonfinite.
     func testNonFiniteWeights() throws {
         let shown = try CLI.run(["inspect", "Fixtures/malformed/nan_weight.onnx", "--layer", "conv"])
