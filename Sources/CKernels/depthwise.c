@@ -61,8 +61,6 @@ AVX512 static inline __attribute__((always_inline)) void load_transposed(const f
     transpose_rest(t, r);
 }
 
-static inline __mmask16 first_lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
-
 /* no_builtin: the compiler otherwise turns the padding's few zero stores per row and the
    copies of a transposed block into memset and memcpy calls, one per row and block. */
 AVX512 __attribute__((no_builtin("memset", "memcpy"))) static void depthwise_avx512(const float *x, int h, int w, const float *weights, int kh, int kw, int stride,

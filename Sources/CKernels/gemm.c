@@ -188,8 +188,7 @@ static void store_rows_scalar(const float *acc, int cols, int rows, float *out, 
 
 #if defined(__x86_64__)
 AVX512 static void store_rows_avx512(const float *acc, int cols, int rows, float *out, ptrdiff_t ldo) {
-    const __mmask16 lo = rows >= 16 ? 0xFFFF : (__mmask16)((1u << rows) - 1);
-    const __mmask16 hi = rows >= 32 ? 0xFFFF : rows <= 16 ? 0 : (__mmask16)((1u << (rows - 16)) - 1);
+    const __mmask16 lo = first_lanes(rows), hi = rows <= 16 ? 0 : first_lanes(rows - 16);
     for (int j = 0; j < cols; j++) {
         _mm512_mask_storeu_ps(out + (ptrdiff_t)j * ldo, lo, _mm512_loadu_ps(acc + j * NR));
         _mm512_mask_storeu_ps(out + (ptrdiff_t)j * ldo + 16, hi, _mm512_loadu_ps(acc + j * NR + 16));

@@ -16,13 +16,11 @@ static void transpose_scalar(const float *src, int rows, int cols, ptrdiff_t lds
 }
 
 #if defined(__x86_64__)
-static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
-
 AVX512 static void transpose_avx512(const float *src, int rows, int cols, ptrdiff_t lds, float *dst, ptrdiff_t ldd) {
     for (int i0 = 0; i0 < rows; i0 += 16)
         for (int j0 = 0; j0 < cols; j0 += 16) {
             const int ni = rows - i0 < 16 ? rows - i0 : 16, nj = cols - j0 < 16 ? cols - j0 : 16;
-            const __mmask16 in = lanes(nj), out = lanes(ni);
+            const __mmask16 in = first_lanes(nj), out = first_lanes(ni);
             __m512 r[16];
             for (int i = 0; i < 16; i++)
                 r[i] = i < ni ? _mm512_maskz_loadu_ps(in, src + (ptrdiff_t)(i0 + i) * lds + j0) : _mm512_setzero_ps();
