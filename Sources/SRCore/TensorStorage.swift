@@ -42,6 +42,9 @@ public final class TensorStorage: @unchecked Sendable {
         self.allocated = bytes
     }
 
+    /// Whether the memory lives inside an owner (a memory-mapped file) rather than here.
+    public var isBorrowed: Bool { owner != nil }
+
     /// Storage living inside `owner` (which must stay valid while this object lives).
     public init(borrowing base: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
         self.base = base
