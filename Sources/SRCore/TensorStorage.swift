@@ -45,6 +45,17 @@ public final class TensorStorage: @unchecked Sendable {
     /// Whether the memory lives inside an owner (a memory-mapped file) rather than here.
     public var isBorrowed: Bool { owner != nil }
 
+    /// Whether `releasePages` can give this borrowed memory's pages back: its owner is a
+    /// read-only file mapping (`PageReleasing`).
+    public var canReleasePages: Bool { owner is PageReleasing }
+
+    /// Gives back the whole pages of this borrowed memory, for a caller that has copied it
+    /// and will not read it again (a repacked weight); the owner reads them from its file
+    /// again should anything touch them. Nothing for owned memory.
+    public func releasePages() {
+        (owner as? PageReleasing)?.releasePages(UnsafeRawPointer(base), byteCount: count * MemoryLayout<Float>.stride)
+    }
+
     /// Storage living inside `owner` (which must stay valid while this object lives).
     public init(borrowing base: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
         self.base = base
@@ -56,4 +67,12 @@ public final class TensorStorage: @unchecked Sendable {
     deinit {
         if owner == nil { BufferPool.shared.give(UnsafeMutableRawPointer(base), bytes: allocated) }
     }
+}
+
+/// An owner of borrowed tensor memory whose pages can be dropped from the process and read
+/// again on demand (a read-only file mapping, `MappedFile`).
+public protocol PageReleasing: AnyObject {
+    /// Drops the whole pages inside `byteCount` bytes from `start`; the pages at either end,
+    /// shared with neighbouring data, stay.
+    func releasePages(_ start: UnsafeRawPointer, byteCount: Int)
 }

@@ -109,9 +109,10 @@ public final class Executor {
 
     /// Replaces the weight of each linear layer with out features a multiple of the packed
     /// product's panels and at least 128 in features by its packed form, where `graph` holds
-    /// the only reference to it and its memory is its own; returns those layers' names. A
-    /// weight in a memory-mapped `.srm` file stays: the pages the packing reads would stay
-    /// resident beside the copy (ViT-B/16's peak 402 → 730 MB). (ConvNeXt-Tiny's first
+    /// the only reference to it and its memory is its own or its owner can release it;
+    /// returns those layers' names. A weight read from a memory-mapped `.srm` or
+    /// `.caffemodel` has its pages given back once packed: they would otherwise stay resident
+    /// beside the copy (ViT-B/16's peak 402 → 730 MB); one whose owner cannot stays as it is. (ConvNeXt-Tiny's first
     /// expansions, 96 in features over 3136 tokens, took 1.12× OpenBLAS's time packed; its
     /// layers from 192 in features up 0.61–0.97×, ViT-B/16's 0.82–0.90×.)
     private static func packLinearWeights(_ graph: inout Graph) throws -> Set<String> {
@@ -124,10 +125,13 @@ public final class Executor {
                   shape[0] % Kernels.PackedGEMM.panelRows == 0, shape[1] >= 128,
                   var storage = graph.weights.removeValue(forKey: name)?.storage else { continue }
             // The dictionary's reference is gone: any other holder makes this false.
-            let unique = isKnownUniquelyReferenced(&storage) && !storage.isBorrowed
+            let unique = isKnownUniquelyReferenced(&storage) && (!storage.isBorrowed || storage.canReleasePages)
             let weight = try Tensor(shape: shape, storage: storage)
             graph.weights[name] = unique ? Kernels.packedLinearWeight(weight) : weight
-            if unique { packed.insert(node.name) }
+            if unique {
+                packed.insert(node.name)
+                storage.releasePages()
+            }
         }
         return packed
     }

@@ -3,6 +3,14 @@ import SRCore
 import SRTestSupport
 import XCTest
 
+/// A mapped file's stand-in: memory tensors borrow, and the ranges it was asked to release.
+private final class ReleasingOwner: PageReleasing {
+    let memory: Tensor
+    var released: [(start: UnsafeRawPointer, byteCount: Int)] = []
+    init(_ memory: Tensor) { self.memory = memory }
+    func releasePages(_ start: UnsafeRawPointer, byteCount: Int) { released.append((start, byteCount)) }
+}
+
 /// Linear layers by the packed product (`Kernels.packedLinear`) against the naive layer,
 /// and which weights a forward-only executor repacks.
 extension NaiveTwinTests {
@@ -32,17 +40,21 @@ extension NaiveTwinTests {
     }
 
     /// With `packWeights`, an executor repacks a linear weight that only the graph it was
-    /// handed holds, and runs it, with the GELU after it, to the naive result; not one the caller still holds (it
-    /// would be a second copy), one in borrowed memory (a mapped file), one shared by two
-    /// layers, one whose out features are not a multiple of the 32-row panels, or one with
-    /// under 128 in features.
+    /// handed holds, and runs it, with the GELU after it, to the naive result, as it does one
+    /// borrowed from an owner that can release its pages (a mapped file), which it then asks
+    /// to; not one the caller still holds (it would be a second copy), one in borrowed memory
+    /// that cannot be released, one shared by two layers, one whose out features are not a
+    /// multiple of the 32-row panels, or one with under 128 in features.
     func testExecutorRepacksOnlyWeightsItAloneHolds() throws {
         var rng = Seeded(state: 32)
-        // A mapped file's memory: the weight of layer e borrows it.
+        // Borrowed memory: layer e's weight from an owner that cannot release it, layer f's
+        // from one that can.
         let file = random([32, 130], &rng)
+        let mapped = ReleasingOwner(random([32, 130], &rng))
         func graph() throws -> Graph {
             var r = Seeded(state: 33)
             let borrowed = TensorStorage(borrowing: file.pointer, count: file.count, owner: file.storage)
+            let releasable = TensorStorage(borrowing: mapped.memory.pointer, count: mapped.memory.count, owner: mapped)
             // Weights scaled by 1/√in, so the values stay of order one through the chain.
             func weight(_ shape: [Int]) -> Tensor {
                 let t = random(shape, &r)
@@ -51,7 +63,8 @@ extension NaiveTwinTests {
             }
             let w: [String: Tensor] = ["a.w": weight([64, 130]), "a.b": random([64], &r), "b.w": weight([40, 64]),
                                        "c.w": weight([40, 40]), "d.w": weight([32, 40]),
-                                       "e.w": try Tensor(shape: [32, 130], storage: borrowed)]
+                                       "e.w": try Tensor(shape: [32, 130], storage: borrowed),
+                                       "f.w": try Tensor(shape: [32, 130], storage: releasable)]
             let nodes = [
                 Node(name: "a", op: .linear, inputs: ["x"], outputs: ["a"], params: ["weight": "a.w", "bias": "a.b"]),
                 Node(name: "g", op: .unary(.gelu), inputs: ["a"], outputs: ["g"]),
@@ -60,20 +73,24 @@ extension NaiveTwinTests {
                 Node(name: "c2", op: .linear, inputs: ["c1"], outputs: ["c2"], params: ["weight": "c.w"]),
                 Node(name: "d", op: .linear, inputs: ["c2"], outputs: ["y"], params: ["weight": "d.w"]),
                 Node(name: "e", op: .linear, inputs: ["x"], outputs: ["e"], params: ["weight": "e.w"]),
+                Node(name: "f", op: .linear, inputs: ["x"], outputs: ["f"], params: ["weight": "f.w"]),
             ]
-            return Graph(inputs: [GraphInput(name: "x", shape: [1, 9, 130])], outputs: ["y", "e"], nodes: nodes, weights: w,
-                         metadata: GraphMetadata(sourceFormat: "test"))
+            return Graph(inputs: [GraphInput(name: "x", shape: [1, 9, 130])], outputs: ["y", "e", "f"], nodes: nodes,
+                         weights: w, metadata: GraphMetadata(sourceFormat: "test"))
         }
         let x = random([1, 9, 130], &rng)
         let kept = try graph()
         var want = x
-        for node in kept.nodes where node.name != "e" {
+        for node in kept.nodes where !["e", "f"].contains(node.name) {
             if case .unary(let f) = node.op { want = NaiveKernels.unary(want, f); continue }
             want = NaiveKernels.linear(want, weight: kept.weight(node, "weight")!, bias: kept.weight(node, "bias"))
         }
 
         let handed = try Executor(graph: try graph(), threads: 2, packWeights: true)
-        XCTAssertEqual(handed.packedLinear, ["a"])
+        XCTAssertEqual(handed.packedLinear, ["a", "f"])
+        XCTAssertEqual(mapped.released.count, 1)
+        XCTAssertEqual(mapped.released.first?.start, UnsafeRawPointer(mapped.memory.pointer))
+        XCTAssertEqual(mapped.released.first?.byteCount, 32 * 130 * 4)
         XCTAssertEqual(handed.fusedIntoAffine, ["a": .unary(.gelu)])
         XCTAssertNotEqual(handed.graph.weights["a.w"]?.values, kept.weights["a.w"]?.values)
         XCTAssertEqual(handed.graph.weights["a.w"]?.shape, [64, 130])
@@ -81,6 +98,8 @@ extension NaiveTwinTests {
         if let why = closeness(try XCTUnwrap(got["y"]), want, atol: 1e-5, rtol: 1e-4) { XCTFail("repacked: \(why)") }
         let wantE = NaiveKernels.linear(x, weight: file, bias: nil)
         if let why = closeness(try XCTUnwrap(got["e"]), wantE, atol: 1e-5, rtol: 1e-5) { XCTFail("borrowed: \(why)") }
+        let wantF = NaiveKernels.linear(x, weight: mapped.memory, bias: nil)
+        if let why = closeness(try XCTUnwrap(got["f"]), wantF, atol: 1e-5, rtol: 1e-5) { XCTFail("released: \(why)") }
 
         let held = try Executor(graph: kept, threads: 2, packWeights: true)
         XCTAssertEqual(held.packedLinear, [])

@@ -66,15 +66,21 @@ final class CLITests: XCTestCase {
 
     /// `run` on channels-last tokens through two linear layers it repacks (the GELU inside the
     /// first, the transpose to channels first written by the second) gives onnxruntime's
-    /// output (Tools/make_onnx_fixtures.py `token_mlp`).
+    /// output (Tools/make_onnx_fixtures.py `token_mlp`), from the ONNX file and from its
+    /// `.srm`, whose memory-mapped weights are repacked and their pages given back.
     func testRunMatchesOnnxruntimeThroughRepackedLinearLayers() throws {
         let out = NSTemporaryDirectory() + "srtool-token-mlp-\(getpid()).npy"
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let srm = NSTemporaryDirectory() + "srtool-token-mlp-\(getpid()).srm"
+        defer { for f in [out, srm] { try? FileManager.default.removeItem(atPath: f) } }
         let folder = "Fixtures/onnx/token_mlp"
-        let r = try CLI.run(["run", folder + "/model.onnx", "--input", folder + "/input.npy", "-o", out])
-        XCTAssertEqual(r.code, 0, r.stderr)
+        let converted = try CLI.run(["convert", folder + "/model.onnx", "-o", srm])
+        XCTAssertEqual(converted.code, 0, converted.stderr)
         let want = try NPY.read(path: Fixtures.path("onnx/token_mlp/output.npy"))
-        if let why = closeness(try NPY.read(path: out), want, atol: 1e-5, rtol: 1e-4) { XCTFail("token_mlp: \(why)") }
+        for model in [folder + "/model.onnx", srm] {
+            let r = try CLI.run(["run", model, "--input", folder + "/input.npy", "-o", out])
+            XCTAssertEqual(r.code, 0, r.stderr)
+            if let why = closeness(try NPY.read(path: out), want, atol: 1e-5, rtol: 1e-4) { XCTFail("\(model): \(why)") }
+        }
     }
 
     /// NaN/Inf weights: inspect shows them, run refuses them unless --allow-nonfinite.

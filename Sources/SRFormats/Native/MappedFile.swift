@@ -67,3 +67,18 @@ public final class MappedFile: @unchecked Sendable {
 
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
 }
+
+extension MappedFile: PageReleasing {
+    /// `MADV_DONTNEED` on the whole pages inside the range (within the map): a private,
+    /// read-only map has no changes to lose, so a later read faults the page in from the
+    /// file again, with the same bytes.
+    public func releasePages(_ start: UnsafeRawPointer, byteCount: Int) {
+        guard let base else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = max(Int(bitPattern: start), Int(bitPattern: base))
+        let last = min(Int(bitPattern: start) + byteCount, Int(bitPattern: base) + size)
+        let lo = (first + page - 1) / page * page, hi = last / page * page
+        guard hi > lo, let p = UnsafeMutableRawPointer(bitPattern: lo) else { return }
+        _ = madvise(p, hi - lo, MADV_DONTNEED)
+    }
+}
