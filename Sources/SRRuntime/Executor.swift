@@ -127,11 +127,15 @@ public final class Executor {
             // The dictionary's reference is gone: any other holder makes this false.
             let unique = isKnownUniquelyReferenced(&storage) && (!storage.isBorrowed || storage.canReleasePages)
             let weight = try Tensor(shape: shape, storage: storage)
-            graph.weights[name] = unique ? Kernels.packedLinearWeight(weight) : weight
-            if unique {
-                packed.insert(node.name)
+            guard unique else { graph.weights[name] = weight; continue }
+            if storage.isBorrowed {
+                graph.weights[name] = Kernels.packedLinearWeight(weight)
                 storage.releasePages()
+            } else {
+                Kernels.packLinearWeightInPlace(weight)
+                graph.weights[name] = weight
             }
+            packed.insert(node.name)
         }
         return packed
     }

@@ -17,8 +17,8 @@ extension NaiveTwinTests {
     /// One token and many (not a multiple of the product's seven columns), in features past
     /// its blocks of 256, out features of one panel and of several, with and without bias,
     /// leading axes kept, GELU and a clip applied by the workers; the same bits at every
-    /// instruction set.
-    func testPackedLinearMatchesNaiveAtEveryInstructionSet() {
+    /// instruction set. The weight packed in its own memory is the packed copy.
+    func testPackedLinearMatchesNaiveAtEveryInstructionSet() throws {
         var rng = Seeded(state: 31)
         let before = InstructionSet.inUse
         defer { InstructionSet.use(before) }
@@ -32,7 +32,10 @@ extension NaiveTwinTests {
             var first: [Float]?
             for level in InstructionSet.allCases where level <= InstructionSet.supported {
                 XCTAssertEqual(InstructionSet.use(level), level)
-                let got = Kernels.packedLinear(x, packedWeight: Kernels.packedLinearWeight(w), bias: b, activation: activation)
+                let packed = Kernels.packedLinearWeight(w), inPlace = try Tensor(shape: w.shape, values: w.values)
+                Kernels.packLinearWeightInPlace(inPlace)
+                XCTAssertEqual(inPlace.values, packed.values, "\(fout) packed in place at \(level)")
+                let got = Kernels.packedLinear(x, packedWeight: packed, bias: b, activation: activation)
                 if let why = closeness(got, want, atol: 1e-5, rtol: 1e-5) { XCTFail("\(lead + [fin]) → \(fout) at \(level): \(why)") }
                 if let first { XCTAssertEqual(got.values, first, "\(fout) at \(level)") } else { first = got.values }
             }
