@@ -49,11 +49,14 @@ public final class TensorStorage: @unchecked Sendable {
     /// read-only file mapping (`PageReleasing`).
     public var canReleasePages: Bool { owner is PageReleasing }
 
-    /// Gives back the whole pages of this borrowed memory, for a caller that has copied it
-    /// and will not read it again (a repacked weight); the owner reads them from its file
-    /// again should anything touch them. Nothing for owned memory.
-    public func releasePages() {
-        (owner as? PageReleasing)?.releasePages(UnsafeRawPointer(base), byteCount: count * MemoryLayout<Float>.stride)
+    /// Gives back the whole pages of floats `range` of this borrowed memory, for a caller
+    /// that has copied them and will not read them again (a weight being repacked); the
+    /// owner reads them from its file again should anything touch them. Nothing for owned
+    /// memory.
+    public func releasePages(_ range: Range<Int>) {
+        guard range.lowerBound >= 0, range.upperBound <= count else { return }
+        (owner as? PageReleasing)?.releasePages(UnsafeRawPointer(base + range.lowerBound),
+                                                byteCount: range.count * MemoryLayout<Float>.stride)
     }
 
     /// Storage living inside `owner` (which must stay valid while this object lives).

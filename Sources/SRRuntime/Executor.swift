@@ -57,7 +57,8 @@ public final class Executor {
     public init(graph: consuming Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 budget: RunBudget = RunBudget(), winograd: WinogradTile = .f4x4, packWeights: Bool = false) throws {
         try graph.validate()
-        let packed = packWeights ? try Executor.packLinearWeights(&graph) : []
+        let batchOne = ShapeTable(shapes: try graph.inferShapes(batch: 1))
+        let packed = packWeights ? try Executor.packLinearWeights(&graph, shapes: batchOne.shapes) : []
         packedLinear = packed
         self.graph = graph
         self.budget = budget
@@ -96,7 +97,6 @@ public final class Executor {
             channelsFirst[producer.name] = node.name
         }
         channelsFirstLinear = channelsFirst
-        let batchOne = ShapeTable(shapes: try graph.inferShapes(batch: 1))
         (fusedResidual, doneByResidual) = Executor.residualFusions(graph, shapes: batchOne.shapes, readers: readers,
                                                                    producers: producers)
         self.threads = max(threads, 1)
@@ -107,15 +107,17 @@ public final class Executor {
         BLAS.useSingleThreadedKernels()
     }
 
-    /// Replaces the weight of each linear layer with out features a multiple of the packed
-    /// product's panels and at least 128 in features by its packed form, where `graph` holds
-    /// the only reference to it and its memory is its own or its owner can release it;
-    /// returns those layers' names. A weight read from a memory-mapped `.srm` or
-    /// `.caffemodel` has its pages given back once packed: they would otherwise stay resident
-    /// beside the copy (ViT-B/16's peak 402 → 730 MB); one whose owner cannot stays as it is. (ConvNeXt-Tiny's first
-    /// expansions, 96 in features over 3136 tokens, took 1.12× OpenBLAS's time packed; its
-    /// layers from 192 in features up 0.61–0.97×, ViT-B/16's 0.82–0.90×.)
-    private static func packLinearWeights(_ graph: inout Graph) throws -> Set<String> {
+    /// Repacks the weight of each linear layer that the packed product runs faster: out
+    /// features a multiple of its 32-row panels, at least 128 in features (ConvNeXt-Tiny's
+    /// 96-feature expansions took 1.12× OpenBLAS's time packed; its layers from 192 up
+    /// 0.61–0.97×, ViT-B/16's 0.82–0.90×) and at least 7 tokens an image, one tile's columns
+    /// (a classifier's single token is a matrix-vector product, bound by reading the weights
+    /// either way, so packing would only cost load time). Only where `graph` holds the only
+    /// reference: an owned weight is packed in its own memory; a borrowed one (a mapped
+    /// `.srm` or `.caffemodel`) is copied packed and its pages released panel by panel, as
+    /// they would otherwise stay resident beside the copy (ViT-B/16's peak 402 → 730 MB), or
+    /// stays as it is if its owner cannot release them. Returns the layers' names.
+    private static func packLinearWeights(_ graph: inout Graph, shapes: [String: [Int]]) throws -> Set<String> {
         var packed: Set<String> = []
         var users: [String: Int] = [:]
         for node in graph.nodes { for name in node.params.values { users[name, default: 0] += 1 } }
@@ -123,14 +125,14 @@ public final class Executor {
             guard case .linear = node.op, let name = node.params["weight"], users[name] == 1,
                   let shape = graph.weights[name]?.shape, shape.count == 2,
                   shape[0] % Kernels.PackedGEMM.panelRows == 0, shape[1] >= 128,
+                  let input = shapes[node.inputs[0]], input.reduce(1, *) / shape[1] >= 7,
                   var storage = graph.weights.removeValue(forKey: name)?.storage else { continue }
             // The dictionary's reference is gone: any other holder makes this false.
             let unique = isKnownUniquelyReferenced(&storage) && (!storage.isBorrowed || storage.canReleasePages)
             let weight = try Tensor(shape: shape, storage: storage)
             guard unique else { graph.weights[name] = weight; continue }
             if storage.isBorrowed {
-                graph.weights[name] = Kernels.packedLinearWeight(weight)
-                storage.releasePages()
+                graph.weights[name] = Kernels.packedLinearWeight(weight) { storage.releasePages($0) }
             } else {
                 Kernels.packLinearWeightInPlace(weight)
                 graph.weights[name] = weight

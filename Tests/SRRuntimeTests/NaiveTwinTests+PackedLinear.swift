@@ -44,16 +44,17 @@ extension NaiveTwinTests {
 
     /// With `packWeights`, an executor repacks a linear weight that only the graph it was
     /// handed holds, and runs it, with the GELU after it, to the naive result, as it does one
-    /// borrowed from an owner that can release its pages (a mapped file), which it then asks
-    /// to; not one the caller still holds (it would be a second copy), one in borrowed memory
+    /// borrowed from an owner that can release its pages (a mapped file), which it asks to
+    /// release each panel's as it is copied; not one the caller still holds (it would be a second copy), one in borrowed memory
     /// that cannot be released, one shared by two layers, one whose out features are not a
-    /// multiple of the 32-row panels, or one with under 128 in features.
+    /// multiple of the 32-row panels, one with under 128 in features, or one that sees a
+    /// single token (layer h, after a flatten: a classifier).
     func testExecutorRepacksOnlyWeightsItAloneHolds() throws {
         var rng = Seeded(state: 32)
         // Borrowed memory: layer e's weight from an owner that cannot release it, layer f's
         // from one that can.
         let file = random([32, 130], &rng)
-        let mapped = ReleasingOwner(random([32, 130], &rng))
+        let mapped = ReleasingOwner(random([64, 130], &rng))
         func graph() throws -> Graph {
             var r = Seeded(state: 33)
             let borrowed = TensorStorage(borrowing: file.pointer, count: file.count, owner: file.storage)
@@ -67,7 +68,8 @@ extension NaiveTwinTests {
             let w: [String: Tensor] = ["a.w": weight([64, 130]), "a.b": random([64], &r), "b.w": weight([40, 64]),
                                        "c.w": weight([40, 40]), "d.w": weight([32, 40]),
                                        "e.w": try Tensor(shape: [32, 130], storage: borrowed),
-                                       "f.w": try Tensor(shape: [32, 130], storage: releasable)]
+                                       "f.w": try Tensor(shape: [64, 130], storage: releasable),
+                                       "h.w": weight([32, 1170])]
             let nodes = [
                 Node(name: "a", op: .linear, inputs: ["x"], outputs: ["a"], params: ["weight": "a.w", "bias": "a.b"]),
                 Node(name: "g", op: .unary(.gelu), inputs: ["a"], outputs: ["g"]),
@@ -77,23 +79,25 @@ extension NaiveTwinTests {
                 Node(name: "d", op: .linear, inputs: ["c2"], outputs: ["y"], params: ["weight": "d.w"]),
                 Node(name: "e", op: .linear, inputs: ["x"], outputs: ["e"], params: ["weight": "e.w"]),
                 Node(name: "f", op: .linear, inputs: ["x"], outputs: ["f"], params: ["weight": "f.w"]),
+                Node(name: "fl", op: .flatten, inputs: ["x"], outputs: ["fl"]),
+                Node(name: "h", op: .linear, inputs: ["fl"], outputs: ["h"], params: ["weight": "h.w"]),
             ]
-            return Graph(inputs: [GraphInput(name: "x", shape: [1, 9, 130])], outputs: ["y", "e", "f"], nodes: nodes,
+            return Graph(inputs: [GraphInput(name: "x", shape: [1, 9, 130])], outputs: ["y", "e", "f", "h"], nodes: nodes,
                          weights: w, metadata: GraphMetadata(sourceFormat: "test"))
         }
         let x = random([1, 9, 130], &rng)
         let kept = try graph()
         var want = x
-        for node in kept.nodes where !["e", "f"].contains(node.name) {
+        for node in kept.nodes where !["e", "f", "fl", "h"].contains(node.name) {
             if case .unary(let f) = node.op { want = NaiveKernels.unary(want, f); continue }
             want = NaiveKernels.linear(want, weight: kept.weight(node, "weight")!, bias: kept.weight(node, "bias"))
         }
 
         let handed = try Executor(graph: try graph(), threads: 2, packWeights: true)
         XCTAssertEqual(handed.packedLinear, ["a", "f"])
-        XCTAssertEqual(mapped.released.count, 1)
-        XCTAssertEqual(mapped.released.first?.start, UnsafeRawPointer(mapped.memory.pointer))
-        XCTAssertEqual(mapped.released.first?.byteCount, 32 * 130 * 4)
+        // Released a panel (32 rows) at a time, as each is copied.
+        XCTAssertEqual(mapped.released.map(\.start), [0, 32 * 130].map { UnsafeRawPointer(mapped.memory.pointer + $0) })
+        XCTAssertEqual(mapped.released.map(\.byteCount), [32 * 130 * 4, 32 * 130 * 4])
         XCTAssertEqual(handed.fusedIntoAffine, ["a": .unary(.gelu)])
         XCTAssertNotEqual(handed.graph.weights["a.w"]?.values, kept.weights["a.w"]?.values)
         XCTAssertEqual(handed.graph.weights["a.w"]?.shape, [64, 130])
@@ -103,6 +107,8 @@ extension NaiveTwinTests {
         if let why = closeness(try XCTUnwrap(got["e"]), wantE, atol: 1e-5, rtol: 1e-5) { XCTFail("borrowed: \(why)") }
         let wantF = NaiveKernels.linear(x, weight: mapped.memory, bias: nil)
         if let why = closeness(try XCTUnwrap(got["f"]), wantF, atol: 1e-5, rtol: 1e-5) { XCTFail("released: \(why)") }
+        let wantH = NaiveKernels.linear(try x.reshaped([1, 1170]), weight: try XCTUnwrap(kept.weights["h.w"]), bias: nil)
+        if let why = closeness(try XCTUnwrap(got["h"]), wantH, atol: 1e-5, rtol: 1e-4) { XCTFail("one token: \(why)") }
 
         let held = try Executor(graph: kept, threads: 2, packWeights: true)
         XCTAssertEqual(held.packedLinear, [])

@@ -55,12 +55,18 @@ extension Kernels {
 
     /// The weight [out, in] of a linear layer in `PackedGEMM`'s layout, in a tensor of the
     /// same shape and count (out a multiple of its 32-row panels, so no padding): the only
-    /// form `packedLinear` reads, and no other kernel can.
-    public static func packedLinearWeight(_ w: Tensor) -> Tensor {
-        let (fout, fin) = (w.shape[0], w.shape[1])
-        precondition(w.rank == 2 && fout % PackedGEMM.panelRows == 0, "packed linear: weight \(w.shape)")
+    /// form `packedLinear` reads, and no other kernel can. `packed(range)` is told the floats
+    /// of `w` each panel came from once it is copied (a mapped weight's pages are released
+    /// as it goes, so the copy and the original are never both resident).
+    public static func packedLinearWeight(_ w: Tensor, packed: (Range<Int>) -> Void = { _ in }) -> Tensor {
+        let (fout, fin) = (w.shape[0], w.shape[1]), rows = PackedGEMM.panelRows
+        precondition(w.rank == 2 && fout % rows == 0, "packed linear: weight \(w.shape)")
         let t = Tensor(uninitialized: w.shape)
-        srk_pack(w.pointer, Int32(fout), Int32(fin), fin, 1, t.pointer)
+        for panel in 0..<(fout / rows) {
+            let at = panel * rows * fin
+            srk_pack(w.pointer + at, Int32(rows), Int32(fin), fin, 1, t.pointer + at)
+            packed(at..<(at + rows * fin))
+        }
         return t
     }
 
