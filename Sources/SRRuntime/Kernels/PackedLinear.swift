@@ -72,8 +72,8 @@ extension Kernels {
 
     /// `packedLinearWeight` in `w`'s own memory, for a caller that owns it: packed panel p
     /// takes exactly the 32 rows it is made of, so each panel goes through one panel's worth
-    /// of scratch and back. A copy of VGG-16's 411 MB first fully connected layer would sit
-    /// in `BufferPool` once the original was freed.
+    /// of scratch and back. With a packed copy the freed original would stay in `BufferPool`
+    /// (VGG-16's 411 MB fc6, copied so by an early build: peak 976 → 1364 MB).
     public static func packLinearWeightInPlace(_ w: Tensor) {
         let (fout, fin) = (w.shape[0], w.shape[1]), rows = PackedGEMM.panelRows
         precondition(w.rank == 2 && fout % rows == 0, "packed linear: weight \(w.shape)")
