@@ -10,7 +10,10 @@ extension NaiveTwinTests {
     /// Channels past one block of 16 with a partial last block, stride 1 and 2, 3×3 to 7×7
     /// kernels, asymmetric pads and none, an input wider than the taps reach, bands of rows
     /// (a 28-pixel output of a 5×5 stride-2 kernel takes three, a 60-pixel one twelve),
-    /// batch 2, and the bias with no activation, a clip and SiLU.
+    /// batch 2, and the bias with no activation, a clip and SiLU. The planes' cases (3×3 and
+    /// 5×5 at stride 1): outputs narrower and wider than 16 pixels and not a multiple of 16,
+    /// a last row block of one to three rows, pads of 0–2 on each side, rows past the top
+    /// and bottom, blocks whose taps reach the right edge but not the left.
     func testDepthwiseIsTheRowLoopsBitsAtEveryInstructionSet() throws {
         var rng = Seeded(state: 21)
         let before = InstructionSet.inUse
@@ -23,6 +26,10 @@ extension NaiveTwinTests {
             (24, 12, 17, Conv2DAttributes(kernel: [3, 3], group: 24), nil),
             (18, 10, 9, Conv2DAttributes(kernel: [3, 5], stride: [2, 2], pads: [1, 2, 0, 1], group: 18), nil),
             (8, 120, 118, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1], group: 8), .clip(min: 0, max: 6)),
+            (6, 61, 60, Conv2DAttributes(kernel: [3, 3], pads: [1, 2, 1, 0], group: 6), .clip(min: 0, max: 6)),
+            (17, 30, 33, Conv2DAttributes(kernel: [5, 5], pads: [2, 2, 2, 2], group: 17), .unary(.silu)),
+            (3, 35, 40, Conv2DAttributes(kernel: [5, 5], pads: [0, 1, 2, 0], group: 3), nil),
+            (4, 6, 100, Conv2DAttributes(kernel: [3, 3], pads: [2, 0, 0, 2], group: 4), .relu(slope: 0)),
         ]
         for (i, k) in cases.enumerated() {
             let x = random([2, k.c, k.h, k.w], &rng)
@@ -44,13 +51,15 @@ extension NaiveTwinTests {
         }
     }
 
-    /// Forward-only runs take it for depthwise maps up to 28 pixels wide or of stride 2, on
-    /// AVX-512 only.
+    /// Forward-only runs take it for depthwise maps up to 28 pixels wide, of stride 2, or of
+    /// 3×3 and 5×5 filters, on AVX-512 only.
     func testDepthwiseDispatch() {
         let dw = Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], group: 32)
         let avx512 = InstructionSet.inUse == .avx512
         XCTAssertEqual(Kernels.depthwiseApplies(dw, channels: 32, outChannels: 32, outWidth: 28), avx512)
-        XCTAssertFalse(Kernels.depthwiseApplies(dw, channels: 32, outChannels: 32, outWidth: 56))
+        XCTAssertEqual(Kernels.depthwiseApplies(dw, channels: 32, outChannels: 32, outWidth: 112), avx512)
+        XCTAssertFalse(Kernels.depthwiseApplies(Conv2DAttributes(kernel: [7, 7], pads: [3, 3, 3, 3], group: 32), channels: 32,
+                                                outChannels: 32, outWidth: 56))
         XCTAssertEqual(Kernels.depthwiseApplies(Conv2DAttributes(kernel: [3, 3], stride: [2, 2], group: 32), channels: 32,
                                                 outChannels: 32, outWidth: 56), avx512)
         XCTAssertFalse(Kernels.depthwiseApplies(dw, channels: 32, outChannels: 64, outWidth: 14))

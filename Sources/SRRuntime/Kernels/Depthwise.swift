@@ -4,22 +4,25 @@ import SRCore
 extension Kernels {
     /// Whether `depthwiseConv2d` runs a forward-only convolution: one filter per channel (C
     /// groups of one input and one output channel), one stride (1 or 2) for both axes, no
-    /// dilation, on a CPU with AVX-512; at stride 1 only for output rows of at most 28
-    /// pixels. On MobileNetV2's 56- and 112-pixel rows at stride 1 `directConv2d`'s row
-    /// loops, eight pixels of a row per vector, were as fast (their vectors are full); at
-    /// stride 2 this kernel took 30 % less time (the row loops first split each row into
-    /// even and odd columns).
+    /// dilation, on a CPU with AVX-512; at stride 1 on maps wider than 28 pixels only for the
+    /// 3 × 3 and 5 × 5 filters depthwise.c runs on the planes themselves. Other filters on
+    /// such maps keep `directConv2d`'s row loops, eight pixels of a row per vector, which
+    /// were as fast as the channel blocks there; at stride 2 the channel blocks took 30 %
+    /// less time (the row loops first split each row into even and odd columns).
     /// Below AVX-512, depthwise.c has only plain C loops. Both give the same bits.
     static func depthwiseApplies(_ a: Conv2DAttributes, channels c: Int, outChannels o: Int, outWidth wo: Int) -> Bool {
-        a.group == c && o == c && a.dilation == [1, 1] && a.stride[0] == a.stride[1] && a.stride[0] <= 2
-            && (wo <= 28 || a.stride[0] == 2) && InstructionSet.inUse == .avx512
+        let planes = a.kernel[0] == a.kernel[1] && (a.kernel[0] == 3 || a.kernel[0] == 5)
+        return a.group == c && o == c && a.dilation == [1, 1] && a.stride[0] == a.stride[1] && a.stride[0] <= 2
+            && (wo <= 28 || a.stride[0] == 2 || planes) && InstructionSet.inUse == .avx512
     }
 
     /// A forward-only depthwise convolution with CKernels' `srk_depthwise` (channels in blocks
-    /// of 16, each output pixel one vector of the block's channels), then the bias and the
-    /// fused activation on each channel's band of rows while it is in cache: the steps, and
-    /// so the bits, of `directConv2d(fused: true)`. Tasks are (image, block of 16 channels,
-    /// band of output rows), a band's input rows about 96 KB interleaved.
+    /// of 16, each output pixel one vector of the block's channels; or, for 3 × 3 and 5 × 5
+    /// filters at stride 1, sixteen pixels of a channel's row per vector), then the bias and
+    /// the fused activation on each channel's band of rows while it is in cache: the steps,
+    /// and so the bits, of `directConv2d(fused: true)`. Tasks are (image, block of 16
+    /// channels, band of output rows), a band's input rows about 96 KB interleaved, its rows
+    /// a multiple of the planes' four-row blocks where there are four.
     static func depthwiseConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
                                 activation: FusedActivation?) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -27,7 +30,8 @@ extension Kernels {
         let (kh, kw, s) = (a.kernel[0], a.kernel[1], a.stride[0])
         let out = Tensor(uninitialized: outShape)
         let paddedWidth = (wo - 1) * s + kw
-        let rows = max(1, min(ho, (1536 / paddedWidth - kh) / s + 1))
+        let fit = max(1, min(ho, (1536 / paddedWidth - kh) / s + 1))
+        let rows = fit >= 4 ? fit / 4 * 4 : fit
         let bands = (ho + rows - 1) / rows, blocks = (c + 15) / 16
         let tasks = n * blocks * bands
         // A second worker pays only past ~2^18 multiply-adds (waking it costs ~10 µs).
