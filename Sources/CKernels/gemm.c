@@ -1,5 +1,6 @@
 #include "ckernels.h"
 #include "targets.h"
+#include "transpose16.h"
 
 #include <math.h>
 
@@ -145,36 +146,19 @@ AVX2 static void tile_avx2(int cols, int kc, const float *x, const ptrdiff_t *ro
     BY_COLS(tile256, cols, kc, x, row, col, w, acc, first)
 }
 
-/* store_scalar by 8 × 16 transposes: acc rows j = 0..7 (row 7 read, never stored), 16
-   output rows at a time. After the unpacks and shuffles, 128-bit lane L of u[q] holds rows
-   0–3 of output row 4L + q and lane L of u[q + 4] its rows 4–7; one two-source permute puts
-   two whole output rows in a register's halves, each stored under a mask of `cols` lanes
-   (the high half from 8 floats before its row, so its lanes 8.. land on the row's start). */
+/* store_scalar by 16 × 16 transposes (transpose16.h): 16 columns × 16 rows of acc become
+   16 runs of 16 floats of the output rows, each stored whole under a mask of the columns
+   left. Past `cols` the loads read acc's rows up to the next multiple of 16 (never
+   stored; NC_MAX is a multiple of 16). */
 AVX512 static void store_avx512(const float *acc, int cols, int rows, float *out, ptrdiff_t ldo) {
-    const __mmask16 lo = (__mmask16)((1u << cols) - 1), hi = (__mmask16)(lo << 8);
-    const __m512i pick_lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
-    const __m512i pick_hi = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
-    for (int v = 0; v < 2; v++) {
-        __m512 r[8], t[8], u[8];
-        for (int j = 0; j < 8; j++) r[j] = _mm512_loadu_ps(acc + j * NR + 16 * v);
-        for (int j = 0; j < 8; j += 2) {
-            t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
-            t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
-        }
-        for (int h = 0; h < 8; h += 4) {
-            u[h / 4 * 4 + 0] = _mm512_shuffle_ps(t[h], t[h + 2], 0x44);
-            u[h / 4 * 4 + 1] = _mm512_shuffle_ps(t[h], t[h + 2], 0xEE);
-            u[h / 4 * 4 + 2] = _mm512_shuffle_ps(t[h + 1], t[h + 3], 0x44);
-            u[h / 4 * 4 + 3] = _mm512_shuffle_ps(t[h + 1], t[h + 3], 0xEE);
-        }
-        for (int q = 0; q < 4; q++) {
-            const __m512 a = _mm512_permutex2var_ps(u[q], pick_lo, u[q + 4]);
-            const __m512 b = _mm512_permutex2var_ps(u[q], pick_hi, u[q + 4]);
-            const int c = 16 * v + q;
-            if (c < rows) _mm512_mask_storeu_ps(out + (ptrdiff_t)c * ldo, lo, a);
-            if (c + 4 < rows) _mm512_mask_storeu_ps(out + (ptrdiff_t)(c + 4) * ldo - 8, hi, a);
-            if (c + 8 < rows) _mm512_mask_storeu_ps(out + (ptrdiff_t)(c + 8) * ldo, lo, b);
-            if (c + 12 < rows) _mm512_mask_storeu_ps(out + (ptrdiff_t)(c + 12) * ldo - 8, hi, b);
+    for (int j0 = 0; j0 < cols; j0 += 16) {
+        const __mmask16 m = first_lanes(cols - j0);
+        for (int c0 = 0; c0 < rows; c0 += 16) {
+            __m512 r[16];
+            for (int t = 0; t < 16; t++) r[t] = _mm512_load_ps(acc + (size_t)(j0 + t) * NR + c0);
+            transpose16(r);
+            const int n = rows - c0 < 16 ? rows - c0 : 16;
+            for (int c = 0; c < n; c++) _mm512_mask_storeu_ps(out + (ptrdiff_t)(c0 + c) * ldo + j0, m, r[c]);
         }
     }
 }
@@ -204,8 +188,7 @@ typedef void (*store_fn_t)(const float *, int, int, float *, ptrdiff_t);
 static void product(tile_fn_t tile_fn, store_fn_t store_fn, int rows_out, const float *packed, int m, int k,
                     const float *x, const ptrdiff_t *row, const ptrdiff_t *col, float *out, ptrdiff_t ldo, int p0,
                     int p1, int j0, int j1) {
-    /* One spare row: the transposing store reads 8 rows of a block of 7. */
-    float acc[(NC_MAX + 1) * NR] __attribute__((aligned(64)));
+    float acc[NC_MAX * NR] __attribute__((aligned(64)));
     const int nc = column_chunk(k);
     for (int jc = j0; jc < j1; jc += nc) {
         const int jn = j1 - jc < nc ? j1 - jc : nc;
@@ -219,11 +202,8 @@ static void product(tile_fn_t tile_fn, store_fn_t store_fn, int rows_out, const 
                 }
             }
             const int rows = m - p * NR < NR ? m - p * NR : NR;
-            for (int j = 0; j < jn; j += MR) {
-                float *at = rows_out ? out + (ptrdiff_t)(jc + j) * ldo + (ptrdiff_t)p * NR
-                                     : out + (ptrdiff_t)p * NR * ldo + jc + j;
-                store_fn(acc + j * NR, jn - j < MR ? jn - j : MR, rows, at, ldo);
-            }
+            store_fn(acc, jn, rows, rows_out ? out + (ptrdiff_t)jc * ldo + (ptrdiff_t)p * NR
+                                             : out + (ptrdiff_t)p * NR * ldo + jc, ldo);
         }
     }
 }
