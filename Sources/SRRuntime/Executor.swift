@@ -57,10 +57,11 @@ public final class Executor {
     public init(graph: consuming Graph, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 budget: RunBudget = RunBudget(), winograd: WinogradTile = .f4x4, packWeights: Bool = false) throws {
         try graph.validate()
-        let batchOne = ShapeTable(shapes: try graph.inferShapes(batch: 1))
-        let packed = packWeights ? try Executor.packLinearWeights(&graph, shapes: batchOne.shapes) : []
+        let shapesOne = try graph.inferShapes(batch: 1)
+        let packed = packWeights ? try Executor.packLinearWeights(&graph, shapes: shapesOne) : []
         packedLinear = packed
         self.graph = graph
+        let batchOne = ShapeTable(graph: self.graph, shapes: shapesOne)
         self.budget = budget
         var readers: [String: Int] = [:]
         for node in graph.nodes { for i in node.inputs { readers[i, default: 0] += 1 } }
@@ -215,7 +216,7 @@ public final class Executor {
             values[input.name] = t
         }
         let shapes = try shapeTable(batch: batch ?? 1)
-        try budget.checkMemory(MemoryPlan(graph: graph, shapes: shapes.shapes, keepAll: keepAll), keepAll: keepAll, batch: batch ?? 1)
+        try budget.checkMemory(keepAll ? shapes.plans.keepAll : shapes.plans.freeing, keepAll: keepAll, batch: batch ?? 1)
         var remaining = keepAll ? [:] : readers
         for node in graph.nodes {
             let ins = try node.inputs.map { name -> Tensor in
@@ -355,7 +356,7 @@ public final class Executor {
     /// Activation shapes for a batch size (cached).
     public func shapeTable(batch: Int) throws -> ShapeTable {
         if let t = shapesByBatch.object(forKey: NSNumber(value: batch)) { return t }
-        let t = ShapeTable(shapes: try graph.inferShapes(batch: batch))
+        let t = ShapeTable(graph: graph, shapes: try graph.inferShapes(batch: batch))
         shapesByBatch.setObject(t, forKey: NSNumber(value: batch))
         return t
     }
@@ -387,8 +388,14 @@ public final class Executor {
     }
 }
 
-/// Activation shapes of a graph for one batch size.
+/// Activation shapes of a graph for one batch size, and the activation memory a forward
+/// pass at that size needs with and without `keepAll` (checked against the budget before
+/// every pass; planned once here, which took a tenth of a pass of a hundred small layers).
 public final class ShapeTable {
     public let shapes: [String: [Int]]
-    init(shapes: [String: [Int]]) { self.shapes = shapes }
+    let plans: (freeing: MemoryPlan, keepAll: MemoryPlan)
+    init(graph: Graph, shapes: [String: [Int]]) {
+        self.shapes = shapes
+        plans = (MemoryPlan(graph: graph, shapes: shapes, keepAll: false), MemoryPlan(graph: graph, shapes: shapes, keepAll: true))
+    }
 }
