@@ -46,11 +46,30 @@ extension Kernels {
                         }
                     }
                     let dst = q + oy * wo
-                    for ox in 0..<wo {
+                    var ox = 0
+                    // Eight windows at a time at stride 1 or 2 (the even lanes of sixteen
+                    // columns), where their columns lie inside the row: ResNet's and
+                    // DenseNet's 3×3 stride-2 pooling of 112×112 maps took 0.34 ms one window
+                    // at a time, onnxruntime 0.09.
+                    if sw <= 2 {
+                        while ox + 8 <= wo && ox * sw + kw - 1 + 8 * sw <= width {
+                            var m = SIMD8<Float>(repeating: -.infinity)
+                            for j in 0..<kw {
+                                let at = UnsafeRawPointer(padded + ox * sw + j)
+                                let v = sw == 1 ? at.loadUnaligned(as: SIMD8<Float>.self)
+                                    : at.loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                                m.replace(with: v, where: v .> m)
+                            }
+                            (dst + ox).setLanes(m)
+                            ox += 8
+                        }
+                    }
+                    while ox < wo {
                         let window = padded + ox * sw
                         var m = -Float.infinity
                         for j in 0..<kw where window[j] > m { m = window[j] }
                         dst[ox] = m
+                        ox += 1
                     }
                 }
             }
