@@ -83,4 +83,41 @@ final class PackedGEMMTests: XCTestCase {
             }
         }
     }
+
+    /// `srk_pointwise` (1×1 convolutions, CKernels/pointwise.c) gives the packed product's bits
+    /// at every level: output channels not a multiple of its 8-channel tiles, pixels not a
+    /// multiple of its 32-pixel tiles (one to 31 left over), strided planes, and a block of
+    /// rows and pixels that leaves the rest of the output alone.
+    func testPointwiseIsThePackedProductsBitsAtEveryInstructionSet() {
+        var rng = Seeded(state: 9)
+        let before = InstructionSet.inUse
+        defer { InstructionSet.use(before) }
+        let cases: [(m: Int, k: Int, n: Int, ldx: Int, ldo: Int, rows: Range<Int>, cols: Range<Int>)] = [
+            (24, 144, 100, 100, 100, 0..<24, 0..<100),
+            (13, 5, 47, 50, 49, 3..<13, 1..<46),
+            (96, 16, 64, 64, 64, 0..<96, 32..<64),
+            (7, 300, 17, 17, 20, 0..<7, 0..<17),
+        ]
+        for (i, t) in cases.enumerated() {
+            let w = (0..<(t.m * t.k)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let x = (0..<(t.k * t.ldx)).map { _ in Float.random(in: -1...1, using: &rng) }
+            var packed = [Float](repeating: .nan, count: Kernels.PackedGEMM.packedCount(rows: t.m, depth: t.k))
+            srk_pack(w, Int32(t.m), Int32(t.k), t.k, 1, &packed)
+            for level in InstructionSet.allCases where level <= InstructionSet.supported {
+                XCTAssertEqual(InstructionSet.use(level), level)
+                var want = [Float](repeating: -7, count: t.m * t.ldo)
+                x.withUnsafeBufferPointer { xs in
+                    let operand = Kernels.PackedGEMM.Operand.matrix(xs.baseAddress!, depth: t.k, columns: t.n, ldx: t.ldx)
+                    Kernels.PackedGEMM.multiply(packed, rows: t.m, depth: t.k, x: operand, out: &want, ldo: t.ldo,
+                                                transposedOut: false, panels: 0..<((t.m + 31) / 32), columns: t.cols)
+                }
+                for r in 0..<t.m where !t.rows.contains(r) { for j in 0..<t.ldo { want[r * t.ldo + j] = -7 } }
+                var got = [Float](repeating: -7, count: t.m * t.ldo)
+                srk_pointwise(x, t.ldx, Int32(t.k), w, &got, t.ldo, Int32(t.rows.lowerBound), Int32(t.rows.upperBound),
+                              Int32(t.cols.lowerBound), Int32(t.cols.upperBound))
+                let differing = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
+                XCTAssertEqual(differing, 0, "case \(i) at \(level): elements not the packed product's bits")
+            }
+        }
+    }
 }

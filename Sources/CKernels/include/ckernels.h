@@ -3,7 +3,7 @@
    activations and their derivatives (SRRuntime/Kernels/FusedActivation.swift, Unary.swift),
    softmax's exponentials (Layout.swift), the packed-weight matrix product of convolutions
    and linear layers (SRRuntime/Kernels/PackedGEMM.swift, PackedLinear.swift), the forward
-   depthwise convolution (SRRuntime/Kernels/Depthwise.swift), matrix transposes (the ONNX
+   depthwise and narrow 1×1 convolutions (SRRuntime/Kernels/Depthwise.swift, Pointwise.swift), matrix transposes (the ONNX
    import's weights, the packing), context-aware saliency's patch distances
    (SRSaliency/ContextAwareSaliency.swift). */
 #ifndef SRTOOL_CKERNELS_H
@@ -63,6 +63,13 @@ void srk_sgemm_packed(const float *packed, int m, int k, const float *x, const p
    layer's tokens × features, W its weight [features, in], X[kk][j] token j's input kk). */
 void srk_sgemm_packed_rows(const float *packed, int m, int k, const float *x, const ptrdiff_t *row,
                            const ptrdiff_t *col, float *out, ptrdiff_t ldo, int p0, int p1, int j0, int j1);
+
+/* A 1×1 convolution's product on NCHW planes: out[r·ldo + j] = Σ_kk w[r·k + kk]·x[kk·ldx + j]
+   for output channels r0..<r1 and pixels j0..<j1 (w row-major, out channels × k). Each
+   output one chain of fused multiply-adds over kk in order from 0 at every level: the
+   packed product's bits (pointwise.c). */
+void srk_pointwise(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo, int r0, int r1,
+                   int j0, int j1);
 
 /* Floats of 64-byte-aligned scratch srk_depthwise needs for `rows` output rows. */
 size_t srk_depthwise_scratch(int kh, int kw, int stride, int wo, int rows);

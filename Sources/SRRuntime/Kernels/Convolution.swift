@@ -42,8 +42,12 @@ extension Kernels {
         // value from the float64 truth, where Captum's float32 is 0.28 % away). A 1×1 over at
         // most 64 channels stays with `pointwiseConv2d` on maps over 32×32, whose rows fill its
         // vectors, and under 7×7 (a gate's one pixel); on 7×7 to 32×32 maps the packed product
-        // was up to twice as fast (MobileNetV2's 14×14 and 28×28 expansions).
-        if winograd == .f4x4 && padsInReach && !loops && !(direct && k <= 64 && (p > 1024 || p < 49))
+        // was up to twice as fast as its Swift loops (MobileNetV2's 14×14 and 28×28
+        // expansions). On AVX-512 a forward-only 1×1 on a map of 28×28 or more goes to
+        // `pointwiseConv2d`'s C kernel whatever its channels (`pointwiseApplies`); the packed
+        // product stays ahead on smaller maps.
+        let pointwise = direct && pointwiseApplies(inChannels: k, pixels: p, forwardOnly: winograd == .f4x4)
+        if winograd == .f4x4 && padsInReach && !loops && !pointwise
             && !winogradApplies(a, inChannels: cg, outChannels: og, outShape: outShape, tile: winograd) {
             return packedConv2d(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, activation: activation,
                                 residual: residual)
@@ -60,7 +64,7 @@ extension Kernels {
             return directConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation,
                                 fused: winograd == .f4x4)
         }
-        if direct && k <= 64 {
+        if pointwise || (direct && k <= 64) {
             return pointwiseConv2d(x, weight: w, bias: bias, groups: g, outShape: outShape, activation: activation,
                                    residual: residual)
         }

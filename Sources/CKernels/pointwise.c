@@ -1,0 +1,105 @@
+#include "ckernels.h"
+#include "targets.h"
+
+#include <math.h>
+
+/* A 1×1 convolution's product out[r][j] = Σ_kk w[r·k + kk]·x[kk·ldx + j] on NCHW planes:
+   the pixels in the vector lanes, the weights broadcast. AVX-512: tiles of 8 output
+   channels × 32 pixels, 16 sums in registers; per input channel two loads of pixels and
+   eight broadcasts feed sixteen fused multiply-adds, and a column block's inputs (k × 32
+   floats) stay in the L1 cache across the tiles of every output channel. The last tile of
+   a row takes its pixels under a mask, the last channels a smaller tile.
+
+   Sums: each output is one chain of fused multiply-adds over kk = 0..<k from 0, at every
+   level, so every level gives the same bits — and the bits of the packed product (gemm.c),
+   which sums in the same order. */
+#define PW_ROWS 8
+#define PW_COLS 32
+
+static void pointwise_scalar(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo,
+                             int r0, int r1, int j0, int j1) {
+    for (int r = r0; r < r1; r++)
+        for (int j = j0; j < j1; j++) {
+            float acc = 0.0f;
+            for (int kk = 0; kk < k; kk++) acc = fmaf(w[(size_t)r * k + kk], x[(ptrdiff_t)kk * ldx + j], acc);
+            out[(ptrdiff_t)r * ldo + j] = acc;
+        }
+}
+
+#if defined(__x86_64__)
+/* Rows r < R (a constant at each call site) of the tile at w (row stride k) and x, its
+   first 16 pixels under m0 and the next 16 under m1 (0: none). */
+AVX512 static inline __attribute__((always_inline)) void pw_tile(int R, const float *x, ptrdiff_t ldx, int k,
+                                                                   const float *w, float *out, ptrdiff_t ldo,
+                                                                   __mmask16 m0, __mmask16 m1, int full) {
+    __m512 a0[PW_ROWS], a1[PW_ROWS];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm512_setzero_ps();
+    for (int kk = 0; kk < k; kk++) {
+        const float *xk = x + (ptrdiff_t)kk * ldx;
+        const __m512 u = full ? _mm512_loadu_ps(xk) : _mm512_maskz_loadu_ps(m0, xk);
+        const __m512 v = full ? _mm512_loadu_ps(xk + 16) : _mm512_maskz_loadu_ps(m1, xk + 16);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) {
+            const __m512 b = _mm512_set1_ps(w[(size_t)r * k + kk]);
+            a0[r] = _mm512_fmadd_ps(u, b, a0[r]);
+            a1[r] = _mm512_fmadd_ps(v, b, a1[r]);
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) {
+        float *o = out + (ptrdiff_t)r * ldo;
+        if (full) {
+            _mm512_storeu_ps(o, a0[r]);
+            _mm512_storeu_ps(o + 16, a1[r]);
+        } else {
+            _mm512_mask_storeu_ps(o, m0, a0[r]);
+            _mm512_mask_storeu_ps(o + 16, m1, a1[r]);
+        }
+    }
+}
+
+/* Every row block of one column block. */
+AVX512 static inline __attribute__((always_inline)) void pw_column(const float *x, ptrdiff_t ldx, int k,
+                                                                     const float *w, float *out, ptrdiff_t ldo,
+                                                                     int r0, int r1, __mmask16 m0, __mmask16 m1,
+                                                                     int full) {
+    int r = r0;
+    for (; r + PW_ROWS <= r1; r += PW_ROWS)
+        pw_tile(PW_ROWS, x, ldx, k, w + (size_t)r * k, out + (ptrdiff_t)r * ldo, ldo, m0, m1, full);
+    const float *wr = w + (size_t)r * k;
+    float *o = out + (ptrdiff_t)r * ldo;
+    switch (r1 - r) {
+    case 7: pw_tile(7, x, ldx, k, wr, o, ldo, m0, m1, full); break;
+    case 6: pw_tile(6, x, ldx, k, wr, o, ldo, m0, m1, full); break;
+    case 5: pw_tile(5, x, ldx, k, wr, o, ldo, m0, m1, full); break;
+    case 4: pw_tile(4, x, ldx, k, wr, o, ldo, m0, m1, full); break;
+    case 3: pw_tile(3, x, ldx, k, wr, o, ldo, m0, m1, full); break;
+    case 2: pw_tile(2, x, ldx, k, wr, o, ldo, m0, m1, full); break;
+    case 1: pw_tile(1, x, ldx, k, wr, o, ldo, m0, m1, full); break;
+    default: break;
+    }
+}
+
+AVX512 static void pointwise_avx512(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo,
+                                    int r0, int r1, int j0, int j1) {
+    for (int j = j0; j < j1; j += PW_COLS) {
+        const int n = j1 - j;
+        if (n >= PW_COLS)
+            pw_column(x + j, ldx, k, w, out + j, ldo, r0, r1, 0xFFFF, 0xFFFF, 1);
+        else
+            pw_column(x + j, ldx, k, w, out + j, ldo, r0, r1, first_lanes(n), n > 16 ? first_lanes(n - 16) : 0, 0);
+    }
+}
+#endif
+
+void srk_pointwise(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo, int r0, int r1,
+                   int j0, int j1) {
+#if defined(__x86_64__)
+    if (srk_isa() == SRK_ISA_AVX512) {
+        pointwise_avx512(x, ldx, k, w, out, ldo, r0, r1, j0, j1);
+        return;
+    }
+#endif
+    pointwise_scalar(x, ldx, k, w, out, ldo, r0, r1, j0, j1);
+}
