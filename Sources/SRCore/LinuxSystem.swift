@@ -20,6 +20,15 @@ public enum LinuxSystem {
         srlinux_malloc_thresholds(1 << 30)
     }
 
+    /// For a process that runs forward passes only (`srtool run`, `predict`), after
+    /// `keepFreedMemory`: freed tensor buffers go back to the heap at once, whose next
+    /// allocation reuses the memory freed last, of whatever size, instead of waiting in
+    /// `BufferPool` for a buffer of their own size (`BufferPool.bypass`). MobileNetV2's
+    /// forward pass 4.8 → 4.6 ms, DenseNet-121's peak 145 → 131 MB.
+    public static func reuseFreedMemoryAcrossSizes() {
+        BufferPool.shared.bypass()
+    }
+
     /// Allocations of 1 MiB or more are mapped of their own and unmapped when freed: for
     /// reading a model, whose importers decode, copy and drop weights (a MatMul weight's
     /// original once its transpose is made). Kept in the heap, those freed weights stayed

@@ -2,7 +2,8 @@ import XCTest
 @testable import SRCore
 
 /// The pool behind large tensor buffers: exact sizes reused, the oldest released past its
-/// capacity, small buffers never kept, and tensors still zeroed when asked.
+/// capacity, small buffers never kept, nothing kept once bypassed, and tensors still zeroed
+/// when asked.
 final class BufferPoolTests: XCTestCase {
     private func buffer(_ bytes: Int) throws -> UnsafeMutableRawPointer {
         var raw: UnsafeMutableRawPointer?
@@ -26,6 +27,18 @@ final class BufferPoolTests: XCTestCase {
         XCTAssertEqual(pool.take(2 * mib), c)
         XCTAssertNil(pool.take(2 * mib))
         free(c); free(d)
+    }
+
+    /// After `bypass` (forward-only processes) the kept buffers are released and every freed
+    /// one goes back to the heap.
+    func testABypassedPoolKeepsNothing() throws {
+        let mib = 1 << 20
+        let pool = BufferPool(capacity: 4 * mib)
+        pool.give(try buffer(mib), bytes: mib)
+        pool.bypass()
+        XCTAssertNil(pool.take(mib), "released by the bypass")
+        pool.give(try buffer(2 * mib), bytes: 2 * mib)
+        XCTAssertNil(pool.take(2 * mib), "freed, not kept")
     }
 
     func testSmallBuffersAreNotKept() throws {

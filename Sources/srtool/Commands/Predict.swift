@@ -27,6 +27,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let loadedGraph = try modelArguments.loadForRunning()
+        LinuxSystem.reuseFreedMemoryAcrossSizes()  // forward passes only
         let names = try labels.map(readLabels) ?? loadedGraph.metadata.labels
         let inputs = try inputArguments.sources()
         // Handed over, so the executor can repack the linear layers' weights without a second copy.

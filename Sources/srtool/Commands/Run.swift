@@ -54,6 +54,7 @@ struct Run: ParsableCommand {
         let start = clock.now
         let loadedGraph = try modelArguments.loadForRunning()
         let loaded = clock.now
+        LinuxSystem.reuseFreedMemoryAcrossSizes()  // forward passes only
         let (x, _) = try inputArguments.tensor(for: loadedGraph)
         try modelArguments.checkInput(x)
         // Handed over, so the executor can repack the linear layers' weights without a second copy.
