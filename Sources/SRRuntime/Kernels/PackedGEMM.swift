@@ -42,9 +42,15 @@ extension Kernels {
             }
         }
 
+        /// Columns per step of a worker's block: `finish` runs on each step's columns while they
+        /// are in cache (gemm.c's largest chunk). Run after a whole block, it read MobileNetV2's
+        /// stem output (32 × 12 544 floats) back from memory.
+        static let finishColumns = 224
+
         /// All of `out = W·X` (m × x.columns.count), split across the workers by panels when
         /// there are enough to share evenly, else by columns in sevens; `finish(rows, columns)`
-        /// runs on each worker's block while it is in cache (bias, residual, activation).
+        /// runs on each worker's block, `finishColumns` at a time, while it is in cache (bias,
+        /// residual, activation).
         static func multiply(_ packed: UnsafePointer<Float>, rows m: Int, depth k: Int, x: Operand,
                              out: UnsafeMutablePointer<Float>, ldo: Int, transposedOut: Bool = false,
                              finish: (Range<Int>, Range<Int>) -> Void) {
@@ -52,19 +58,20 @@ extension Kernels {
             let panels = (m + panelRows - 1) / panelRows
             let threads = Parallel.threads
             let small = m * n * k < 1 << 20
-            if panels % threads == 0 || panels >= 4 * threads || n < 14 {
-                Parallel.forEach(panels, minChunk: small ? panels : 1) { p in
+            func block(_ p: Range<Int>, _ columns: Range<Int>) {
+                for j in Swift.stride(from: columns.lowerBound, to: columns.upperBound, by: finishColumns) {
+                    let step = j..<min(columns.upperBound, j + finishColumns)
                     multiply(packed, rows: m, depth: k, x: x, out: out, ldo: ldo, transposedOut: transposedOut, panels: p,
-                             columns: 0..<n)
-                    finish((p.lowerBound * panelRows)..<min(m, p.upperBound * panelRows), 0..<n)
+                             columns: step)
+                    finish((p.lowerBound * panelRows)..<min(m, p.upperBound * panelRows), step)
                 }
+            }
+            if panels % threads == 0 || panels >= 4 * threads || n < 14 {
+                Parallel.forEach(panels, minChunk: small ? panels : 1) { p in block(p, 0..<n) }
             } else {
                 let sevens = (n + 6) / 7
                 Parallel.forEach(sevens, minChunk: small ? sevens : 1) { s in
-                    let columns = (s.lowerBound * 7)..<min(n, s.upperBound * 7)
-                    multiply(packed, rows: m, depth: k, x: x, out: out, ldo: ldo, transposedOut: transposedOut,
-                             panels: 0..<panels, columns: columns)
-                    finish(0..<m, columns)
+                    block(0..<panels, (s.lowerBound * 7)..<min(n, s.upperBound * 7))
                 }
             }
         }
