@@ -26,10 +26,14 @@ extension Kernels {
         let o = outShape[1], p = outShape[2] * outShape[3]
         let cg = c / g, og = o / g
         let out = Tensor(uninitialized: outShape)
-        let band = min(p, 512)
+        // Bands of about 512 columns, as many as a multiple of the workers (MobileNetV2's
+        // 784-pixel maps in two equal halves, not 512 and 272), a multiple of 16 columns wide.
+        let threads = Parallel.threads
+        let wanted = (p + 511) / 512, even = (wanted + threads - 1) / threads * threads
+        let band = min(p, ((p + even - 1) / even + 15) / 16 * 16)
         let bands = (p + band - 1) / band
         let blocks = n * g * bands
-        let split = blocks >= Parallel.threads ? 1 : min(Parallel.threads, max(1, og / 16))
+        let split = blocks >= threads ? 1 : min(threads, max(1, og / 16))
         let rowsPerSplit = (og + split - 1) / split
         let work = n * o * p * cg
         let avx512 = InstructionSet.inUse == .avx512
