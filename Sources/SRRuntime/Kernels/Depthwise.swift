@@ -22,7 +22,7 @@ extension Kernels {
     /// the fused activation on each channel's band of rows while it is in cache: the steps,
     /// and so the bits, of `directConv2d(fused: true)`. Tasks are (image, block of 16
     /// channels, band of output rows), a band's input rows about 96 KB interleaved, its rows
-    /// a multiple of the planes' four-row blocks where there are four.
+    /// a multiple of the planes' four-row blocks when the map takes more than one.
     static func depthwiseConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
                                 activation: FusedActivation?) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -31,7 +31,9 @@ extension Kernels {
         let out = Tensor(uninitialized: outShape)
         let paddedWidth = (wo - 1) * s + kw
         let fit = max(1, min(ho, (1536 / paddedWidth - kh) / s + 1))
-        let rows = fit >= 4 ? fit / 4 * 4 : fit
+        // A map that fits is one band (rounding 7 rows down to 4 split EfficientNet-B0's 7×7
+        // maps in two, their input rows interleaved twice where the bands overlap).
+        let rows = fit >= ho || fit < 4 ? fit : fit / 4 * 4
         let bands = (ho + rows - 1) / rows, blocks = (c + 15) / 16
         let tasks = n * blocks * bands
         // A second worker pays only past ~2^18 multiply-adds (waking it costs ~10 µs).
