@@ -5,7 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-/* Depthwise convolution (one filter per channel) on NCHW planes, channels in blocks of 16.
+/* Depthwise convolution (one filter per channel) on NCHW planes, channels in blocks of 16
+   (below; 3 × 3 and 5 × 5 filters at stride 1 run on the planes themselves, further down).
 
    AVX-512: a block's input rows are interleaved into `buf` (row r, padded column q at
    (r·pw + q)·16, channel in the lane), by 16 × 16 transposes, with the padding as zeros;
@@ -153,9 +154,10 @@ AVX512 __attribute__((no_builtin("memset", "memcpy"))) static void depthwise_avx
             if ((chans >> l) & 1) _mm512_mask_storeu_ps(out + ((size_t)(c0 + l) * ho + oy0) * wo + p0, m, v[l]);
     }
 }
-/* Stride 1, square 3 × 3 or 5 × 5 filters, AVX-512: straight on the
-   planes, no interleaving. A block is NR ≤ 4 output rows × 16 columns of one channel; each
-   of its NR + K − 1 input rows is loaded once per column shift j and multiplied into every
+
+/* Stride 1, square 3 × 3 or 5 × 5 filters, AVX-512: straight on the planes, no
+   interleaving. A block is nr ≤ PR = 4 output rows × 16 columns of one channel; each of
+   its nr + K − 1 input rows is loaded once per column shift j and multiplied into every
    output row it reaches (tap i = y − r), so a load feeds up to K sums. Each sum still takes
    its taps in row-major order, one fused multiply-add each from 0. Rows past the input's
    top and bottom read a line of zeros; the columns of a block touching the left or right
@@ -193,7 +195,7 @@ AVX512 static inline __attribute__((always_inline)) void plane_block(const float
     for (int r = 0; r < nr; r++) _mm512_mask_storeu_ps(o + (size_t)r * wo, keep, acc[r]);
 }
 
-/* One row block of NR output rows, every column block. */
+/* One row block of nr output rows, every column block. */
 AVX512 static inline __attribute__((always_inline)) void plane_rows(const float *const *lines, const __m512 *wt, int K,
                                                                       int nr, int w, int left, float *o, int wo) {
     __mmask16 masks[5];

@@ -39,13 +39,10 @@ extension Kernels {
         // product over the input itself. Under an explanation, OpenBLAS's products over im2col
         // matrices: they keep the ReLU and max-pool switches where PyTorch's float32 puts them
         // (a switch flipped by the packed sums moved VGG-16's gradient 0.47 % of its largest
-        // value from the float64 truth, where Captum's float32 is 0.28 % away). A 1×1 over at
-        // most 64 channels stays with `pointwiseConv2d` on maps over 32×32, whose rows fill its
-        // vectors, and under 7×7 (a gate's one pixel); on 7×7 to 32×32 maps the packed product
-        // was up to twice as fast as its Swift loops (MobileNetV2's 14×14 and 28×28
-        // expansions). On AVX-512 a forward-only 1×1 on a map of 28×28 or more goes to
-        // `pointwiseConv2d`'s C kernel whatever its channels (`pointwiseApplies`); the packed
-        // product stays ahead on smaller maps.
+        // value from the float64 truth, where Captum's float32 is 0.28 % away). A 1×1 that
+        // `pointwiseApplies` names goes to `pointwiseConv2d` instead (on 7×7 to 32×32 maps the
+        // packed product was up to twice as fast as its Swift loops: MobileNetV2's 14×14 and
+        // 28×28 expansions).
         let pointwise = direct && pointwiseApplies(inChannels: k, pixels: p, forwardOnly: winograd == .f4x4)
         if winograd == .f4x4 && padsInReach && !loops && !pointwise
             && !winogradApplies(a, inChannels: cg, outChannels: og, outShape: outShape, tile: winograd) {

@@ -2,6 +2,16 @@ import CKernels
 import SRCore
 
 extension Kernels {
+    /// Whether `conv2d` gives a 1×1, stride-1, unpadded convolution over `k` input channels
+    /// per group and `p` pixels to `pointwiseConv2d`: at most 64 channels on maps over 32×32
+    /// (rows that fill its vectors) or under 7×7 (a gate's one pixel); on AVX-512, in
+    /// forward-only runs, any on a map of 28×28 or more, where its C kernel beat the packed
+    /// product (which stays ahead on smaller maps).
+    static func pointwiseApplies(inChannels k: Int, pixels p: Int, forwardOnly: Bool) -> Bool {
+        if k <= 64 && (p > 1024 || p < 49) { return true }
+        return forwardOnly && p >= 784 && InstructionSet.inUse == .avx512
+    }
+
     /// A 1×1, stride-1, unpadded convolution by its input planes directly, without a matrix
     /// library: over few input channels per group (at most 64: MobileNet's and EfficientNet's
     /// expansions; EfficientNet-B0's forward pass went from 14–15 to 13–14 ms against banded
@@ -15,11 +25,6 @@ extension Kernels {
     /// bias, the residual when given and the fused activation run over a band's rows while
     /// they are in cache. Tasks are (image, group, band of columns), and blocks of output
     /// channels when there are fewer bands than workers. x `[N, C, H, W]`, w `[O, C/g, 1, 1]`.
-    static func pointwiseApplies(inChannels k: Int, pixels p: Int, forwardOnly: Bool) -> Bool {
-        if k <= 64 && (p > 1024 || p < 49) { return true }
-        return forwardOnly && p >= 784 && InstructionSet.inUse == .avx512
-    }
-
     static func pointwiseConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, groups g: Int, outShape: [Int],
                                 activation: FusedActivation?, residual: Tensor? = nil) -> Tensor {
         let (n, c) = (x.shape[0], x.shape[1])
