@@ -265,6 +265,10 @@ final class NaiveTwinTests: XCTestCase {
             (2, 3, 11, 13, Conv2DAttributes(kernel: [5, 5], pads: [2, 2, 2, 2])),
             // Wᵀ·dY over several panels of 32 (packed where F(4×4) is allowed): 1×1 and stride 2
             (70, 40, 7, 9, Conv2DAttributes(kernel: [1, 1])),
+            // a 1×1 on a map of 28×28 or more: the forward 1×1 kernel over Wᵀ (AVX-512, F(4×4)),
+            // one group and three
+            (20, 12, 28, 29, Conv2DAttributes(kernel: [1, 1])),
+            (12, 18, 30, 30, Conv2DAttributes(kernel: [1, 1], group: 3)),
             (24, 36, 12, 13, Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1], group: 2)),
             // ≥ 16 input channels per group: the flipped-kernel convolution path
             (16, 8, 7, 6, Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1])),

@@ -34,6 +34,13 @@ extension Kernels {
             return depthwiseBackwardData(dy, weight: w, a, inShape: inShape)
         }
         let direct = a.kernel == [1, 1] && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
+        // Where F(4×4) is allowed, a 1×1 on a map of 28×28 or more on AVX-512: the forward 1×1
+        // kernel over Wᵀ (`flipped`, a 1×1's transpose per group), the packed product's sums
+        // in the same order — and its bits.
+        if direct && winograd == .f4x4 && p >= 784 && InstructionSet.inUse == .avx512 {
+            return pointwiseConv2d(dy, weight: scratch.flipped(w, groups: g), bias: nil, groups: g, outShape: inShape,
+                                   activation: nil)
+        }
         // A 1×1 product writes every element; col2im adds into zeros.
         let dx = direct ? Tensor(uninitialized: inShape) : Tensor(zeros: inShape)
         // Bands of output rows (about 8 MB of column matrix), so the matrix stays in cache
