@@ -232,6 +232,29 @@ final class TensorOpTwinTests: XCTestCase {
         }
     }
 
+    /// Clip's gradient equals the scalar rule bit for bit: the bounds themselves (0), −0, NaN
+    /// in the signal and the input, and a count past one worker's share.
+    func testClipGradientMatchesScalar() throws {
+        var rng = Seeded(state: 4)
+        let count = 70_001
+        let g = Tensor(zeros: [count]), x = Tensor(zeros: [count])
+        for i in 0..<count {
+            g.pointer[i] = Float.random(in: -1...1, using: &rng)
+            x.pointer[i] = i % 5 == 0 ? [0, 6, -0.0, .nan, 6.5][(i / 5) % 5] : Float.random(in: -1...7, using: &rng)
+        }
+        g.pointer[1] = .nan
+        g.pointer[2] = -0.0
+        let fast = Kernels.clipBackward(g, input: x, min: 0, max: 6)
+        for i in 0..<count {
+            let (s, v) = (g.pointer[i], x.pointer[i])
+            let want: Float = v > 0 && v < 6 ? s : 0
+            if fast.pointer[i].bitPattern != want.bitPattern {
+                XCTFail("g \(s), x \(v) gave \(fast.pointer[i]), want \(want)")
+                break
+            }
+        }
+    }
+
     /// Concatenation split across workers by output range equals element-by-element
     /// placement: every axis, many inputs of different widths (ranges that start and end
     /// inside runs), a batch, and outputs below and above the size that splits.

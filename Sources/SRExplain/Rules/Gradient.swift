@@ -119,7 +119,7 @@ public struct Gradient: Rule {
         case .power(let e):
             return [zip3(g, x) { gv, xv in gv * e * powf(xv, e - 1) }]
         case .clip(let lo, let hi):
-            return [zip3(g, x) { gv, xv in xv > lo && xv < hi ? gv : 0 }]
+            return [Kernels.clipBackward(g, input: x, min: lo, max: hi)]
         case .pad(let pads, _):
             let (h, w) = (x.shape[2], x.shape[3])
             let wo = g.shape[3], ho = g.shape[2]
