@@ -11,7 +11,7 @@ Models (--models, default vgg16):
             `<cache>/vgg16.logits.onnx` (input `input`, output `logits`). Every peer worker
             rebuilds the model from the seed and refuses to run if the weights' hash
             differs from the export's.
-  resnet50, densenet121, efficientnet_b0
+  resnet50, densenet121, efficientnet_b0, mobilenet_v2
             bench_zoo_forward.py's export `<cache>/zoo-<model>.onnx` (seeded weights,
             batch-norm statistics from seeded batches, opset 17) and bench_lrp_modern.py's
             torch weights of that export, `<cache>/lrp-modern-<model>.pt` (checked against
@@ -64,7 +64,7 @@ therefore run with inplace=False (same weights, same logits).
 If the srtool binary does not exist or exits non-zero, only the peers' numbers are printed.
 
 Usage:
-  python3 Tools/bench/bench_saliency.py [--models vgg16,resnet50,densenet121,efficientnet_b0]
+  python3 Tools/bench/bench_saliency.py [--models vgg16,resnet50,densenet121,efficientnet_b0,mobilenet_v2]
       [--methods gradient,guided,gradcam] [--repeat 3]
       [--threads 2] [--srtool .build/release/srtool] [--cache /tmp/srtool-bench]
       [--json results.json] [--float64]
@@ -90,7 +90,7 @@ from measure import time_srtool  # noqa: E402
 
 METHODS = ("gradient", "guided", "gradcam")
 MODELS = {"vgg16": METHODS, "resnet50": ("gradient", "guided"), "densenet121": ("gradient",),
-          "efficientnet_b0": ("gradient",)}
+          "efficientnet_b0": ("gradient",), "mobilenet_v2": ("gradient",)}
 PEERS = {"gradient": "captum Saliency", "guided": "captum GuidedBackprop",
          "gradcam": "pytorch-grad-cam GradCAM"}
 PACKAGES = {"gradient": "captum", "guided": "captum", "gradcam": "grad-cam"}
