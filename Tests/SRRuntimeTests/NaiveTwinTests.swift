@@ -100,10 +100,6 @@ final class NaiveTwinTests: XCTestCase {
         }
     }
 
-    /// The 1×1 paths: one multiplication per image and group for wide inputs (> 64 channels
-    /// per group), `pointwiseConv2d` for narrow ones — tiles of four rows and sixteen
-    /// columns, the last columns and rows one at a time, groups, and output channels split
-    /// between workers when the map gives fewer bands than workers.
     /// Max pooling's two-pass rows against a direct loop over each window, exactly: the ResNet
     /// stem's 3×3/2 with padding, widths that are not a multiple of eight, Caffe's ceil-mode
     /// overhang, asymmetric pads, a window larger than the input, and a NaN (never wins).
@@ -150,6 +146,10 @@ final class NaiveTwinTests: XCTestCase {
         } } }
     }
 
+    /// The 1×1 paths: one multiplication per image and group for wide inputs (> 64 channels
+    /// per group), `pointwiseConv2d` for narrow ones — tiles of four rows and sixteen
+    /// columns, the last columns and rows one at a time, groups, and output channels split
+    /// between workers when the map gives fewer bands than workers.
     func testPointwiseConvolutionMatchesNaive() throws {
         var rng = Seeded(state: 11)
         let cases: [(n: Int, c: Int, o: Int, h: Int, w: Int, group: Int, threads: Int, f: FusedActivation?)] = [
@@ -315,7 +315,6 @@ final class NaiveTwinTests: XCTestCase {
         }
     }
 
-    /// The executor frees activations after their last reader when asked, with the same result.
     /// Skip connections summed inside the conv (forward-only runs) equal the separate conv,
     /// add and activation of a run that keeps everything: after a 1×1 conv by matrix product
     /// with a ReLU, after a 3×3 (one pass after the conv) as the second input, two convs
@@ -381,6 +380,7 @@ final class NaiveTwinTests: XCTestCase {
         XCTAssertEqual(fused["y"]?.values, separate["y"]?.values)
     }
 
+    /// The executor frees activations after their last reader when asked, with the same result.
     func testKeepAllAndFreeingAgree() throws {
         let folder = Fixtures.path("onnx/resnet_mini")
         let graph = try SRFormatsTestHook.load(folder + "/model.onnx")

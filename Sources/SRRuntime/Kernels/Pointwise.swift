@@ -25,12 +25,29 @@ extension Kernels {
     /// bias, the residual when given and the fused activation run over a band's rows while
     /// they are in cache. Tasks are (image, group, band of columns), and blocks of output
     /// channels when there are fewer bands than workers. x `[N, C, H, W]`, w `[O, C/g, 1, 1]`.
+    ///
+    /// With `gate` `[N, C, 1, 1]` it convolves x ⊙ gate (a squeeze-and-excitation block's
+    /// scaled signal) without that product being written: each image's weights are scaled
+    /// per input channel instead, `(w[o, k]·gate[k])·x[k]` (not the bits of `w·(gate·x)`).
     static func pointwiseConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, groups g: Int, outShape: [Int],
-                                activation: FusedActivation?, residual: Tensor? = nil) -> Tensor {
+                                activation: FusedActivation?, residual: Tensor? = nil, gate: Tensor? = nil) -> Tensor {
         let (n, c) = (x.shape[0], x.shape[1])
         let o = outShape[1], p = outShape[2] * outShape[3]
         let cg = c / g, og = o / g
         let out = Tensor(uninitialized: outShape)
+        // Each image's weights, O × C/g floats: w itself, or scaled by that image's gate.
+        let scaled = gate.map { gate in
+            let t = Tensor(uninitialized: [n, o, cg])
+            for img in 0..<n {
+                for oc in 0..<o {
+                    let grp = oc / og, row = t.pointer + (img * o + oc) * cg
+                    let s = gate.pointer + img * c + grp * cg, wr = w.pointer + oc * cg
+                    for k in 0..<cg { row[k] = wr[k] * s[k] }
+                }
+            }
+            return t
+        }
+        func imageWeights(_ img: Int) -> UnsafeMutablePointer<Float> { scaled.map { $0.pointer + img * o * cg } ?? w.pointer }
         // Bands of about 512 columns, as many as a multiple of the workers (MobileNetV2's
         // 784-pixel maps in two equal halves, not 512 and 272), a multiple of 16 columns wide.
         let threads = Parallel.threads
@@ -51,7 +68,7 @@ extension Kernels {
                 guard first < last else { continue }
                 let src = x.pointer + (img * c + grp * cg) * p + c0
                 if avx512 {
-                    let weights = w.pointer + grp * og * cg
+                    let weights = imageWeights(img) + grp * og * cg
                     let dst = out.pointer + (img * o + grp * og) * p + c0
                     srk_pointwise(src, p, Int32(cg), weights, dst, p, Int32(first), Int32(last), 0, Int32(cols))
                     for r in first..<last {
@@ -64,7 +81,7 @@ extension Kernels {
                 var oc = first
                 while oc < last {
                     let rows = min(4, last - oc)
-                    let weights = w.pointer + (grp * og + oc) * cg
+                    let weights = imageWeights(img) + (grp * og + oc) * cg
                     let dst = out.pointer + (img * o + grp * og + oc) * p + c0
                     tile(src, stride: p, inputs: cg, weights: weights, rows: rows, columns: cols, into: dst)
                     let offset = (img * o + grp * og + oc) * p + c0
