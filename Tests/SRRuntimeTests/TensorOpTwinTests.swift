@@ -168,6 +168,46 @@ final class TensorOpTwinTests: XCTestCase {
         }
     }
 
+    /// SiLU's table-driven eˣ (activation.c): within 4·10⁻⁷ of float64 over the whole range
+    /// where e⁻ˣ is a normal float and past the clamps, the same bits at every level (a
+    /// table index from a negative n, the partial last vector), and NaN, ±∞ and 0 through.
+    func testSiLUIsWithinItsErrorBoundAtEveryInstructionSet() throws {
+        let special: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, 100, -100, 88.72283, -87.33654]
+        let x = Tensor(zeros: [1, 200_003 + special.count])
+        for i in 0..<200_003 { x.pointer[i] = -87 + 175 * Float(i) / 200_003 }
+        for (i, v) in special.enumerated() { x.pointer[200_003 + i] = v }
+        let before = InstructionSet.inUse
+        defer { InstructionSet.use(before) }
+        var first: [UInt32]?
+        for level in InstructionSet.allCases where level <= InstructionSet.supported {
+            XCTAssertEqual(InstructionSet.use(level), level)
+            let got = Kernels.unary(x, .silu)
+            var worst = 0.0
+            for i in 0..<200_003 {
+                let v = Double(x.pointer[i]), want = v / (1 + Foundation.exp(-v))
+                guard abs(want) > 1e-30 else { continue }
+                worst = max(worst, abs(Double(got.pointer[i]) - want) / abs(want))
+            }
+            XCTAssertLessThanOrEqual(worst, 4e-7, "\(level)")
+            let tail = (0..<special.count).map { got.pointer[200_003 + $0] }
+            XCTAssertTrue(tail[0].isNaN, "\(level)")
+            // −0 + the bias +0 is +0.
+            XCTAssertEqual(tail[1...4].map(\.bitPattern), [Float.infinity, -.infinity, 0, 0].map(\.bitPattern), "\(level)")
+            XCTAssertEqual(tail[5], 100, "\(level)")
+            XCTAssertEqual(tail[7], 88.72283, "\(level)")
+            // e¹⁰⁰ is clamped to e^88.72: −100 / 3.4·10³⁸ instead of −3.7·10⁻⁴², both as good as 0.
+            XCTAssertTrue(tail[6] <= 0 && tail[6] > -1e-36, "\(level): silu(−100) = \(tail[6])")
+            let low = -87.33654 * Foundation.exp(-87.33654)
+            XCTAssertEqual(Double(tail[8]), low, accuracy: 1e-6 * abs(low), "\(level)")
+            let bits = got.values.map(\.bitPattern)
+            if let first {
+                XCTAssertEqual(zip(bits, first).filter { $0 != $1 }.count, 0, "\(level): values not the first level's bits")
+            } else {
+                first = bits
+            }
+        }
+    }
+
     /// `srk_exp` (softmax's exponentials) gives `fastExp`'s bits at every level, over lengths
     /// with and without a partial last vector, past the clamps at both ends.
     func testVectorExpIsFastExpBitsAtEveryInstructionSet() {

@@ -27,7 +27,7 @@ int srk_set_isa(int level);
 void srk_exp(const float *src, float *dst, size_t n, float bias);
 
 /* dst[i] = v / (1 + e^(−v)), v = src[i] + bias (SiLU), for i < n; src may equal dst.
-   e^x as SRRuntime's fastExp (Cephes' expf scheme, relative error below 3e-7). */
+   e^x by a table of 2^(j/16) and a cubic (relative error below 2.5e-7; activation.c). */
 void srk_silu(const float *src, float *dst, size_t n, float bias);
 
 /* dst[i] = ½·v·(1 + erf(v/√2)), v = src[i] + bias (GELU), erf as SRRuntime's fastErf. */

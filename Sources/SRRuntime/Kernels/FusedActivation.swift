@@ -36,7 +36,7 @@ public enum FusedActivation: Sendable, Equatable {
         case .unary(.hardSigmoid(let alpha, let beta)):
             for i in 0..<count { let v = p[i] + b; o[i] = Swift.max(0, Swift.min(1, alpha * v + beta)) }
         case .unary(.silu):
-            // Sixteen lanes where the CPU has AVX-512 (`CKernels`, the same bits as fastExp).
+            // Sixteen lanes where the CPU has AVX-512 (`CKernels`: eˣ by a table, activation.c).
             srk_silu(p, o, count, b)
         case .unary(.gelu):
             srk_gelu(p, o, count, b)
