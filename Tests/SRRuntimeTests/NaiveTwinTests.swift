@@ -128,6 +128,23 @@ final class NaiveTwinTests: XCTestCase {
         }
     }
 
+    /// Global average pooling against float64 means: planes shorter than a vector, between
+    /// one and four vectors, and long ones with a remainder of every kind (a run of 32, then
+    /// eights, then single values), two images.
+    func testGlobalAveragePoolingMatchesNaive() throws {
+        var rng = Seeded(state: 7)
+        for (h, w) in [(1, 1), (1, 7), (3, 5), (7, 7), (8, 8), (5, 13), (14, 14), (56, 57)] {
+            let x = random([2, 3, h, w], &rng)
+            for j in 0..<x.count { x.pointer[j] += 0.5 }  // a mean well away from 0
+            let got = Kernels.globalAvgPool(x)
+            XCTAssertEqual(got.shape, [2, 3, 1, 1])
+            let want = (0..<6).map { plane in
+                Float((0..<(h * w)).reduce(0.0) { $0 + Double(x.pointer[plane * h * w + $1]) } / Double(h * w))
+            }
+            if let why = closeness(got.values, want, atol: 1e-7, rtol: 1e-6) { XCTFail("\(h)×\(w): \(why)") }
+        }
+    }
+
     /// The 2×2/2 average pooling path gives the general window loop's bits (odd sizes drop
     /// the last row and column; −0 sums as in the loop, which starts from +0).
     func testAveragePooling2x2MatchesTheWindowLoop() throws {
