@@ -209,21 +209,24 @@ public final class Executor {
         return (fusions, done)
     }
 
-    /// The activation to run inside conv `name`: a ReLU whenever fusing (a gradient through
-    /// it still holds, x > 0 ⇔ ReLU(x) > 0), any other function only in forward-only runs
-    /// (its derivative needs the conv's own output).
+    /// The activation to run inside conv `name`: a ReLU or a Clip whenever fusing (a
+    /// gradient through it still holds: x > 0 ⇔ ReLU(x) > 0, lo < x < hi ⇔ lo < clip(x) < hi,
+    /// so its mask read from the output is the same), any other function only in forward-only
+    /// runs (its derivative needs the conv's own output).
     private func fused(_ name: String, keepAll: Bool) -> FusedActivation? {
         guard let activation = fusedActivation[name] else { return nil }
-        if keepAll, case .relu = activation { return activation }
-        return keepAll ? nil : activation
+        switch activation {
+        case .relu, .clip: return activation
+        case .unary: return keepAll ? nil : activation
+        }
     }
 
     /// One input tensor per graph input (NCHW, any batch size, other dims as declared).
     /// `fuse` (default: when not keeping everything) applies a conv's activation inside the
     /// conv when the activation is its only reader, so the conv's tensor then holds the
-    /// activation's output. With `keepAll` only ReLUs are fused: plain gradients still hold
-    /// (x > 0 ⇔ ReLU(x) > 0); rules that read a conv's own output (LRP, Grad-CAM) need
-    /// `fuse: false`.
+    /// activation's output. With `keepAll` only ReLUs and Clips (ReLU6) are fused: plain
+    /// gradients still hold (`fused`); rules that read a conv's own output (LRP, Grad-CAM)
+    /// need `fuse: false`.
     public func run(_ inputs: [String: Tensor], keepAll: Bool = true, fuse: Bool? = nil) throws -> Activations {
         try Parallel.using(threads) { try forward(inputs, keepAll: keepAll, fuse: fuse) }
     }

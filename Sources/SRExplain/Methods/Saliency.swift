@@ -6,7 +6,7 @@ import SRRuntime
 /// gradients, gradient × input, SmoothGrad, Integrated Gradients, occlusion, CAM, Grad-CAM.
 extension Explainer {
     /// `∂logit_target/∂x` with the rule set's ReLU handling (gradient, guided, deconvnet);
-    /// the forward pass may fuse conv and ReLU, as only ReLU masks are read.
+    /// the forward pass may fuse a conv and its ReLU or Clip, as only their masks are read.
     public func gradient(_ x: Tensor, target: Target, rules: RuleSet) throws -> Explanation {
         try explain(x, target: target, rules: rules, gradientStart: true, fuseActivations: true, retention: .tensors([]))
     }
