@@ -25,12 +25,19 @@
 #define P4 1.6666665459e-1f
 #define P5 5.0000001201e-1f
 
-static inline float exp_scalar(float x) {
+/* The range reduction both e^x schemes share: x clamped to [EXP_LO, EXP_HI], n = round(x·k)
+   by adding 1.5·2²³ (*shifted keeps n in its low mantissa bits), r = x + n·c_hi + n·c_lo. */
+static inline float reduce_scalar(float x, float k, float c_hi, float c_lo, float *shifted) {
     float v = x < EXP_LO ? EXP_LO : x;
     v = v > EXP_HI ? EXP_HI : v;
-    float shifted = fmaf(v, LOG2E, MAGIC);
-    float n = shifted - MAGIC;
-    float r = fmaf(n, LN2_LO, fmaf(n, LN2_HI, v));
+    *shifted = fmaf(v, k, MAGIC);
+    float n = *shifted - MAGIC;
+    return fmaf(n, c_lo, fmaf(n, c_hi, v));
+}
+
+static inline float exp_scalar(float x) {
+    float shifted;
+    float r = reduce_scalar(x, LOG2E, LN2_HI, LN2_LO, &shifted);
     float p = P0;
     p = fmaf(p, r, P1);
     p = fmaf(p, r, P2);
@@ -66,11 +73,8 @@ static const float EXP_TABLE[16] = {
 #define LN2_16_LO (LN2_LO / 16.0f)
 
 static inline float expt_scalar(float x) {
-    float v = x < EXP_LO ? EXP_LO : x;
-    v = v > EXP_HI ? EXP_HI : v;
-    float shifted = fmaf(v, LOG2E_16, MAGIC);
-    float n = shifted - MAGIC;
-    float r = fmaf(n, LN2_16_LO, fmaf(n, LN2_16_HI, v));
+    float shifted;
+    float r = reduce_scalar(x, LOG2E_16, LN2_16_HI, LN2_16_LO, &shifted);
     float p = fmaf(1.0f / 6.0f, r, 0.5f);
     p = fmaf(p, r, 1.0f);
     p = fmaf(p, r, 1.0f);
@@ -168,12 +172,16 @@ static void gelu_backward_scalar(const float *x, const float *g, float *dst, siz
 #if defined(__x86_64__)
 /* One e^x evaluation for a vector type VEC with intrinsics OP(name); CAST_I / CAST_F
    reinterpret between its float and integer vectors. */
-#define EXP_BODY(VEC, OP, CAST_I, CAST_F, x)                                                \
-    /* max(lo, x) and min(hi, ·) return their second operand when it is NaN. */                  \
+/* reduce_scalar's steps for a vector type VEC with intrinsics OP(name): defines `shifted`
+   and `r`. max(lo, x) and min(hi, ·) return their second operand when it is NaN. */
+#define REDUCE(VEC, OP, x, K, C_HI, C_LO)                                                        \
     VEC v = OP(min_ps)(OP(set1_ps)(EXP_HI), OP(max_ps)(OP(set1_ps)(EXP_LO), x));                  \
-    VEC shifted = OP(fmadd_ps)(v, OP(set1_ps)(LOG2E), OP(set1_ps)(MAGIC));                        \
+    VEC shifted = OP(fmadd_ps)(v, OP(set1_ps)(K), OP(set1_ps)(MAGIC));                            \
     VEC n = OP(sub_ps)(shifted, OP(set1_ps)(MAGIC));                                              \
-    VEC r = OP(fmadd_ps)(n, OP(set1_ps)(LN2_LO), OP(fmadd_ps)(n, OP(set1_ps)(LN2_HI), v));         \
+    VEC r = OP(fmadd_ps)(n, OP(set1_ps)(C_LO), OP(fmadd_ps)(n, OP(set1_ps)(C_HI), v));
+
+#define EXP_BODY(VEC, OP, CAST_I, CAST_F, x)                                                \
+    REDUCE(VEC, OP, x, LOG2E, LN2_HI, LN2_LO)                                                     \
     VEC p = OP(set1_ps)(P0);                                                                      \
     p = OP(fmadd_ps)(p, r, OP(set1_ps)(P1));                                                      \
     p = OP(fmadd_ps)(p, r, OP(set1_ps)(P2));                                                      \
@@ -187,10 +195,7 @@ static void gelu_backward_scalar(const float *x, const float *g, float *dst, siz
 /* expt_scalar's steps up to the table lookup, for a vector type VEC with intrinsics OP(name);
    leaves the sums `shifted` and e^r `p`. */
 #define EXPT_STEPS(VEC, OP, x)                                                                   \
-    VEC v = OP(min_ps)(OP(set1_ps)(EXP_HI), OP(max_ps)(OP(set1_ps)(EXP_LO), x));                  \
-    VEC shifted = OP(fmadd_ps)(v, OP(set1_ps)(LOG2E_16), OP(set1_ps)(MAGIC));                     \
-    VEC n = OP(sub_ps)(shifted, OP(set1_ps)(MAGIC));                                              \
-    VEC r = OP(fmadd_ps)(n, OP(set1_ps)(LN2_16_LO), OP(fmadd_ps)(n, OP(set1_ps)(LN2_16_HI), v));   \
+    REDUCE(VEC, OP, x, LOG2E_16, LN2_16_HI, LN2_16_LO)                                            \
     VEC p = OP(fmadd_ps)(OP(set1_ps)(1.0f / 6.0f), r, OP(set1_ps)(0.5f));                         \
     p = OP(fmadd_ps)(p, r, OP(set1_ps)(1.0f));                                                    \
     p = OP(fmadd_ps)(p, r, OP(set1_ps)(1.0f));
