@@ -250,11 +250,12 @@ public final class Executor {
         // The gates of the products in `gatedProducts` not written, by the product's name;
         // the product's name holds its other input x.
         var pendingGates: [String: Tensor] = [:]
+        func value(_ name: String) throws -> Tensor {
+            guard let t = values[name] else { throw SRError.internalError("activation '\(name)' missing") }
+            return t
+        }
         for node in graph.nodes {
-            var ins = try node.inputs.map { name -> Tensor in
-                guard let t = values[name] else { throw SRError.internalError("activation '\(name)' missing") }
-                return t
-            }
+            var ins = try node.inputs.map(value)
             guard let outShape = shapes.shapes[node.output] else { throw SRError.internalError("no shape for '\(node.output)'") }
             let started = observer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let y: Tensor
@@ -276,27 +277,21 @@ public final class Executor {
                 pendingGates[node.output] = ins[1 - signal]
                 y = ins[signal]
             } else if let gate, case .conv2d(let a) = node.op {
-                let other = try residual.map { r -> Tensor in
-                    guard let t = values[r.other] else { throw SRError.internalError("activation '\(r.other)' missing") }
-                    return t
-                }
+                let activation = residual == nil ? fused(node.name, keepAll: keepAll) : residual?.activation
                 y = Kernels.pointwiseConv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"),
-                                            groups: a.group, outShape: outShape,
-                                            activation: residual == nil ? fused(node.name, keepAll: keepAll) : residual?.activation,
-                                            residual: other, gate: gate)
+                                            groups: a.group, outShape: outShape, activation: activation,
+                                            residual: try residual.map { try value($0.other) }, gate: gate)
             } else if fuse, let producer = producers[node.inputs.first ?? ""],
                fused(producer.name, keepAll: keepAll) != nil || (!keepAll && fusedIntoAffine[producer.name] != nil) {
                 y = ins[0]  // already applied inside the conv or the affine
             } else if fuse && !keepAll, let holder = doneByResidual[node.name] {
                 // An add (or the activation after it) that ran inside the conv producing one
                 // of its inputs: that conv's output holds the result.
-                guard let sum = values[holder] else { throw SRError.internalError("activation '\(holder)' missing") }
-                y = sum
+                y = try value(holder)
             } else if let residual, case .conv2d(let a) = node.op {
-                guard let other = values[residual.other] else { throw SRError.internalError("activation '\(residual.other)' missing") }
                 y = Kernels.conv2d(ins[0], weight: try weight(node, "weight"), bias: graph.weight(node, "bias"), a,
-                                   outShape: outShape, scratch: scratch, activation: residual.activation, residual: other,
-                                   winograd: winograd)
+                                   outShape: outShape, scratch: scratch, activation: residual.activation,
+                                   residual: try value(residual.other), winograd: winograd)
             } else if fuse && !keepAll, let activation = fusedIntoAffine[node.name], case .batchNorm(let eps) = node.op {
                 y = Kernels.batchNorm(ins[0], mean: try weight(node, "mean"), variance: try weight(node, "variance"),
                                       scale: graph.weight(node, "scale"), bias: graph.weight(node, "bias"), epsilon: eps,
