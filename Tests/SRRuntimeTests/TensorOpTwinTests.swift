@@ -226,9 +226,6 @@ final class TensorOpTwinTests: XCTestCase {
         }
     }
 
-    /// Softmax along the last axis (rows of 197, as in ViT attention, and of 5: shorter than
-    /// a vector), along a middle one, with large logits (the max subtraction), and the rows
-    /// of a batch split between workers.
     /// x⁺ and x⁻ eight lanes wide equal Swift's scalar `max(v, 0)` / `min(v, 0)` bit for bit
     /// (−0, NaN, ±∞), over split points and tails of every length.
     func testPositiveAndNegativePartsMatchScalar() throws {
@@ -325,6 +322,9 @@ final class TensorOpTwinTests: XCTestCase {
         }
     }
 
+    /// Softmax along the last axis (rows of 197, as in ViT attention, and of 5: shorter than
+    /// a vector), along a middle one, with large logits (the max subtraction), and the rows
+    /// of a batch split between workers.
     func testSoftmaxMatchesNaive() throws {
         var rng = Seeded(state: 21)
         let cases: [([Int], Int, ClosedRange<Float>)] = [

@@ -146,7 +146,6 @@ extension Kernels {
         return out
     }
 
-    /// Sums eight lanes at a time (a single running sum is one dependent add per element).
     /// Each plane's mean: four sums of eight lanes side by side (one chain of vector adds had
     /// held EfficientNet-B0's squeeze-and-excitation pools to about 32 GB/s), then the
     /// last eights and the last values.
