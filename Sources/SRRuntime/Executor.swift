@@ -264,8 +264,9 @@ public final class Executor {
             if let product = node.inputs.first, let g = pendingGates.removeValue(forKey: product) {
                 // A conv reading an unwritten product: it takes the gate itself, or (when its
                 // 1×1 kernel does not run, the packed product having its own layout) the
-                // product is made now.
-                if case .conv2d(let a) = node.op,
+                // product is made now. The gate's shape is checked again: the kernel reads one
+                // gate per image.
+                if case .conv2d(let a) = node.op, g.shape == [ins[0].shape[0], ins[0].shape[1], 1, 1],
                    Kernels.pointwiseApplies(inChannels: ins[0].shape[1] / a.group, pixels: outShape[2] * outShape[3],
                                             forwardOnly: true) {
                     gate = g
