@@ -13,9 +13,10 @@
    expansion 0.94 ms instead of 0.45 (the caller's bands keep the inputs in L2). The last
    tile of a row takes its pixels under a mask, the last channels a smaller tile.
 
-   Sums: each output is one chain of fused multiply-adds over kk = 0..<k from 0, at every
-   level, so every level gives the same bits — and the bits of the packed product (gemm.c),
-   which sums in the same order. */
+   Sums: each output is a chain of fused multiply-adds over kk from 0 for each block of
+   SRK_SUM_BLOCK inputs, the blocks' sums added in order, at every level, so every level gives
+   the same bits — and the bits of the packed product (gemm.c), which sums in the same
+   order. */
 #define PW_ROWS 8
 #define PW_COLS 32
 
@@ -23,28 +24,34 @@ static void pointwise_scalar(const float *x, ptrdiff_t ldx, int k, const float *
                              int r0, int r1, int j0, int j1) {
     for (int r = r0; r < r1; r++)
         for (int j = j0; j < j1; j++) {
-            float acc = 0.0f;
-            for (int kk = 0; kk < k; kk++) acc = fmaf(w[(size_t)r * k + kk], x[(ptrdiff_t)kk * ldx + j], acc);
-            out[(ptrdiff_t)r * ldo + j] = acc;
+            float total = 0.0f;
+            for (int k0 = 0; k0 < k; k0 += SRK_SUM_BLOCK) {
+                const int k1 = k - k0 < SRK_SUM_BLOCK ? k : k0 + SRK_SUM_BLOCK;
+                float part = 0.0f;
+                for (int kk = k0; kk < k1; kk++) part = fmaf(w[(size_t)r * k + kk], x[(ptrdiff_t)kk * ldx + j], part);
+                total = k0 == 0 ? part : total + part;
+            }
+            out[(ptrdiff_t)r * ldo + j] = total;
         }
 }
 
 #if defined(__x86_64__)
-/* Rows r < R (a constant at each call site) of the tile at w (row stride k) and x, its
-   first 16 pixels under m0 and the next 16 under m1 (0: none). */
-AVX512 static inline __attribute__((always_inline)) void pw_tile(int R, const float *x, ptrdiff_t ldx, int k,
-                                                                   const float *w, float *out, ptrdiff_t ldo,
-                                                                   __mmask16 m0, __mmask16 m1, int full) {
+/* Rows r < R (a constant at each call site) of the tile at w (row stride ldw) and x over
+   kc inputs, its first 16 pixels under m0 and the next 16 under m1 (0: none); the sums
+   stored when `first`, else added to the tile's outputs (the next block of inputs). */
+AVX512 static inline __attribute__((always_inline)) void pw_tile(int R, const float *x, ptrdiff_t ldx, int kc,
+                                                                   const float *w, int ldw, float *out, ptrdiff_t ldo,
+                                                                   __mmask16 m0, __mmask16 m1, int full, int first) {
     __m512 a0[PW_ROWS], a1[PW_ROWS];
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm512_setzero_ps();
-    for (int kk = 0; kk < k; kk++) {
+    for (int kk = 0; kk < kc; kk++) {
         const float *xk = x + (ptrdiff_t)kk * ldx;
         const __m512 u = full ? _mm512_loadu_ps(xk) : _mm512_maskz_loadu_ps(m0, xk);
         const __m512 v = full ? _mm512_loadu_ps(xk + 16) : _mm512_maskz_loadu_ps(m1, xk + 16);
 #pragma clang loop unroll(full)
         for (int r = 0; r < R; r++) {
-            const __m512 b = _mm512_set1_ps(w[(size_t)r * k + kk]);
+            const __m512 b = _mm512_set1_ps(w[(size_t)r * ldw + kk]);
             a0[r] = _mm512_fmadd_ps(u, b, a0[r]);
             a1[r] = _mm512_fmadd_ps(v, b, a1[r]);
         }
@@ -53,25 +60,29 @@ AVX512 static inline __attribute__((always_inline)) void pw_tile(int R, const fl
     for (int r = 0; r < R; r++) {
         float *o = out + (ptrdiff_t)r * ldo;
         if (full) {
-            _mm512_storeu_ps(o, a0[r]);
-            _mm512_storeu_ps(o + 16, a1[r]);
+            _mm512_storeu_ps(o, first ? a0[r] : _mm512_add_ps(_mm512_loadu_ps(o), a0[r]));
+            _mm512_storeu_ps(o + 16, first ? a1[r] : _mm512_add_ps(_mm512_loadu_ps(o + 16), a1[r]));
         } else {
-            _mm512_mask_storeu_ps(o, m0, a0[r]);
-            _mm512_mask_storeu_ps(o + 16, m1, a1[r]);
+            _mm512_mask_storeu_ps(o, m0, first ? a0[r] : _mm512_add_ps(_mm512_maskz_loadu_ps(m0, o), a0[r]));
+            _mm512_mask_storeu_ps(o + 16, m1, first ? a1[r] : _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), a1[r]));
         }
     }
 }
 
 /* Rows r0..<r0 + R (R a constant at each call site) over every column block: each output
-   row written as one run, few streams at a time. */
+   row written as one run, few streams at a time; a tile's blocks of inputs one after another. */
 AVX512 static inline __attribute__((always_inline)) void pw_rows(int R, const float *x, ptrdiff_t ldx, int k,
                                                                    const float *w, float *out, ptrdiff_t ldo, int j0,
                                                                    int j1) {
-    int j = j0;
-    for (; j + PW_COLS <= j1; j += PW_COLS) pw_tile(R, x + j, ldx, k, w, out + j, ldo, 0xFFFF, 0xFFFF, 1);
-    if (j < j1) {
+    for (int j = j0; j < j1; j += PW_COLS) {
         const int n = j1 - j;
-        pw_tile(R, x + j, ldx, k, w, out + j, ldo, first_lanes(n), n > 16 ? first_lanes(n - 16) : 0, 0);
+        const __mmask16 m0 = first_lanes(n), m1 = n > 16 ? first_lanes(n - 16) : 0;
+        for (int k0 = 0; k0 < k; k0 += SRK_SUM_BLOCK) {
+            const int kc = k - k0 < SRK_SUM_BLOCK ? k - k0 : SRK_SUM_BLOCK;
+            const float *xb = x + (ptrdiff_t)k0 * ldx + j;
+            if (n >= PW_COLS) pw_tile(R, xb, ldx, kc, w + k0, k, out + j, ldo, 0xFFFF, 0xFFFF, 1, k0 == 0);
+            else pw_tile(R, xb, ldx, kc, w + k0, k, out + j, ldo, m0, m1, 0, k0 == 0);
+        }
     }
 }
 

@@ -44,6 +44,11 @@ void srk_transpose(const float *src, int rows, int cols, ptrdiff_t lds, float *d
 
 /* Rows per panel of a packed weight matrix. */
 #define SRK_PANEL_ROWS 32
+/* Inputs a sum runs over in one chain of fused multiply-adds: a longer dot product is
+   summed in blocks of this many, each from 0, the blocks' sums added in order
+   (((b0 + b1) + b2) …). The packed product (gemm.c) and the 1×1 kernel (pointwise.c) sum
+   alike, so they give the same bits. */
+#define SRK_SUM_BLOCK 256
 
 /* Floats in the packed form of an m×k matrix: its rows in panels of SRK_PANEL_ROWS, the
    last one zero-padded. */
