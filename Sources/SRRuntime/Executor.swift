@@ -267,8 +267,7 @@ public final class Executor {
                 // product is made now. The gate's shape is checked again: the kernel reads one
                 // gate per image.
                 if case .conv2d(let a) = node.op, g.shape == [ins[0].shape[0], ins[0].shape[1], 1, 1],
-                   Kernels.pointwiseApplies(inChannels: ins[0].shape[1] / a.group, pixels: outShape[2] * outShape[3],
-                                            forwardOnly: true) {
+                   Kernels.pointwiseApplies(inChannels: ins[0].shape[1] / a.group, pixels: outShape[2] * outShape[3]) {
                     gate = g
                 } else {
                     ins[0] = Kernels.combine([ins[0], g], outShape: ins[0].shape, .mul)

@@ -4,12 +4,12 @@ import SRCore
 extension Kernels {
     /// Whether `conv2d` gives a 1×1, stride-1, unpadded convolution over `k` input channels
     /// per group and `p` pixels to `pointwiseConv2d`: at most 64 channels on maps over 32×32
-    /// (rows that fill its vectors) or under 7×7 (a gate's one pixel); on AVX-512, in
-    /// forward-only runs, any on a map of 28×28 or more, where its C kernel beat the packed
-    /// product (which stays ahead on smaller maps).
-    static func pointwiseApplies(inChannels k: Int, pixels p: Int, forwardOnly: Bool) -> Bool {
+    /// (rows that fill its vectors) or under 7×7 (a gate's one pixel); on AVX-512 any on a
+    /// map of 28×28 or more, where its C kernel beat the packed product (which stays ahead
+    /// on smaller maps).
+    static func pointwiseApplies(inChannels k: Int, pixels p: Int) -> Bool {
         if k <= 64 && (p > 1024 || p < 49) { return true }
-        return forwardOnly && p >= 784 && InstructionSet.inUse == .avx512
+        return p >= 784 && InstructionSet.inUse == .avx512
     }
 
     /// A 1×1, stride-1, unpadded convolution by its input planes directly, without a matrix
