@@ -119,7 +119,7 @@ public struct ModifiedGradient: Rule {
             if let z = outputs[t] { return z }
             // The unmodified term is the forward pass's own output.
             let z = t.input == .identity && t.weight == .identity && t.bias == .identity
-                ? c.output : forward(c, layer, tensor(t), try weights(t), try bias(t))
+                ? c.output : forward(c, layer, tensor(t), try weights(t), try bias(t), modified: t.weight != .identity)
             outputs[t] = z
             return z
         }
@@ -210,9 +210,12 @@ public struct ModifiedGradient: Rule {
         m == .identity ? t : Kernels.map(t) { m.apply($0) }
     }
 
-    private func forward(_ c: RuleContext, _ layer: Layer, _ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
+    /// z of a term; a conv's `modified` weights (a copy of the layer's each) without a packed
+    /// copy besides (`Kernels.conv2d(packedWeights:)`).
+    private func forward(_ c: RuleContext, _ layer: Layer, _ x: Tensor, _ w: Tensor, _ b: Tensor?, modified: Bool) -> Tensor {
         switch layer {
-        case .conv(let a): Kernels.conv2d(x, weight: w, bias: b, a, outShape: c.output.shape, scratch: c.scratch)
+        case .conv(let a):
+            Kernels.conv2d(x, weight: w, bias: b, a, outShape: c.output.shape, scratch: c.scratch, packedWeights: !modified)
         case .linear: Kernels.linear(x, weight: w, bias: b)
         }
     }

@@ -2,12 +2,12 @@ import Foundation
 import SRCore
 
 extension Kernels {
-    /// 2-D convolution, NCHW input, OIHW weight: depthwise and (under an explanation) an
-    /// image's first layer as direct loops, `directConv2d` / `depthwiseConv2d`; a 1×1
-    /// stride-1 unpadded one by `pointwiseConv2d` where `pointwiseApplies`; a wide 3×3
-    /// stride-1 one as Winograd F(2×2, 3×3) or, where `winograd` allows, F(4×4, 3×3),
-    /// `Winograd.swift`; the others by packed weights, `packedConv2d`; and one whose pads
-    /// reach past its filter via im2col + sgemm, the im2col matrix built a band of output
+    /// 2-D convolution, NCHW input, OIHW weight, via im2col + sgemm per image and group
+    /// (depthwise and an image's first layer run as direct loops, `directConv2d`; a 1×1
+    /// stride-1 unpadded convolution multiplies the input directly, by `pointwiseConv2d`
+    /// where `pointwiseApplies`; a wide 3×3 stride-1 one runs as Winograd F(2×2, 3×3) or,
+    /// where `winograd` allows, F(4×4, 3×3), `Winograd.swift`; with `packedWeights`, the
+    /// others by packed weights, `packedConv2d`). The im2col matrix is built a band of output
     /// rows at a time, so it stays in cache. `activation`, when given, runs on each band while it
     /// is in cache (the executor's conv → activation fusion). `residual`, a tensor of the
     /// output's shape, is added before the activation (the executor's conv → add fusion,
@@ -16,7 +16,7 @@ extension Kernels {
     /// else as one pass after the convolution.
     public static func conv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
                               scratch: Scratch = Scratch(), activation: FusedActivation? = nil, residual: Tensor? = nil,
-                              winograd: WinogradTile = .f2x2) -> Tensor {
+                              winograd: WinogradTile = .f2x2, packedWeights: Bool = true) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
         let g = a.group, cg = c / g, og = o / g
@@ -38,12 +38,15 @@ extension Kernels {
         // Every other convolution except Winograd's as a packed-weight product over the input
         // itself, in forward-only runs and under explanations alike: its sums in blocks
         // (gemm.c) put the ReLU and max-pool switches as near the float64 truth as OpenBLAS's
-        // products over im2col matrices did (VGG-16's gradient on three seeds). A 1×1 that
+        // products over im2col matrices (VGG-16's gradient on three seeds). The packed weights
+        // are kept per weight tensor; `packedWeights: false` (LRP's modified weights, w⁺, w⁻,
+        // w + γw⁺, a copy of the model each, whose packed copies took ResNet-50's LRP peak
+        // from 750 to 1000 MB, above zennit's) keeps OpenBLAS's products instead. A 1×1 that
         // `pointwiseApplies` names goes to `pointwiseConv2d` instead (on 7×7 to 32×32 maps the
         // packed product was up to twice as fast as its Swift loops: MobileNetV2's 14×14 and
         // 28×28 expansions).
         let pointwise = direct && pointwiseApplies(inChannels: k, pixels: p)
-        if padsInReach && !loops && !pointwise
+        if packedWeights && padsInReach && !loops && !pointwise
             && !winogradApplies(a, inChannels: cg, outChannels: og, outShape: outShape, tile: winograd) {
             return packedConv2d(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch, activation: activation,
                                 residual: residual)
@@ -60,9 +63,22 @@ extension Kernels {
             return directConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation,
                                 fused: winograd == .f4x4)
         }
-        if pointwise {
+        if pointwise || (direct && k <= 64) {
             return pointwiseConv2d(x, weight: w, bias: bias, groups: g, outShape: outShape, activation: activation,
                                    residual: residual)
+        }
+        let out = Tensor(uninitialized: outShape)
+        if direct {
+            for img in 0..<n {
+                for grp in 0..<g {
+                    let offset = (img * o + grp * og) * p
+                    BLAS.sgemm(m: og, n: p, k: k, a: w.pointer + grp * og * k, lda: k,
+                               b: x.pointer + (img * c + grp * cg) * h * wd, ldb: p, c: out.pointer + offset, ldc: p)
+                    epilogue(out.pointer + offset, channels: og, columns: 0..<p, stride: p, bias: bias.map { $0.pointer + grp * og },
+                             activation: activation, residual: residual.map { $0.pointer + offset })
+                }
+            }
+            return out
         }
         if winogradApplies(a, inChannels: cg, outChannels: og, outShape: outShape, tile: winograd) {
             // Winograd's output transform applies a (leaky) ReLU itself; any other activation
@@ -76,8 +92,27 @@ extension Kernels {
             if let activation { _ = unaryInPlace(y, activation) }
             return y
         }
-        // Left: a convolution whose pads reach past its filter, im2col + OpenBLAS.
-        let out = Tensor(uninitialized: outShape)
+        // Small maps (ResNet's 7×7 and 14×14 stages): bands of a few rows would make
+        // multiplications a few dozen columns wide, so the map is unfolded once and the
+        // workers split the output channels instead.
+        if p <= 256 && n * g < Parallel.threads && og >= 32 * Parallel.threads {
+            let col = scratch.buffer(k * p)
+            for img in 0..<n {
+                for grp in 0..<g {
+                    let dst = out.pointer + (img * o + grp * og) * p
+                    im2col(x.pointer + (img * c + grp * cg) * h * wd, channels: cg, height: h, width: wd, a,
+                           outHeight: ho, outWidth: wo, rows: 0..<ho, into: col)
+                    Parallel.forEach(og, minChunk: 16) { r in
+                        BLAS.sgemmSingle(m: r.count, n: p, k: k, a: w.pointer + (grp * og + r.lowerBound) * k, lda: k,
+                                         b: col, ldb: p, c: dst + r.lowerBound * p, ldc: p)
+                        epilogue(dst + r.lowerBound * p, channels: r.count, columns: 0..<p, stride: p,
+                                 bias: bias.map { $0.pointer + grp * og + r.lowerBound }, activation: activation,
+                                 parallel: false)
+                    }
+                }
+            }
+            return out
+        }
         // Bands of output rows whose im2col matrix (about 2 MB) stays in a core's cache; each
         // worker unfolds and multiplies its own bands.
         // Their count is rounded up to a multiple of the workers, so no core idles.
