@@ -159,4 +159,23 @@ final class PackedGEMMTests: XCTestCase {
             }
         }
     }
+
+    /// `conv2d(packedWeights: false)` (LRP's modified weights) computes the convolution
+    /// without keeping a packed copy of its weight; by default the copy is kept for the next
+    /// call. Both against the naive convolution.
+    func testConvolutionKeepsAPackedCopyOnlyWhenAsked() {
+        var rng = Seeded(state: 11)
+        let a = Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1])
+        let x = Tensor(zeros: [1, 16, 20, 20]), w = Tensor(zeros: [40, 16, 3, 3])
+        for i in 0..<x.count { x.pointer[i] = Float.random(in: -1...1, using: &rng) }
+        for i in 0..<w.count { w.pointer[i] = Float.random(in: -1...1, using: &rng) }
+        let shape = [1, 40, 10, 10]
+        let slow = NaiveKernels.conv2d(x, weight: w, bias: nil, a, outShape: shape)
+        for packed in [false, true] {
+            let scratch = Scratch()
+            let fast = Kernels.conv2d(x, weight: w, bias: nil, a, outShape: shape, scratch: scratch, packedWeights: packed)
+            if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("packedWeights \(packed): \(why)") }
+            XCTAssertEqual(scratch.derivedCount > 0, packed, "packedWeights \(packed): \(scratch.derivedCount) floats kept")
+        }
+    }
 }

@@ -444,7 +444,8 @@ public final class Scratch: @unchecked Sendable {
     private var storage = TensorStorage(uninitializedCount: 0)
     private struct Key: Hashable { let kind: String, groups: Int, storage: ObjectIdentifier }
     private var derived: [Key: (source: Tensor, value: Tensor)] = [:]
-    private var derivedCount = 0
+    /// Floats the derived tensors hold (read it between calls: it is not locked).
+    private(set) var derivedCount = 0
     private let lock = NSLock()
     public init() {}
 
