@@ -44,6 +44,9 @@ public final class Executor {
     /// its weights by the gate instead where its 1×1 kernel runs (`pointwiseConv2d(gate:)`;
     /// EfficientNet-B0's gates had written 1.6 MB at 112×112, 0.17 ms on one thread).
     let gatedProducts: [String: Int]
+    /// Concats that are each a prefix of the next (a dense block's): at batch 1 views of one
+    /// buffer per chain, each input copied into it once.
+    let concatChains: ConcatChains
     /// The node producing each tensor (graph inputs have none).
     private let producers: [String: Node]
     /// Memory and MACs a run may use; checked before it allocates.
@@ -105,6 +108,7 @@ public final class Executor {
         }
         channelsFirstLinear = channelsFirst
         gatedProducts = Executor.gatedProducts(graph, shapes: batchOne.shapes, readers: readers, producers: producers)
+        concatChains = ConcatChains(self.graph)
         (fusedResidual, doneByResidual) = Executor.residualFusions(graph, shapes: batchOne.shapes, readers: readers,
                                                                    producers: producers)
         self.threads = max(threads, 1)
@@ -250,6 +254,7 @@ public final class Executor {
         // The gates of the products in `gatedProducts` not written, by the product's name;
         // the product's name holds its other input x.
         var pendingGates: [String: Tensor] = [:]
+        var chains = ConcatChains.Pass()
         func value(_ name: String) throws -> Tensor {
             guard let t = values[name] else { throw SRError.internalError("activation '\(name)' missing") }
             return t
@@ -322,6 +327,11 @@ public final class Executor {
                 y = Kernels.unary(ins[0], f, into: ins[0])
             } else if !keepAll, case .clip(let lo, let hi) = node.op, overwritable(node.inputs[0]) {
                 y = Kernels.unaryInPlace(ins[0], .clip(min: lo, max: hi))
+            } else if case .concat(let axis) = node.op, let member = concatChains.members[node.name],
+                      let lastShape = shapes.shapes[member.last],
+                      let view = chains.output(of: member, named: node.output, axis: axis, ins: ins, outShape: outShape,
+                                               lastShape: lastShape) {
+                y = view
             } else {
                 y = try compute(node, ins, outShape: outShape)
             }
@@ -425,12 +435,13 @@ public final class Executor {
         readers[tensor] == 1 && isFreshOutput(tensor) && !graph.outputs.contains(tensor)
     }
 
-    /// True when `tensor` is a kernel's own output (not a graph input, weight view or
-    /// reshape sharing storage with another tensor), so it may be overwritten.
+    /// True when `tensor` is a kernel's own output (not a graph input, weight view, reshape
+    /// or concat chain member sharing storage with another tensor), so it may be overwritten.
     private func isFreshOutput(_ tensor: String) -> Bool {
         guard let producer = producers[tensor] else { return false }
         switch producer.op {
-        case .conv2d, .convTranspose2d, .linear, .batchNorm, .scale, .add, .mul, .max, .concat, .avgPool2d, .maxPool2d, .lrn, .pad, .prelu:
+        case .concat: return concatChains.members[producer.name] == nil
+        case .conv2d, .convTranspose2d, .linear, .batchNorm, .scale, .add, .mul, .max, .avgPool2d, .maxPool2d, .lrn, .pad, .prelu:
             return true
         case .relu, .globalAvgPool, .globalMaxPool, .flatten, .reshape, .identity, .softmax, .sigmoid, .tanh, .clip:
             return false
