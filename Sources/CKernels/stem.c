@@ -15,10 +15,12 @@
    is 16 output pixels of a row × 16 channels, 16 sums in registers, stored straight into
    the channels' planes.
 
-   Sums: each output is Σ over the taps (c, i, j) in that order, one fused multiply-add per
-   tap from 0, a tap in the padding adding 0·w — the order and steps of the packed product
-   over the same taps (gemm.c, up to SRK_SUM_BLOCK taps), so the same bits. No bias: the
-   caller's epilogue adds it, as after the packed product. */
+   Sums: each output is Σ over the taps (c, i, j) in that order from 0, a tap in the padding
+   adding 0·w; with `fused` one fused multiply-add per tap — the order and steps of the packed
+   product over the same taps (gemm.c, up to SRK_SUM_BLOCK taps) — else a rounded product
+   and an add per tap, the steps of SRRuntime's direct loops under an explanation
+   (Kernels.directConv2d), so the same bits as each. No bias: the caller adds it after, as
+   both do. */
 #define LANES 16
 /* Zeros in front of each split line: s ≥ −P for left ≤ 2P. */
 #define P 4
@@ -33,7 +35,7 @@ size_t srk_stem_scratch(int c, int k, int wo, int o, int rows) {
 }
 
 static void stem_scalar(const float *x, int c, int h, int w, const float *weights, int o, int k, int top,
-                        int left, float *out, int ho, int wo, int oy0, int oy1) {
+                        int left, float *out, int ho, int wo, int oy0, int oy1, int fused) {
     for (int oc = 0; oc < o; oc++)
         for (int oy = oy0; oy < oy1; oy++)
             for (int ox = 0; ox < wo; ox++) {
@@ -43,7 +45,14 @@ static void stem_scalar(const float *x, int c, int h, int w, const float *weight
                         for (int j = 0; j < k; j++) {
                             const int iy = oy * 2 + i - top, ix = ox * 2 + j - left;
                             const float v = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[((size_t)ch * h + iy) * w + ix] : 0.0f;
-                            acc = fmaf(v, weights[(((size_t)oc * c + ch) * k + i) * k + j], acc);
+                            const float wt = weights[(((size_t)oc * c + ch) * k + i) * k + j];
+                            if (fused) {
+                                acc = fmaf(v, wt, acc);
+                            } else {
+                                /* Two statements: the product is rounded before the add. */
+                                const float product = v * wt;
+                                acc += product;
+                            }
                         }
                 out[((size_t)oc * ho + oy) * wo + ox] = acc;
             }
@@ -72,8 +81,10 @@ AVX512 static void split_row(const float *row, int w, int wo, int k, float *e, f
     }
 }
 
-AVX512 static void stem_avx512(const float *x, int c, int h, int w, const float *weights, int o, int k, int top,
-                               int left, float *out, int ho, int wo, int oy0, int oy1, float *scratch) {
+AVX512 static inline __attribute__((always_inline)) void stem_body(const float *x, int c, int h, int w,
+                                                                    const float *weights, int o, int k, int top,
+                                                                    int left, float *out, int ho, int wo, int oy0,
+                                                                    int oy1, float *scratch, const int fused) {
     const int rows = oy1 - oy0, rows_in = (rows - 1) * 2 + k, taps = c * k * k;
     const int oc = (o + LANES - 1) / LANES * LANES;
     const size_t lf = line_floats(wo, k);
@@ -109,7 +120,9 @@ AVX512 static void stem_avx512(const float *x, int c, int h, int w, const float 
                 for (int t = 0; t < taps; t++, wp += oc) {
                     const __m512 v = _mm512_loadu_ps(base + offset[t] + ox);
 #pragma clang loop unroll(full)
-                    for (int l = 0; l < LANES; l++) acc[l] = _mm512_fmadd_ps(v, _mm512_set1_ps(wp[l]), acc[l]);
+                    for (int l = 0; l < LANES; l++)
+                        acc[l] = fused ? _mm512_fmadd_ps(v, _mm512_set1_ps(wp[l]), acc[l])
+                                       : _mm512_add_ps(acc[l], _mm512_mul_ps(v, _mm512_set1_ps(wp[l])));
                 }
                 const int n = o - cb < LANES ? o - cb : LANES;
                 float *dst = out + ((size_t)cb * ho + oy) * wo + ox;
@@ -120,18 +133,29 @@ AVX512 static void stem_avx512(const float *x, int c, int h, int w, const float 
         }
     }
 }
+
+AVX512 static void stem_fused(const float *x, int c, int h, int w, const float *weights, int o, int k, int top,
+                              int left, float *out, int ho, int wo, int oy0, int oy1, float *scratch) {
+    stem_body(x, c, h, w, weights, o, k, top, left, out, ho, wo, oy0, oy1, scratch, 1);
+}
+
+AVX512 static void stem_unfused(const float *x, int c, int h, int w, const float *weights, int o, int k, int top,
+                                int left, float *out, int ho, int wo, int oy0, int oy1, float *scratch) {
+    stem_body(x, c, h, w, weights, o, k, top, left, out, ho, wo, oy0, oy1, scratch, 0);
+}
 #endif
 
 int srk_stem_runs(int c, int k) { return srk_isa() == SRK_ISA_AVX512 && c >= 1 && c <= 4 && k >= 1 && k <= 7; }
 
 void srk_stem(const float *x, int c, int h, int w, const float *weights, int o, int k, int top, int left, float *out,
-              int ho, int wo, int oy0, int oy1, float *scratch) {
+              int ho, int wo, int oy0, int oy1, float *scratch, int fused) {
 #if defined(__x86_64__)
     if (srk_stem_runs(c, k)) {
-        stem_avx512(x, c, h, w, weights, o, k, top, left, out, ho, wo, oy0, oy1, scratch);
+        if (fused) stem_fused(x, c, h, w, weights, o, k, top, left, out, ho, wo, oy0, oy1, scratch);
+        else stem_unfused(x, c, h, w, weights, o, k, top, left, out, ho, wo, oy0, oy1, scratch);
         return;
     }
 #endif
     (void)scratch;
-    stem_scalar(x, c, h, w, weights, o, k, top, left, out, ho, wo, oy0, oy1);
+    stem_scalar(x, c, h, w, weights, o, k, top, left, out, ho, wo, oy0, oy1, fused);
 }

@@ -4,14 +4,15 @@ import SRTestSupport
 import XCTest
 
 /// An image's first layer at stride 2 (CKernels/stem.c) against the naive convolution, and
-/// the same bits as the packed product it replaces in forward-only runs, at every
-/// instruction set this CPU runs (below AVX-512 its plain C loops).
+/// the same bits as the paths it replaces — the packed product in forward-only runs, the
+/// direct loops under an explanation — at every instruction set this CPU runs (below
+/// AVX-512 its plain C loops).
 extension NaiveTwinTests {
     /// 1–4 input channels, 1×1 to 7×7 filters, symmetric, asymmetric and no pads, widths odd
     /// and even, outputs narrower and wider than 16 pixels and not a multiple of 16, output
     /// channels not a multiple of 16, bands of 8 rows with a partial last one, batch 2, and
     /// no bias or activation, a ReLU, a clip, SiLU and HardSwish.
-    func testStemIsThePackedProductsBitsAtEveryInstructionSet() throws {
+    func testStemIsThePackedProductsAndTheDirectLoopsBitsAtEveryInstructionSet() throws {
         var rng = Seeded(state: 51)
         let before = InstructionSet.inUse
         defer { InstructionSet.use(before) }
@@ -34,24 +35,28 @@ extension NaiveTwinTests {
             let shape = try Op.conv2d(k.a).outputShape(inputs: [x.shape], params: params, node: "t")
             let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: shape)
             activate(slow, k.f)
+            let loops = Kernels.directConv2d(x, weight: w, bias: b, k.a, outShape: shape, activation: k.f, fused: false)
             for level in InstructionSet.allCases where level <= InstructionSet.supported {
                 XCTAssertEqual(InstructionSet.use(level), level)
                 let packed = Parallel.using(2) {
                     Kernels.packedConv2d(x, weight: w, bias: b, k.a, outShape: shape, scratch: Scratch(), activation: k.f,
                                          residual: nil)
                 }
-                let stem = Parallel.using(2) {
-                    Kernels.stemConv2d(x, weight: w, bias: b, k.a, outShape: shape, activation: k.f)
+                for (fused, want, path) in [(true, packed, "the packed product"), (false, loops, "the direct loops")] {
+                    let stem = Parallel.using(2) {
+                        Kernels.stemConv2d(x, weight: w, bias: b, k.a, outShape: shape, activation: k.f, fused: fused)
+                    }
+                    if let why = closeness(stem, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i) at \(level): \(why)") }
+                    let differing = zip(stem.values, want.values).filter { $0.bitPattern != $1.bitPattern }.count
+                    XCTAssertEqual(differing, 0, "case \(i) at \(level): elements not \(path)'s bits")
                 }
-                if let why = closeness(stem, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i) at \(level): \(why)") }
-                let differing = zip(stem.values, packed.values).filter { $0.bitPattern != $1.bitPattern }.count
-                XCTAssertEqual(differing, 0, "case \(i) at \(level): elements not the packed product's bits")
             }
         }
     }
 
-    /// Forward-only runs take it for stride-2 first layers of up to 4 channels and square
-    /// filters up to 7×7, on AVX-512 only; `conv2d` picks it there.
+    /// It takes stride-2 first layers of up to 4 channels and square filters up to 7×7, on
+    /// AVX-512 only; `conv2d` picks it there, fused in forward-only runs, unfused (the direct
+    /// loops' steps) under an explanation.
     func testStemDispatch() throws {
         let stem = Conv2DAttributes(kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1])
         let avx512 = InstructionSet.inUse == .avx512
@@ -66,8 +71,10 @@ extension NaiveTwinTests {
         var rng = Seeded(state: 52)
         let x = random([1, 3, 20, 22], &rng), w = random([16, 3, 3, 3], &rng)
         let shape = [1, 16, 10, 11]
-        let viaConv = Kernels.conv2d(x, weight: w, bias: nil, stem, outShape: shape, winograd: .f4x4)
-        let direct = Kernels.stemConv2d(x, weight: w, bias: nil, stem, outShape: shape, activation: nil)
-        XCTAssertEqual(viaConv.values.map(\.bitPattern), direct.values.map(\.bitPattern))
+        for (winograd, fused) in [(WinogradTile.f4x4, true), (.f2x2, false)] {
+            let viaConv = Kernels.conv2d(x, weight: w, bias: nil, stem, outShape: shape, winograd: winograd)
+            let direct = Kernels.stemConv2d(x, weight: w, bias: nil, stem, outShape: shape, activation: nil, fused: fused)
+            XCTAssertEqual(viaConv.values.map(\.bitPattern), direct.values.map(\.bitPattern), "\(winograd)")
+        }
     }
 }

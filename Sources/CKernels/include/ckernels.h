@@ -77,15 +77,16 @@ void srk_pointwise(const float *x, ptrdiff_t ldx, int k, const float *w, float *
                    int j0, int j1);
 
 /* An image's first layer at stride 2 (stem.c): out[oc][oy][ox] = Σ over (ch, i, j) of
-   x[ch][2·oy + i − top][2·ox + j − left]·w[oc][ch][i][j], zeros outside the image, one
-   fused multiply-add per tap from 0 in that order (the packed product's steps), no bias;
+   x[ch][2·oy + i − top][2·ox + j − left]·w[oc][ch][i][j], zeros outside the image, from 0
+   in that order, one fused multiply-add per tap with `fused` (the packed product's steps),
+   else a rounded product and an add (the direct loops' under an explanation); no bias;
    output rows oy0 … oy1 − 1 of all o channels. srk_stem_runs tells whether the vector
    kernel runs these sizes (c ≤ 4, k ≤ 7, AVX-512); otherwise plain C loops do. The scratch
    is srk_stem_scratch floats, 64-byte aligned. */
 int srk_stem_runs(int c, int k);
 size_t srk_stem_scratch(int c, int k, int wo, int o, int rows);
 void srk_stem(const float *x, int c, int h, int w, const float *weights, int o, int k, int top, int left, float *out,
-              int ho, int wo, int oy0, int oy1, float *scratch);
+              int ho, int wo, int oy0, int oy1, float *scratch, int fused);
 
 /* Floats of 64-byte-aligned scratch srk_depthwise needs for `rows` output rows. */
 size_t srk_depthwise_scratch(int kh, int kw, int stride, int wo, int rows);

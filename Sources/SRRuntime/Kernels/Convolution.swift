@@ -46,10 +46,10 @@ extension Kernels {
         // packed product was up to twice as fast as its Swift loops: MobileNetV2's 14×14 and
         // 28×28 expansions).
         let pointwise = direct && pointwiseApplies(inChannels: k, pixels: p)
-        // A forward-only run's stem (few input channels, stride 2) by its own kernel, the
-        // packed product's bits.
-        if winograd == .f4x4 && packedWeights && residual == nil && stemApplies(a, inChannels: c) {
-            return stemConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation)
+        // A stem (few input channels, stride 2) by its own kernel, with the bits of the path it
+        // stands in for: the direct loops' (`loops`: under an explanation) or the packed product's.
+        if residual == nil && padsInReach && (loops || packedWeights) && stemApplies(a, inChannels: c) {
+            return stemConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation, fused: !loops)
         }
         if packedWeights && padsInReach && !loops && !pointwise
             && !winogradApplies(a, inChannels: cg, outChannels: og, outShape: outShape, tile: winograd) {

@@ -10,14 +10,15 @@ extension Kernels {
             && a.pads.allSatisfy { $0 < a.kernel[0] } && srk_stem_runs(Int32(c), Int32(a.kernel[0])) != 0
     }
 
-    /// A forward-only stem (`stemApplies`) by CKernels' `srk_stem`: sixteen output pixels of
-    /// a row × sixteen channels at a time from the input rows split into even and odd
-    /// columns, so no tap needs a gather or a transpose (MobileNetV2's took 0.56 ms of a pass
-    /// on one thread as the packed product, whose tiles are transposed into the planes). The
-    /// packed product's sums, then its epilogue (bias, then `activation`) on each band of
-    /// rows while it is in cache: the same bits. Tasks are (image, band of 8 output rows).
+    /// A stem (`stemApplies`) by CKernels' `srk_stem`: sixteen output pixels of a row ×
+    /// sixteen channels at a time from the input rows split into even and odd columns, so no
+    /// tap needs a gather or a transpose (MobileNetV2's took 0.56 ms of a pass on one thread
+    /// as the packed product, whose tiles are transposed into the planes). With `fused` the
+    /// packed product's sums, else (under an explanation) those of `directConv2d(fused:
+    /// false)`; then the bias and `activation` on each band of rows while it is in cache, as
+    /// both add them: the same bits. Tasks are (image, band of 8 output rows).
     static func stemConv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, _ a: Conv2DAttributes, outShape: [Int],
-                           activation: FusedActivation?) -> Tensor {
+                           activation: FusedActivation?, fused: Bool) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
         let k = a.kernel[0], rows = 8, p = ho * wo
@@ -35,7 +36,8 @@ extension Kernels {
                 let (oy0, oy1) = (band * rows, min(ho, band * rows + rows))
                 let image = out.pointer + img * o * p
                 srk_stem(x.pointer + img * c * h * wd, Int32(c), Int32(h), Int32(wd), w.pointer, Int32(o), Int32(k),
-                         Int32(a.pads[0]), Int32(a.pads[1]), image, Int32(ho), Int32(wo), Int32(oy0), Int32(oy1), buffer)
+                         Int32(a.pads[0]), Int32(a.pads[1]), image, Int32(ho), Int32(wo), Int32(oy0), Int32(oy1), buffer,
+                         fused ? 1 : 0)
                 epilogue(image, channels: o, columns: (oy0 * wo)..<(oy1 * wo), stride: p, bias: bias?.pointer,
                          activation: activation, parallel: false)
             }
