@@ -3,7 +3,8 @@
    activations and their derivatives (SRRuntime/Kernels/FusedActivation.swift, Unary.swift),
    softmax's exponentials (Layout.swift), the packed-weight matrix product of convolutions
    and linear layers (SRRuntime/Kernels/PackedGEMM.swift, PackedLinear.swift), the forward
-   depthwise and 1×1 convolutions (SRRuntime/Kernels/Depthwise.swift, Pointwise.swift),
+   depthwise and 1×1 convolutions (SRRuntime/Kernels/Depthwise.swift, Pointwise.swift), an
+   image's first layer at stride 2 (Stem.swift),
    matrix transposes (the ONNX import's weights, the packing), context-aware saliency's
    patch distances (SRSaliency/ContextAwareSaliency.swift). */
 #ifndef SRTOOL_CKERNELS_H

@@ -3,7 +3,8 @@ import SRCore
 
 extension Kernels {
     /// 2-D convolution, NCHW input, OIHW weight, via im2col + sgemm per image and group
-    /// (depthwise and an image's first layer run as direct loops, `directConv2d`; a 1×1
+    /// (an image's first layer at stride 2 by `stemConv2d` on AVX-512; depthwise and other
+    /// first layers run as direct loops, `directConv2d`; a 1×1
     /// stride-1 unpadded convolution multiplies the input directly, by `pointwiseConv2d`
     /// where `pointwiseApplies`; a wide 3×3 stride-1 one runs as Winograd F(2×2, 3×3) or,
     /// where `winograd` allows, F(4×4, 3×3), `Winograd.swift`; with `packedWeights`, the
@@ -29,9 +30,10 @@ extension Kernels {
         let padsInReach = a.pads[0] <= (kh - 1) * a.dilation[0] && a.pads[2] <= (kh - 1) * a.dilation[0]
             && a.pads[1] <= (kw - 1) * a.dilation[1] && a.pads[3] <= (kw - 1) * a.dilation[1]
         // Depthwise, and under an explanation an image's first layer when it has few outputs
-        // and taps (MobileNet's, EfficientNet's 3×3 stride-2 stem): direct loops. A
-        // forward-only run takes such a stem as a packed product (MobileNetV2's: about 0.6 →
-        // 0.54 ms on one thread).
+        // and taps (VGG-16's; MobileNet's and EfficientNet's 3×3 stride-2 stems go to
+        // `stemConv2d` below where it runs): direct loops. A forward-only run takes such a
+        // first layer as a packed product (MobileNetV2's stem: about 0.6 → 0.54 ms on one
+        // thread, 0.40 ms by `stemConv2d`).
         let loops = padsInReach && ((cg == 1 && g > 1)
             || (winograd != .f4x4 && cg <= 4 && og <= 64 && kh * kw <= 25 && a.stride[1] <= 2))
         let direct = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pads == [0, 0, 0, 0]
