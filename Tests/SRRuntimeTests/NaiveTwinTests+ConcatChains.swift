@@ -3,16 +3,11 @@ import SRCore
 import SRTestSupport
 import XCTest
 
-/// Dense blocks' concats as views of one buffer per chain (`ConcatChains`): found in both
-/// spellings, the same bits as each concat made on its own, sharing memory only where the
-/// leading dims are 1, and never written over by the batch norm that alone reads a member.
-final class ConcatChainTests: XCTestCase {
-    func random(_ shape: [Int], _ rng: inout Seeded) -> Tensor {
-        let t = Tensor(zeros: shape)
-        for i in 0..<t.count { t.pointer[i] = Float.random(in: -2...2, using: &rng) }
-        return t
-    }
-
+/// Dense blocks' concats as views of one buffer per chain (`ConcatChains`) against each
+/// concat made on its own (`Kernels.concat`): found in both spellings, the same bits,
+/// sharing memory only where the leading dims are 1, and never written over by the batch
+/// norm that alone reads a member.
+extension NaiveTwinTests {
     /// A dense block of `layers` layers on x [N, 8, 6, 5]: layer k's input is the concat
     /// of x and every earlier layer's output, read only by a batch norm whose ReLU runs
     /// inside it in forward-only runs; then a 1×1 conv to 4 channels. `progressive` spells
