@@ -2,7 +2,6 @@
 #include "targets.h"
 
 #include <math.h>
-#include <string.h>
 
 /* An image's first layer: few input channels (RGB), square K × K filters at stride 2
    (MobileNet's, EfficientNet's, ShuffleNet's 3 × 3 stem; ResNet's 7 × 7), on NCHW planes.
@@ -150,7 +149,8 @@ int srk_stem_runs(int c, int k) { return srk_isa() == SRK_ISA_AVX512 && c >= 1 &
 void srk_stem(const float *x, int c, int h, int w, const float *weights, int o, int k, int top, int left, float *out,
               int ho, int wo, int oy0, int oy1, float *scratch, int fused) {
 #if defined(__x86_64__)
-    if (srk_stem_runs(c, k)) {
+    /* A left pad past 2P would reach in front of the split lines' zeros. */
+    if (srk_stem_runs(c, k) && left >= 0 && left < 2 * P) {
         if (fused) stem_fused(x, c, h, w, weights, o, k, top, left, out, ho, wo, oy0, oy1, scratch);
         else stem_unfused(x, c, h, w, weights, o, k, top, left, out, ho, wo, oy0, oy1, scratch);
         return;
