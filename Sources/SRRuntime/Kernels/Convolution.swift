@@ -273,13 +273,12 @@ extension Kernels {
         // 8 floats of slack: a run's last group of eight may read past the plane's end.
         let planeSize = (split ? 2 * ph * half : ph * pw) + 8
         let out = Tensor(uninitialized: outShape)
-        // A second worker pays only past ~2^18 multiply-adds (waking it costs ~10 µs).
         let work = n * o * ho * wo * kh * kw * cg
         // Output channels of a group split into blocks when there are fewer groups than workers.
         let blocks = n * g >= Parallel.threads ? 1 : min(og, Parallel.threads)
         let perBlock = (og + blocks - 1) / blocks
         let tasks = n * g * blocks
-        let workers = work < 1 << 18 ? 1 : min(Parallel.threads, tasks)
+        let workers = work < Parallel.directLoopWork ? 1 : min(Parallel.threads, tasks)
         let planes = UnsafeMutablePointer<Float>.allocate(capacity: planeSize * cg * workers)
         defer { planes.deallocate() }
         let taps = kh * kw

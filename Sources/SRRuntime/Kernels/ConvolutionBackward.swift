@@ -96,7 +96,7 @@ extension Kernels {
         let cols = (wd + sw - 1) / sw
         let dx = Tensor(zeros: inShape)
         let work = n * o * ho * wo * kh * kw
-        let workers = work < 1 << 18 ? 1 : min(Parallel.threads, max(1, n * c))
+        let workers = work < Parallel.directLoopWork ? 1 : min(Parallel.threads, max(1, n * c))
         let phases = sw > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: sw * h * cols * workers) : nil
         defer { phases?.deallocate() }
         /// `dst[i] += tap · src[i]` for i in 0..<count.

@@ -36,8 +36,7 @@ extension Kernels {
         let rows = fit >= ho || fit < 4 ? fit : fit / 4 * 4
         let bands = (ho + rows - 1) / rows, blocks = (c + 15) / 16
         let tasks = n * blocks * bands
-        // A second worker pays only past ~2^18 multiply-adds (waking it costs ~10 µs).
-        let workers = n * c * ho * wo * kh * kw < 1 << 18 ? 1 : min(Parallel.threads, tasks)
+        let workers = n * c * ho * wo * kh * kw < Parallel.directLoopWork ? 1 : min(Parallel.threads, tasks)
         let scratchFloats = srk_depthwise_scratch(Int32(kh), Int32(kw), Int32(s), Int32(wo), Int32(rows))
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchFloats * 4 * workers, alignment: 64)
         defer { scratch.deallocate() }
