@@ -13,7 +13,7 @@ public enum Parallel {
     /// depthwise input gradient) needs before a second worker pays: the pool's workers spin
     /// between loops, so handing one a share costs a few microseconds. ShuffleNetV2's
     /// depthwise layers of 0.1–0.25 M multiply-adds on 14×14 and 7×7 maps, once left to one
-    /// worker below 2^18, took its forward pass 3.1 → 2.9 ms on two threads.
+    /// worker below 2^18, took its forward pass 3.1–3.3 → 2.9–3.0 ms on two threads.
     public static let directLoopWork = 1 << 16
 
     /// `body` with loops limited to `threads` cores.
