@@ -91,18 +91,67 @@ final class ONNXModelDecodingTests: XCTestCase {
         extra.graph = second
         let twice = bytes + (try extra.serializedBytes() as Data)
         for (name, data) in [("plain", bytes), ("two-graphs", twice)] {
-            let got = try ONNXModelDecoding.decode(MappedFile(path: file(name, data)))
+            let got = try ONNXModelDecoding.decode(MappedFile(path: file(name, data))).model
             let want = try Onnx_ModelProto(serializedBytes: data, options: options)
             XCTAssertEqual(got, want, name)
             XCTAssertEqual(got.graph.initializer.map { $0.name }, want.graph.initializer.map { $0.name }, name)
         }
-        XCTAssertEqual(try ONNXModelDecoding.decode(MappedFile(path: file("two-graphs", twice))).graph.name,
+        XCTAssertEqual(try ONNXModelDecoding.decode(MappedFile(path: file("two-graphs", twice))).model.graph.name,
                        "merged")
         let cut = try file("cut", bytes.prefix(bytes.count - 7))
         XCTAssertThrowsError(try ONNXModelDecoding.decode(MappedFile(path: cut)))
         XCTAssertThrowsError(try ONNXImporter.load(path: cut)) { error in
             XCTAssertTrue("\(error)".contains("not a valid ONNX model"), "\(error)")
         }
+    }
+
+    /// Large raw_data (64 KiB and more) stays in the file: the decoded initializer lacks it,
+    /// the range handed back holds exactly its bytes, and the import reads it from there —
+    /// float data by `pread`, float64 data out of the map — into a graph whose outputs are
+    /// those of the model decoded whole, bit for bit. x [2, 64] → MatMul W [64, 300] (float,
+    /// 76,800 bytes) → MatMul D [300, 64] (float64, 153,600 bytes) → y; B [64] stays small.
+    func testLargeRawDataIsReadFromTheFile() throws {
+        var rng = Seeded(state: 9)
+        let w = floats("W", [64, 300], &rng), b = floats("B", [64], &rng)
+        var d = Onnx_TensorProto()
+        d.name = "D"
+        d.dims = [300, 64]
+        d.dataType = 11
+        let doubles = (0..<(300 * 64)).map { _ in Double.random(in: -1...1, using: &rng) }
+        d.rawData = doubles.withUnsafeBufferPointer { Data(buffer: $0) }
+        var g = Onnx_GraphProto()
+        g.name = "g"
+        g.input = [value("x", [2, 64])]
+        g.output = [value("y", [2, 64])]
+        g.initializer = [w, d, b]
+        g.node = [node("MatMul", ["x", "W"], "h"), node("MatMul", ["h", "D"], "m"), node("Add", ["m", "B"], "y")]
+        var m = Onnx_ModelProto()
+        m.irVersion = 8
+        var opset = Onnx_OperatorSetIdProto()
+        opset.version = 17
+        m.opsetImport = [opset]
+        m.graph = g
+        let bytes: Data = try m.serializedBytes()
+        let path = try file("large", bytes)
+        let mapped = try MappedFile(path: path)
+        let (decoded, raw) = try ONNXModelDecoding.decode(mapped)
+        XCTAssertEqual(raw.keys.sorted(), [0, 1], "W and D left in the file, B decoded")
+        for (i, t) in [w, d].enumerated() {
+            let range = try XCTUnwrap(raw[i])
+            XCTAssertEqual(Data(mapped.bytes[range]), t.rawData, t.name)
+            var stripped = t
+            stripped.rawData = Data()
+            XCTAssertEqual(decoded.graph.initializer[i], stripped, t.name)
+        }
+        XCTAssertEqual(decoded.graph.initializer[2], b)
+        let x = try Tensor(shape: [2, 64], values: (0..<128).map { Float($0) / 64 - 1 })
+        var whole = try Onnx_ModelProto(serializedBytes: bytes, options: ONNXModelDecoding.options)
+        let reference = try ONNXImporter.load(model: &whole, directory: URL(fileURLWithPath: NSTemporaryDirectory()),
+                                              name: "whole")
+        let want = try Executor(graph: reference, threads: 1).outputs(x)[0]
+        let got = try Executor(graph: try ONNXImporter.load(path: path), threads: 1).outputs(x)[0]
+        XCTAssertEqual(got.values.map(\.bitPattern), want.values.map(\.bitPattern))
+        XCTAssertTrue(want.values.contains { $0 != 0 })
     }
 
     /// A weight whose readers are all lowered is dropped from the builder's constants, and

@@ -40,10 +40,10 @@ public enum ONNXImporter {
                             limits: ImportLimits = .default) throws -> Graph {
         let url = URL(fileURLWithPath: path)
         try InputFile.checkRegular(path)
-        var model: Onnx_ModelProto
+        var model: Onnx_ModelProto, raw: ONNXModelDecoding.RawData
         let file = try MappedFile(path: path)
         do {
-            model = try ONNXModelDecoding.decode(file)
+            (model, raw) = try ONNXModelDecoding.decode(file)
         } catch let e as SwiftProtobuf.BinaryDecodingError {
             throw SRError.malformed("\(path): not a valid ONNX model (protobuf: \(e))")
         } catch {
@@ -52,18 +52,21 @@ public enum ONNXImporter {
         // The decoded model may borrow bytes of the map: it stays mapped until the import ends.
         var graph = try withExtendedLifetime(file) {
             try load(model: &model, directory: url.deletingLastPathComponent(), inputShape: inputShape, limits: limits,
-                     name: path)
+                     name: path, raw: (file, raw))
         }
         graph.metadata.sourceFiles = [url.lastPathComponent]
         return graph
     }
 
-    /// Imports a decoded model; external data is looked up in `directory`.
+    /// Imports a decoded model; external data is looked up in `directory`, `raw_data` left in
+    /// the file by `ONNXModelDecoding` in `raw`.
     static func load(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]? = nil,
-                     limits: ImportLimits = .default, name: String) throws -> Graph {
+                     limits: ImportLimits = .default, name: String,
+                     raw: (file: MappedFile, ranges: ONNXModelDecoding.RawData)? = nil) throws -> Graph {
         guard model.hasGraph else { throw SRError.malformed("\(name): ONNX model has no graph") }
         let props = Dictionary(model.metadataProps.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        let importer = try ONNXGraphBuilder(model: &model, directory: directory, inputShape: inputShape, limits: limits)
+        let importer = try ONNXGraphBuilder(model: &model, directory: directory, inputShape: inputShape, limits: limits,
+                                            raw: raw)
         var graph = try importer.build()
         // srtool's own metadata_props keys: how to feed the model and what its classes are.
         graph.metadata.preprocess = props["srtool.preprocess"]
@@ -109,7 +112,8 @@ final class ONNXGraphBuilder {
     var perSampleCopies: [String: String] = [:]
     var batchCopies: [String: String] = [:]
 
-    init(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]?, limits: ImportLimits) throws {
+    init(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]?, limits: ImportLimits,
+         raw: (file: MappedFile, ranges: ONNXModelDecoding.RawData)? = nil) throws {
         opset = Int(model.opsetImport.first { $0.domain == "" || $0.domain == "ai.onnx" }?.version ?? 1)
         guard opset >= 1 else { throw SRError.malformed("the model declares ONNX opset \(opset)") }
         guard opset <= ONNXImporter.newestOpset else {
@@ -123,7 +127,8 @@ final class ONNXGraphBuilder {
         for i in model.graph.initializer.indices {
             let t = model.graph.initializer[i]
             guard !t.name.isEmpty else { throw SRError.malformed("an initializer has no name") }
-            constants[t.name] = try t.constant(modelDirectory: directory, limits: limits)
+            let inFile = raw.flatMap { raw in raw.ranges[i].map { (raw.file, $0) } }
+            constants[t.name] = try t.constant(modelDirectory: directory, limits: limits, rawInFile: inFile)
             model.graph.initializer[i].rawData = Data()
             model.graph.initializer[i].floatData = []
         }

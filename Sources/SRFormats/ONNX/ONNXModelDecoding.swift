@@ -12,9 +12,22 @@ import SwiftProtobuf
 /// their order, with the same options. A file whose top level or graph does not parse as
 /// protobuf fields, or that has more than one graph field (protobuf would merge them),
 /// is decoded whole, as before, and fails or not as before.
+///
+/// An initializer's one large `raw_data` field (64 KiB or more) is not decoded at all: the
+/// rest of its `TensorProto` is, and where the bytes lie in the file is handed back
+/// (`RawData`), for the importer to read them straight into the tensor (`MappedFile.read`)
+/// without touching the map. Decoded, protobuf copied each payload out of the map, and the
+/// importer then made the tensor beside that copy: VGG-16's 553 MB file peaked at 976 MB,
+/// two copies of its 411 MB fc6 at once.
 enum ONNXModelDecoding {
-    /// onnx.proto3 field numbers: `ModelProto.graph`, `GraphProto.initializer`.
-    private static let graphField: UInt64 = 7, initializerField: UInt64 = 5
+    /// onnx.proto3 field numbers: `ModelProto.graph`, `GraphProto.initializer`,
+    /// `TensorProto.raw_data`.
+    private static let graphField: UInt64 = 7, initializerField: UInt64 = 5, rawDataField: UInt64 = 9
+    /// The smallest `raw_data` left in the file.
+    private static let leftInFile = 1 << 16
+
+    /// Where initializer i's `raw_data` lies in the file (the decoded proto's is empty).
+    typealias RawData = [Int: Range<Int>]
 
     /// What every decode of a model allows: nesting at most 64 messages deep.
     static var options: BinaryDecodingOptions {
@@ -23,14 +36,14 @@ enum ONNXModelDecoding {
         return options
     }
 
-    static func decode(_ file: MappedFile) throws -> Onnx_ModelProto {
+    static func decode(_ file: MappedFile) throws -> (model: Onnx_ModelProto, raw: RawData) {
         let bytes = file.bytes
         guard let top = ProtobufFields.all(bytes, in: 0..<bytes.count),
               case let graphs = top.filter({ $0.number == graphField }), graphs.count == 1,
               let graph = graphs.first, graph.delimited,
               let inner = ProtobufFields.all(bytes, in: graph.payload)
         else {
-            return try Onnx_ModelProto(serializedBytes: borrowed(bytes, 0..<bytes.count), options: options)
+            return (try Onnx_ModelProto(serializedBytes: borrowed(bytes, 0..<bytes.count), options: options), [:])
         }
         var model = try Onnx_ModelProto(serializedBytes: joined(bytes, top.filter { $0.number != graphField }),
                                         options: options)
@@ -39,8 +52,19 @@ enum ONNXModelDecoding {
                                           options: options)
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         var released = 0
+        var raw: RawData = [:]
         for f in inner where isInitializer(f) {
-            decoded.initializer.append(try Onnx_TensorProto(serializedBytes: borrowed(bytes, f.payload), options: options))
+            // One raw_data field (protobuf would keep the last of several), large: the rest.
+            if let fields = ProtobufFields.all(bytes, in: f.payload),
+               case let data = fields.filter({ $0.number == rawDataField }), data.count == 1, let field = data.first,
+               field.delimited, field.payload.count >= leftInFile {
+                raw[decoded.initializer.count] = field.payload
+                decoded.initializer.append(try Onnx_TensorProto(serializedBytes: joined(bytes, fields.filter {
+                    $0.number != rawDataField
+                }), options: options))
+            } else {
+                decoded.initializer.append(try Onnx_TensorProto(serializedBytes: borrowed(bytes, f.payload), options: options))
+            }
             let end = f.whole.upperBound / page * page
             if end > released, let base = bytes.baseAddress {
                 _ = madvise(UnsafeMutableRawPointer(mutating: base + released), end - released, MADV_DONTNEED)
@@ -48,7 +72,7 @@ enum ONNXModelDecoding {
             }
         }
         model.graph = decoded
-        return model
+        return (model, raw)
     }
 
     /// The bytes of `range`, without a copy (the map outlives the decode).

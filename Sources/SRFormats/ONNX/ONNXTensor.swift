@@ -47,22 +47,36 @@ enum ONNXConstant {
 
 extension Onnx_TensorProto {
     /// Decodes the tensor's data (raw, typed fields or external file) into a constant.
-    /// Every length is checked against the bytes present before allocating.
-    func constant(modelDirectory: URL?, limits: ImportLimits) throws -> ONNXConstant {
+    /// Every length is checked against the bytes present before allocating. `rawInFile`:
+    /// the `raw_data` the decoder left in the model file (`ONNXModelDecoding.RawData`); float
+    /// data is read from there into the tensor with `pread`, never through the map.
+    func constant(modelDirectory: URL?, limits: ImportLimits,
+                  rawInFile: (file: MappedFile, range: Range<Int>)? = nil) throws -> ONNXConstant {
         let what = "initializer '\(name)'"
         var shape: [Int] = []
         for d in dims {
             guard d >= 0, d <= Int64(Int.max) else { throw SRError.malformed("\(what): negative dimension \(d)") }
             shape.append(Int(d))
         }
+        guard let type = DataType(rawValue: Int(dataType)) else {
+            throw SRError.unsupported("\(what): unknown data type \(dataType)")
+        }
+        if dataLocation != .external, let (file, range) = rawInFile, type == .float {
+            let count = try limits.payload(shape, unitsPerElement: 4, present: range.count, unit: "bytes of \(type) data",
+                                           what: what)
+            let t = Tensor(uninitialized: shape)
+            try file.read(range.lowerBound..<(range.lowerBound + count * 4), into: t.pointer)
+            littleEndianFix(t)
+            return .floats(t)
+        }
         let raw: Data?
         if dataLocation == .external {
             raw = try externalBytes(modelDirectory: modelDirectory, what: what)
+        } else if let (file, range) = rawInFile {
+            // Other types, left in the file too: copied out of the map.
+            raw = Data(file.bytes[range])
         } else {
             raw = rawData.isEmpty ? nil : rawData
-        }
-        guard let type = DataType(rawValue: Int(dataType)) else {
-            throw SRError.unsupported("\(what): unknown data type \(dataType)")
         }
         // Bytes per element in raw_data, and the typed field holding the values otherwise
         // (float16, int8…int32 and bool live in int32_data, one per element).
