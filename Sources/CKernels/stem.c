@@ -58,7 +58,7 @@ static void stem_scalar(const float *x, int c, int h, int w, const float *weight
 }
 
 #if defined(__x86_64__)
-/* Splits input row iy of one channel (zeros outside the image) into E and O at `e`, `o`. */
+/* Splits `row` (NULL: a row of padding, all zeros) into the lines E at `e` and O at `od`. */
 AVX512 static void split_row(const float *row, int w, int wo, int k, float *e, float *od) {
     const size_t n = line_floats(wo, k);
     const __m512 zero = _mm512_setzero_ps();

@@ -15,7 +15,7 @@ struct ConcatChains {
     /// One concat of a chain: the chain's index, whether it is the chain's first, how many of
     /// its inputs (its last ones) are new to the chain, and the output of the chain's last
     /// member, whose size the buffer takes.
-    struct Member: Equatable {
+    struct Member {
         let chain: Int
         let first: Bool
         let newInputs: Int

@@ -62,7 +62,7 @@ public enum ONNXImporter {
     /// the file by `ONNXModelDecoding` in `raw`.
     static func load(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]? = nil,
                      limits: ImportLimits = .default, name: String,
-                     raw: (file: MappedFile, ranges: ONNXModelDecoding.RawData)? = nil) throws -> Graph {
+                     raw: ONNXModelDecoding.RawSource? = nil) throws -> Graph {
         guard model.hasGraph else { throw SRError.malformed("\(name): ONNX model has no graph") }
         let props = Dictionary(model.metadataProps.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         let importer = try ONNXGraphBuilder(model: &model, directory: directory, inputShape: inputShape, limits: limits,
@@ -113,7 +113,7 @@ final class ONNXGraphBuilder {
     var batchCopies: [String: String] = [:]
 
     init(model: inout Onnx_ModelProto, directory: URL, inputShape: [Int]?, limits: ImportLimits,
-         raw: (file: MappedFile, ranges: ONNXModelDecoding.RawData)? = nil) throws {
+         raw: ONNXModelDecoding.RawSource? = nil) throws {
         opset = Int(model.opsetImport.first { $0.domain == "" || $0.domain == "ai.onnx" }?.version ?? 1)
         guard opset >= 1 else { throw SRError.malformed("the model declares ONNX opset \(opset)") }
         guard opset <= ONNXImporter.newestOpset else {

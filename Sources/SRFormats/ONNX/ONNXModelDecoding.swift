@@ -28,6 +28,8 @@ enum ONNXModelDecoding {
 
     /// Where initializer i's `raw_data` lies in the file (the decoded proto's is empty).
     typealias RawData = [Int: Range<Int>]
+    /// The mapped model file and the `raw_data` left in it.
+    typealias RawSource = (file: MappedFile, ranges: RawData)
 
     /// What every decode of a model allows: nesting at most 64 messages deep.
     static var options: BinaryDecodingOptions {

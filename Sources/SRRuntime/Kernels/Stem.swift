@@ -23,7 +23,7 @@ extension Kernels {
         let (o, ho, wo) = (outShape[1], outShape[2], outShape[3])
         let k = a.kernel[0], rows = 8, p = ho * wo
         let bands = (ho + rows - 1) / rows, tasks = n * bands
-        let workers = min(Parallel.threads, tasks)
+        let workers = n * o * p * c * k * k < Parallel.directLoopWork ? 1 : min(Parallel.threads, tasks)
         // Whole 64-byte lines per worker.
         let scratchFloats = (srk_stem_scratch(Int32(c), Int32(k), Int32(wo), Int32(o), Int32(rows)) + 15) / 16 * 16
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchFloats * 4 * workers, alignment: 64)
