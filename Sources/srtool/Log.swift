@@ -14,12 +14,13 @@ enum Log {
     private final class Said: @unchecked Sendable { let lock = NSLock(); var lines = Set<String>() }
     static func info(_ message: String) { write(message) }
 
-    /// `timing: load 0.512 s, forward best 0.3012 s, median 0.3104 s (5 runs)` — the line
-    /// Tools/bench parses; a tenth of a millisecond is a few percent of a MobileNet's pass.
+    /// `timing: load 0.512 s, forward best 0.30121 s, median 0.31043 s (5 runs)` — the line
+    /// Tools/bench parses; ten microseconds, as a small layer's change moves a MobileNet's
+    /// 4-ms pass by that much.
     static func timing(load: Duration, label: String, runs: [Duration]) {
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         let s = runs.map(seconds).sorted()
-        info(String(format: "timing: load %.3f s, %@ best %.4f s, median %.4f s (%d runs)",
+        info(String(format: "timing: load %.3f s, %@ best %.5f s, median %.5f s (%d runs)",
                     seconds(load), label, s.first ?? 0, s.isEmpty ? 0 : s[s.count / 2], s.count))
     }
 

@@ -43,9 +43,9 @@ struct Run: ParsableCommand {
         var rows = [["layer", "op", "ms", "share"]]
         for (name, op) in order {
             let t = total[name] ?? 0
-            rows.append([name, op, String(format: "%.2f", t * 1000), String(format: "%.1f%%", sum > 0 ? t / sum * 100 : 0)])
+            rows.append([name, op, String(format: "%.3f", t * 1000), String(format: "%.1f%%", sum > 0 ? t / sum * 100 : 0)])
         }
-        rows.append(["total", "", String(format: "%.2f", sum * 1000), "100%"])
+        rows.append(["total", "", String(format: "%.3f", sum * 1000), "100%"])
         for line in formatTable(rows, rightAligned: [2, 3]) { Log.info(line) }
     }
 
