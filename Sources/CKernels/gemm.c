@@ -202,14 +202,27 @@ static void product(tile_fn_t tile_fn, store_fn_t store_fn, int rows_out, const 
         const int jn = j1 - jc < nc ? j1 - jc : nc;
         for (int p = p0; p < p1; p++) {
             const float *w = packed + (size_t)p * NR * k;
+            const int rows = m - p * NR < NR ? m - p * NR : NR;
+            const int tiles = (jn + MR - 1) / MR, per_tile = (rows + tiles - 1) / tiles;
             for (int k0 = 0; k0 < k; k0 += KC) {
                 const int kc = k - k0 < KC ? k - k0 : KC;
                 for (int j = 0; j < jn; j += MR) {
                     const int cols = jn - j < MR ? jn - j : MR;
+#if defined(__x86_64__)
+                    /* The panel's output rows, a few per tile of the first block, asked for in
+                       the write state, so the stores at the panel's end find them in cache
+                       (MobileNetV3's 1×1 layers on 14×14 and 7×7 maps about 5 % faster on one
+                       thread). Channel-major outputs only; the row-major product's (linear
+                       layers') were not tried. */
+                    if (k0 == 0 && !rows_out)
+                        for (int c = j / MR * per_tile; c < rows && c < (j / MR + 1) * per_tile; c++) {
+                            const char *line = (const char *)(out + (ptrdiff_t)(p * NR + c) * ldo + jc);
+                            for (int b = 0; b < jn * 4; b += 64) _mm_prefetch(line + b, _MM_HINT_ET0);
+                        }
+#endif
                     tile_fn(cols, kc, x, row + k0, col + jc + j, w + (size_t)k0 * NR, acc + j * NR, k0 == 0);
                 }
             }
-            const int rows = m - p * NR < NR ? m - p * NR : NR;
             store_fn(acc, jn, rows, rows_out ? out + (ptrdiff_t)jc * ldo + (ptrdiff_t)p * NR
                                              : out + (ptrdiff_t)p * NR * ldo + jc, ldo);
         }
