@@ -25,9 +25,17 @@
 size_t srk_depthwise_scratch(int kh, int kw, int stride, int wo, int rows) {
     const size_t pw = (size_t)(wo - 1) * stride + kw, rows_in = (size_t)(rows - 1) * stride + kh;
     /* buf, with COLS·stride columns of slack for a register block past the row's end; obuf,
-       with 16 pixels of slack for the last transpose; the block's weights. */
-    return (rows_in * pw + (size_t)COLS * stride + 1) * LANES + ((size_t)rows * wo + 16) * LANES
-        + (size_t)LANES * kh * kw;
+       with 16 pixels of slack for the last transpose. */
+    return (rows_in * pw + (size_t)COLS * stride + 1) * LANES + ((size_t)rows * wo + 16) * LANES;
+}
+
+size_t srk_depthwise_blocks_size(int c, int taps) { return (size_t)((c + LANES - 1) / LANES) * taps * LANES; }
+
+void srk_depthwise_blocks(const float *weights, int c, int taps, float *blocks) {
+    for (int c0 = 0; c0 < c; c0 += LANES)
+        for (int t = 0; t < taps; t++)
+            for (int l = 0; l < LANES; l++)
+                *blocks++ = c0 + l < c ? weights[(size_t)(c0 + l) * taps + t] : 0.0f;
 }
 
 static void depthwise_scalar(const float *x, int h, int w, const float *weights, int kh, int kw,
@@ -65,17 +73,16 @@ AVX512 static inline __attribute__((always_inline)) void load_transposed(const f
 
 /* no_builtin: the compiler otherwise turns the padding's few zero stores per row and the
    copies of a transposed block into memset and memcpy calls, one per row and block. */
-AVX512 __attribute__((no_builtin("memset", "memcpy"))) static void depthwise_avx512(const float *x, int h, int w, const float *weights, int kh, int kw, int stride,
+AVX512 __attribute__((no_builtin("memset", "memcpy"))) static void depthwise_avx512(const float *x, int h, int w, const float *blocks, int kh, int kw, int stride,
                                     int top, int left, float *out, int ho, int wo, int c0, int c1,
                                     int oy0, int oy1, float *scratch) {
     const int rows = oy1 - oy0, taps = kh * kw, nch = c1 - c0;
     const int pw = (wo - 1) * stride + kw, rows_in = (rows - 1) * stride + kh;
     float *buf = scratch;
     float *obuf = buf + ((size_t)rows_in * pw + (size_t)COLS * stride + 1) * LANES;
-    float *wv = obuf + ((size_t)rows * wo + 16) * LANES;
+    /* The block's filters, tap t's 16 lanes at t·16 (srk_depthwise_blocks). */
+    const float *wv = blocks + (size_t)(c0 / LANES) * taps * LANES;
     const __mmask16 chans = first_lanes(nch);
-    for (int t = 0; t < taps; t++)
-        for (int l = 0; l < LANES; l++) wv[(size_t)t * LANES + l] = l < nch ? weights[(size_t)(c0 + l) * taps + t] : 0.0f;
 
     /* Interleave: buf row r is input row oy0·stride − top + r. */
     const __m512 zero = _mm512_setzero_ps();
@@ -249,7 +256,7 @@ PLANES(3)
 PLANES(5)
 #endif
 
-void srk_depthwise(const float *x, int h, int w, const float *weights, int kh, int kw, int stride,
+void srk_depthwise(const float *x, int h, int w, const float *weights, const float *blocks, int kh, int kw, int stride,
                    int top, int left, float *out, int ho, int wo, int c0, int c1, int oy0, int oy1, float *scratch) {
 #if defined(__x86_64__)
     if (srk_isa() == SRK_ISA_AVX512) {
@@ -265,11 +272,12 @@ void srk_depthwise(const float *x, int h, int w, const float *weights, int kh, i
             return;
         }
         for (int c = c0; c < c1; c += LANES)
-            depthwise_avx512(x, h, w, weights, kh, kw, stride, top, left, out, ho, wo, c,
+            depthwise_avx512(x, h, w, blocks, kh, kw, stride, top, left, out, ho, wo, c,
                              c1 - c < LANES ? c1 : c + LANES, oy0, oy1, scratch);
         return;
     }
 #endif
     (void)scratch;
+    (void)blocks;
     depthwise_scalar(x, h, w, weights, kh, kw, stride, top, left, out, ho, wo, c0, c1, oy0, oy1);
 }

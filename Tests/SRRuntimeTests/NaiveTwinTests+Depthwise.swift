@@ -31,6 +31,9 @@ extension NaiveTwinTests {
             (3, 35, 40, Conv2DAttributes(kernel: [5, 5], pads: [0, 1, 2, 0], group: 3), nil),
             (4, 6, 100, Conv2DAttributes(kernel: [3, 3], pads: [2, 0, 0, 2], group: 4), .relu(slope: 0)),
         ]
+        // One scratch for every case and level: each weight's filter blocks are made on its
+        // first call and must be found again, never another case's.
+        let scratch = Scratch()
         for (i, k) in cases.enumerated() {
             let x = random([2, k.c, k.h, k.w], &rng)
             let w = random([k.c, 1] + k.a.kernel, &rng)
@@ -43,7 +46,8 @@ extension NaiveTwinTests {
             for level in InstructionSet.allCases where level <= InstructionSet.supported {
                 XCTAssertEqual(InstructionSet.use(level), level)
                 let blocked = Parallel.using(2) {
-                    Kernels.depthwiseConv2d(x, weight: w, bias: b, k.a, outShape: shape, activation: k.activation)
+                    Kernels.depthwiseConv2d(x, weight: w, bias: b, k.a, outShape: shape, scratch: scratch,
+                                            activation: k.activation)
                 }
                 let differing = zip(blocked.values, rows.values).filter { $0.bitPattern != $1.bitPattern }.count
                 XCTAssertEqual(differing, 0, "case \(i) at \(level): elements not the row loops' bits")

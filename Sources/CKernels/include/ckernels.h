@@ -91,12 +91,19 @@ void srk_stem(const float *x, int c, int h, int w, const float *weights, int o, 
 
 /* Floats of 64-byte-aligned scratch srk_depthwise needs for `rows` output rows. */
 size_t srk_depthwise_scratch(int kh, int kw, int stride, int wo, int rows);
+/* Floats srk_depthwise_blocks writes for c channels' filters of `taps` taps. */
+size_t srk_depthwise_blocks_size(int c, int taps);
+/* The filters weights [c, taps] in blocks of 16 channels, block b's tap t at (b·taps + t)·16,
+   channel 16b + l in lane l, zeros past channel c − 1: the vectors srk_depthwise's channel
+   blocks multiply by, made once per weight tensor by the caller. */
+void srk_depthwise_blocks(const float *weights, int c, int taps, float *blocks);
 /* One image's depthwise convolution (channel ch of x [C, h, w] with the kh × kw filter
-   weights[ch]; one stride for both axes, `top` and `left` padding, zeros past the input's
-   edges, no dilation), no bias, for channels c0..<c1 and output rows oy0..<oy1 of out
-   [C, ho, wo]. Every level gives the same bits (depthwise.c: the order of the sums); only
-   AVX-512 uses `scratch`. */
-void srk_depthwise(const float *x, int h, int w, const float *weights, int kh, int kw, int stride,
+   weights[ch], the same filters as `blocks` from srk_depthwise_blocks; one stride for both
+   axes, `top` and `left` padding, zeros past the input's edges, no dilation), no bias, for
+   channels c0..<c1 (c0 a multiple of 16) and output rows oy0..<oy1 of out [C, ho, wo]. Every
+   level gives the same bits (depthwise.c: the order of the sums); only AVX-512 uses `blocks`
+   and `scratch`. */
+void srk_depthwise(const float *x, int h, int w, const float *weights, const float *blocks, int kh, int kw, int stride,
                    int top, int left, float *out, int ho, int wo, int c0, int c1, int oy0, int oy1, float *scratch);
 
 /* Context-aware saliency's candidate patches of one scale search (the queries first): per

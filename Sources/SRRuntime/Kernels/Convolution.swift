@@ -65,7 +65,8 @@ extension Kernels {
         }
         if loops {
             if winograd == .f4x4 && depthwiseApplies(a, channels: c, outChannels: o, outWidth: wo) {
-                return depthwiseConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation)
+                return depthwiseConv2d(x, weight: w, bias: bias, a, outShape: outShape, scratch: scratch,
+                                       activation: activation)
             }
             return directConv2d(x, weight: w, bias: bias, a, outShape: outShape, activation: activation,
                                 fused: winograd == .f4x4)
