@@ -20,8 +20,25 @@
 #define PW_ROWS 8
 #define PW_COLS 32
 
+/* A finished sum v of a row whose bias is b (0 without one), as FusedActivation.apply and
+   Kernels.finishRow (no residual) treat it: ReLU `s > 0 ? s : 0` and Clip `min(max(s, lo),
+   hi)` of s = v + b, Swift's max(x, y) being `y >= x ? y : x` and min(x, y) `y < x ? y : x`;
+   with no activation v + b only where b ≠ 0. The vector form below takes the same steps
+   lane by lane, NaN and signed zeros included. */
+static inline float finish_scalar(float v, float b, int act, float lo, float hi) {
+    const float s = v + b;
+    switch (act) {
+    case SRK_FINISH_RELU: return s > 0.0f ? s : 0.0f;
+    case SRK_FINISH_CLIP: {
+        const float m = lo >= s ? lo : s;
+        return hi < m ? hi : m;
+    }
+    default: return b != 0.0f ? s : v;
+    }
+}
+
 static void pointwise_scalar(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo,
-                             int r0, int r1, int j0, int j1) {
+                             int r0, int r1, int j0, int j1, const float *bias, int act, float lo, float hi) {
     for (int r = r0; r < r1; r++)
         for (int j = j0; j < j1; j++) {
             float total = 0.0f;
@@ -31,17 +48,35 @@ static void pointwise_scalar(const float *x, ptrdiff_t ldx, int k, const float *
                 for (int kk = k0; kk < k1; kk++) part = fmaf(w[(size_t)r * k + kk], x[(ptrdiff_t)kk * ldx + j], part);
                 total = k0 == 0 ? part : total + part;
             }
-            out[(ptrdiff_t)r * ldo + j] = total;
+            out[(ptrdiff_t)r * ldo + j] = finish_scalar(total, bias ? bias[r] : 0.0f, act, lo, hi);
         }
 }
 
 #if defined(__x86_64__)
+/* finish_scalar on 16 lanes. _mm512_max_ps(s, 0) returns its second operand for NaN and for
+   two zeros, so it is `s > 0 ? s : 0`; the blends pick lo where lo ≥ s and hi where hi < m,
+   both false for NaN. */
+AVX512 static inline __attribute__((always_inline)) __m512 finish16(__m512 v, float b, int act, __m512 lo, __m512 hi) {
+    const __m512 s = _mm512_add_ps(v, _mm512_set1_ps(b));
+    switch (act) {
+    case SRK_FINISH_RELU: return _mm512_max_ps(s, _mm512_setzero_ps());
+    case SRK_FINISH_CLIP: {
+        const __m512 m = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(lo, s, _CMP_GE_OQ), s, lo);
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(hi, m, _CMP_LT_OQ), m, hi);
+    }
+    default: return b != 0.0f ? s : v;
+    }
+}
+
 /* Rows r < R (a constant at each call site) of the tile at w (row stride ldw) and x over
    kc inputs, its first 16 pixels under m0 and the next 16 under m1 (0: none); the sums
-   stored when `first`, else added to the tile's outputs (the next block of inputs). */
+   stored when `first`, else added to the tile's outputs (the next block of inputs); after
+   the `last` block finished (finish16) with row r's bias at bias[r]. */
 AVX512 static inline __attribute__((always_inline)) void pw_tile(int R, const float *x, ptrdiff_t ldx, int kc,
                                                                    const float *w, int ldw, float *out, ptrdiff_t ldo,
-                                                                   __mmask16 m0, __mmask16 m1, int full, int first) {
+                                                                   __mmask16 m0, __mmask16 m1, int full, int first,
+                                                                   int last, const float *bias, int act, __m512 lo,
+                                                                   __m512 hi) {
     __m512 a0[PW_ROWS], a1[PW_ROWS];
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm512_setzero_ps();
@@ -59,12 +94,25 @@ AVX512 static inline __attribute__((always_inline)) void pw_tile(int R, const fl
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; r++) {
         float *o = out + (ptrdiff_t)r * ldo;
+        __m512 s0, s1;
         if (full) {
-            _mm512_storeu_ps(o, first ? a0[r] : _mm512_add_ps(_mm512_loadu_ps(o), a0[r]));
-            _mm512_storeu_ps(o + 16, first ? a1[r] : _mm512_add_ps(_mm512_loadu_ps(o + 16), a1[r]));
+            s0 = first ? a0[r] : _mm512_add_ps(_mm512_loadu_ps(o), a0[r]);
+            s1 = first ? a1[r] : _mm512_add_ps(_mm512_loadu_ps(o + 16), a1[r]);
         } else {
-            _mm512_mask_storeu_ps(o, m0, first ? a0[r] : _mm512_add_ps(_mm512_maskz_loadu_ps(m0, o), a0[r]));
-            _mm512_mask_storeu_ps(o + 16, m1, first ? a1[r] : _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), a1[r]));
+            s0 = first ? a0[r] : _mm512_add_ps(_mm512_maskz_loadu_ps(m0, o), a0[r]);
+            s1 = first ? a1[r] : _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), a1[r]);
+        }
+        if (last) {
+            const float b = bias ? bias[r] : 0.0f;
+            s0 = finish16(s0, b, act, lo, hi);
+            s1 = finish16(s1, b, act, lo, hi);
+        }
+        if (full) {
+            _mm512_storeu_ps(o, s0);
+            _mm512_storeu_ps(o + 16, s1);
+        } else {
+            _mm512_mask_storeu_ps(o, m0, s0);
+            _mm512_mask_storeu_ps(o + 16, m1, s1);
         }
     }
 }
@@ -73,7 +121,8 @@ AVX512 static inline __attribute__((always_inline)) void pw_tile(int R, const fl
    row written as one run, few streams at a time; a tile's blocks of inputs one after another. */
 AVX512 static inline __attribute__((always_inline)) void pw_rows(int R, const float *x, ptrdiff_t ldx, int k,
                                                                    const float *w, float *out, ptrdiff_t ldo, int j0,
-                                                                   int j1) {
+                                                                   int j1, const float *bias, int act, __m512 lo,
+                                                                   __m512 hi) {
     for (int j = j0; j < j1; j += PW_COLS) {
         const int n = j1 - j;
         const __mmask16 m0 = first_lanes(n), m1 = n > 16 ? first_lanes(n - 16) : 0;
@@ -90,39 +139,47 @@ AVX512 static inline __attribute__((always_inline)) void pw_rows(int R, const fl
         for (int k0 = 0; k0 < k; k0 += SRK_SUM_BLOCK) {
             const int kc = k - k0 < SRK_SUM_BLOCK ? k - k0 : SRK_SUM_BLOCK;
             const float *xb = x + (ptrdiff_t)k0 * ldx + j;
-            if (n >= PW_COLS) pw_tile(R, xb, ldx, kc, w + k0, k, out + j, ldo, 0xFFFF, 0xFFFF, 1, k0 == 0);
-            else pw_tile(R, xb, ldx, kc, w + k0, k, out + j, ldo, m0, m1, 0, k0 == 0);
+            const int last = k0 + kc == k;
+            if (n >= PW_COLS)
+                pw_tile(R, xb, ldx, kc, w + k0, k, out + j, ldo, 0xFFFF, 0xFFFF, 1, k0 == 0, last, bias, act, lo, hi);
+            else pw_tile(R, xb, ldx, kc, w + k0, k, out + j, ldo, m0, m1, 0, k0 == 0, last, bias, act, lo, hi);
         }
     }
 }
 
 AVX512 static void pointwise_avx512(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo,
-                                    int r0, int r1, int j0, int j1) {
+                                    int r0, int r1, int j0, int j1, const float *bias, int act, float lo, float hi) {
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     int r = r0;
-    for (; r + PW_ROWS <= r1; r += PW_ROWS)
-        pw_rows(PW_ROWS, x, ldx, k, w + (size_t)r * k, out + (ptrdiff_t)r * ldo, ldo, j0, j1);
-    const float *wr = w + (size_t)r * k;
-    float *o = out + (ptrdiff_t)r * ldo;
+#define ROWS(R) pw_rows(R, x, ldx, k, w + (size_t)r * k, out + (ptrdiff_t)r * ldo, ldo, j0, j1, bias ? bias + r : 0, \
+                        act, vlo, vhi)
+    for (; r + PW_ROWS <= r1; r += PW_ROWS) ROWS(PW_ROWS);
     switch (r1 - r) {
-    case 7: pw_rows(7, x, ldx, k, wr, o, ldo, j0, j1); break;
-    case 6: pw_rows(6, x, ldx, k, wr, o, ldo, j0, j1); break;
-    case 5: pw_rows(5, x, ldx, k, wr, o, ldo, j0, j1); break;
-    case 4: pw_rows(4, x, ldx, k, wr, o, ldo, j0, j1); break;
-    case 3: pw_rows(3, x, ldx, k, wr, o, ldo, j0, j1); break;
-    case 2: pw_rows(2, x, ldx, k, wr, o, ldo, j0, j1); break;
-    case 1: pw_rows(1, x, ldx, k, wr, o, ldo, j0, j1); break;
+    case 7: ROWS(7); break;
+    case 6: ROWS(6); break;
+    case 5: ROWS(5); break;
+    case 4: ROWS(4); break;
+    case 3: ROWS(3); break;
+    case 2: ROWS(2); break;
+    case 1: ROWS(1); break;
     default: break;
     }
+#undef ROWS
 }
 #endif
 
-void srk_pointwise(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo, int r0, int r1,
-                   int j0, int j1) {
+void srk_pointwise_finished(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo, int r0,
+                            int r1, int j0, int j1, const float *bias, int act, float lo, float hi) {
 #if defined(__x86_64__)
     if (srk_isa() == SRK_ISA_AVX512) {
-        pointwise_avx512(x, ldx, k, w, out, ldo, r0, r1, j0, j1);
+        pointwise_avx512(x, ldx, k, w, out, ldo, r0, r1, j0, j1, bias, act, lo, hi);
         return;
     }
 #endif
-    pointwise_scalar(x, ldx, k, w, out, ldo, r0, r1, j0, j1);
+    pointwise_scalar(x, ldx, k, w, out, ldo, r0, r1, j0, j1, bias, act, lo, hi);
+}
+
+void srk_pointwise(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo, int r0, int r1,
+                   int j0, int j1) {
+    srk_pointwise_finished(x, ldx, k, w, out, ldo, r0, r1, j0, j1, 0, SRK_FINISH_NONE, 0.0f, 0.0f);
 }

@@ -121,6 +121,59 @@ final class PackedGEMMTests: XCTestCase {
         }
     }
 
+    /// `srk_pointwise_finished` (the bias and a ReLU or Clip applied to each sum in registers)
+    /// gives the bits of `srk_pointwise` followed by `Kernels.finishRow` over the same rows, at
+    /// every level: with and without a bias, biases of +0 and −0 (added under an activation,
+    /// skipped without one), more than 256 inputs (finished after the last block only),
+    /// partial tiles and rows, and columns whose sums are NaN, ±∞ or exactly 0, the cases
+    /// where a max or min written another way would differ.
+    func testPointwiseFinishedIsFinishRowsBits() {
+        var rng = Seeded(state: 12)
+        let before = InstructionSet.inUse
+        defer { InstructionSet.use(before) }
+        let activations: [(FusedActivation?, Int32, Float, Float)] = [
+            (nil, Int32(SRK_FINISH_NONE), 0, 0), (.relu(slope: 0), Int32(SRK_FINISH_RELU), 0, 0),
+            (.clip(min: 0, max: 6), Int32(SRK_FINISH_CLIP), 0, 6), (.clip(min: -0.5, max: 0.25), Int32(SRK_FINISH_CLIP), -0.5, 0.25),
+        ]
+        let cases: [(m: Int, k: Int, n: Int, rows: Range<Int>, cols: Range<Int>)] = [
+            (24, 16, 100, 0..<24, 0..<100), (13, 300, 47, 3..<13, 1..<46),
+        ]
+        for (i, t) in cases.enumerated() {
+            let w = (0..<(t.m * t.k)).map { _ in Float.random(in: -1...1, using: &rng) }
+            var x = (0..<(t.k * t.n)).map { _ in Float.random(in: -1...1, using: &rng) * 4 }
+            // Column 5 sums to NaN, 6 to ±∞, 7 to exactly 0 in every row.
+            x[5] = .nan
+            x[6] = .infinity
+            for kk in 0..<t.k { x[kk * t.n + 7] = 0 }
+            var bias = (0..<t.m).map { _ in Float.random(in: -1...1, using: &rng) }
+            bias[0] = 0
+            bias[1] = -0.0
+            for (a, (activation, act, lo, hi)) in activations.enumerated() {
+                for withBias in [false, true] {
+                    for level in InstructionSet.allCases where level <= InstructionSet.supported {
+                        XCTAssertEqual(InstructionSet.use(level), level)
+                        var want = [Float](repeating: -7, count: t.m * t.n), got = want
+                        srk_pointwise(x, t.n, Int32(t.k), w, &want, t.n, Int32(t.rows.lowerBound), Int32(t.rows.upperBound),
+                                      Int32(t.cols.lowerBound), Int32(t.cols.upperBound))
+                        want.withUnsafeMutableBufferPointer { out in
+                            for r in t.rows {
+                                Kernels.finishRow(out.baseAddress! + r * t.n + t.cols.lowerBound, count: t.cols.count,
+                                                  bias: withBias ? bias[r] : 0, residual: nil, activation: activation)
+                            }
+                        }
+                        bias.withUnsafeBufferPointer { b in
+                            srk_pointwise_finished(x, t.n, Int32(t.k), w, &got, t.n, Int32(t.rows.lowerBound),
+                                                   Int32(t.rows.upperBound), Int32(t.cols.lowerBound),
+                                                   Int32(t.cols.upperBound), withBias ? b.baseAddress : nil, act, lo, hi)
+                        }
+                        let differing = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
+                        XCTAssertEqual(differing, 0, "case \(i), activation \(a), bias \(withBias) at \(level): not finishRow's bits")
+                    }
+                }
+            }
+        }
+    }
+
     /// Both products sum a long dot product in blocks of 256 inputs, each a chain of fused
     /// multiply-adds from 0, the blocks' sums added in order: the bits of that order written
     /// out, at every level, over 1,000 inputs (blocks of 256, 256, 256 and 232). One chain over
