@@ -1,3 +1,4 @@
+import CKernels
 import SRCore
 
 /// The transforms of Winograd's F(4×4, 3×3) (Lavin & Gray 2016, interpolation points
@@ -60,12 +61,24 @@ extension Kernels {
         return (m0 + a + c, b + 2 * d, a + 4 * c, b + 8 * d + m5)
     }
 
-    /// `V_ξ = (Bᵀ d B)_ξ` for the 6×6 patch d of each tile in `tiles`. Per tile row, the six
-    /// input rows it reads are copied once into zero-padded lines (column 0 = input column
-    /// −pl), so every tile, at the border too, takes the eight-lane path: patch column k of
-    /// eight neighbouring tiles is every fourth float from `4·tx + k`.
+    /// `V_ξ = (Bᵀ d B)_ξ` for the 6×6 patch d of each tile in `tiles`: on AVX-512 by CKernels'
+    /// `srk_winograd_f4_input`, sixteen tiles a vector (DenseNet-121's 3×3 layers, 128
+    /// channels in and 32 out, had spent a tenth of its forward pass here), else
+    /// `transformInputF4Lanes8`, with the same bits.
     static func transformInputF4(_ plane: UnsafeMutablePointer<Float>, height h: Int, width w: Int, pads: (Int, Int),
                                  tilesWide tw: Int, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>, stride: Int) {
+        if srk_winograd_f4_input(plane, Int32(h), Int32(w), Int32(pads.0), Int32(pads.1), Int32(tw), Int32(tiles.lowerBound),
+                                 Int32(tiles.upperBound), v, stride) != 0 { return }
+        transformInputF4Lanes8(plane, height: h, width: w, pads: pads, tilesWide: tw, tiles: tiles, into: v, stride: stride)
+    }
+
+    /// `transformInputF4` eight tiles at a time. Per tile row, the six input rows it reads are
+    /// copied once into zero-padded lines (column 0 = input column −pl), so every tile, at the
+    /// border too, takes the eight-lane path: patch column k of eight neighbouring tiles is
+    /// every fourth float from `4·tx + k`.
+    static func transformInputF4Lanes8(_ plane: UnsafeMutablePointer<Float>, height h: Int, width w: Int, pads: (Int, Int),
+                                       tilesWide tw: Int, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>,
+                                       stride: Int) {
         let lineWidth = 4 * tw + 40
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * lineWidth + 36 * 8) { space in
             guard let lines = space.baseAddress else { return }

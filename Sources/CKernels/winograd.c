@@ -1,0 +1,110 @@
+#include "ckernels.h"
+#include "targets.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Winograd F(4×4, 3×3)'s input transform V = Bᵀ d B of one plane's tiles, sixteen tiles of a
+   tile row per vector (SRRuntime's WinogradF4.swift, `transformInputF4`, takes eight with
+   the same steps: its bits). Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0],
+   [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]].
+
+   Per tile row the six input rows it reads are copied once into zero-padded lines (column 0
+   = input column −pl), so border tiles need no case of their own; column k of the patches of
+   sixteen neighbouring tiles is every fourth float from 4·tx + k: the 64 floats from 4·tx
+   split by two rounds of even/odd permutes into columns 0–3, columns 4 and 5 those of 0 and
+   1 moved on by one tile. Bᵀ runs over each row's six columns, then over the six rows. Every
+   product and sum is its own rounded operation in the order of the Swift code, with no fused
+   multiply-add (intrinsics are never contracted). */
+#define F4_GROUP 16
+
+size_t srk_winograd_f4_line(int tw) { return (size_t)4 * tw + 4 * F4_GROUP + 8; }
+
+#if defined(__x86_64__)
+/* y0..y5 = Bᵀ (x0..x5), lane by lane: (4x0 − 5x2) + x4, t1 ± t2, t3 ± t4 with t1 = x4 − 4x2,
+   t2 = x3 − 4x1, t3 = x4 − x2, t4 = 2(x3 − x1), and (4x1 − 5x3) + x5. */
+AVX512 static inline __attribute__((always_inline)) void bt16(const __m512 x[6], __m512 y[6]) {
+    const __m512 c2 = _mm512_set1_ps(2), c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5);
+    const __m512 t1 = _mm512_sub_ps(x[4], _mm512_mul_ps(c4, x[2])), t2 = _mm512_sub_ps(x[3], _mm512_mul_ps(c4, x[1]));
+    const __m512 t3 = _mm512_sub_ps(x[4], x[2]), t4 = _mm512_mul_ps(c2, _mm512_sub_ps(x[3], x[1]));
+    y[0] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(c4, x[0]), _mm512_mul_ps(c5, x[2])), x[4]);
+    y[1] = _mm512_add_ps(t1, t2);
+    y[2] = _mm512_sub_ps(t1, t2);
+    y[3] = _mm512_add_ps(t3, t4);
+    y[4] = _mm512_sub_ps(t3, t4);
+    y[5] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(c4, x[1]), _mm512_mul_ps(c5, x[3])), x[5]);
+}
+
+AVX512 static void f4_input_avx512(const float *plane, int h, int w, int pt, int pl, int tw, int t0, int t1, float *v,
+                                   ptrdiff_t stride, float *lines) {
+    const int width = (int)srk_winograd_f4_line(tw);
+    /* Lanes 2i and 2i + 1 of a pair of vectors: the even and the odd floats of 32. */
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    int loaded = -1;
+    for (int t = t0; t < t1;) {
+        const int ty = t / tw, tx = t % tw;
+        int group = t1 - t < tw - tx ? t1 - t : tw - tx;
+        if (group > F4_GROUP) group = F4_GROUP;
+        if (ty != loaded) {
+            loaded = ty;
+            for (int r = 0; r < 6; r++) {
+                float *line = lines + (size_t)r * width;
+                const int y = 4 * ty - pt + r;
+                /* Input columns 0..<n land at pl..<pl + n; the rest of the line is zero. */
+                const int n = y < 0 || y >= h ? 0 : (w < width - pl ? w : width - pl);
+                memset(line, 0, (size_t)pl * sizeof(float));
+                if (n > 0) memcpy(line + pl, plane + (size_t)y * w, (size_t)n * sizeof(float));
+                memset(line + pl + n, 0, (size_t)(width - pl - n) * sizeof(float));
+            }
+        }
+        __m512 rows[6][6];
+        for (int r = 0; r < 6; r++) {
+            const float *p = lines + (size_t)r * width + 4 * tx;
+            const __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+            const __m512 c = _mm512_loadu_ps(p + 32), d = _mm512_loadu_ps(p + 48);
+            const __m512 e01 = _mm512_permutex2var_ps(a, even, b), o01 = _mm512_permutex2var_ps(a, odd, b);
+            const __m512 e23 = _mm512_permutex2var_ps(c, even, d), o23 = _mm512_permutex2var_ps(c, odd, d);
+            __m512 x[6];
+            x[0] = _mm512_permutex2var_ps(e01, even, e23);
+            x[2] = _mm512_permutex2var_ps(e01, odd, e23);
+            x[1] = _mm512_permutex2var_ps(o01, even, o23);
+            x[3] = _mm512_permutex2var_ps(o01, odd, o23);
+            /* Columns 4 and 5: columns 0 and 1 of the next sixteen tiles, the last lane's from
+               past the group (4·tx + 64 and 65). */
+            x[4] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(_mm512_set1_ps(p[64])),
+                                                           _mm512_castps_si512(x[0]), 1));
+            x[5] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(_mm512_set1_ps(p[65])),
+                                                           _mm512_castps_si512(x[1]), 1));
+            bt16(x, rows[r]);
+        }
+        const __mmask16 m = first_lanes(group);
+        float *dst = v + (t - t0);
+        for (int k = 0; k < 6; k++) {
+            const __m512 x[6] = {rows[0][k], rows[1][k], rows[2][k], rows[3][k], rows[4][k], rows[5][k]};
+            __m512 y[6];
+            bt16(x, y);
+            for (int i = 0; i < 6; i++) _mm512_mask_storeu_ps(dst + (ptrdiff_t)(i * 6 + k) * stride, m, y[i]);
+        }
+        t += group;
+    }
+}
+#endif
+
+int srk_winograd_f4_input(const float *plane, int h, int w, int pt, int pl, int tw, int t0, int t1, float *v,
+                          ptrdiff_t stride) {
+#if defined(__x86_64__)
+    if (srk_isa() != SRK_ISA_AVX512 || pl < 0) return 0;
+    /* Six lines; on the stack up to 48 KB (a 1,984-pixel-wide map). */
+    const size_t floats = 6 * srk_winograd_f4_line(tw);
+    float small[12288];
+    float *lines = floats <= 12288 ? small : malloc(floats * sizeof(float));
+    if (!lines) return 0;
+    f4_input_avx512(plane, h, w, pt, pl, tw, t0, t1, v, stride, lines);
+    if (lines != small) free(lines);
+    return 1;
+#else
+    (void)plane; (void)h; (void)w; (void)pt; (void)pl; (void)tw; (void)t0; (void)t1; (void)v; (void)stride;
+    return 0;
+#endif
+}
