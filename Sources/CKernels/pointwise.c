@@ -38,7 +38,8 @@ static inline float finish_scalar(float v, float b, int act, float lo, float hi)
 }
 
 static void pointwise_scalar(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo,
-                             int r0, int r1, int j0, int j1, const float *bias, int act, float lo, float hi) {
+                             int r0, int r1, int j0, int j1, const float *bias, const float *residual, int act, float lo,
+                             float hi) {
     for (int r = r0; r < r1; r++)
         for (int j = j0; j < j1; j++) {
             float total = 0.0f;
@@ -48,7 +49,9 @@ static void pointwise_scalar(const float *x, ptrdiff_t ldx, int k, const float *
                 for (int kk = k0; kk < k1; kk++) part = fmaf(w[(size_t)r * k + kk], x[(ptrdiff_t)kk * ldx + j], part);
                 total = k0 == 0 ? part : total + part;
             }
-            out[(ptrdiff_t)r * ldo + j] = finish_scalar(total, bias ? bias[r] : 0.0f, act, lo, hi);
+            const float b = bias ? bias[r] : 0.0f;
+            out[(ptrdiff_t)r * ldo + j] = residual ? finish_scalar((total + b) + residual[(ptrdiff_t)r * ldo + j], 0.0f, act, lo, hi)
+                                                   : finish_scalar(total, b, act, lo, hi);
         }
 }
 
@@ -71,12 +74,13 @@ AVX512 static inline __attribute__((always_inline)) __m512 finish16(__m512 v, fl
 /* Rows r < R (a constant at each call site) of the tile at w (row stride ldw) and x over
    kc inputs, its first 16 pixels under m0 and the next 16 under m1 (0: none); the sums
    stored when `first`, else added to the tile's outputs (the next block of inputs); after
-   the `last` block finished (finish16) with row r's bias at bias[r]. */
+   the `last` block finished (finish16) with row r's bias at bias[r], or, with a residual
+   (laid out as out), as (sum + bias) + residual under the activation. */
 AVX512 static inline __attribute__((always_inline)) void pw_tile(int R, const float *x, ptrdiff_t ldx, int kc,
                                                                    const float *w, int ldw, float *out, ptrdiff_t ldo,
                                                                    __mmask16 m0, __mmask16 m1, int full, int first,
-                                                                   int last, const float *bias, int act, __m512 lo,
-                                                                   __m512 hi) {
+                                                                   int last, const float *bias, const float *res,
+                                                                   int act, __m512 lo, __m512 hi) {
     __m512 a0[PW_ROWS], a1[PW_ROWS];
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm512_setzero_ps();
@@ -102,7 +106,14 @@ AVX512 static inline __attribute__((always_inline)) void pw_tile(int R, const fl
             s0 = first ? a0[r] : _mm512_add_ps(_mm512_maskz_loadu_ps(m0, o), a0[r]);
             s1 = first ? a1[r] : _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), a1[r]);
         }
-        if (last) {
+        if (last && res) {
+            const __m512 b = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+            const float *q = res + (ptrdiff_t)r * ldo;
+            const __m512 q0 = full ? _mm512_loadu_ps(q) : _mm512_maskz_loadu_ps(m0, q);
+            const __m512 q1 = full ? _mm512_loadu_ps(q + 16) : _mm512_maskz_loadu_ps(m1, q + 16);
+            s0 = finish16(_mm512_add_ps(_mm512_add_ps(s0, b), q0), 0.0f, act, lo, hi);
+            s1 = finish16(_mm512_add_ps(_mm512_add_ps(s1, b), q1), 0.0f, act, lo, hi);
+        } else if (last) {
             const float b = bias ? bias[r] : 0.0f;
             s0 = finish16(s0, b, act, lo, hi);
             s1 = finish16(s1, b, act, lo, hi);
@@ -121,8 +132,8 @@ AVX512 static inline __attribute__((always_inline)) void pw_tile(int R, const fl
    row written as one run, few streams at a time; a tile's blocks of inputs one after another. */
 AVX512 static inline __attribute__((always_inline)) void pw_rows(int R, const float *x, ptrdiff_t ldx, int k,
                                                                    const float *w, float *out, ptrdiff_t ldo, int j0,
-                                                                   int j1, const float *bias, int act, __m512 lo,
-                                                                   __m512 hi) {
+                                                                   int j1, const float *bias, const float *res,
+                                                                   int act, __m512 lo, __m512 hi) {
     for (int j = j0; j < j1; j += PW_COLS) {
         const int n = j1 - j;
         const __mmask16 m0 = first_lanes(n), m1 = n > 16 ? first_lanes(n - 16) : 0;
@@ -141,18 +152,21 @@ AVX512 static inline __attribute__((always_inline)) void pw_rows(int R, const fl
             const float *xb = x + (ptrdiff_t)k0 * ldx + j;
             const int last = k0 + kc == k;
             if (n >= PW_COLS)
-                pw_tile(R, xb, ldx, kc, w + k0, k, out + j, ldo, 0xFFFF, 0xFFFF, 1, k0 == 0, last, bias, act, lo, hi);
-            else pw_tile(R, xb, ldx, kc, w + k0, k, out + j, ldo, m0, m1, 0, k0 == 0, last, bias, act, lo, hi);
+                pw_tile(R, xb, ldx, kc, w + k0, k, out + j, ldo, 0xFFFF, 0xFFFF, 1, k0 == 0, last, bias, res ? res + j : 0,
+                        act, lo, hi);
+            else pw_tile(R, xb, ldx, kc, w + k0, k, out + j, ldo, m0, m1, 0, k0 == 0, last, bias, res ? res + j : 0, act, lo,
+                         hi);
         }
     }
 }
 
 AVX512 static void pointwise_avx512(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo,
-                                    int r0, int r1, int j0, int j1, const float *bias, int act, float lo, float hi) {
+                                    int r0, int r1, int j0, int j1, const float *bias, const float *residual, int act,
+                                    float lo, float hi) {
     const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     int r = r0;
 #define ROWS(R) pw_rows(R, x, ldx, k, w + (size_t)r * k, out + (ptrdiff_t)r * ldo, ldo, j0, j1, bias ? bias + r : 0, \
-                        act, vlo, vhi)
+                        residual ? residual + (ptrdiff_t)r * ldo : 0, act, vlo, vhi)
     for (; r + PW_ROWS <= r1; r += PW_ROWS) ROWS(PW_ROWS);
     switch (r1 - r) {
     case 7: ROWS(7); break;
@@ -169,17 +183,18 @@ AVX512 static void pointwise_avx512(const float *x, ptrdiff_t ldx, int k, const 
 #endif
 
 void srk_pointwise_finished(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo, int r0,
-                            int r1, int j0, int j1, const float *bias, int act, float lo, float hi) {
+                            int r1, int j0, int j1, const float *bias, const float *residual, int act, float lo,
+                            float hi) {
 #if defined(__x86_64__)
     if (srk_isa() == SRK_ISA_AVX512) {
-        pointwise_avx512(x, ldx, k, w, out, ldo, r0, r1, j0, j1, bias, act, lo, hi);
+        pointwise_avx512(x, ldx, k, w, out, ldo, r0, r1, j0, j1, bias, residual, act, lo, hi);
         return;
     }
 #endif
-    pointwise_scalar(x, ldx, k, w, out, ldo, r0, r1, j0, j1, bias, act, lo, hi);
+    pointwise_scalar(x, ldx, k, w, out, ldo, r0, r1, j0, j1, bias, residual, act, lo, hi);
 }
 
 void srk_pointwise(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo, int r0, int r1,
                    int j0, int j1) {
-    srk_pointwise_finished(x, ldx, k, w, out, ldo, r0, r1, j0, j1, 0, SRK_FINISH_NONE, 0.0f, 0.0f);
+    srk_pointwise_finished(x, ldx, k, w, out, ldo, r0, r1, j0, j1, 0, 0, SRK_FINISH_NONE, 0.0f, 0.0f);
 }

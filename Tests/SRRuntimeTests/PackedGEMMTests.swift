@@ -121,10 +121,11 @@ final class PackedGEMMTests: XCTestCase {
         }
     }
 
-    /// `srk_pointwise_finished` (the bias and a ReLU or Clip applied to each sum in registers)
-    /// gives the bits of `srk_pointwise` followed by `Kernels.finishRow` over the same rows, at
-    /// every level: with and without a bias, biases of +0 and −0 (added under an activation,
-    /// skipped without one), more than 256 inputs (finished after the last block only),
+    /// `srk_pointwise_finished` (the bias, a residual and a ReLU or Clip applied to each sum in
+    /// registers) gives the bits of `srk_pointwise` followed by `Kernels.finishRow` over the
+    /// same rows, at every level: with and without a bias and a residual, biases of +0 and −0
+    /// (added under an activation or with a residual, skipped otherwise), more than 256
+    /// inputs (finished after the last block only),
     /// partial tiles and rows, and columns whose sums are NaN, ±∞ or exactly 0, the cases
     /// where a max or min written another way would differ.
     func testPointwiseFinishedIsFinishRowsBits() {
@@ -148,26 +149,34 @@ final class PackedGEMMTests: XCTestCase {
             var bias = (0..<t.m).map { _ in Float.random(in: -1...1, using: &rng) }
             bias[0] = 0
             bias[1] = -0.0
+            let residual = (0..<(t.m * t.n)).map { _ in Float.random(in: -2...2, using: &rng) }
             for (a, (activation, act, lo, hi)) in activations.enumerated() {
-                for withBias in [false, true] {
+                for (withBias, withResidual) in [(false, false), (true, false), (false, true), (true, true)] {
                     for level in InstructionSet.allCases where level <= InstructionSet.supported {
                         XCTAssertEqual(InstructionSet.use(level), level)
                         var want = [Float](repeating: -7, count: t.m * t.n), got = want
                         srk_pointwise(x, t.n, Int32(t.k), w, &want, t.n, Int32(t.rows.lowerBound), Int32(t.rows.upperBound),
                                       Int32(t.cols.lowerBound), Int32(t.cols.upperBound))
                         want.withUnsafeMutableBufferPointer { out in
-                            for r in t.rows {
-                                Kernels.finishRow(out.baseAddress! + r * t.n + t.cols.lowerBound, count: t.cols.count,
-                                                  bias: withBias ? bias[r] : 0, residual: nil, activation: activation)
+                            residual.withUnsafeBufferPointer { res in
+                                for r in t.rows {
+                                    let at = r * t.n + t.cols.lowerBound
+                                    Kernels.finishRow(out.baseAddress! + at, count: t.cols.count, bias: withBias ? bias[r] : 0,
+                                                      residual: withResidual ? UnsafeMutablePointer(mutating: res.baseAddress! + at) : nil,
+                                                      activation: activation)
+                                }
                             }
                         }
                         bias.withUnsafeBufferPointer { b in
-                            srk_pointwise_finished(x, t.n, Int32(t.k), w, &got, t.n, Int32(t.rows.lowerBound),
-                                                   Int32(t.rows.upperBound), Int32(t.cols.lowerBound),
-                                                   Int32(t.cols.upperBound), withBias ? b.baseAddress : nil, act, lo, hi)
+                            residual.withUnsafeBufferPointer { res in
+                                srk_pointwise_finished(x, t.n, Int32(t.k), w, &got, t.n, Int32(t.rows.lowerBound),
+                                                       Int32(t.rows.upperBound), Int32(t.cols.lowerBound),
+                                                       Int32(t.cols.upperBound), withBias ? b.baseAddress : nil,
+                                                       withResidual ? res.baseAddress : nil, act, lo, hi)
+                            }
                         }
                         let differing = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
-                        XCTAssertEqual(differing, 0, "case \(i), activation \(a), bias \(withBias) at \(level): not finishRow's bits")
+                        XCTAssertEqual(differing, 0, "case \(i), activation \(a), bias \(withBias), residual \(withResidual) at \(level): not finishRow's bits")
                     }
                 }
             }

@@ -79,10 +79,12 @@ void srk_pointwise(const float *x, ptrdiff_t ldx, int k, const float *w, float *
 /* The activations srk_pointwise_finished applies. */
 enum { SRK_FINISH_NONE = 0, SRK_FINISH_RELU = 1, SRK_FINISH_CLIP = 2 };
 /* srk_pointwise with each sum finished in its registers before it is stored: + bias[r] (bias
-   may be NULL), then ReLU or Clip to [lo, hi] (`act`), the bits of Kernels.finishRow run
-   over srk_pointwise's output without a residual (pointwise.c: finish_scalar). */
+   may be NULL), + the residual at the output's place (laid out as out; may be NULL), then
+   ReLU or Clip to [lo, hi] (`act`): the bits of Kernels.finishRow run over srk_pointwise's
+   output (pointwise.c: finish_scalar). */
 void srk_pointwise_finished(const float *x, ptrdiff_t ldx, int k, const float *w, float *out, ptrdiff_t ldo, int r0,
-                            int r1, int j0, int j1, const float *bias, int act, float lo, float hi);
+                            int r1, int j0, int j1, const float *bias, const float *residual, int act, float lo,
+                            float hi);
 
 /* An image's first layer at stride 2 (stem.c): out[oc][oy][ox] = Σ over (ch, i, j) of
    x[ch][2·oy + i − top][2·ox + j − left]·w[oc][ch][i][j], zeros outside the image, from 0

@@ -59,11 +59,11 @@ extension Kernels {
         let rowsPerSplit = (og + split - 1) / split
         let work = n * o * p * cg
         let avx512 = InstructionSet.inUse == .avx512
-        // The bias and a ReLU or Clip (ReLU6) applied by the C kernel to each sum before it is
-        // stored, with `finishRow`'s bits: MobileNetV2's 1×1 layers had spent a tenth of
-        // their time reading their outputs back for it. Other activations and a residual
-        // still run over each band's rows afterwards.
-        let finishedInRegisters: (Int32, Float, Float)? = residual != nil ? nil : {
+        // The bias, the residual and a ReLU or Clip (ReLU6) applied by the C kernel to each sum
+        // before it is stored, with `finishRow`'s bits: MobileNetV2's 1×1 layers had spent a
+        // tenth of their time reading their outputs back for it. Other activations still run
+        // over each band's rows afterwards.
+        let finishedInRegisters: (Int32, Float, Float)? = {
             switch activation {
             case nil: return (Int32(SRK_FINISH_NONE), 0, 0)
             case .relu(let slope) where slope == 0: return (Int32(SRK_FINISH_RELU), 0, 0)
@@ -84,7 +84,9 @@ extension Kernels {
                     let dst = out.pointer + (img * o + grp * og) * p + c0
                     if let (act, lo, hi) = finishedInRegisters {
                         srk_pointwise_finished(src, p, Int32(cg), weights, dst, p, Int32(first), Int32(last), 0, Int32(cols),
-                                               bias.map { UnsafePointer($0.pointer + grp * og) }, act, lo, hi)
+                                               bias.map { UnsafePointer($0.pointer + grp * og) },
+                                               residual.map { UnsafePointer($0.pointer + (img * o + grp * og) * p + c0) },
+                                               act, lo, hi)
                         continue
                     }
                     srk_pointwise(src, p, Int32(cg), weights, dst, p, Int32(first), Int32(last), 0, Int32(cols))
