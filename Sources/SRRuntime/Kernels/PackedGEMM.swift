@@ -57,7 +57,11 @@ extension Kernels {
             let n = x.columns.count
             let panels = (m + panelRows - 1) / panelRows
             let threads = Parallel.threads
-            let small = m * n * k < 1 << 20
+            // One worker below a million multiply-adds, unless the weights alone are 256 KB or
+            // more: a squeeze-and-excitation block's 1×1 layers on one pixel (MobileNetV3's
+            // 960 × 240) are bound by reading their weights from memory, which two cores do
+            // faster than one.
+            let small = m * n * k < 1 << 20 && m * k < 1 << 16
             func block(_ p: Range<Int>, _ columns: Range<Int>) {
                 for j in Swift.stride(from: columns.lowerBound, to: columns.upperBound, by: finishColumns) {
                     let step = j..<min(columns.upperBound, j + finishColumns)
