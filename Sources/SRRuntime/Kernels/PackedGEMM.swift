@@ -48,9 +48,9 @@ extension Kernels {
         static let finishColumns = 224
 
         /// All of `out = W·X` (m × x.columns.count), split across the workers by panels when
-        /// there are enough to share evenly, else by columns in sevens; `finish(rows, columns)`
-        /// runs on each worker's block, `finishColumns` at a time, while it is in cache (bias,
-        /// residual, activation).
+        /// there are enough to share evenly, else by units of a panel × seven columns;
+        /// `finish(rows, columns)` runs on each worker's block, `finishColumns` at a time,
+        /// while it is in cache (bias, residual, activation).
         static func multiply(_ packed: UnsafePointer<Float>, rows m: Int, depth k: Int, x: Operand,
                              out: UnsafeMutablePointer<Float>, ldo: Int, transposedOut: Bool = false,
                              finish: (Range<Int>, Range<Int>) -> Void) {
@@ -72,10 +72,26 @@ extension Kernels {
             }
             if panels % threads == 0 || panels >= 4 * threads || n < 14 {
                 Parallel.forEach(panels, minChunk: small ? panels : 1) { p in block(p, 0..<n) }
-            } else {
-                let sevens = (n + 6) / 7
-                Parallel.forEach(sevens, minChunk: small ? sevens : 1) { s in
-                    block(0..<panels, (s.lowerBound * 7)..<min(n, s.upperBound * 7))
+                return
+            }
+            // Units of one panel × seven columns, panel after panel, shared in contiguous runs:
+            // a run is at most a partial panel, whole panels and another partial panel. Five
+            // panels (MobileNetV3's 160-channel projections on 7×7 maps) had been shared by
+            // columns, three sevens against four.
+            let sevens = (n + 6) / 7, units = panels * sevens
+            Parallel.forEach(units, minChunk: small ? units : 1) { run in
+                var u = run.lowerBound
+                while u < run.upperBound {
+                    let p = u / sevens, s = u % sevens
+                    if s == 0 && run.upperBound - u >= sevens {
+                        let whole = (run.upperBound - u) / sevens
+                        block(p..<(p + whole), 0..<n)
+                        u += whole * sevens
+                    } else {
+                        let end = min(sevens, s + run.upperBound - u)
+                        block(p..<(p + 1), (s * 7)..<min(n, end * 7))
+                        u += end - s
+                    }
                 }
             }
         }
