@@ -183,6 +183,43 @@ final class PackedGEMMTests: XCTestCase {
         }
     }
 
+    /// The whole product shared between workers — by panels, or for 3, 5 or 7 panels on two
+    /// workers by units of a panel × seven columns, a worker's run starting and ending inside
+    /// panels — gives one worker's bits, and `finish` sees every element exactly once.
+    func testWorkersShareTheProductWithoutChangingIt() {
+        var rng = Seeded(state: 13)
+        // A million multiply-adds or more, or weights of 256 KB, so more than one worker runs
+        // (the last, smaller, on one).
+        for (m, k, n) in [(96, 300, 49), (160, 200, 49), (224, 24, 196), (70, 300, 60), (64, 600, 100), (20, 8, 15)] {
+            let w = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let x = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+            var packed = [Float](repeating: .nan, count: Kernels.PackedGEMM.packedCount(rows: m, depth: k))
+            srk_pack(w, Int32(m), Int32(k), k, 1, &packed)
+            func run(threads: Int) -> ([Float], [Int]) {
+                var out = [Float](repeating: -7, count: m * n), seen = [Int](repeating: 0, count: m * n)
+                let lock = NSLock()
+                x.withUnsafeBufferPointer { xs in
+                    let operand = Kernels.PackedGEMM.Operand.matrix(xs.baseAddress!, depth: k, columns: n, ldx: n)
+                    Parallel.using(threads) {
+                        Kernels.PackedGEMM.multiply(packed, rows: m, depth: k, x: operand, out: &out, ldo: n) { rows, cols in
+                            lock.lock()
+                            for r in rows { for j in cols { seen[r * n + j] += 1 } }
+                            lock.unlock()
+                        }
+                    }
+                }
+                return (out, seen)
+            }
+            let (one, _) = run(threads: 1)
+            for threads in [2, 3] {
+                let (shared, seen) = run(threads: threads)
+                let differing = zip(shared, one).filter { $0.bitPattern != $1.bitPattern }.count
+                XCTAssertEqual(differing, 0, "\(m)×\(k)×\(n) on \(threads) workers: not one worker's bits")
+                XCTAssertEqual(seen.filter { $0 != 1 }.count, 0, "\(m)×\(k)×\(n) on \(threads) workers: finished not once each")
+            }
+        }
+    }
+
     /// Both products sum a long dot product in blocks of 256 inputs, each a chain of fused
     /// multiply-adds from 0, the blocks' sums added in order: the bits of that order written
     /// out, at every level, over 1,000 inputs (blocks of 256, 256, 256 and 232). One chain over
