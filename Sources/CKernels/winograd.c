@@ -4,21 +4,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Winograd F(4×4, 3×3)'s input transform V = Bᵀ d B of one plane's tiles, sixteen tiles of a
-   tile row per vector (SRRuntime's WinogradF4.swift, `transformInputF4`, takes eight with
-   the same steps: its bits). Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0],
-   [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]].
+/* Winograd's input transforms V = Bᵀ d B of one plane's tiles on AVX-512, sixteen tiles of a
+   tile row per vector, each with the bits of SRRuntime's Swift transform (eight tiles a
+   vector): every product and sum is its own rounded operation in the Swift code's order, no
+   fused multiply-add (intrinsics are never contracted).
 
-   Per tile row the six input rows it reads are copied once into zero-padded lines (column 0
-   = input column −pl), so border tiles need no case of their own; column k of the patches of
-   sixteen neighbouring tiles is every fourth float from 4·tx + k: the 64 floats from 4·tx
-   split by two rounds of even/odd permutes into columns 0–3, columns 4 and 5 those of 0 and
-   1 moved on by one tile. Bᵀ runs over each row's six columns, then over the six rows. Every
-   product and sum is its own rounded operation in the order of the Swift code, with no fused
-   multiply-add (intrinsics are never contracted). */
-#define F4_GROUP 16
+   Per tile row the input rows it reads are copied once into zero-padded lines (column 0 =
+   input column −pl), so border tiles need no case of their own, and the patch columns of
+   sixteen neighbouring tiles come from the lines by permutes.
 
-size_t srk_winograd_f4_line(int tw) { return (size_t)4 * tw + 4 * F4_GROUP + 8; }
+   F(4×4, 3×3) (WinogradF4.swift, `transformInputF4`): Bᵀ = [[4, 0, −5, 0, 1, 0],
+   [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0],
+   [0, 4, 0, −5, 0, 1]]; six lines; column k of the patches is every fourth float from
+   4·tx + k: the 64 floats from 4·tx split by two rounds of even/odd permutes into columns
+   0–3, columns 4 and 5 those of 0 and 1 moved on by one tile. Bᵀ over each row's six
+   columns, then over the six rows.
+
+   F(2×2, 3×3) (Winograd.swift, `transformInput`): Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0],
+   [0, −1, 1, 0], [0, 1, 0, −1]]; four lines; columns 0 and 1 are the even and odd floats of
+   the 32 from 2·tx, columns 2 and 3 those of the 32 from 2·tx + 2. Bᵀ over the rows, then
+   over the columns. */
+#define GROUP 16
+
+size_t srk_winograd_f4_line(int tw) { return (size_t)4 * tw + 4 * GROUP + 8; }
+size_t srk_winograd_f2_line(int tw) { return (size_t)2 * tw + 2 * GROUP + 8; }
+
+/* `count` lines of `width` floats from input row 4·ty − pt on: input columns 0..<w at pl..<pl + w
+   (as far as the line reaches), zeros elsewhere and for rows outside the plane. */
+static void load_lines(const float *plane, int h, int w, int pt, int pl, int first_row, int count, int width,
+                       float *lines) {
+    for (int r = 0; r < count; r++) {
+        float *line = lines + (size_t)r * width;
+        const int y = first_row - pt + r;
+        const int n = y < 0 || y >= h ? 0 : (w < width - pl ? w : width - pl);
+        memset(line, 0, (size_t)pl * sizeof(float));
+        if (n > 0) memcpy(line + pl, plane + (size_t)y * w, (size_t)n * sizeof(float));
+        memset(line + pl + n, 0, (size_t)(width - pl - n) * sizeof(float));
+    }
+}
 
 #if defined(__x86_64__)
 /* y0..y5 = Bᵀ (x0..x5), lane by lane: (4x0 − 5x2) + x4, t1 ± t2, t3 ± t4 with t1 = x4 − 4x2,
@@ -45,18 +68,10 @@ AVX512 static void f4_input_avx512(const float *plane, int h, int w, int pt, int
     for (int t = t0; t < t1;) {
         const int ty = t / tw, tx = t % tw;
         int group = t1 - t < tw - tx ? t1 - t : tw - tx;
-        if (group > F4_GROUP) group = F4_GROUP;
+        if (group > GROUP) group = GROUP;
         if (ty != loaded) {
             loaded = ty;
-            for (int r = 0; r < 6; r++) {
-                float *line = lines + (size_t)r * width;
-                const int y = 4 * ty - pt + r;
-                /* Input columns 0..<n land at pl..<pl + n; the rest of the line is zero. */
-                const int n = y < 0 || y >= h ? 0 : (w < width - pl ? w : width - pl);
-                memset(line, 0, (size_t)pl * sizeof(float));
-                if (n > 0) memcpy(line + pl, plane + (size_t)y * w, (size_t)n * sizeof(float));
-                memset(line + pl + n, 0, (size_t)(width - pl - n) * sizeof(float));
-            }
+            load_lines(plane, h, w, pt, pl, 4 * ty, 6, width, lines);
         }
         __m512 rows[6][6];
         for (int r = 0; r < 6; r++) {
@@ -89,18 +104,81 @@ AVX512 static void f4_input_avx512(const float *plane, int h, int w, int pt, int
         t += group;
     }
 }
+
+AVX512 static void f2_input_avx512(const float *plane, int h, int w, int pt, int pl, int tw, int t0, int t1, float *v,
+                                   ptrdiff_t stride, float *lines) {
+    const int width = (int)srk_winograd_f2_line(tw);
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    int loaded = -1;
+    for (int t = t0; t < t1;) {
+        const int ty = t / tw, tx = t % tw;
+        int group = t1 - t < tw - tx ? t1 - t : tw - tx;
+        if (group > GROUP) group = GROUP;
+        if (ty != loaded) {
+            loaded = ty;
+            load_lines(plane, h, w, pt, pl, 2 * ty, 4, width, lines);
+        }
+        /* d[r][k]: column k of row r of the sixteen patches. */
+        __m512 d[4][4];
+        for (int r = 0; r < 4; r++) {
+            const float *p = lines + (size_t)r * width + 2 * tx;
+            const __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+            const __m512 c = _mm512_loadu_ps(p + 2), e = _mm512_loadu_ps(p + 18);
+            d[r][0] = _mm512_permutex2var_ps(a, even, b);
+            d[r][1] = _mm512_permutex2var_ps(a, odd, b);
+            d[r][2] = _mm512_permutex2var_ps(c, even, e);
+            d[r][3] = _mm512_permutex2var_ps(c, odd, e);
+        }
+        const __mmask16 m = first_lanes(group);
+        float *dst = v + (t - t0);
+        for (int k = 0; k < 4; k++) {
+            /* Bᵀ over the rows of column k ... */
+            const __m512 r0 = _mm512_sub_ps(d[0][k], d[2][k]), r1 = _mm512_add_ps(d[1][k], d[2][k]);
+            const __m512 r2 = _mm512_sub_ps(d[2][k], d[1][k]), r3 = _mm512_sub_ps(d[1][k], d[3][k]);
+            d[0][k] = r0; d[1][k] = r1; d[2][k] = r2; d[3][k] = r3;
+        }
+        for (int i = 0; i < 4; i++) {
+            /* ... then over the columns of row i: element 4i + k. */
+            const __m512 *q = d[i];
+            _mm512_mask_storeu_ps(dst + (ptrdiff_t)(4 * i) * stride, m, _mm512_sub_ps(q[0], q[2]));
+            _mm512_mask_storeu_ps(dst + (ptrdiff_t)(4 * i + 1) * stride, m, _mm512_add_ps(q[1], q[2]));
+            _mm512_mask_storeu_ps(dst + (ptrdiff_t)(4 * i + 2) * stride, m, _mm512_sub_ps(q[2], q[1]));
+            _mm512_mask_storeu_ps(dst + (ptrdiff_t)(4 * i + 3) * stride, m, _mm512_sub_ps(q[1], q[3]));
+        }
+        t += group;
+    }
+}
 #endif
 
 int srk_winograd_f4_input(const float *plane, int h, int w, int pt, int pl, int tw, int t0, int t1, float *v,
                           ptrdiff_t stride) {
 #if defined(__x86_64__)
     if (srk_isa() != SRK_ISA_AVX512 || pl < 0) return 0;
-    /* Six lines; on the stack up to 48 KB (a 1,984-pixel-wide map). */
+    /* Six lines; on the stack up to 48 KB (maps up to 1,984 pixels wide). */
     const size_t floats = 6 * srk_winograd_f4_line(tw);
     float small[12288];
     float *lines = floats <= 12288 ? small : malloc(floats * sizeof(float));
     if (!lines) return 0;
     f4_input_avx512(plane, h, w, pt, pl, tw, t0, t1, v, stride, lines);
+    if (lines != small) free(lines);
+    return 1;
+#else
+    (void)plane; (void)h; (void)w; (void)pt; (void)pl; (void)tw; (void)t0; (void)t1; (void)v; (void)stride;
+    return 0;
+#endif
+}
+
+int srk_winograd_f2_input(const float *plane, int h, int w, int pt, int pl, int tw, int t0, int t1, float *v,
+                          ptrdiff_t stride) {
+#if defined(__x86_64__)
+    if (srk_isa() != SRK_ISA_AVX512 || pl < 0) return 0;
+    /* Four lines; on the stack up to 48 KB. */
+    const size_t floats = 4 * srk_winograd_f2_line(tw);
+    float small[12288];
+    float *lines = floats <= 12288 ? small : malloc(floats * sizeof(float));
+    if (!lines) return 0;
+    f2_input_avx512(plane, h, w, pt, pl, tw, t0, t1, v, stride, lines);
     if (lines != small) free(lines);
     return 1;
 #else

@@ -106,6 +106,12 @@ size_t srk_winograd_f4_line(int tw);
    same bits, runs instead) or when its line buffer cannot be had; pl ≥ 0. */
 int srk_winograd_f4_input(const float *plane, int h, int w, int pt, int pl, int tw, int t0, int t1, float *v,
                           ptrdiff_t stride);
+/* Floats in one of srk_winograd_f2_input's lines for tw tiles a row. */
+size_t srk_winograd_f2_line(int tw);
+/* The same for Winograd F(2×2, 3×3): element ξ = 4i + k of tile t at v[ξ·stride + t − t0]
+   (winograd.c); 0, writing nothing, below AVX-512 or without its line buffer; pl ≥ 0. */
+int srk_winograd_f2_input(const float *plane, int h, int w, int pt, int pl, int tw, int t0, int t1, float *v,
+                          ptrdiff_t stride);
 
 /* Floats of 64-byte-aligned scratch srk_depthwise needs for `rows` output rows. */
 size_t srk_depthwise_scratch(int kh, int kw, int stride, int wo, int rows);

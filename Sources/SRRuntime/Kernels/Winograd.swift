@@ -199,13 +199,23 @@ extension Kernels {
     }
 
     /// `V_ξ = (Bᵀ d B)_ξ` for the 4×4 patch d of each tile, Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0],
-    /// [0, −1, 1, 0], [0, 1, 0, −1]]; element ξ of tile j goes to `v[ξ·stride + j]`. Eight
-    /// tiles of one tile row inside the image at a time: their patch columns k are the even
-    /// (k = 0, 2) and odd (k = 1, 3) lanes of 16 pixels from `ix` and from `ix + 2`.
-    @inline(__always)
+    /// [0, −1, 1, 0], [0, 1, 0, −1]]; element ξ of tile j goes to `v[ξ·stride + j]`. On
+    /// AVX-512 by CKernels' `srk_winograd_f2_input`, sixteen tiles a vector, else
+    /// `transformInputLanes8`, with the same bits.
     private static func transformInput(_ plane: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
                                        pads: (Int, Int), tilesWide tw: Int, tiles: Range<Int>,
                                        into v: UnsafeMutablePointer<Float>, stride: Int) {
+        if srk_winograd_f2_input(plane, Int32(h), Int32(w), Int32(pads.0), Int32(pads.1), Int32(tw), Int32(tiles.lowerBound),
+                                 Int32(tiles.upperBound), v, stride) != 0 { return }
+        transformInputLanes8(plane, height: h, width: w, pads: pads, tilesWide: tw, tiles: tiles, into: v, stride: stride)
+    }
+
+    /// `transformInput` eight tiles of one tile row inside the image at a time: their patch
+    /// columns k are the even (k = 0, 2) and odd (k = 1, 3) lanes of 16 pixels from `ix` and
+    /// from `ix + 2`; one tile at a time at the border.
+    static func transformInputLanes8(_ plane: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
+                                     pads: (Int, Int), tilesWide tw: Int, tiles: Range<Int>,
+                                     into v: UnsafeMutablePointer<Float>, stride: Int) {
         var j = 0
         let count = tiles.count
         while j < count {
