@@ -4,8 +4,8 @@
    softmax's exponentials (Layout.swift), the packed-weight matrix product of convolutions
    and linear layers (SRRuntime/Kernels/PackedGEMM.swift, PackedLinear.swift), the forward
    depthwise and 1×1 convolutions (SRRuntime/Kernels/Depthwise.swift, Pointwise.swift), an
-   image's first layer at stride 2 (Stem.swift),
-   matrix transposes (the ONNX import's weights, the packing), context-aware saliency's
+   image's first layer at stride 2 (Stem.swift), Winograd's input transforms (Winograd.swift,
+   WinogradF4.swift), matrix transposes (the ONNX import's weights, the packing), context-aware saliency's
    patch distances (SRSaliency/ContextAwareSaliency.swift). */
 #ifndef SRTOOL_CKERNELS_H
 #define SRTOOL_CKERNELS_H
