@@ -73,7 +73,7 @@ final class NaiveTwinTests: XCTestCase {
             let b = random([k.o], &rng)
             let out = try Op.conv2d(k.a).outputShape(inputs: [x.shape], params: ["weight": w.shape, "bias": b.shape], node: "t")
             let slow = NaiveKernels.conv2d(x, weight: w, bias: b, k.a, outShape: out)
-            // .f4x4: the matrix products by the packed weights (a forward-only run); .f2x2: OpenBLAS's.
+            // .f4x4: a forward-only run (Winograd F(4×4) where it applies); .f2x2: an explanation's.
             for tile in [WinogradTile.f2x2, .f4x4] {
                 let fast = Kernels.conv2d(x, weight: w, bias: b, k.a, outShape: out, winograd: tile)
                 if let why = closeness(fast, slow, atol: 1e-5, rtol: 1e-5) { XCTFail("case \(i), \(tile): \(why)") }
