@@ -40,8 +40,7 @@ extension NaiveTwinTests {
                                                      tilesWide: tw, tiles: tiles, into: v.baseAddress!, stride: stride)
                     }
                 }
-                let transform = size == 4 ? srk_winograd_f4_input : srk_winograd_f2_input
-                let ran = transform(plane.pointer, Int32(c.h), Int32(c.w), Int32(c.pt), Int32(c.pl), Int32(tw),
+                let ran = srk_winograd_input(Int32(size), plane.pointer, Int32(c.h), Int32(c.w), Int32(c.pt), Int32(c.pl), Int32(tw),
                                     Int32(tiles.lowerBound), Int32(tiles.upperBound), &got, stride)
                 XCTAssertEqual(ran, 1, "F(\(size)×\(size)) case \(i): the C transform did not run")
                 let differing = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count

@@ -98,20 +98,13 @@ size_t srk_stem_scratch(int c, int k, int wo, int o, int rows);
 void srk_stem(const float *x, int c, int h, int w, const float *weights, int o, int k, int top, int left, float *out,
               int ho, int wo, int oy0, int oy1, float *scratch, int fused);
 
-/* Floats in one of the zero-padded input lines of srk_winograd_f4_input for tw tiles a row. */
-size_t srk_winograd_f4_line(int tw);
-/* Winograd F(4×4, 3×3)'s input transform of tiles t0..<t1 (row-major, tw a row) of one plane
-   [h, w] padded by pt rows and pl columns: element ξ = 6i + k of tile t at v[ξ·stride + t − t0]
-   (winograd.c). Returns 0, writing nothing, below AVX-512 (SRRuntime's Swift transform, the
-   same bits, runs instead) or when its line buffer cannot be had; pl ≥ 0. */
-int srk_winograd_f4_input(const float *plane, int h, int w, int pt, int pl, int tw, int t0, int t1, float *v,
-                          ptrdiff_t stride);
-/* Floats in one of srk_winograd_f2_input's lines for tw tiles a row. */
-size_t srk_winograd_f2_line(int tw);
-/* The same for Winograd F(2×2, 3×3): element ξ = 4i + k of tile t at v[ξ·stride + t − t0]
-   (winograd.c); 0, writing nothing, below AVX-512 or without its line buffer; pl ≥ 0. */
-int srk_winograd_f2_input(const float *plane, int h, int w, int pt, int pl, int tw, int t0, int t1, float *v,
-                          ptrdiff_t stride);
+/* Winograd's input transform of tiles t0..<t1 (row-major, tw a row) of one plane [h, w]
+   padded by pt rows and pl columns, for F(4×4, 3×3) (`size` 4: element ξ = 6i + k of tile t
+   at v[ξ·stride + t − t0]) or F(2×2, 3×3) (`size` 2: ξ = 4i + k) (winograd.c). Returns 0,
+   writing nothing, below AVX-512 (SRRuntime's Swift transforms, the same bits, run instead)
+   or when its line buffer cannot be had; pl ≥ 0. */
+int srk_winograd_input(int size, const float *plane, int h, int w, int pt, int pl, int tw, int t0, int t1, float *v,
+                       ptrdiff_t stride);
 
 /* Floats of 64-byte-aligned scratch srk_depthwise needs for `rows` output rows. */
 size_t srk_depthwise_scratch(int kh, int kw, int stride, int wo, int rows);

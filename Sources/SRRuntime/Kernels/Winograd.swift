@@ -193,13 +193,13 @@ extension Kernels {
 
     /// `V_ξ = (Bᵀ d B)_ξ` for the 4×4 patch d of each tile, Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0],
     /// [0, −1, 1, 0], [0, 1, 0, −1]]; element ξ of tile j goes to `v[ξ·stride + j]`. On
-    /// AVX-512 by CKernels' `srk_winograd_f2_input`, sixteen tiles a vector, else
+    /// AVX-512 by CKernels' `srk_winograd_input`, sixteen tiles a vector, else
     /// `transformInputLanes8`, with the same bits.
     private static func transformInput(_ plane: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
                                        pads: (Int, Int), tilesWide tw: Int, tiles: Range<Int>,
                                        into v: UnsafeMutablePointer<Float>, stride: Int) {
-        if srk_winograd_f2_input(plane, Int32(h), Int32(w), Int32(pads.0), Int32(pads.1), Int32(tw), Int32(tiles.lowerBound),
-                                 Int32(tiles.upperBound), v, stride) != 0 { return }
+        if srk_winograd_input(2, plane, Int32(h), Int32(w), Int32(pads.0), Int32(pads.1), Int32(tw), Int32(tiles.lowerBound),
+                              Int32(tiles.upperBound), v, stride) != 0 { return }
         transformInputLanes8(plane, height: h, width: w, pads: pads, tilesWide: tw, tiles: tiles, into: v, stride: stride)
     }
 

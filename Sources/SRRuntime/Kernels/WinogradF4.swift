@@ -62,13 +62,13 @@ extension Kernels {
     }
 
     /// `V_ξ = (Bᵀ d B)_ξ` for the 6×6 patch d of each tile in `tiles`: on AVX-512 by CKernels'
-    /// `srk_winograd_f4_input`, sixteen tiles a vector (DenseNet-121's 3×3 layers, 128
+    /// `srk_winograd_input`, sixteen tiles a vector (DenseNet-121's 3×3 layers, 128
     /// channels in and 32 out, had spent a tenth of its forward pass here), else
     /// `transformInputF4Lanes8`, with the same bits.
     static func transformInputF4(_ plane: UnsafeMutablePointer<Float>, height h: Int, width w: Int, pads: (Int, Int),
                                  tilesWide tw: Int, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>, stride: Int) {
-        if srk_winograd_f4_input(plane, Int32(h), Int32(w), Int32(pads.0), Int32(pads.1), Int32(tw), Int32(tiles.lowerBound),
-                                 Int32(tiles.upperBound), v, stride) != 0 { return }
+        if srk_winograd_input(4, plane, Int32(h), Int32(w), Int32(pads.0), Int32(pads.1), Int32(tw), Int32(tiles.lowerBound),
+                              Int32(tiles.upperBound), v, stride) != 0 { return }
         transformInputF4Lanes8(plane, height: h, width: w, pads: pads, tilesWide: tw, tiles: tiles, into: v, stride: stride)
     }
 
