@@ -56,9 +56,8 @@ extension Kernels {
                 let (oy0, oy1) = (band * rows, min(ho, band * rows + rows))
                 let image = out.pointer + img * c * ho * wo
                 srk_depthwise(x.pointer + img * c * h * wd, Int32(h), Int32(wd), w.pointer, filters.pointer, Int32(kh),
-                              Int32(kw), Int32(s),
-                              Int32(a.pads[0]), Int32(a.pads[1]), image, Int32(ho), Int32(wo), Int32(c0), Int32(c1),
-                              Int32(oy0), Int32(oy1), buffer)
+                              Int32(kw), Int32(s), Int32(a.pads[0]), Int32(a.pads[1]), image, Int32(ho), Int32(wo),
+                              Int32(c0), Int32(c1), Int32(oy0), Int32(oy1), buffer)
                 let count = (oy1 - oy0) * wo
                 for ch in c0..<c1 {
                     let run = image + (ch * ho + oy0) * wo, b = bias?.pointer[ch] ?? 0
