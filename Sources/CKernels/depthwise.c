@@ -31,11 +31,13 @@ size_t srk_depthwise_scratch(int kh, int kw, int stride, int wo, int rows) {
 
 size_t srk_depthwise_blocks_size(int c, int taps) { return (size_t)((c + LANES - 1) / LANES) * taps * LANES; }
 
+/* Each block is its channels' rows of weights transposed (srk_transpose), in lanes of zeros. */
 void srk_depthwise_blocks(const float *weights, int c, int taps, float *blocks) {
-    for (int c0 = 0; c0 < c; c0 += LANES)
-        for (int t = 0; t < taps; t++)
-            for (int l = 0; l < LANES; l++)
-                *blocks++ = c0 + l < c ? weights[(size_t)(c0 + l) * taps + t] : 0.0f;
+    for (int c0 = 0; c0 < c; c0 += LANES) {
+        float *block = blocks + (size_t)(c0 / LANES) * taps * LANES;
+        memset(block, 0, (size_t)taps * LANES * sizeof(float));
+        srk_transpose(weights + (size_t)c0 * taps, c - c0 < LANES ? c - c0 : LANES, taps, taps, block, LANES);
+    }
 }
 
 static void depthwise_scalar(const float *x, int h, int w, const float *weights, int kh, int kw,
